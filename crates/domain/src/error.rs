@@ -1,0 +1,149 @@
+//! The one error type of algocenter and its mapping to OpenSearch error codes and HTTP statuses.
+//!
+//! Every layer returns [`Error`]; the API turns it into the OpenSearch envelope using [`Error::code`] and
+//! [`Error::http_status`]. Keeping the mapping here means the code a client sees for a condition is decided once.
+
+use std::fmt;
+
+/// Result alias used across the workspace.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("app group '{0}' not found.")]
+    AppNotFound(String),
+    #[error("app group '{0}' already exists.")]
+    AppDuplicated(String),
+    #[error("function '{0}' does not exist; known functions: ctr, pop, category, hot, hint, suggest.")]
+    FunctionNotExist(String),
+    #[error("instance not exist: '{0}'.")]
+    InstanceNotExist(String),
+    #[error("instance '{0}' already exists.")]
+    InstanceDuplicated(String),
+    #[error("task not exist: instance '{instance}' has no generation '{generation}'.")]
+    TaskNotExist { instance: String, generation: String },
+    #[error("{0}")]
+    TaskIsRunning(String),
+    #[error("task of instance '{instance}' generation '{generation}' has already finished.")]
+    TaskFinished { instance: String, generation: String },
+    #[error("version not exist: {0}.")]
+    VersionNotExist(String),
+    #[error("Resource not exist: '{0}'.")]
+    ResourceNotExist(String),
+    #[error("resource '{0}' already exists.")]
+    ResourceDuplicated(String),
+    #[error("Invalid resource name: {0}")]
+    ResourceInvalidName(String),
+    #[error("resource '{resource}' is referenced by instances: {}.", instances.join(", "))]
+    ResourceInUse { resource: String, instances: Vec<String> },
+    #[error("default instance not set for function '{0}'.")]
+    DefaultInstanceNotExist(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("request body exceeds the limit of {limit} bytes.")]
+    PayloadTooLarge { limit: usize },
+    #[error("no such API: {method} {path}.")]
+    RouteNotFound { method: String, path: String },
+    #[error("method {method} is not allowed on {path}.")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("the server is shutting down; retry on another node or later.")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The OpenSearch `Code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::AppNotFound(_) => "App.NotFound",
+            Error::AppDuplicated(_) => "App.Duplicated",
+            Error::FunctionNotExist(_) => "Function.NotExist",
+            Error::InstanceNotExist(_) => "Instance.NotExist",
+            Error::InstanceDuplicated(_) => "Instance.Duplicated",
+            Error::TaskNotExist { .. } => "Task.NotExist",
+            Error::TaskIsRunning(_) => "Task.IsRunning",
+            Error::TaskFinished { .. } => "Task.Finished",
+            Error::VersionNotExist(_) => "Version.NotExist",
+            Error::ResourceNotExist(_) => "Resource.NotExist",
+            Error::ResourceDuplicated(_) => "Resource.Duplicated",
+            Error::ResourceInvalidName(_) => "Resource.InvalidResourceName",
+            Error::ResourceInUse { .. } => "Resource.InUse",
+            Error::DefaultInstanceNotExist(_) => "DefaultInstance.NotExist",
+            Error::InvalidParameter(_) => "InvalidParameter",
+            Error::PayloadTooLarge { .. } => "InvalidParameter.PayloadTooLarge",
+            Error::RouteNotFound { .. } => "NotFound",
+            Error::MethodNotAllowed { .. } => "MethodNotAllowed",
+            Error::ShuttingDown => "ServiceUnavailable",
+            Error::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The HTTP status that carries this error (always ≥ 400 so that the SDKs raise).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::AppNotFound(_)
+            | Error::FunctionNotExist(_)
+            | Error::InstanceNotExist(_)
+            | Error::TaskNotExist { .. }
+            | Error::VersionNotExist(_)
+            | Error::ResourceNotExist(_)
+            | Error::DefaultInstanceNotExist(_)
+            | Error::RouteNotFound { .. } => 404,
+            Error::AppDuplicated(_)
+            | Error::InstanceDuplicated(_)
+            | Error::TaskIsRunning(_)
+            | Error::TaskFinished { .. }
+            | Error::ResourceDuplicated(_)
+            | Error::ResourceInUse { .. } => 409,
+            Error::ResourceInvalidName(_) | Error::InvalidParameter(_) => 400,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::MethodNotAllowed { .. } => 405,
+            Error::ShuttingDown => 503,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// Shorthand for an `InvalidParameter` error.
+    pub fn invalid(message: impl fmt::Display) -> Self {
+        Error::InvalidParameter(message.to_string())
+    }
+
+    /// Shorthand for an internal error; the cause is logged by the caller, the message is shown to the client.
+    pub fn internal(message: impl fmt::Display) -> Self {
+        Error::Internal(message.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_error_is_a_4xx_and_has_a_dotted_or_plain_code() {
+        let errors = [
+            Error::AppNotFound("a".into()),
+            Error::InstanceNotExist("i".into()),
+            Error::TaskIsRunning("busy".into()),
+            Error::InvalidParameter("x".into()),
+            Error::PayloadTooLarge { limit: 1 },
+        ];
+        for e in errors {
+            assert!((400..500).contains(&e.http_status()), "{e:?}");
+            assert!(!e.code().is_empty());
+        }
+        assert_eq!(Error::internal("boom").http_status(), 500);
+    }
+
+    #[test]
+    fn spec_codes_are_spelled_as_in_the_spec() {
+        assert_eq!(Error::InstanceNotExist("x".into()).code(), "Instance.NotExist");
+        assert_eq!(
+            Error::TaskNotExist { instance: "i".into(), generation: "1".into() }.code(),
+            "Task.NotExist"
+        );
+        assert_eq!(Error::ResourceInvalidName("x".into()).code(), "Resource.InvalidResourceName");
+        assert_eq!(Error::DefaultInstanceNotExist("ctr".into()).code(), "DefaultInstance.NotExist");
+        assert_eq!(Error::AppNotFound("a".into()).code(), "App.NotFound");
+    }
+}

@@ -1,0 +1,172 @@
+//! Artifact storage: the trained model bytes of each generation.
+//!
+//! An artifact is written completely before its task turns `success` (DESIGN invariant 5): the local backend
+//! writes a temporary file, syncs it and renames it into place.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use algocenter_domain::{Error, Result};
+use async_trait::async_trait;
+
+/// Where one generation's artifact lives: `<instance id>/<generation>`. Instance ids are never reused, so a
+/// deleted and re-created instance cannot see its predecessor's files.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArtifactKey(String);
+
+impl ArtifactKey {
+    pub fn new(instance_id: i64, generation: i64) -> Self {
+        ArtifactKey(format!("{instance_id}/{generation}"))
+    }
+
+    /// Rebuilds a key read back from the database.
+    pub fn from_stored(key: String) -> Self {
+        ArtifactKey(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ArtifactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// Stores the bytes durably; only then may the task be recorded as a success.
+    async fn put(&self, key: &ArtifactKey, bytes: Vec<u8>) -> Result<()>;
+    async fn get(&self, key: &ArtifactKey) -> Result<Vec<u8>>;
+    /// Removing a missing artifact is not an error.
+    async fn delete(&self, key: &ArtifactKey) -> Result<()>;
+    async fn list(&self) -> Result<Vec<ArtifactKey>>;
+}
+
+/// Artifacts as files under a directory (`<data dir>/artifacts`).
+pub struct LocalArtifacts {
+    root: PathBuf,
+}
+
+impl LocalArtifacts {
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)
+            .map_err(|e| Error::internal(format_args!("cannot create artifact directory {}: {e}", root.display())))?;
+        remove_temporary_files(&root);
+        Ok(LocalArtifacts { root })
+    }
+
+    fn path(&self, key: &ArtifactKey) -> PathBuf {
+        self.root.join(format!("{}.bin", key.as_str()))
+    }
+}
+
+/// Removes the `.bin.tmp` files an interrupted `put` left behind. Runs when the store opens, before any worker.
+fn remove_temporary_files(root: &Path) {
+    let Ok(dirs) = std::fs::read_dir(root) else { return };
+    for dir in dirs.flatten() {
+        let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+        for file in files.flatten() {
+            if file.file_name().to_string_lossy().ends_with(".bin.tmp") {
+                let _ = std::fs::remove_file(file.path());
+            }
+        }
+    }
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::internal(format_args!("{what} {}: {e}", path.display()))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format_args!("artifact I/O task failed: {e}")))?
+}
+
+#[async_trait]
+impl ArtifactStore for LocalArtifacts {
+    async fn put(&self, key: &ArtifactKey, bytes: Vec<u8>) -> Result<()> {
+        let path = self.path(key);
+        blocking(move || {
+            let dir = path.parent().ok_or_else(|| Error::internal("artifact path has no parent"))?;
+            std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
+            let tmp = path.with_extension("bin.tmp");
+            let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("cannot create", &tmp, e))?;
+            file.write_all(&bytes).map_err(|e| io_error("cannot write", &tmp, e))?;
+            file.sync_all().map_err(|e| io_error("cannot sync", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| io_error("cannot rename into", &path, e))?;
+            // Make the rename itself durable.
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("cannot sync", dir, e))
+        })
+        .await
+    }
+
+    async fn get(&self, key: &ArtifactKey) -> Result<Vec<u8>> {
+        let path = self.path(key);
+        blocking(move || std::fs::read(&path).map_err(|e| io_error("cannot read", &path, e))).await
+    }
+
+    async fn delete(&self, key: &ArtifactKey) -> Result<()> {
+        let path = self.path(key);
+        blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("cannot remove", &path, e)),
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<ArtifactKey>> {
+        let root = self.root.clone();
+        blocking(move || {
+            let mut keys = Vec::new();
+            let dirs = std::fs::read_dir(&root).map_err(|e| io_error("cannot list", &root, e))?;
+            for dir in dirs.flatten() {
+                let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+                let instance = dir.file_name().to_string_lossy().into_owned();
+                for file in files.flatten() {
+                    let name = file.file_name().to_string_lossy().into_owned();
+                    if let Some(generation) = name.strip_suffix(".bin") {
+                        keys.push(ArtifactKey(format!("{instance}/{generation}")));
+                    }
+                }
+            }
+            Ok(keys)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_list_delete_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
+        let key = ArtifactKey::new(7, 3);
+        store.put(&key, b"model".to_vec()).await.unwrap();
+        assert_eq!(store.get(&key).await.unwrap(), b"model");
+        assert_eq!(store.list().await.unwrap(), vec![key.clone()]);
+        store.delete(&key).await.unwrap();
+        store.delete(&key).await.unwrap();
+        assert!(store.get(&key).await.is_err());
+        assert!(store.list().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn reopening_removes_files_of_interrupted_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("artifacts");
+        std::fs::create_dir_all(root.join("1")).unwrap();
+        std::fs::write(root.join("1/2.bin.tmp"), b"half").unwrap();
+        std::fs::write(root.join("1/1.bin"), b"whole").unwrap();
+        LocalArtifacts::open(&root).unwrap();
+        assert!(!root.join("1/2.bin.tmp").exists());
+        assert!(root.join("1/1.bin").exists());
+    }
+}
