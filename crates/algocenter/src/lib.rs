@@ -1,0 +1,7 @@
+//! The `algocenter` binary as a library: command line, configuration, server wiring and client commands, so that
+//! tests can run the same server in-process or in a child process.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod serve;

@@ -1,0 +1,122 @@
+//! The HTTP face of algocenter: the 18 operations of the OpenSearch 2017-12-25 function API (spec §1), the
+//! app-group operations the SDK needs, and algocenter's extensions. Routes parse and validate, call the engine or
+//! the store, and answer through the one envelope of [`envelope`].
+
+pub mod envelope;
+pub mod extract;
+mod routes;
+pub mod wire;
+
+use std::sync::Arc;
+
+use algocenter_domain::Error;
+use algocenter_engine::Engine;
+use algocenter_store::Store;
+use axum::Router;
+use axum::extract::Request;
+use axum::routing::{get, post};
+
+use crate::envelope::ApiError;
+
+/// Explicit request limits.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // A raw_file resource may hold 4 MiB of content; JSON escaping can nearly double it.
+        Limits {
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct ApiState {
+    pub engine: Arc<Engine>,
+    pub limits: Limits,
+}
+
+impl ApiState {
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.engine.store()
+    }
+}
+
+const APP: &str = "/v4/openapi/app-groups/{app}";
+const FUNCTION: &str = "/v4/openapi/app-groups/{app}/functions/{function}";
+
+/// Every route of the service, wrapped in the envelope middleware.
+pub fn router(state: Arc<ApiState>) -> Router {
+    use routes::{app_groups, default_instance, instances, resources, tasks, versions};
+    Router::new()
+        .route(
+            "/v4/openapi/app-groups",
+            post(app_groups::create).get(app_groups::list),
+        )
+        .route(APP, get(app_groups::describe).delete(app_groups::remove))
+        .route(
+            &format!("{FUNCTION}/instances"),
+            post(instances::create).get(instances::list),
+        )
+        .route(
+            &format!("{FUNCTION}/instances/{{instance}}"),
+            get(instances::get)
+                .put(instances::update)
+                .delete(instances::delete),
+        )
+        .route(
+            &format!("{FUNCTION}/instances/{{instance}}/tasks"),
+            post(tasks::create).get(tasks::list),
+        )
+        .route(
+            &format!("{FUNCTION}/instances/{{instance}}/tasks/{{generation}}"),
+            get(tasks::get).delete(tasks::delete),
+        )
+        .route(
+            &format!("{FUNCTION}/instances/{{instance}}/tasks/{{generation}}/actions/cancel"),
+            post(tasks::cancel),
+        )
+        .route(
+            &format!("{FUNCTION}/resources"),
+            post(resources::create).get(resources::list),
+        )
+        .route(
+            &format!("{FUNCTION}/resources/{{resource}}"),
+            get(resources::get)
+                .put(resources::update)
+                .delete(resources::delete),
+        )
+        .route(
+            &format!("{FUNCTION}/default-instance"),
+            get(default_instance::get).put(default_instance::update),
+        )
+        .route(
+            "/v4/openapi/functions/{function}/current-version",
+            get(versions::current),
+        )
+        .route(
+            "/v4/openapi/functions/{function}/versions/{version}",
+            get(versions::by_id),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(envelope::finalize))
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError(Error::RouteNotFound {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    })
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError(Error::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    })
+}

@@ -77,11 +77,23 @@ const fn p(
     kind: ParamKind,
     description: &'static str,
 ) -> ParameterSpec {
-    ParameterSpec { name, required: false, default, kind, description }
+    ParameterSpec {
+        name,
+        required: false,
+        default,
+        kind,
+        description,
+    }
 }
 
 const fn required(name: &'static str, kind: ParamKind, description: &'static str) -> ParameterSpec {
-    ParameterSpec { name, required: true, default: "", kind, description }
+    ParameterSpec {
+        name,
+        required: true,
+        default: "",
+        kind,
+        description,
+    }
 }
 
 const WINDOW_DAYS: ParamKind = ParamKind::Int { min: 1, max: 365 };
@@ -90,31 +102,118 @@ const RAW_FILE: ParamKind = ParamKind::Resource(ResourceType::RawFile);
 const SHARE: ParamKind = ParamKind::Float { min: 0.0, max: 1.0 };
 
 const CTR_CREATE: &[ParameterSpec] = &[
-    required("id_field", ParamKind::Field, "item attribute holding the item id"),
-    required("title_field", ParamKind::Field, "item attribute holding the item title"),
-    p("category_field", "category", ParamKind::Field, "item attribute holding the '>'-separated category path"),
-    p("tags_field", "", ParamKind::Field, "item attribute holding comma-separated tags (empty: unused)"),
-    p("description_field", "", ParamKind::Field, "item attribute holding a description (empty: unused)"),
-    p("positive_behaviors", "click,cart,buy", ParamKind::BehaviourList, "behaviour types that label an exposure as clicked"),
-    p("attribution_window_minutes", "30", ParamKind::Int { min: 1, max: 10080 }, "how long after an exposure a click still counts"),
-    p("min_count", "5", ParamKind::Int { min: 1, max: 1000 }, "feature values seen fewer times fall into the out-of-vocabulary bucket"),
-    p("train_window_days", "14", WINDOW_DAYS, "days of behaviour read for training"),
-    p("holdout_days", "1", HOLDOUT_DAYS, "most recent days held out for evaluation, never trained on"),
-    p("available_threshold", "0.55", SHARE, "held-out AUC a generation needs to become the serving generation"),
+    required(
+        "id_field",
+        ParamKind::Field,
+        "item attribute holding the item id",
+    ),
+    required(
+        "title_field",
+        ParamKind::Field,
+        "item attribute holding the item title",
+    ),
+    p(
+        "category_field",
+        "category",
+        ParamKind::Field,
+        "item attribute holding the '>'-separated category path",
+    ),
+    p(
+        "tags_field",
+        "",
+        ParamKind::Field,
+        "item attribute holding comma-separated tags (empty: unused)",
+    ),
+    p(
+        "description_field",
+        "",
+        ParamKind::Field,
+        "item attribute holding a description (empty: unused)",
+    ),
+    p(
+        "positive_behaviors",
+        "click,cart,buy",
+        ParamKind::BehaviourList,
+        "behaviour types that label an exposure as clicked",
+    ),
+    p(
+        "attribution_window_minutes",
+        "30",
+        ParamKind::Int { min: 1, max: 10080 },
+        "how long after an exposure a click still counts",
+    ),
+    p(
+        "min_count",
+        "5",
+        ParamKind::Int { min: 1, max: 1000 },
+        "feature values seen fewer times fall into the out-of-vocabulary bucket",
+    ),
+    p(
+        "train_window_days",
+        "14",
+        WINDOW_DAYS,
+        "days of behaviour read for training",
+    ),
+    p(
+        "holdout_days",
+        "1",
+        HOLDOUT_DAYS,
+        "most recent days held out for evaluation, never trained on",
+    ),
+    p(
+        "available_threshold",
+        "0.55",
+        SHARE,
+        "held-out AUC a generation needs to become the serving generation",
+    ),
 ];
 
 const POP_CREATE: &[ParameterSpec] = &[
-    p("train_window_days", "30", WINDOW_DAYS, "days of behaviour read for training"),
-    p("holdout_days", "1", HOLDOUT_DAYS, "most recent days held out for evaluation, never trained on"),
-    p("half_life_days", "7", ParamKind::Float { min: 0.1, max: 365.0 }, "age at which a behaviour counts half"),
+    p(
+        "train_window_days",
+        "30",
+        WINDOW_DAYS,
+        "days of behaviour read for training",
+    ),
+    p(
+        "holdout_days",
+        "1",
+        HOLDOUT_DAYS,
+        "most recent days held out for evaluation, never trained on",
+    ),
+    p(
+        "half_life_days",
+        "7",
+        ParamKind::Float {
+            min: 0.1,
+            max: 365.0,
+        },
+        "age at which a behaviour counts half",
+    ),
     p(
         "behavior_weights",
         "expose:0.05,click:1,collect:2,like:1,comment:1,cart:3,buy:5",
         ParamKind::BehaviourWeights,
         "weight of each behaviour type in the popularity count",
     ),
-    p("min_evidence", "5", ParamKind::Int { min: 0, max: 100000 }, "items with fewer events are scored from their category"),
-    p("smoothing", "20", ParamKind::Float { min: 0.0, max: 100000.0 }, "pseudo-count pulling click-through and conversion rates to the category mean"),
+    p(
+        "min_evidence",
+        "5",
+        ParamKind::Int {
+            min: 0,
+            max: 100000,
+        },
+        "items with fewer events are scored from their category",
+    ),
+    p(
+        "smoothing",
+        "20",
+        ParamKind::Float {
+            min: 0.0,
+            max: 100000.0,
+        },
+        "pseudo-count pulling click-through and conversion rates to the category mean",
+    ),
 ];
 
 const POP_USAGE: &[ParameterSpec] = &[p(
@@ -125,33 +224,133 @@ const POP_USAGE: &[ParameterSpec] = &[p(
 )];
 
 const CATEGORY_CREATE: &[ParameterSpec] = &[
-    p("train_window_days", "30", WINDOW_DAYS, "days of behaviour read for training"),
-    p("holdout_days", "1", HOLDOUT_DAYS, "most recent days held out for evaluation, never trained on"),
-    p("title_field", "title", ParamKind::Field, "item attribute holding the item title (text model)"),
-    p("category_field", "category", ParamKind::Field, "item attribute holding the '>'-separated category path"),
-    p("min_evidence", "3", ParamKind::Int { min: 1, max: 100000 }, "clicks a query needs before its click distribution is trusted"),
-    p("intervention_dict", "", RAW_FILE, "raw_file resource with lines 'query<TAB>category<TAB>0|1|2' (none/weak/strong)"),
+    p(
+        "train_window_days",
+        "30",
+        WINDOW_DAYS,
+        "days of behaviour read for training",
+    ),
+    p(
+        "holdout_days",
+        "1",
+        HOLDOUT_DAYS,
+        "most recent days held out for evaluation, never trained on",
+    ),
+    p(
+        "title_field",
+        "title",
+        ParamKind::Field,
+        "item attribute holding the item title (text model)",
+    ),
+    p(
+        "category_field",
+        "category",
+        ParamKind::Field,
+        "item attribute holding the '>'-separated category path",
+    ),
+    p(
+        "min_evidence",
+        "3",
+        ParamKind::Int {
+            min: 1,
+            max: 100000,
+        },
+        "clicks a query needs before its click distribution is trusted",
+    ),
+    p(
+        "intervention_dict",
+        "",
+        RAW_FILE,
+        "raw_file resource with lines 'query<TAB>category<TAB>0|1|2' (none/weak/strong)",
+    ),
 ];
 
-const CATEGORY_USAGE: &[ParameterSpec] =
-    &[p("top_k", "3", ParamKind::Int { min: 1, max: 20 }, "categories returned per query")];
+const CATEGORY_USAGE: &[ParameterSpec] = &[p(
+    "top_k",
+    "3",
+    ParamKind::Int { min: 1, max: 20 },
+    "categories returned per query",
+)];
 
 const QUERY_LIST_CREATE: &[ParameterSpec] = &[
-    p("train_window_days", "14", WINDOW_DAYS, "days of search behaviour counted"),
-    p("holdout_days", "1", HOLDOUT_DAYS, "most recent days held out for evaluation, never trained on"),
-    p("sort_type", "pv", ParamKind::Choice(&["pv", "uv"]), "rank queries by searches (pv) or distinct users (uv)"),
-    p("user_query_cap", "3", ParamKind::Int { min: 1, max: 1000 }, "most searches one user counts for one query per day (anti-spam)"),
-    p("drop_no_result", "true", ParamKind::Choice(&["true", "false"]), "ignore searches that returned no results"),
-    p("blacklist", "", RAW_FILE, "raw_file resource: queries never shown, one per line"),
-    p("whitelist", "", RAW_FILE, "raw_file resource: queries always eligible, one per line"),
+    p(
+        "train_window_days",
+        "14",
+        WINDOW_DAYS,
+        "days of search behaviour counted",
+    ),
+    p(
+        "holdout_days",
+        "1",
+        HOLDOUT_DAYS,
+        "most recent days held out for evaluation, never trained on",
+    ),
+    p(
+        "sort_type",
+        "pv",
+        ParamKind::Choice(&["pv", "uv"]),
+        "rank queries by searches (pv) or distinct users (uv)",
+    ),
+    p(
+        "user_query_cap",
+        "3",
+        ParamKind::Int { min: 1, max: 1000 },
+        "most searches one user counts for one query per day (anti-spam)",
+    ),
+    p(
+        "drop_no_result",
+        "true",
+        ParamKind::Choice(&["true", "false"]),
+        "ignore searches that returned no results",
+    ),
+    p(
+        "blacklist",
+        "",
+        RAW_FILE,
+        "raw_file resource: queries never shown, one per line",
+    ),
+    p(
+        "whitelist",
+        "",
+        RAW_FILE,
+        "raw_file resource: queries always eligible, one per line",
+    ),
 ];
 
 const SUGGEST_CREATE: &[ParameterSpec] = &[
-    p("train_window_days", "30", WINDOW_DAYS, "days of search behaviour counted"),
-    p("holdout_days", "1", HOLDOUT_DAYS, "most recent days held out for evaluation, never trained on"),
-    p("min_count", "2", ParamKind::Int { min: 1, max: 100000 }, "searches a query needs to be suggested"),
-    p("user_query_cap", "3", ParamKind::Int { min: 1, max: 1000 }, "most searches one user counts for one query per day (anti-spam)"),
-    p("blacklist", "", RAW_FILE, "raw_file resource: queries never suggested, one per line"),
+    p(
+        "train_window_days",
+        "30",
+        WINDOW_DAYS,
+        "days of search behaviour counted",
+    ),
+    p(
+        "holdout_days",
+        "1",
+        HOLDOUT_DAYS,
+        "most recent days held out for evaluation, never trained on",
+    ),
+    p(
+        "min_count",
+        "2",
+        ParamKind::Int {
+            min: 1,
+            max: 100000,
+        },
+        "searches a query needs to be suggested",
+    ),
+    p(
+        "user_query_cap",
+        "3",
+        ParamKind::Int { min: 1, max: 1000 },
+        "most searches one user counts for one query per day (anti-spam)",
+    ),
+    p(
+        "blacklist",
+        "",
+        RAW_FILE,
+        "raw_file resource: queries never suggested, one per line",
+    ),
 ];
 
 const BEHAVIOUR_DEP: Dependency = Dependency {
@@ -260,18 +459,28 @@ pub fn versions() -> &'static [FunctionVersion] {
 
 /// Model types a function offers, for error messages.
 pub fn model_types(function: Function) -> Vec<&'static str> {
-    VERSIONS.iter().filter(|v| v.function == function).map(|v| v.model_type).collect()
+    VERSIONS
+        .iter()
+        .filter(|v| v.function == function)
+        .map(|v| v.model_type)
+        .collect()
 }
 
 /// The version an instance of `function` with `model_type` is created with (`InvalidParameter` when the function
 /// has no such model type).
-pub fn version_for_model_type(function: Function, model_type: &str) -> Result<&'static FunctionVersion> {
-    VERSIONS.iter().find(|v| v.function == function && v.model_type == model_type).ok_or_else(|| {
-        Error::invalid(format_args!(
-            "modelType '{model_type}' is not offered by function '{function}'; valid: {}.",
-            model_types(function).join(", ")
-        ))
-    })
+pub fn version_for_model_type(
+    function: Function,
+    model_type: &str,
+) -> Result<&'static FunctionVersion> {
+    VERSIONS
+        .iter()
+        .find(|v| v.function == function && v.model_type == model_type)
+        .ok_or_else(|| {
+            Error::invalid(format_args!(
+                "modelType '{model_type}' is not offered by function '{function}'; valid: {}.",
+                model_types(function).join(", ")
+            ))
+        })
 }
 
 /// GetFunctionCurrentVersion: the current version for a model type, function type and domain.
@@ -288,7 +497,9 @@ pub fn current_version(
     }
     VERSIONS
         .iter()
-        .find(|v| v.function == function && v.model_type == model_type && v.function_type == function_type)
+        .find(|v| {
+            v.function == function && v.model_type == model_type && v.function_type == function_type
+        })
         .ok_or_else(|| {
             Error::VersionNotExist(format!(
                 "function '{function}' has no {function_type} version for modelType '{model_type}'"
@@ -298,13 +509,19 @@ pub fn current_version(
 
 /// GetFunctionVersion: a version by id.
 pub fn version_by_id(function: Function, version_id: &str) -> Result<&'static FunctionVersion> {
-    let id: i64 = version_id
-        .parse()
-        .map_err(|_| Error::VersionNotExist(format!("function '{function}' has no version '{version_id}'")))?;
+    let id: i64 = version_id.parse().map_err(|_| {
+        Error::VersionNotExist(format!(
+            "function '{function}' has no version '{version_id}'"
+        ))
+    })?;
     VERSIONS
         .iter()
         .find(|v| v.function == function && v.version_id == id)
-        .ok_or_else(|| Error::VersionNotExist(format!("function '{function}' has no version '{version_id}'")))
+        .ok_or_else(|| {
+            Error::VersionNotExist(format!(
+                "function '{function}' has no version '{version_id}'"
+            ))
+        })
 }
 
 /// One `{name, value}` pair of `createParameters` / `usageParameters`.
@@ -348,7 +565,9 @@ impl FunctionVersion {
         let wire = list.wire_name();
         let specs = self.specs(list);
         if parameters.len() > MAX_PARAMETERS {
-            return Err(Error::invalid(format_args!("{wire}: at most {MAX_PARAMETERS} parameters are accepted.")));
+            return Err(Error::invalid(format_args!(
+                "{wire}: at most {MAX_PARAMETERS} parameters are accepted."
+            )));
         }
         let mut seen = BTreeMap::new();
         let mut resources = Vec::new();
@@ -360,22 +579,36 @@ impl FunctionVersion {
                     parameter.name,
                     self.function,
                     self.model_type,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             };
             if seen.insert(spec.name, ()).is_some() {
-                return Err(Error::invalid(format_args!("{wire}: parameter '{}' is given twice.", spec.name)));
+                return Err(Error::invalid(format_args!(
+                    "{wire}: parameter '{}' is given twice.",
+                    spec.name
+                )));
             }
-            check_value(spec, &parameter.value)
-                .map_err(|why| Error::invalid(format_args!("{wire}: parameter '{}' {why}", spec.name)))?;
+            check_value(spec, &parameter.value).map_err(|why| {
+                Error::invalid(format_args!("{wire}: parameter '{}' {why}", spec.name))
+            })?;
             if let ParamKind::Resource(_) = spec.kind
                 && !parameter.value.is_empty()
             {
                 resources.push((spec.name.to_string(), parameter.value.clone()));
             }
         }
-        if let Some(missing) = specs.iter().find(|s| s.required && !seen.contains_key(s.name)) {
-            return Err(Error::invalid(format_args!("{wire}: missing required parameter '{}'.", missing.name)));
+        if let Some(missing) = specs
+            .iter()
+            .find(|s| s.required && !seen.contains_key(s.name))
+        {
+            return Err(Error::invalid(format_args!(
+                "{wire}: missing required parameter '{}'.",
+                missing.name
+            )));
         }
         Ok(resources)
     }
@@ -383,14 +616,19 @@ impl FunctionVersion {
     /// The values a trainer or server sees: the instance's values over the catalogue defaults.
     pub fn effective(&self, list: ParameterList, parameters: &[Parameter]) -> EffectiveParameters {
         let specs = self.specs(list);
-        let mut values: BTreeMap<&'static str, String> =
-            specs.iter().map(|s| (s.name, s.default.to_string())).collect();
+        let mut values: BTreeMap<&'static str, String> = specs
+            .iter()
+            .map(|s| (s.name, s.default.to_string()))
+            .collect();
         for parameter in parameters {
             if let Some(spec) = specs.iter().find(|s| s.name == parameter.name) {
                 values.insert(spec.name, parameter.value.clone());
             }
         }
-        EffectiveParameters { function: self.function, values }
+        EffectiveParameters {
+            function: self.function,
+            values,
+        }
     }
 }
 
@@ -402,17 +640,26 @@ fn check_value(spec: &ParameterSpec, value: &str) -> std::result::Result<(), Str
     match spec.kind {
         ParamKind::Int { min, max } => match value.trim().parse::<i64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(()),
-            _ => Err(format!("must be an integer in [{min}, {max}], got '{value}'.")),
+            _ => Err(format!(
+                "must be an integer in [{min}, {max}], got '{value}'."
+            )),
         },
         ParamKind::Float { min, max } => match value.trim().parse::<f64>() {
             Ok(v) if v.is_finite() && v >= min && v <= max => Ok(()),
-            _ => Err(format!("must be a number in [{min}, {max}], got '{value}'.")),
+            _ => Err(format!(
+                "must be a number in [{min}, {max}], got '{value}'."
+            )),
         },
         ParamKind::Choice(choices) if choices.contains(&value) => Ok(()),
-        ParamKind::Choice(choices) => Err(format!("must be one of {}, got '{value}'.", choices.join(", "))),
+        ParamKind::Choice(choices) => Err(format!(
+            "must be one of {}, got '{value}'.",
+            choices.join(", ")
+        )),
         ParamKind::Field if value.is_empty() && !spec.required => Ok(()),
         ParamKind::Field if is_identifier(value) => Ok(()),
-        ParamKind::Field => Err(format!("must be an attribute name ([A-Za-z_][A-Za-z0-9_]*), got '{value}'.")),
+        ParamKind::Field => Err(format!(
+            "must be an attribute name ([A-Za-z_][A-Za-z0-9_]*), got '{value}'."
+        )),
         ParamKind::Resource(_) if value.is_empty() => Ok(()),
         ParamKind::Resource(_) => crate::names::validate_resource_name(value)
             .map_err(|_| format!("must name a resource, got '{value}'.")),
@@ -421,7 +668,9 @@ fn check_value(spec: &ParameterSpec, value: &str) -> std::result::Result<(), Str
             if items.iter().all(|b| is_identifier(b)) {
                 Ok(())
             } else {
-                Err(format!("must be a comma-separated list of behaviour types, got '{value}'."))
+                Err(format!(
+                    "must be a comma-separated list of behaviour types, got '{value}'."
+                ))
             }
         }
         ParamKind::BehaviourWeights => parse_behaviour_weights(value).map(|_| ()),
@@ -444,7 +693,11 @@ pub fn parse_behaviour_weights(value: &str) -> std::result::Result<Vec<(String, 
             .filter(|(b, w)| is_identifier(b) && w.is_finite() && *w >= 0.0);
         match parsed {
             Some((b, w)) => out.push((b.to_string(), w)),
-            None => return Err(format!("must be 'behaviour:weight' pairs with weights ≥ 0, got '{pair}'.")),
+            None => {
+                return Err(format!(
+                    "must be 'behaviour:weight' pairs with weights ≥ 0, got '{pair}'."
+                ));
+            }
         }
     }
     if out.is_empty() {
@@ -464,18 +717,25 @@ pub struct EffectiveParameters {
 impl EffectiveParameters {
     pub fn get(&self, name: &str) -> Result<&str> {
         self.values.get(name).map(String::as_str).ok_or_else(|| {
-            Error::internal(format_args!("parameter '{name}' is not in the catalogue of function '{}'", self.function))
+            Error::internal(format_args!(
+                "parameter '{name}' is not in the catalogue of function '{}'",
+                self.function
+            ))
         })
     }
 
     pub fn int(&self, name: &str) -> Result<i64> {
         let v = self.get(name)?;
-        v.trim().parse().map_err(|_| Error::invalid(format_args!("parameter '{name}' is not an integer: '{v}'")))
+        v.trim().parse().map_err(|_| {
+            Error::invalid(format_args!("parameter '{name}' is not an integer: '{v}'"))
+        })
     }
 
     pub fn float(&self, name: &str) -> Result<f64> {
         let v = self.get(name)?;
-        v.trim().parse().map_err(|_| Error::invalid(format_args!("parameter '{name}' is not a number: '{v}'")))
+        v.trim()
+            .parse()
+            .map_err(|_| Error::invalid(format_args!("parameter '{name}' is not a number: '{v}'")))
     }
 
     /// All values, for reporting.
@@ -489,7 +749,10 @@ mod tests {
     use super::*;
 
     fn param(name: &str, value: &str) -> Parameter {
-        Parameter { name: name.into(), value: value.into() }
+        Parameter {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 
     #[test]
@@ -499,7 +762,10 @@ mod tests {
         }
         assert_eq!(model_types(Function::Ctr), ["tf_checkpoint"]);
         assert_eq!(model_types(Function::Pop), ["pop"]);
-        assert_eq!(model_types(Function::Hot), ["offline_inference", "near_realtime"]);
+        assert_eq!(
+            model_types(Function::Hot),
+            ["offline_inference", "near_realtime"]
+        );
     }
 
     #[test]
@@ -515,7 +781,13 @@ mod tests {
         for v in versions() {
             for s in v.create_parameters.iter().chain(v.usage_parameters) {
                 if !s.required {
-                    assert!(check_value(s, s.default).is_ok(), "{} {}: default {:?}", v.function, s.name, s.default);
+                    assert!(
+                        check_value(s, s.default).is_ok(),
+                        "{} {}: default {:?}",
+                        v.function,
+                        s.name,
+                        s.default
+                    );
                 }
             }
         }
@@ -527,18 +799,33 @@ mod tests {
         let ok = [param("id_field", "item_id"), param("title_field", "title")];
         assert!(ctr.validate_parameters(ParameterList::Create, &ok).is_ok());
 
-        let missing = ctr.validate_parameters(ParameterList::Create, &ok[..1]).unwrap_err();
+        let missing = ctr
+            .validate_parameters(ParameterList::Create, &ok[..1])
+            .unwrap_err();
         assert!(missing.to_string().contains("title_field"), "{missing}");
 
         let unknown = [ok[0].clone(), ok[1].clone(), param("params1", "x")];
-        let err = ctr.validate_parameters(ParameterList::Create, &unknown).unwrap_err();
+        let err = ctr
+            .validate_parameters(ParameterList::Create, &unknown)
+            .unwrap_err();
         assert!(err.to_string().contains("params1"), "{err}");
 
         let twice = [ok[0].clone(), ok[1].clone(), ok[1].clone()];
-        assert!(ctr.validate_parameters(ParameterList::Create, &twice).unwrap_err().to_string().contains("twice"));
+        assert!(
+            ctr.validate_parameters(ParameterList::Create, &twice)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
 
-        let bad = [ok[0].clone(), ok[1].clone(), param("available_threshold", "1.5")];
-        let err = ctr.validate_parameters(ParameterList::Create, &bad).unwrap_err();
+        let bad = [
+            ok[0].clone(),
+            ok[1].clone(),
+            param("available_threshold", "1.5"),
+        ];
+        let err = ctr
+            .validate_parameters(ParameterList::Create, &bad)
+            .unwrap_err();
         assert!(err.to_string().contains("available_threshold"), "{err}");
         assert_eq!(err.code(), "InvalidParameter");
     }
@@ -547,9 +834,15 @@ mod tests {
     fn resource_parameters_are_reported_as_references() {
         let hot = version_for_model_type(Function::Hot, "offline_inference").unwrap();
         let refs = hot
-            .validate_parameters(ParameterList::Create, &[param("blacklist", "bad_words"), param("whitelist", "")])
+            .validate_parameters(
+                ParameterList::Create,
+                &[param("blacklist", "bad_words"), param("whitelist", "")],
+            )
             .unwrap();
-        assert_eq!(refs, vec![("blacklist".to_string(), "bad_words".to_string())]);
+        assert_eq!(
+            refs,
+            vec![("blacklist".to_string(), "bad_words".to_string())]
+        );
     }
 
     #[test]
@@ -574,12 +867,41 @@ mod tests {
 
     #[test]
     fn current_version_lookup() {
-        assert_eq!(current_version(Function::Ctr, "tf_checkpoint", "PAAS", "ecommerce").unwrap().version_id, 101);
-        assert_eq!(current_version(Function::Ctr, "pop", "PAAS", "").unwrap_err().code(), "Version.NotExist");
-        assert_eq!(current_version(Function::Ctr, "tf_checkpoint", "SAAS", "").unwrap_err().code(), "Version.NotExist");
-        assert_eq!(current_version(Function::Ctr, "tf_checkpoint", "PAAS", "mars").unwrap_err().code(), "InvalidParameter");
-        assert_eq!(version_by_id(Function::Ctr, "101").unwrap().model_type, "tf_checkpoint");
-        assert_eq!(version_by_id(Function::Ctr, "201").unwrap_err().code(), "Version.NotExist");
-        assert_eq!(version_by_id(Function::Ctr, "abc").unwrap_err().code(), "Version.NotExist");
+        assert_eq!(
+            current_version(Function::Ctr, "tf_checkpoint", "PAAS", "ecommerce")
+                .unwrap()
+                .version_id,
+            101
+        );
+        assert_eq!(
+            current_version(Function::Ctr, "pop", "PAAS", "")
+                .unwrap_err()
+                .code(),
+            "Version.NotExist"
+        );
+        assert_eq!(
+            current_version(Function::Ctr, "tf_checkpoint", "SAAS", "")
+                .unwrap_err()
+                .code(),
+            "Version.NotExist"
+        );
+        assert_eq!(
+            current_version(Function::Ctr, "tf_checkpoint", "PAAS", "mars")
+                .unwrap_err()
+                .code(),
+            "InvalidParameter"
+        );
+        assert_eq!(
+            version_by_id(Function::Ctr, "101").unwrap().model_type,
+            "tf_checkpoint"
+        );
+        assert_eq!(
+            version_by_id(Function::Ctr, "201").unwrap_err().code(),
+            "Version.NotExist"
+        );
+        assert_eq!(
+            version_by_id(Function::Ctr, "abc").unwrap_err().code(),
+            "Version.NotExist"
+        );
     }
 }

@@ -14,18 +14,26 @@ pub enum Error {
     AppNotFound(String),
     #[error("app group '{0}' already exists.")]
     AppDuplicated(String),
-    #[error("function '{0}' does not exist; known functions: ctr, pop, category, hot, hint, suggest.")]
+    #[error(
+        "function '{0}' does not exist; known functions: ctr, pop, category, hot, hint, suggest."
+    )]
     FunctionNotExist(String),
     #[error("instance not exist: '{0}'.")]
     InstanceNotExist(String),
     #[error("instance '{0}' already exists.")]
     InstanceDuplicated(String),
     #[error("task not exist: instance '{instance}' has no generation '{generation}'.")]
-    TaskNotExist { instance: String, generation: String },
+    TaskNotExist {
+        instance: String,
+        generation: String,
+    },
     #[error("{0}")]
     TaskIsRunning(String),
     #[error("task of instance '{instance}' generation '{generation}' has already finished.")]
-    TaskFinished { instance: String, generation: String },
+    TaskFinished {
+        instance: String,
+        generation: String,
+    },
     #[error("version not exist: {0}.")]
     VersionNotExist(String),
     #[error("Resource not exist: '{0}'.")]
@@ -35,7 +43,10 @@ pub enum Error {
     #[error("Invalid resource name: {0}")]
     ResourceInvalidName(String),
     #[error("resource '{resource}' is referenced by instances: {}.", instances.join(", "))]
-    ResourceInUse { resource: String, instances: Vec<String> },
+    ResourceInUse {
+        resource: String,
+        instances: Vec<String>,
+    },
     #[error("default instance not set for function '{0}'.")]
     DefaultInstanceNotExist(String),
     #[error("{0}")]
@@ -137,13 +148,26 @@ mod tests {
 
     #[test]
     fn spec_codes_are_spelled_as_in_the_spec() {
-        assert_eq!(Error::InstanceNotExist("x".into()).code(), "Instance.NotExist");
         assert_eq!(
-            Error::TaskNotExist { instance: "i".into(), generation: "1".into() }.code(),
+            Error::InstanceNotExist("x".into()).code(),
+            "Instance.NotExist"
+        );
+        assert_eq!(
+            Error::TaskNotExist {
+                instance: "i".into(),
+                generation: "1".into()
+            }
+            .code(),
             "Task.NotExist"
         );
-        assert_eq!(Error::ResourceInvalidName("x".into()).code(), "Resource.InvalidResourceName");
-        assert_eq!(Error::DefaultInstanceNotExist("ctr".into()).code(), "DefaultInstance.NotExist");
+        assert_eq!(
+            Error::ResourceInvalidName("x".into()).code(),
+            "Resource.InvalidResourceName"
+        );
+        assert_eq!(
+            Error::DefaultInstanceNotExist("ctr".into()).code(),
+            "DefaultInstance.NotExist"
+        );
         assert_eq!(Error::AppNotFound("a".into()).code(), "App.NotFound");
     }
 }

@@ -64,7 +64,13 @@ mod tests {
         for f in Function::ALL {
             assert_eq!(f.as_str().parse::<Function>().unwrap(), f);
         }
-        assert_eq!("CTR".parse::<Function>().unwrap_err().code(), "Function.NotExist");
-        assert_eq!("analyzer".parse::<Function>().unwrap_err().code(), "Function.NotExist");
+        assert_eq!(
+            "CTR".parse::<Function>().unwrap_err().code(),
+            "Function.NotExist"
+        );
+        assert_eq!(
+            "analyzer".parse::<Function>().unwrap_err().code(),
+            "Function.NotExist"
+        );
     }
 }

@@ -40,7 +40,11 @@ pub struct LastTask {
 impl Instance {
     /// `available` once a generation is serving (DESIGN invariant 6).
     pub fn status(&self) -> &'static str {
-        if self.serving_generation.is_some() { "available" } else { "unavailable" }
+        if self.serving_generation.is_some() {
+            "available"
+        } else {
+            "unavailable"
+        }
     }
 
     /// `Task.DagStatus` of GetFunctionInstance (`output=detail`).

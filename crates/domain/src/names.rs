@@ -22,7 +22,9 @@ pub fn validate_instance_name(name: &str) -> Result<()> {
     if matches_name_rule(name, &[]) {
         Ok(())
     } else {
-        Err(Error::invalid(format_args!("instanceName '{name}' is invalid: {NAME_RULE}.")))
+        Err(Error::invalid(format_args!(
+            "instanceName '{name}' is invalid: {NAME_RULE}."
+        )))
     }
 }
 
@@ -30,7 +32,9 @@ pub fn validate_resource_name(name: &str) -> Result<()> {
     if matches_name_rule(name, &[]) {
         Ok(())
     } else {
-        Err(Error::ResourceInvalidName(format!("'{name}' ({NAME_RULE}).")))
+        Err(Error::ResourceInvalidName(format!(
+            "'{name}' ({NAME_RULE})."
+        )))
     }
 }
 
@@ -54,7 +58,16 @@ mod tests {
         for ok in ["a", "ctr_test", "A1_b2", &"x".repeat(30)] {
             assert!(validate_instance_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "1abc", "_a", "a-b", "a b", "中文", &"x".repeat(31), "a/b"] {
+        for bad in [
+            "",
+            "1abc",
+            "_a",
+            "a-b",
+            "a b",
+            "中文",
+            &"x".repeat(31),
+            "a/b",
+        ] {
             let err = validate_instance_name(bad).unwrap_err();
             assert_eq!(err.code(), "InvalidParameter", "{bad}");
         }
@@ -63,7 +76,10 @@ mod tests {
     #[test]
     fn resource_names_answer_invalid_resource_name() {
         assert!(validate_resource_name("fg_json").is_ok());
-        assert_eq!(validate_resource_name("fg-json").unwrap_err().code(), "Resource.InvalidResourceName");
+        assert_eq!(
+            validate_resource_name("fg-json").unwrap_err().code(),
+            "Resource.InvalidResourceName"
+        );
     }
 
     #[test]

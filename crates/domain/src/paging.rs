@@ -30,7 +30,9 @@ fn parse_positive(name: &str, raw: Option<&str>, default: u32, max: u32) -> Resu
     };
     match raw.trim().parse::<u32>() {
         Ok(v) if (1..=max).contains(&v) => Ok(v),
-        _ => Err(Error::invalid(format_args!("{name} must be an integer in [1, {max}], got '{raw}'."))),
+        _ => Err(Error::invalid(format_args!(
+            "{name} must be an integer in [1, {max}], got '{raw}'."
+        ))),
     }
 }
 
@@ -61,9 +63,21 @@ mod tests {
 
     #[test]
     fn paging_defaults_and_bounds() {
-        assert_eq!(Page::new(None, None, 10).unwrap(), Page { number: 1, size: 10 });
+        assert_eq!(
+            Page::new(None, None, 10).unwrap(),
+            Page {
+                number: 1,
+                size: 10
+            }
+        );
         assert_eq!(Page::new(Some("3"), Some("100"), 1).unwrap().offset(), 200);
-        for (n, s) in [(Some("0"), None), (None, Some("0")), (None, Some("101")), (Some("x"), None), (Some("-1"), None)] {
+        for (n, s) in [
+            (Some("0"), None),
+            (None, Some("0")),
+            (None, Some("101")),
+            (Some("x"), None),
+            (Some("-1"), None),
+        ] {
             assert_eq!(Page::new(n, s, 10).unwrap_err().code(), "InvalidParameter");
         }
     }
@@ -71,7 +85,10 @@ mod tests {
     #[test]
     fn output_levels() {
         assert_eq!(OutputLevel::parse(None).unwrap(), OutputLevel::Normal);
-        assert_eq!(OutputLevel::parse(Some("detail")).unwrap(), OutputLevel::Detail);
+        assert_eq!(
+            OutputLevel::parse(Some("detail")).unwrap(),
+            OutputLevel::Detail
+        );
         assert!(OutputLevel::parse(Some("full")).is_err());
     }
 }

@@ -94,24 +94,35 @@ pub fn validate_data(resource_type: ResourceType, data: &ResourceData) -> Result
     match resource_type {
         ResourceType::RawFile => {
             if !data.generators.is_empty() {
-                return Err(Error::invalid("Data.Generators must be empty for a raw_file resource."));
+                return Err(Error::invalid(
+                    "Data.Generators must be empty for a raw_file resource.",
+                ));
             }
             if data.content.len() > MAX_CONTENT_LEN {
-                return Err(Error::invalid(format_args!("Data.Content exceeds {MAX_CONTENT_LEN} bytes.")));
+                return Err(Error::invalid(format_args!(
+                    "Data.Content exceeds {MAX_CONTENT_LEN} bytes."
+                )));
             }
         }
         ResourceType::FeatureGenerator => {
             if !data.content.is_empty() {
-                return Err(Error::invalid("Data.Content must be empty for a feature_generator resource."));
+                return Err(Error::invalid(
+                    "Data.Content must be empty for a feature_generator resource.",
+                ));
             }
             if data.generators.is_empty() {
-                return Err(Error::invalid("Data.Generators must list at least one generator."));
+                return Err(Error::invalid(
+                    "Data.Generators must list at least one generator.",
+                ));
             }
             if data.generators.len() > MAX_GENERATORS {
-                return Err(Error::invalid(format_args!("Data.Generators: at most {MAX_GENERATORS} generators.")));
+                return Err(Error::invalid(format_args!(
+                    "Data.Generators: at most {MAX_GENERATORS} generators."
+                )));
             }
             for (i, g) in data.generators.iter().enumerate() {
-                validate_generator(g).map_err(|why| Error::invalid(format_args!("Data.Generators[{i}]: {why}")))?;
+                validate_generator(g)
+                    .map_err(|why| Error::invalid(format_args!("Data.Generators[{i}]: {why}")))?;
             }
         }
     }
@@ -129,21 +140,31 @@ fn validate_generator(g: &Generator) -> std::result::Result<(), String> {
     }
     let min_inputs = if kind == "combo" { 2 } else { 1 };
     if g.features.len() < min_inputs {
-        return Err(format!("a {kind} generator needs at least {min_inputs} input feature(s)."));
+        return Err(format!(
+            "a {kind} generator needs at least {min_inputs} input feature(s)."
+        ));
     }
     for f in &g.features {
         if f.name.is_empty() || f.name.len() > 128 {
             return Err("Input.Features[].Name must be 1-128 characters.".to_string());
         }
         if !FEATURE_TYPES.contains(&f.feature_type.as_str()) {
-            return Err(format!("Input.Features[].Type '{}' is invalid; valid: item, user.", f.feature_type));
+            return Err(format!(
+                "Input.Features[].Type '{}' is invalid; valid: item, user.",
+                f.feature_type
+            ));
         }
     }
     let output_ok = !g.output.is_empty()
         && g.output.len() <= 128
-        && g.output.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && g.output
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !output_ok {
-        return Err(format!("Output '{}' must be 1-128 letters, digits or underscores.", g.output));
+        return Err(format!(
+            "Output '{}' must be 1-128 letters, digits or underscores.",
+            g.output
+        ));
     }
     Ok(())
 }
@@ -155,26 +176,52 @@ mod tests {
     fn generator(kind: &str, inputs: usize) -> Generator {
         Generator {
             generator: kind.into(),
-            features: (0..inputs).map(|i| Feature { name: format!("f{i}"), feature_type: "item".into() }).collect(),
+            features: (0..inputs)
+                .map(|i| Feature {
+                    name: format!("f{i}"),
+                    feature_type: "item".into(),
+                })
+                .collect(),
             output: "out".into(),
         }
     }
 
     #[test]
     fn raw_files_take_content_only() {
-        let ok = ResourceData { content: "a\tb\n".into(), generators: vec![] };
+        let ok = ResourceData {
+            content: "a\tb\n".into(),
+            generators: vec![],
+        };
         assert!(validate_data(ResourceType::RawFile, &ok).is_ok());
-        let bad = ResourceData { content: String::new(), generators: vec![generator("id", 1)] };
+        let bad = ResourceData {
+            content: String::new(),
+            generators: vec![generator("id", 1)],
+        };
         assert!(validate_data(ResourceType::RawFile, &bad).is_err());
     }
 
     #[test]
     fn generator_kinds_and_inputs_are_checked() {
-        let data = |g| ResourceData { content: String::new(), generators: vec![g] };
-        assert!(validate_data(ResourceType::FeatureGenerator, &data(generator("id_feature", 1))).is_ok());
-        assert!(validate_data(ResourceType::FeatureGenerator, &data(generator("combo", 2))).is_ok());
-        assert!(validate_data(ResourceType::FeatureGenerator, &data(generator("combo", 1))).is_err());
-        assert!(validate_data(ResourceType::FeatureGenerator, &data(generator("magic", 1))).is_err());
+        let data = |g| ResourceData {
+            content: String::new(),
+            generators: vec![g],
+        };
+        assert!(
+            validate_data(
+                ResourceType::FeatureGenerator,
+                &data(generator("id_feature", 1))
+            )
+            .is_ok()
+        );
+        assert!(
+            validate_data(ResourceType::FeatureGenerator, &data(generator("combo", 2))).is_ok()
+        );
+        assert!(
+            validate_data(ResourceType::FeatureGenerator, &data(generator("combo", 1))).is_err()
+        );
+        assert!(
+            validate_data(ResourceType::FeatureGenerator, &data(generator("magic", 1))).is_err()
+        );
         let mut bad_type = generator("raw", 1);
         bad_type.features[0].feature_type = "shop".into();
         assert!(validate_data(ResourceType::FeatureGenerator, &data(bad_type)).is_err());

@@ -26,9 +26,14 @@ impl Schedule {
             return Ok(None);
         }
         if expr.len() > MAX_CRON_LEN {
-            return Err(Error::invalid(format_args!("cron is longer than {MAX_CRON_LEN} characters.")));
+            return Err(Error::invalid(format_args!(
+                "cron is longer than {MAX_CRON_LEN} characters."
+            )));
         }
-        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
+        let parser = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build();
         let cron = parser.parse(expr).map_err(|e| {
             Error::invalid(format_args!(
                 "cron '{expr}' is invalid ({e}); expected 5 fields 'minute hour day-of-month month day-of-week' \
@@ -46,7 +51,10 @@ impl Schedule {
     /// The first firing strictly after `after_ms` (epoch ms, UTC), at minute precision.
     pub fn next_after_ms(&self, after_ms: i64) -> Option<i64> {
         let after: DateTime<Utc> = DateTime::from_timestamp_millis(after_ms)?;
-        self.cron.find_next_occurrence(&after, false).ok().map(|t| t.timestamp_millis())
+        self.cron
+            .find_next_occurrence(&after, false)
+            .ok()
+            .map(|t| t.timestamp_millis())
     }
 }
 
@@ -67,11 +75,15 @@ mod tests {
     use chrono::{Datelike, TimeZone, Weekday};
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis()
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .unwrap()
+            .timestamp_millis()
     }
 
     fn weekday(ms: i64) -> Weekday {
-        DateTime::<Utc>::from_timestamp_millis(ms).unwrap().weekday()
+        DateTime::<Utc>::from_timestamp_millis(ms)
+            .unwrap()
+            .weekday()
     }
 
     #[test]
@@ -83,26 +95,53 @@ mod tests {
         for _ in 0..4 {
             t = s.next_after_ms(t).unwrap();
             days.push(weekday(t));
-            assert_eq!(DateTime::<Utc>::from_timestamp_millis(t).unwrap().format("%H:%M").to_string(), "03:00");
+            assert_eq!(
+                DateTime::<Utc>::from_timestamp_millis(t)
+                    .unwrap()
+                    .format("%H:%M")
+                    .to_string(),
+                "03:00"
+            );
         }
-        assert_eq!(days, [Weekday::Fri, Weekday::Sun, Weekday::Mon, Weekday::Wed]);
+        assert_eq!(
+            days,
+            [Weekday::Fri, Weekday::Sun, Weekday::Mon, Weekday::Wed]
+        );
     }
 
     #[test]
     fn seven_is_sunday_and_plain_five_field_cron_works() {
         let s = Schedule::parse("0 3 * * 7").unwrap().unwrap();
-        assert_eq!(weekday(s.next_after_ms(at(2026, 1, 1, 0, 0)).unwrap()), Weekday::Sun);
+        assert_eq!(
+            weekday(s.next_after_ms(at(2026, 1, 1, 0, 0)).unwrap()),
+            Weekday::Sun
+        );
         let daily = Schedule::parse("0 0 * * *").unwrap().unwrap();
-        assert_eq!(daily.next_after_ms(at(2026, 1, 1, 0, 0)).unwrap(), at(2026, 1, 2, 0, 0));
+        assert_eq!(
+            daily.next_after_ms(at(2026, 1, 1, 0, 0)).unwrap(),
+            at(2026, 1, 2, 0, 0)
+        );
         let every_minute = Schedule::parse("* * * * *").unwrap().unwrap();
-        assert_eq!(every_minute.next_after_ms(at(2026, 1, 1, 0, 0) + 1).unwrap(), at(2026, 1, 1, 0, 1));
+        assert_eq!(
+            every_minute
+                .next_after_ms(at(2026, 1, 1, 0, 0) + 1)
+                .unwrap(),
+            at(2026, 1, 1, 0, 1)
+        );
     }
 
     #[test]
     fn empty_means_no_schedule_and_garbage_is_refused() {
         assert!(Schedule::parse("").unwrap().is_none());
         assert!(Schedule::parse("  ").unwrap().is_none());
-        for bad in ["0 0 3 ? * MON-FRI", "61 * * * *", "* * *", "hello", "0 0 30 2 *", &"*".repeat(200)] {
+        for bad in [
+            "0 0 3 ? * MON-FRI",
+            "61 * * * *",
+            "* * *",
+            "hello",
+            "0 0 30 2 *",
+            &"*".repeat(200),
+        ] {
             let err = Schedule::parse(bad).unwrap_err();
             assert_eq!(err.code(), "InvalidParameter", "{bad}");
         }

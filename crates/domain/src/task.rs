@@ -148,8 +148,14 @@ mod tests {
     #[test]
     fn run_ids_use_the_utc_time_of_the_trigger() {
         // 2021-03-05T12:18:41Z, the spec's example run id.
-        assert_eq!(Trigger::Manual.run_id(1_614_946_721_000), "trigger__2021-03-05T12:18:41");
-        assert_eq!(Trigger::Scheduled.run_id(1_614_946_721_999), "scheduled__2021-03-05T12:18:41");
+        assert_eq!(
+            Trigger::Manual.run_id(1_614_946_721_000),
+            "trigger__2021-03-05T12:18:41"
+        );
+        assert_eq!(
+            Trigger::Scheduled.run_id(1_614_946_721_999),
+            "scheduled__2021-03-05T12:18:41"
+        );
     }
 
     #[test]
@@ -167,6 +173,9 @@ mod tests {
         let text = extend_info(Map::new(), vec!["cancelled".into()]);
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["errors"][0], "cancelled");
-        assert_eq!(serde_json::from_str::<Value>(&empty_extend_info()).unwrap()["errors"], Value::Array(vec![]));
+        assert_eq!(
+            serde_json::from_str::<Value>(&empty_extend_info()).unwrap()["errors"],
+            Value::Array(vec![])
+        );
     }
 }

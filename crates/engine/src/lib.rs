@@ -88,7 +88,14 @@ impl Engine {
         config: EngineConfig,
     ) -> Arc<Self> {
         let (shutdown, _) = watch::channel(false);
-        Arc::new(Engine { store, artifacts, trainers, config, wake: Notify::new(), shutdown })
+        Arc::new(Engine {
+            store,
+            artifacts,
+            trainers,
+            config,
+            wake: Notify::new(),
+            shutdown,
+        })
     }
 
     /// Recovers from whatever the last process left, then starts workers, scheduler and reconciler.
@@ -103,7 +110,10 @@ impl Engine {
         loops.spawn(async move { scheduler::run(engine).await });
         let engine = Arc::clone(self);
         loops.spawn(async move { reconciler::run(engine).await });
-        Ok(EngineHandle { engine: Arc::clone(self), loops })
+        Ok(EngineHandle {
+            engine: Arc::clone(self),
+            loops,
+        })
     }
 
     /// CreateFunctionTask: queues a run and wakes a worker.
@@ -111,14 +121,25 @@ impl Engine {
         if self.is_shutting_down() {
             return Err(algocenter_domain::Error::ShuttingDown);
         }
-        let task = self.store.enqueue_task(app, function, instance, Trigger::Manual, now_ms()).await?;
+        let task = self
+            .store
+            .enqueue_task(app, function, instance, Trigger::Manual, now_ms())
+            .await?;
         self.wake.notify_one();
         Ok(task)
     }
 
     /// Cancels a queued or running task; a running trainer is told at its next progress report.
-    pub async fn cancel_task(&self, app: &str, function: Function, instance: &str, generation: &str) -> Result<Task> {
-        self.store.cancel_task(app, function, instance, generation, now_ms()).await
+    pub async fn cancel_task(
+        &self,
+        app: &str,
+        function: Function,
+        instance: &str,
+        generation: &str,
+    ) -> Result<Task> {
+        self.store
+            .cancel_task(app, function, instance, generation, now_ms())
+            .await
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -131,6 +152,13 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Stops claiming and refuses new tasks; running tasks get the grace period. [`EngineHandle::shutdown`]
+    /// waits for the end.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+        self.wake.notify_waiters();
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -173,8 +201,7 @@ impl EngineHandle {
     /// Stops taking work, gives running tasks `shutdown_grace` to finish, fails those still running, and waits
     /// for the loops to end.
     pub async fn shutdown(mut self) {
-        self.engine.shutdown.send_replace(true);
-        self.engine.wake.notify_waiters();
+        self.engine.begin_shutdown();
         while self.loops.join_next().await.is_some() {}
     }
 }

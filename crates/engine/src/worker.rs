@@ -35,7 +35,9 @@ pub(crate) async fn run(engine: Arc<Engine>, n: usize) {
                     instance = %claimed.instance_name,
                     generation = claimed.task.generation,
                 );
-                run_task(&engine, &worker_id, claimed).instrument(span).await;
+                run_task(&engine, &worker_id, claimed)
+                    .instrument(span)
+                    .await;
             }
             Ok(None) => {
                 tokio::select! {
@@ -104,15 +106,30 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
     let (completion, stored) = train(engine, worker, &claimed).await;
     let task_id = claimed.task.id;
     let failed = matches!(completion, Completion::Failed { .. });
-    match engine.store.complete_task(task_id, worker, completion, engine.config.keep_generations, now_ms()).await {
+    match engine
+        .store
+        .complete_task(
+            task_id,
+            worker,
+            completion,
+            engine.config.keep_generations,
+            now_ms(),
+        )
+        .await
+    {
         Ok(outcome) => {
             if !outcome.recorded {
-                tracing::info!("task was cancelled or reconciled meanwhile; its result is discarded");
+                tracing::info!(
+                    "task was cancelled or reconciled meanwhile; its result is discarded"
+                );
                 engine.remove_artifacts(stored.into_iter().collect());
             } else if failed {
                 tracing::warn!(seconds = started.elapsed().as_secs_f64(), "training failed");
             } else {
-                tracing::info!(seconds = started.elapsed().as_secs_f64(), "training succeeded");
+                tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    "training succeeded"
+                );
             }
             engine.remove_artifacts(outcome.pruned);
         }
@@ -122,20 +139,33 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
 }
 
 fn failed(errors: Vec<String>) -> Completion {
-    Completion::Failed { errors, metrics: Map::new() }
+    Completion::Failed {
+        errors,
+        metrics: Map::new(),
+    }
 }
 
 /// Runs the trainer and turns its result into a completion; also returns the artifact it stored, if any.
-async fn train(engine: &Arc<Engine>, worker: &str, claimed: &ClaimedTask) -> (Completion, Option<ArtifactKey>) {
+async fn train(
+    engine: &Arc<Engine>,
+    worker: &str,
+    claimed: &ClaimedTask,
+) -> (Completion, Option<ArtifactKey>) {
     let function = claimed.task.function;
     let Some(trainer) = engine.trainers.get(function) else {
-        return (failed(vec![format!("function '{function}' {NO_TRAINER}.")]), None);
+        return (
+            failed(vec![format!("function '{function}' {NO_TRAINER}.")]),
+            None,
+        );
     };
     let version = match catalogue::version_for_model_type(function, &claimed.model_type) {
         Ok(v) => v,
         Err(e) => return (failed(vec![e.to_string()]), None),
     };
-    let cell = Arc::new(ProgressCell { state: Mutex::new(("starting".into(), 0)), cancelled: AtomicBool::new(false) });
+    let cell = Arc::new(ProgressCell {
+        state: Mutex::new(("starting".into(), 0)),
+        cancelled: AtomicBool::new(false),
+    });
     let mut handle = {
         let cell = Arc::clone(&cell);
         let claimed = claimed.clone();
@@ -157,7 +187,15 @@ async fn train(engine: &Arc<Engine>, worker: &str, claimed: &ClaimedTask) -> (Co
 
     let started = Instant::now();
     let mut interruption = Interruption::None;
-    let joined = heartbeat_until_done(engine, worker, claimed.task.id, &cell, &mut handle, &mut interruption).await;
+    let joined = heartbeat_until_done(
+        engine,
+        worker,
+        claimed.task.id,
+        &cell,
+        &mut handle,
+        &mut interruption,
+    )
+    .await;
     let seconds = started.elapsed().as_secs_f64();
 
     let result = match joined {
@@ -174,7 +212,9 @@ async fn train(engine: &Arc<Engine>, worker: &str, claimed: &ClaimedTask) -> (Co
     };
     match (interruption, result) {
         (Interruption::Shutdown, _) => (failed(vec![interrupted_message()]), None),
-        (Interruption::Lost, _) | (_, Err(TrainError::Cancelled)) => (failed(vec!["cancelled".into()]), None),
+        (Interruption::Lost, _) | (_, Err(TrainError::Cancelled)) => {
+            (failed(vec!["cancelled".into()]), None)
+        }
         (Interruption::None, Err(e)) => (failed(vec![e.to_string()]), None),
         (Interruption::None, Ok(model)) => store_model(engine, claimed, model, seconds).await,
     }
@@ -232,7 +272,17 @@ async fn heartbeat_until_done(
             continue;
         }
         let lease_until = now_ms() + config.lease.as_millis() as i64;
-        match engine.store.heartbeat(task_id, worker, i64::from(current.1), &current.0, lease_until).await {
+        match engine
+            .store
+            .heartbeat(
+                task_id,
+                worker,
+                i64::from(current.1),
+                &current.0,
+                lease_until,
+            )
+            .await
+        {
             Ok(true) => {
                 written = current;
                 renewed = Instant::now();
@@ -255,13 +305,26 @@ async fn store_model(
     let key = ArtifactKey::new(claimed.task.instance_id, claimed.task.generation);
     let size = model.artifact.len();
     if let Err(e) = engine.artifacts.put(&key, model.artifact).await {
-        return (failed(vec![format!("could not store the artifact: {e}")]), None);
+        return (
+            failed(vec![format!("could not store the artifact: {e}")]),
+            None,
+        );
     }
     let mut metrics = model.metrics;
     metrics.insert("artifact_bytes".into(), Value::from(size));
-    metrics.insert("training_seconds".into(), Value::from((seconds * 1000.0).round() / 1000.0));
-    metrics.insert("quality_gate_passed".into(), Value::from(model.passed_quality_gate));
-    let completion = Completion::Success { artifact: key.clone(), metrics, serve: model.passed_quality_gate };
+    metrics.insert(
+        "training_seconds".into(),
+        Value::from((seconds * 1000.0).round() / 1000.0),
+    );
+    metrics.insert(
+        "quality_gate_passed".into(),
+        Value::from(model.passed_quality_gate),
+    );
+    let completion = Completion::Success {
+        artifact: key.clone(),
+        metrics,
+        serve: model.passed_quality_gate,
+    };
     (completion, Some(key))
 }
 

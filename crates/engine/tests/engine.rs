@@ -25,20 +25,34 @@ struct ScriptedTrainer {
 }
 
 impl Trainer for ScriptedTrainer {
-    fn train(&self, job: &TrainingJob<'_>, progress: &mut dyn Progress) -> Result<TrainedModel, TrainError> {
+    fn train(
+        &self,
+        job: &TrainingJob<'_>,
+        progress: &mut dyn Progress,
+    ) -> Result<TrainedModel, TrainError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
         match job.instance {
             "panics" => panic!("deliberate test panic"),
-            "fails" => return Err(TrainError::InsufficientData("no clicks in the window".into())),
+            "fails" => {
+                return Err(TrainError::InsufficientData(
+                    "no clicks in the window".into(),
+                ));
+            }
             _ => {}
         }
         for i in 1..=self.steps {
             std::thread::sleep(self.pause);
-            progress.report("fitting", (u32::from(i) * 100 / u32::from(self.steps)) as u8)?;
+            progress.report(
+                "fitting",
+                (u32::from(i) * 100 / u32::from(self.steps)) as u8,
+            )?;
         }
         let mut metrics = Map::new();
         metrics.insert("auc".into(), Value::from(0.75));
-        metrics.insert("half_life_days".into(), Value::from(job.parameters.float("half_life_days").unwrap_or(-1.0)));
+        metrics.insert(
+            "half_life_days".into(),
+            Value::from(job.parameters.float("half_life_days").unwrap_or(-1.0)),
+        );
         Ok(TrainedModel {
             artifact: format!("model of {} gen {}", job.instance, job.generation).into_bytes(),
             metrics,
@@ -87,20 +101,42 @@ fn fast_config() -> EngineConfig {
 
 async fn start(trainers: Trainers, config: EngineConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path(), 2, Synchronous::Normal).unwrap());
-    let artifacts: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::open(dir.path().join("artifacts")).unwrap());
-    let new = NewAppGroup { name: APP.into(), app_type: "enhanced".into(), description: String::new(), extra: Map::new() };
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path(), 2, Synchronous::Normal).unwrap());
+    let artifacts: Arc<dyn ArtifactStore> =
+        Arc::new(LocalArtifacts::open(dir.path().join("artifacts")).unwrap());
+    let new = NewAppGroup {
+        name: APP.into(),
+        app_type: "enhanced".into(),
+        description: String::new(),
+        extra: Map::new(),
+    };
     store.create_app_group(new, now_ms()).await.unwrap();
     let engine = Engine::new(Arc::clone(&store), Arc::clone(&artifacts), trainers, config);
     let handle = engine.start().await.unwrap();
-    Fixture { _dir: dir, store, artifacts, handle: Some(handle) }
+    Fixture {
+        _dir: dir,
+        store,
+        artifacts,
+        handle: Some(handle),
+    }
 }
 
 fn scripted(steps: u8, pause_ms: u64) -> Arc<ScriptedTrainer> {
-    Arc::new(ScriptedTrainer { steps, pause: Duration::from_millis(pause_ms), runs: AtomicUsize::new(0) })
+    Arc::new(ScriptedTrainer {
+        steps,
+        pause: Duration::from_millis(pause_ms),
+        runs: AtomicUsize::new(0),
+    })
 }
 
-async fn create(store: &Arc<dyn Store>, function: Function, name: &str, cron: &str, next_fire_ms: Option<i64>) {
+async fn create(
+    store: &Arc<dyn Store>,
+    function: Function,
+    name: &str,
+    cron: &str,
+    next_fire_ms: Option<i64>,
+) {
     let (model_type, version_id) = match function {
         Function::Pop => ("pop", 201),
         _ => ("tf_checkpoint", 101),
@@ -113,7 +149,10 @@ async fn create(store: &Arc<dyn Store>, function: Function, name: &str, cron: &s
         description: String::new(),
         cron: cron.into(),
         version_id,
-        create_parameters: vec![algocenter_domain::catalogue::Parameter { name: "half_life_days".into(), value: "2.5".into() }],
+        create_parameters: vec![algocenter_domain::catalogue::Parameter {
+            name: "half_life_days".into(),
+            value: "2.5".into(),
+        }],
         usage_parameters: vec![],
         resource_refs: vec![],
         next_fire_ms,
@@ -122,11 +161,18 @@ async fn create(store: &Arc<dyn Store>, function: Function, name: &str, cron: &s
 }
 
 /// Polls until the task of `generation` is finished, recording every progress value seen.
-async fn wait_finished(store: &Arc<dyn Store>, instance: &str, generation: i64) -> (Task, Vec<i64>) {
+async fn wait_finished(
+    store: &Arc<dyn Store>,
+    instance: &str,
+    generation: i64,
+) -> (Task, Vec<i64>) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     loop {
-        let task = match store.task(APP, Function::Pop, instance, &generation.to_string()).await {
+        let task = match store
+            .task(APP, Function::Pop, instance, &generation.to_string())
+            .await
+        {
             Ok(task) => task,
             // Not queued yet (a cron firing is on its way).
             Err(algocenter_domain::Error::TaskNotExist { .. }) if Instant::now() < deadline => {
@@ -141,124 +187,261 @@ async fn wait_finished(store: &Arc<dyn Store>, instance: &str, generation: i64) 
         if !task.state.is_active() {
             return (task, seen);
         }
-        assert!(Instant::now() < deadline, "task {instance}/{generation} still {:?}", task.state);
+        assert!(
+            Instant::now() < deadline,
+            "task {instance}/{generation} still {:?}",
+            task.state
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 fn errors(task: &Task) -> Vec<String> {
     let v: Value = serde_json::from_str(&task.extend_info).unwrap();
-    v["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect()
+    v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_without_trainer_fails_honestly() {
     let f = start(Trainers::default(), fast_config()).await;
     create(&f.store, Function::Pop, "p", "", None).await;
-    f.engine().create_task(APP, Function::Pop, "p").await.unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "p")
+        .await
+        .unwrap();
     let (task, _) = wait_finished(&f.store, "p", 1).await;
     assert_eq!(task.state, TaskState::Failed);
-    assert!(errors(&task)[0].contains("no trainer"), "{:?}", errors(&task));
-    assert_eq!(f.store.instance(APP, Function::Pop, "p").await.unwrap().status(), "unavailable");
+    assert!(
+        errors(&task)[0].contains("no trainer"),
+        "{:?}",
+        errors(&task)
+    );
+    assert_eq!(
+        f.store
+            .instance(APP, Function::Pop, "p")
+            .await
+            .unwrap()
+            .status(),
+        "unavailable"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_successful_run_persists_progress_artifact_metrics_and_serving_generation() {
-    let f = start(Trainers::default().with(Function::Pop, scripted(10, 40)), fast_config()).await;
+    let f = start(
+        Trainers::default().with(Function::Pop, scripted(10, 40)),
+        fast_config(),
+    )
+    .await;
     create(&f.store, Function::Pop, "p", "", None).await;
-    let queued = f.engine().create_task(APP, Function::Pop, "p").await.unwrap();
+    let queued = f
+        .engine()
+        .create_task(APP, Function::Pop, "p")
+        .await
+        .unwrap();
     assert_eq!((queued.generation, queued.progress), (1, 0));
     let (task, seen) = wait_finished(&f.store, "p", 1).await;
     assert_eq!(task.state, TaskState::Success);
     assert_eq!(task.progress, 100);
-    assert!(seen.iter().any(|p| *p > 0 && *p < 100), "progress was persisted while training: {seen:?}");
-    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress never goes back: {seen:?}");
+    assert!(
+        seen.iter().any(|p| *p > 0 && *p < 100),
+        "progress was persisted while training: {seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back: {seen:?}"
+    );
     let info: Value = serde_json::from_str(&task.extend_info).unwrap();
     assert_eq!(info["auc"], 0.75);
-    assert_eq!(info["half_life_days"], 2.5, "the trainer saw the instance's parameter");
+    assert_eq!(
+        info["half_life_days"], 2.5,
+        "the trainer saw the instance's parameter"
+    );
     assert_eq!(info["quality_gate_passed"], true);
     assert!(info["errors"].as_array().unwrap().is_empty());
     assert!(task.ended_ms.unwrap() >= task.started_ms.unwrap());
     let instance = f.store.instance(APP, Function::Pop, "p").await.unwrap();
-    assert_eq!((instance.status(), instance.serving_generation), ("available", Some(1)));
-    let bytes = f.artifacts.get(&ArtifactKey::new(instance.id, 1)).await.unwrap();
+    assert_eq!(
+        (instance.status(), instance.serving_generation),
+        ("available", Some(1))
+    );
+    let bytes = f
+        .artifacts
+        .get(&ArtifactKey::new(instance.id, 1))
+        .await
+        .unwrap();
     assert_eq!(bytes, b"model of p gen 1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_and_panics_end_failed_and_the_engine_keeps_working() {
     let trainer = scripted(1, 1);
-    let f = start(Trainers::default().with(Function::Pop, trainer.clone()), fast_config()).await;
+    let f = start(
+        Trainers::default().with(Function::Pop, trainer.clone()),
+        fast_config(),
+    )
+    .await;
     for name in ["fails", "panics", "fine"] {
         create(&f.store, Function::Pop, name, "", None).await;
     }
-    f.engine().create_task(APP, Function::Pop, "fails").await.unwrap();
-    f.engine().create_task(APP, Function::Pop, "panics").await.unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "fails")
+        .await
+        .unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "panics")
+        .await
+        .unwrap();
     let (failed, _) = wait_finished(&f.store, "fails", 1).await;
-    assert_eq!(errors(&failed), ["insufficient data: no clicks in the window"]);
+    assert_eq!(
+        errors(&failed),
+        ["insufficient data: no clicks in the window"]
+    );
     let (panicked, _) = wait_finished(&f.store, "panics", 1).await;
     assert_eq!(panicked.state, TaskState::Failed);
-    assert_eq!(errors(&panicked), ["trainer panicked: deliberate test panic"]);
-    f.engine().create_task(APP, Function::Pop, "fine").await.unwrap();
-    assert_eq!(wait_finished(&f.store, "fine", 1).await.0.state, TaskState::Success);
+    assert_eq!(
+        errors(&panicked),
+        ["trainer panicked: deliberate test panic"]
+    );
+    f.engine()
+        .create_task(APP, Function::Pop, "fine")
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_finished(&f.store, "fine", 1).await.0.state,
+        TaskState::Success
+    );
     assert_eq!(trainer.runs.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generation_below_its_gate_succeeds_but_does_not_serve() {
-    let f = start(Trainers::default().with(Function::Pop, scripted(1, 1)), fast_config()).await;
+    let f = start(
+        Trainers::default().with(Function::Pop, scripted(1, 1)),
+        fast_config(),
+    )
+    .await;
     create(&f.store, Function::Pop, "gated", "", None).await;
-    f.engine().create_task(APP, Function::Pop, "gated").await.unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "gated")
+        .await
+        .unwrap();
     let (task, _) = wait_finished(&f.store, "gated", 1).await;
     assert_eq!(task.state, TaskState::Success);
     assert!(task.extend_info.contains("\"quality_gate_passed\":false"));
-    assert_eq!(f.store.instance(APP, Function::Pop, "gated").await.unwrap().serving_generation, None);
+    assert_eq!(
+        f.store
+            .instance(APP, Function::Pop, "gated")
+            .await
+            .unwrap()
+            .serving_generation,
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_running_task_stops_the_trainer_and_discards_its_result() {
     let trainer = scripted(100, 20);
-    let f = start(Trainers::default().with(Function::Pop, trainer), fast_config()).await;
+    let f = start(
+        Trainers::default().with(Function::Pop, trainer),
+        fast_config(),
+    )
+    .await;
     create(&f.store, Function::Pop, "p", "", None).await;
-    f.engine().create_task(APP, Function::Pop, "p").await.unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "p")
+        .await
+        .unwrap();
     // Wait until it is really running with some progress.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while f.store.task(APP, Function::Pop, "p", "1").await.unwrap().progress < 5 {
+    while f
+        .store
+        .task(APP, Function::Pop, "p", "1")
+        .await
+        .unwrap()
+        .progress
+        < 5
+    {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let cancelled = f.engine().cancel_task(APP, Function::Pop, "p", "1").await.unwrap();
+    let cancelled = f
+        .engine()
+        .cancel_task(APP, Function::Pop, "p", "1")
+        .await
+        .unwrap();
     assert_eq!(cancelled.state, TaskState::Failed);
     assert_eq!(errors(&cancelled), ["cancelled"]);
     // The worker notices within a heartbeat and frees itself for the next task.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    f.engine().create_task(APP, Function::Pop, "p").await.unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "p")
+        .await
+        .unwrap();
     let task = f.store.task(APP, Function::Pop, "p", "1").await.unwrap();
-    assert_eq!((task.state, errors(&task)), (TaskState::Failed, vec!["cancelled".to_string()]));
+    assert_eq!(
+        (task.state, errors(&task)),
+        (TaskState::Failed, vec!["cancelled".to_string()])
+    );
     let instance = f.store.instance(APP, Function::Pop, "p").await.unwrap();
     assert_eq!(instance.serving_generation, None);
-    assert!(f.artifacts.list().await.unwrap().is_empty(), "no artifact of the cancelled run");
+    assert!(
+        f.artifacts.list().await.unwrap().is_empty(),
+        "no artifact of the cancelled run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_cron_fires_one_scheduled_run() {
-    let f = start(Trainers::default().with(Function::Pop, scripted(1, 1)), fast_config()).await;
+    let f = start(
+        Trainers::default().with(Function::Pop, scripted(1, 1)),
+        fast_config(),
+    )
+    .await;
     let due = now_ms() - 1000;
     create(&f.store, Function::Pop, "p", "0 3 * * *", Some(due)).await;
     let (task, _) = wait_finished(&f.store, "p", 1).await;
     assert!(task.run_id.starts_with("scheduled__"), "{}", task.run_id);
     assert_eq!(task.state, TaskState::Success);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_, total) = f.store.list_tasks(APP, Function::Pop, "p", Default::default(), algocenter_domain::paging::Page { number: 1, size: 10 }).await.unwrap();
-    assert_eq!(total, 1, "one firing, one run; the next is tomorrow at 03:00");
+    let (_, total) = f
+        .store
+        .list_tasks(
+            APP,
+            Function::Pop,
+            "p",
+            Default::default(),
+            algocenter_domain::paging::Page {
+                number: 1,
+                size: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        total, 1,
+        "one firing, one run; the next is tomorrow at 03:00"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_removes_old_artifact_files() {
-    let f = start(Trainers::default().with(Function::Pop, scripted(1, 1)), fast_config()).await;
+    let f = start(
+        Trainers::default().with(Function::Pop, scripted(1, 1)),
+        fast_config(),
+    )
+    .await;
     create(&f.store, Function::Pop, "p", "", None).await;
     for generation in 1..=4 {
-        f.engine().create_task(APP, Function::Pop, "p").await.unwrap();
+        f.engine()
+            .create_task(APP, Function::Pop, "p")
+            .await
+            .unwrap();
         wait_finished(&f.store, "p", generation).await;
     }
     let id = f.store.instance(APP, Function::Pop, "p").await.unwrap().id;
@@ -276,30 +459,68 @@ async fn retention_removes_old_artifact_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_fails_a_task_that_outlives_the_grace_period() {
-    let mut f = start(Trainers::default().with(Function::Pop, Arc::new(StubbornTrainer)), fast_config()).await;
+    let mut f = start(
+        Trainers::default().with(Function::Pop, Arc::new(StubbornTrainer)),
+        fast_config(),
+    )
+    .await;
     create(&f.store, Function::Pop, "p", "", None).await;
-    f.engine().create_task(APP, Function::Pop, "p").await.unwrap();
+    f.engine()
+        .create_task(APP, Function::Pop, "p")
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while f.store.task(APP, Function::Pop, "p", "1").await.unwrap().state != TaskState::Running {
+    while f
+        .store
+        .task(APP, Function::Pop, "p", "1")
+        .await
+        .unwrap()
+        .state
+        != TaskState::Running
+    {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let started = Instant::now();
     f.handle.take().unwrap().shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(10), "shutdown is bounded even when the trainer ignores it");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown is bounded even when the trainer ignores it"
+    );
     let task = f.store.task(APP, Function::Pop, "p", "1").await.unwrap();
     assert_eq!(task.state, TaskState::Failed);
-    assert!(errors(&task)[0].starts_with("interrupted"), "{:?}", errors(&task));
+    assert!(
+        errors(&task)[0].starts_with("interrupted"),
+        "{:?}",
+        errors(&task)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_is_reconciled_to_failed() {
     // No workers in this engine: a task claimed by a "dead" worker elsewhere must still end.
-    let config = EngineConfig { workers: 0, ..fast_config() };
+    let config = EngineConfig {
+        workers: 0,
+        ..fast_config()
+    };
     let f = start(Trainers::default(), config).await;
     create(&f.store, Function::Pop, "p", "", None).await;
-    f.store.enqueue_task(APP, Function::Pop, "p", algocenter_domain::task::Trigger::Manual, now_ms()).await.unwrap();
-    let claimed = f.store.claim_task("dead-worker", now_ms(), now_ms() + 50).await.unwrap().unwrap();
+    f.store
+        .enqueue_task(
+            APP,
+            Function::Pop,
+            "p",
+            algocenter_domain::task::Trigger::Manual,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    let claimed = f
+        .store
+        .claim_task("dead-worker", now_ms(), now_ms() + 50)
+        .await
+        .unwrap()
+        .unwrap();
     let (task, _) = wait_finished(&f.store, "p", claimed.task.generation).await;
     assert_eq!(task.state, TaskState::Failed);
     assert!(errors(&task)[0].contains("lease expired"));

@@ -67,7 +67,11 @@ impl From<Cancelled> for TrainError {
 
 /// Trains one function.
 pub trait Trainer: Send + Sync {
-    fn train(&self, job: &TrainingJob<'_>, progress: &mut dyn Progress) -> Result<TrainedModel, TrainError>;
+    fn train(
+        &self,
+        job: &TrainingJob<'_>,
+        progress: &mut dyn Progress,
+    ) -> Result<TrainedModel, TrainError>;
 }
 
 /// The trainers of a running algocenter, by function.

@@ -54,8 +54,12 @@ pub struct LocalArtifacts {
 impl LocalArtifacts {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(&root)
-            .map_err(|e| Error::internal(format_args!("cannot create artifact directory {}: {e}", root.display())))?;
+        std::fs::create_dir_all(&root).map_err(|e| {
+            Error::internal(format_args!(
+                "cannot create artifact directory {}: {e}",
+                root.display()
+            ))
+        })?;
         remove_temporary_files(&root);
         Ok(LocalArtifacts { root })
     }
@@ -67,9 +71,13 @@ impl LocalArtifacts {
 
 /// Removes the `.bin.tmp` files an interrupted `put` left behind. Runs when the store opens, before any worker.
 fn remove_temporary_files(root: &Path) {
-    let Ok(dirs) = std::fs::read_dir(root) else { return };
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        return;
+    };
     for dir in dirs.flatten() {
-        let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+        let Ok(files) = std::fs::read_dir(dir.path()) else {
+            continue;
+        };
         for file in files.flatten() {
             if file.file_name().to_string_lossy().ends_with(".bin.tmp") {
                 let _ = std::fs::remove_file(file.path());
@@ -83,7 +91,9 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format_args!("artifact I/O task failed: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format_args!("artifact I/O task failed: {e}")))?
 }
 
 #[async_trait]
@@ -91,15 +101,22 @@ impl ArtifactStore for LocalArtifacts {
     async fn put(&self, key: &ArtifactKey, bytes: Vec<u8>) -> Result<()> {
         let path = self.path(key);
         blocking(move || {
-            let dir = path.parent().ok_or_else(|| Error::internal("artifact path has no parent"))?;
+            let dir = path
+                .parent()
+                .ok_or_else(|| Error::internal("artifact path has no parent"))?;
             std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
             let tmp = path.with_extension("bin.tmp");
-            let mut file = std::fs::File::create(&tmp).map_err(|e| io_error("cannot create", &tmp, e))?;
-            file.write_all(&bytes).map_err(|e| io_error("cannot write", &tmp, e))?;
-            file.sync_all().map_err(|e| io_error("cannot sync", &tmp, e))?;
+            let mut file =
+                std::fs::File::create(&tmp).map_err(|e| io_error("cannot create", &tmp, e))?;
+            file.write_all(&bytes)
+                .map_err(|e| io_error("cannot write", &tmp, e))?;
+            file.sync_all()
+                .map_err(|e| io_error("cannot sync", &tmp, e))?;
             std::fs::rename(&tmp, &path).map_err(|e| io_error("cannot rename into", &path, e))?;
             // Make the rename itself durable.
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("cannot sync", dir, e))
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_error("cannot sync", dir, e))
         })
         .await
     }
@@ -125,7 +142,9 @@ impl ArtifactStore for LocalArtifacts {
             let mut keys = Vec::new();
             let dirs = std::fs::read_dir(&root).map_err(|e| io_error("cannot list", &root, e))?;
             for dir in dirs.flatten() {
-                let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+                let Ok(files) = std::fs::read_dir(dir.path()) else {
+                    continue;
+                };
                 let instance = dir.file_name().to_string_lossy().into_owned();
                 for file in files.flatten() {
                     let name = file.file_name().to_string_lossy().into_owned();

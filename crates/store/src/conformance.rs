@@ -40,7 +40,10 @@ fn new_instance(name: &str) -> NewInstance {
         description: "d".into(),
         cron: String::new(),
         version_id: 201,
-        create_parameters: vec![Parameter { name: "half_life_days".into(), value: "3".into() }],
+        create_parameters: vec![Parameter {
+            name: "half_life_days".into(),
+            value: "3".into(),
+        }],
         usage_parameters: vec![],
         resource_refs: vec![],
         next_fire_ms: None,
@@ -48,85 +51,221 @@ fn new_instance(name: &str) -> NewInstance {
 }
 
 fn success(generation: i64, serve: bool) -> Completion {
-    Completion::Success { artifact: ArtifactKey::new(0, generation), metrics: Map::new(), serve }
+    Completion::Success {
+        artifact: ArtifactKey::new(0, generation),
+        metrics: Map::new(),
+        serve,
+    }
 }
 
 /// Claims, then completes the next queued task as `completion(generation)`.
 async fn run_next(store: &dyn Store, completion: impl FnOnce(i64) -> Completion) -> i64 {
-    let claimed = store.claim_task("w1", T0, T0 + 60_000).await.unwrap().expect("a queued task");
+    let claimed = store
+        .claim_task("w1", T0, T0 + 60_000)
+        .await
+        .unwrap()
+        .expect("a queued task");
     let generation = claimed.task.generation;
-    let outcome = store.complete_task(claimed.task.id, "w1", completion(generation), 3, T0 + 1).await.unwrap();
+    let outcome = store
+        .complete_task(claimed.task.id, "w1", completion(generation), 3, T0 + 1)
+        .await
+        .unwrap();
     assert!(outcome.recorded);
     generation
 }
 
 pub async fn app_groups_by_name_and_id(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    let dup = NewAppGroup { name: APP.into(), app_type: "enhanced".into(), description: String::new(), extra: Map::new() };
-    assert!(matches!(store.create_app_group(dup, T0).await, Err(Error::AppDuplicated(_))));
+    let dup = NewAppGroup {
+        name: APP.into(),
+        app_type: "enhanced".into(),
+        description: String::new(),
+        extra: Map::new(),
+    };
+    assert!(matches!(
+        store.create_app_group(dup, T0).await,
+        Err(Error::AppDuplicated(_))
+    ));
     let app = store.app_group(APP).await.unwrap();
-    assert_eq!(store.app_group(&app.id.to_string()).await.unwrap().name, APP);
-    assert!(matches!(store.app_group("nope").await, Err(Error::AppNotFound(_))));
-    let (list, total) = store.list_app_groups(Some("ho".into()), None, page(1, 10)).await.unwrap();
+    assert_eq!(
+        store.app_group(&app.id.to_string()).await.unwrap().name,
+        APP
+    );
+    assert!(matches!(
+        store.app_group("nope").await,
+        Err(Error::AppNotFound(_))
+    ));
+    let (list, total) = store
+        .list_app_groups(Some("ho".into()), None, page(1, 10))
+        .await
+        .unwrap();
     assert_eq!((list.len(), total), (1, 1));
-    let (list, total) = store.list_app_groups(None, Some("standard".into()), page(1, 10)).await.unwrap();
+    let (list, total) = store
+        .list_app_groups(None, Some("standard".into()), page(1, 10))
+        .await
+        .unwrap();
     assert_eq!((list.len(), total), (0, 0));
     store.delete_app_group(APP).await.unwrap();
-    assert!(matches!(store.app_group(APP).await, Err(Error::AppNotFound(_))));
+    assert!(matches!(
+        store.app_group(APP).await,
+        Err(Error::AppNotFound(_))
+    ));
 }
 
 pub async fn instances_crud_paging_and_filters(store: Arc<dyn Store>) {
     with_app(&*store).await;
     for i in 0..5 {
-        store.create_instance(APP, new_instance(&format!("p{i}")), T0 + i).await.unwrap();
+        store
+            .create_instance(APP, new_instance(&format!("p{i}")), T0 + i)
+            .await
+            .unwrap();
     }
-    assert!(matches!(store.create_instance(APP, new_instance("p0"), T0).await, Err(Error::InstanceDuplicated(_))));
-    assert!(matches!(store.create_instance("nope", new_instance("x"), T0).await, Err(Error::AppNotFound(_))));
+    assert!(matches!(
+        store.create_instance(APP, new_instance("p0"), T0).await,
+        Err(Error::InstanceDuplicated(_))
+    ));
+    assert!(matches!(
+        store.create_instance("nope", new_instance("x"), T0).await,
+        Err(Error::AppNotFound(_))
+    ));
 
-    let all = InstanceFilter { include_user: true, ..Default::default() };
-    let (first, total) = store.list_instances(APP, Function::Pop, all.clone(), page(1, 2)).await.unwrap();
+    let all = InstanceFilter {
+        include_user: true,
+        ..Default::default()
+    };
+    let (first, total) = store
+        .list_instances(APP, Function::Pop, all.clone(), page(1, 2))
+        .await
+        .unwrap();
     assert_eq!(total, 5);
-    assert_eq!(first.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["p0", "p1"]);
-    let (last, _) = store.list_instances(APP, Function::Pop, all.clone(), page(3, 2)).await.unwrap();
+    assert_eq!(
+        first.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        ["p0", "p1"]
+    );
+    let (last, _) = store
+        .list_instances(APP, Function::Pop, all.clone(), page(3, 2))
+        .await
+        .unwrap();
     assert_eq!(last.len(), 1);
-    let (other_fn, total) = store.list_instances(APP, Function::Ctr, all.clone(), page(1, 10)).await.unwrap();
+    let (other_fn, total) = store
+        .list_instances(APP, Function::Ctr, all.clone(), page(1, 10))
+        .await
+        .unwrap();
     assert!(other_fn.is_empty() && total == 0);
-    let by_model = InstanceFilter { model_type: Some("tf_checkpoint".into()), ..all.clone() };
-    assert_eq!(store.list_instances(APP, Function::Pop, by_model, page(1, 10)).await.unwrap().1, 0);
-    let builtin = InstanceFilter { include_user: false, ..Default::default() };
-    assert_eq!(store.list_instances(APP, Function::Pop, builtin, page(1, 10)).await.unwrap().1, 0);
+    let by_model = InstanceFilter {
+        model_type: Some("tf_checkpoint".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        store
+            .list_instances(APP, Function::Pop, by_model, page(1, 10))
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    let builtin = InstanceFilter {
+        include_user: false,
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_instances(APP, Function::Pop, builtin, page(1, 10))
+            .await
+            .unwrap()
+            .1,
+        0
+    );
 
-    let update = InstanceUpdate { description: Some("new".into()), create_parameters: Some(vec![]), ..Default::default() };
-    let updated = store.update_instance(APP, Function::Pop, "p1", update, T0 + 10).await.unwrap();
+    let update = InstanceUpdate {
+        description: Some("new".into()),
+        create_parameters: Some(vec![]),
+        ..Default::default()
+    };
+    let updated = store
+        .update_instance(APP, Function::Pop, "p1", update, T0 + 10)
+        .await
+        .unwrap();
     assert_eq!(updated.description, "new");
     assert!(updated.create_parameters.is_empty());
-    assert_eq!(updated.cron, "", "fields not named in the update keep their values");
+    assert_eq!(
+        updated.cron, "",
+        "fields not named in the update keep their values"
+    );
     assert_eq!(updated.updated_ms, T0 + 10);
 
-    store.delete_instance(APP, Function::Pop, "p1").await.unwrap();
-    assert!(matches!(store.instance(APP, Function::Pop, "p1").await, Err(Error::InstanceNotExist(_))));
-    assert!(matches!(store.delete_instance(APP, Function::Pop, "p1").await, Err(Error::InstanceNotExist(_))));
+    store
+        .delete_instance(APP, Function::Pop, "p1")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.instance(APP, Function::Pop, "p1").await,
+        Err(Error::InstanceNotExist(_))
+    ));
+    assert!(matches!(
+        store.delete_instance(APP, Function::Pop, "p1").await,
+        Err(Error::InstanceNotExist(_))
+    ));
 }
 
 pub async fn default_instance_set_replace_clear_and_follow_deletion(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("a"), T0).await.unwrap();
-    store.create_instance(APP, new_instance("b"), T0).await.unwrap();
-    assert!(matches!(store.default_instance(APP, Function::Pop).await, Err(Error::DefaultInstanceNotExist(_))));
-    store.set_default_instance(APP, Function::Pop, Some("a".into())).await.unwrap();
-    assert_eq!(store.default_instance(APP, Function::Pop).await.unwrap(), "a");
-    store.set_default_instance(APP, Function::Pop, Some("b".into())).await.unwrap();
-    assert_eq!(store.default_instance(APP, Function::Pop).await.unwrap(), "b");
+    store
+        .create_instance(APP, new_instance("a"), T0)
+        .await
+        .unwrap();
+    store
+        .create_instance(APP, new_instance("b"), T0)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.set_default_instance(APP, Function::Pop, Some("zzz".into())).await,
+        store.default_instance(APP, Function::Pop).await,
+        Err(Error::DefaultInstanceNotExist(_))
+    ));
+    store
+        .set_default_instance(APP, Function::Pop, Some("a".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.default_instance(APP, Function::Pop).await.unwrap(),
+        "a"
+    );
+    store
+        .set_default_instance(APP, Function::Pop, Some("b".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.default_instance(APP, Function::Pop).await.unwrap(),
+        "b"
+    );
+    assert!(matches!(
+        store
+            .set_default_instance(APP, Function::Pop, Some("zzz".into()))
+            .await,
         Err(Error::InstanceNotExist(_))
     ));
-    assert_eq!(store.default_instance(APP, Function::Pop).await.unwrap(), "b", "a refused change keeps the default");
-    store.set_default_instance(APP, Function::Pop, None).await.unwrap();
+    assert_eq!(
+        store.default_instance(APP, Function::Pop).await.unwrap(),
+        "b",
+        "a refused change keeps the default"
+    );
+    store
+        .set_default_instance(APP, Function::Pop, None)
+        .await
+        .unwrap();
     assert!(store.default_instance(APP, Function::Pop).await.is_err());
-    store.set_default_instance(APP, Function::Pop, Some("a".into())).await.unwrap();
-    store.delete_instance(APP, Function::Pop, "a").await.unwrap();
-    assert!(matches!(store.default_instance(APP, Function::Pop).await, Err(Error::DefaultInstanceNotExist(_))));
+    store
+        .set_default_instance(APP, Function::Pop, Some("a".into()))
+        .await
+        .unwrap();
+    store
+        .delete_instance(APP, Function::Pop, "a")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.default_instance(APP, Function::Pop).await,
+        Err(Error::DefaultInstanceNotExist(_))
+    ));
 }
 
 pub async fn resources_and_references(store: Arc<dyn Store>) {
@@ -135,79 +274,206 @@ pub async fn resources_and_references(store: Arc<dyn Store>) {
         name: name.into(),
         resource_type: ResourceType::RawFile,
         description: "words".into(),
-        data: ResourceData { content: "bad\nworse\n".into(), generators: vec![] },
+        data: ResourceData {
+            content: "bad\nworse\n".into(),
+            generators: vec![],
+        },
     };
-    store.create_resource(APP, Function::Hot, raw("blocked"), T0).await.unwrap();
-    store.create_resource(APP, Function::Hot, raw("other"), T0).await.unwrap();
-    assert!(matches!(store.create_resource(APP, Function::Hot, raw("blocked"), T0).await, Err(Error::ResourceDuplicated(_))));
+    store
+        .create_resource(APP, Function::Hot, raw("blocked"), T0)
+        .await
+        .unwrap();
+    store
+        .create_resource(APP, Function::Hot, raw("other"), T0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_resource(APP, Function::Hot, raw("blocked"), T0)
+            .await,
+        Err(Error::ResourceDuplicated(_))
+    ));
 
     let mut hot = new_instance("hot1");
     hot.function = Function::Hot;
     hot.resource_refs = vec![("blacklist".into(), "missing".into())];
-    let err = store.create_instance(APP, hot.clone(), T0).await.unwrap_err();
+    let err = store
+        .create_instance(APP, hot.clone(), T0)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("blacklist"), "{err}");
     hot.resource_refs = vec![("blacklist".into(), "blocked".into())];
     store.create_instance(APP, hot, T0).await.unwrap();
 
     let resource = store.resource(APP, Function::Hot, "blocked").await.unwrap();
     assert_eq!(resource.referenced_instances, ["hot1"]);
-    assert!(matches!(store.delete_resource(APP, Function::Hot, "blocked").await, Err(Error::ResourceInUse { .. })));
+    assert!(matches!(
+        store.delete_resource(APP, Function::Hot, "blocked").await,
+        Err(Error::ResourceInUse { .. })
+    ));
 
-    let (list, total) = store.list_resources(APP, Function::Hot, Some(ResourceType::RawFile), page(1, 1)).await.unwrap();
+    let (list, total) = store
+        .list_resources(APP, Function::Hot, Some(ResourceType::RawFile), page(1, 1))
+        .await
+        .unwrap();
     assert_eq!((list.len(), total), (1, 2));
-    assert_eq!(store.list_resources(APP, Function::Hot, Some(ResourceType::FeatureGenerator), page(1, 10)).await.unwrap().1, 0);
+    assert_eq!(
+        store
+            .list_resources(
+                APP,
+                Function::Hot,
+                Some(ResourceType::FeatureGenerator),
+                page(1, 10)
+            )
+            .await
+            .unwrap()
+            .1,
+        0
+    );
 
-    let data = ResourceData { content: "new\n".into(), generators: vec![] };
-    store.update_resource(APP, Function::Hot, "blocked", None, Some(data), T0 + 5).await.unwrap();
+    let data = ResourceData {
+        content: "new\n".into(),
+        generators: vec![],
+    };
+    store
+        .update_resource(APP, Function::Hot, "blocked", None, Some(data), T0 + 5)
+        .await
+        .unwrap();
     let updated = store.resource(APP, Function::Hot, "blocked").await.unwrap();
-    assert_eq!((updated.data.content.as_str(), updated.description.as_str(), updated.modified_ms), ("new\n", "words", T0 + 5));
+    assert_eq!(
+        (
+            updated.data.content.as_str(),
+            updated.description.as_str(),
+            updated.modified_ms
+        ),
+        ("new\n", "words", T0 + 5)
+    );
 
     // Dropping the reference frees the resource.
-    let update = InstanceUpdate { resource_refs: Some(vec![]), ..Default::default() };
-    store.update_instance(APP, Function::Hot, "hot1", update, T0).await.unwrap();
-    store.delete_resource(APP, Function::Hot, "blocked").await.unwrap();
-    assert!(matches!(store.resource(APP, Function::Hot, "blocked").await, Err(Error::ResourceNotExist(_))));
+    let update = InstanceUpdate {
+        resource_refs: Some(vec![]),
+        ..Default::default()
+    };
+    store
+        .update_instance(APP, Function::Hot, "hot1", update, T0)
+        .await
+        .unwrap();
+    store
+        .delete_resource(APP, Function::Hot, "blocked")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.resource(APP, Function::Hot, "blocked").await,
+        Err(Error::ResourceNotExist(_))
+    ));
 
     // Deleting the app group removes referenced resources with their instances.
-    let update = InstanceUpdate { resource_refs: Some(vec![("blacklist".into(), "other".into())]), ..Default::default() };
-    store.update_instance(APP, Function::Hot, "hot1", update, T0).await.unwrap();
+    let update = InstanceUpdate {
+        resource_refs: Some(vec![("blacklist".into(), "other".into())]),
+        ..Default::default()
+    };
+    store
+        .update_instance(APP, Function::Hot, "hot1", update, T0)
+        .await
+        .unwrap();
     store.delete_app_group(APP).await.unwrap();
 }
 
 pub async fn one_active_task_and_monotonic_generations(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
-    let first = store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap();
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
+    let first = store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+        .await
+        .unwrap();
     assert_eq!((first.generation, first.state), (1, TaskState::Queued));
     assert_eq!(first.run_id, "trigger__2023-11-14T22:13:20");
-    assert!(matches!(store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await, Err(Error::TaskIsRunning(_))));
+    assert!(matches!(
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+            .await,
+        Err(Error::TaskIsRunning(_))
+    ));
 
     assert_eq!(run_next(&*store, |g| success(g, true)).await, 1);
-    let second = store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0 + 2).await.unwrap();
+    let second = store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0 + 2)
+        .await
+        .unwrap();
     assert_eq!(second.generation, 2);
-    run_next(&*store, |_| Completion::Failed { errors: vec!["boom".into()], metrics: Map::new() }).await;
+    run_next(&*store, |_| Completion::Failed {
+        errors: vec!["boom".into()],
+        metrics: Map::new(),
+    })
+    .await;
 
     // Deleting generation 2 does not free its number.
-    store.delete_task(APP, Function::Pop, "p", "2").await.unwrap();
-    assert_eq!(store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap().generation, 3);
-    assert!(matches!(store.delete_task(APP, Function::Pop, "p", "3").await, Err(Error::TaskIsRunning(_))));
-    store.cancel_task(APP, Function::Pop, "p", "3", T0).await.unwrap();
+    store
+        .delete_task(APP, Function::Pop, "p", "2")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+            .await
+            .unwrap()
+            .generation,
+        3
+    );
+    assert!(matches!(
+        store.delete_task(APP, Function::Pop, "p", "3").await,
+        Err(Error::TaskIsRunning(_))
+    ));
+    store
+        .cancel_task(APP, Function::Pop, "p", "3", T0)
+        .await
+        .unwrap();
 
     // Neither does deleting and re-creating the instance.
-    store.delete_instance(APP, Function::Pop, "p").await.unwrap();
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
-    assert_eq!(store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap().generation, 4);
-    let (tasks, total) = store.list_tasks(APP, Function::Pop, "p", TaskFilter::default(), page(1, 10)).await.unwrap();
-    assert_eq!((tasks.len(), total), (1, 1), "the re-created instance starts without the old records");
+    store
+        .delete_instance(APP, Function::Pop, "p")
+        .await
+        .unwrap();
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+            .await
+            .unwrap()
+            .generation,
+        4
+    );
+    let (tasks, total) = store
+        .list_tasks(APP, Function::Pop, "p", TaskFilter::default(), page(1, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (tasks.len(), total),
+        (1, 1),
+        "the re-created instance starts without the old records"
+    );
 }
 
 pub async fn concurrent_enqueues_create_exactly_one_task(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
     let mut handles = Vec::new();
     for _ in 0..50 {
         let store = Arc::clone(&store);
-        handles.push(tokio::spawn(async move { store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await }));
+        handles.push(tokio::spawn(async move {
+            store
+                .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+                .await
+        }));
     }
     let (mut created, mut running) = (0, 0);
     for h in handles {
@@ -222,115 +488,345 @@ pub async fn concurrent_enqueues_create_exactly_one_task(store: Arc<dyn Store>) 
 
 pub async fn task_lookup_listing_filters_and_order(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
     for i in 0..4 {
-        store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0 + i * 1000).await.unwrap();
-        let claimed = store.claim_task("w", T0 + i * 1000 + 10, T0 + 1_000_000).await.unwrap().unwrap();
-        let completion = if i % 2 == 0 { success(i + 1, true) } else { Completion::Failed { errors: vec!["x".into()], metrics: Map::new() } };
-        store.complete_task(claimed.task.id, "w", completion, 10, T0 + i * 1000 + 500).await.unwrap();
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0 + i * 1000)
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_task("w", T0 + i * 1000 + 10, T0 + 1_000_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let completion = if i % 2 == 0 {
+            success(i + 1, true)
+        } else {
+            Completion::Failed {
+                errors: vec!["x".into()],
+                metrics: Map::new(),
+            }
+        };
+        store
+            .complete_task(claimed.task.id, "w", completion, 10, T0 + i * 1000 + 500)
+            .await
+            .unwrap();
     }
-    store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0 + 9000).await.unwrap();
+    store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0 + 9000)
+        .await
+        .unwrap();
 
     let all = |filter| store.list_tasks(APP, Function::Pop, "p", filter, page(1, 100));
     let (tasks, total) = all(TaskFilter::default()).await.unwrap();
     assert_eq!(total, 5);
-    assert_eq!(tasks.iter().map(|t| t.generation).collect::<Vec<_>>(), [5, 4, 3, 2, 1], "newest first");
-    let status = |s| TaskFilter { status: Some(s), ..Default::default() };
+    assert_eq!(
+        tasks.iter().map(|t| t.generation).collect::<Vec<_>>(),
+        [5, 4, 3, 2, 1],
+        "newest first"
+    );
+    let status = |s| TaskFilter {
+        status: Some(s),
+        ..Default::default()
+    };
     assert_eq!(all(status(WireStatus::Success)).await.unwrap().1, 2);
     assert_eq!(all(status(WireStatus::Failed)).await.unwrap().1, 2);
-    assert_eq!(all(status(WireStatus::Running)).await.unwrap().1, 1, "queued tasks count as running");
-    let since = TaskFilter { start_time_ms: Some(T0 + 2000), ..Default::default() };
+    assert_eq!(
+        all(status(WireStatus::Running)).await.unwrap().1,
+        1,
+        "queued tasks count as running"
+    );
+    let since = TaskFilter {
+        start_time_ms: Some(T0 + 2000),
+        ..Default::default()
+    };
     assert_eq!(all(since).await.unwrap().1, 3);
-    let until = TaskFilter { end_time_ms: Some(T0 + 1500), ..Default::default() };
-    assert_eq!(all(until).await.unwrap().1, 2, "unfinished tasks never match endTime");
+    let until = TaskFilter {
+        end_time_ms: Some(T0 + 1500),
+        ..Default::default()
+    };
+    assert_eq!(
+        all(until).await.unwrap().1,
+        2,
+        "unfinished tasks never match endTime"
+    );
 
-    let (page2, total) = store.list_tasks(APP, Function::Pop, "p", TaskFilter::default(), page(2, 2)).await.unwrap();
-    assert_eq!((page2.iter().map(|t| t.generation).collect::<Vec<_>>(), total), (vec![3, 2], 5));
+    let (page2, total) = store
+        .list_tasks(APP, Function::Pop, "p", TaskFilter::default(), page(2, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            page2.iter().map(|t| t.generation).collect::<Vec<_>>(),
+            total
+        ),
+        (vec![3, 2], 5)
+    );
 
     let task = store.task(APP, Function::Pop, "p", "3").await.unwrap();
-    assert_eq!((task.state, task.progress, task.started_ms, task.ended_ms), (TaskState::Success, 100, Some(T0 + 2010), Some(T0 + 2500)));
+    assert_eq!(
+        (task.state, task.progress, task.started_ms, task.ended_ms),
+        (TaskState::Success, 100, Some(T0 + 2010), Some(T0 + 2500))
+    );
     let app_id = store.app_group(APP).await.unwrap().id.to_string();
-    assert_eq!(store.task(&app_id, Function::Pop, "p", "3").await.unwrap().generation, 3, "app by id works too");
+    assert_eq!(
+        store
+            .task(&app_id, Function::Pop, "p", "3")
+            .await
+            .unwrap()
+            .generation,
+        3,
+        "app by id works too"
+    );
     for missing in ["99", "0", "-1", "abc"] {
-        assert!(matches!(store.task(APP, Function::Pop, "p", missing).await, Err(Error::TaskNotExist { .. })), "{missing}");
+        assert!(
+            matches!(
+                store.task(APP, Function::Pop, "p", missing).await,
+                Err(Error::TaskNotExist { .. })
+            ),
+            "{missing}"
+        );
     }
-    assert!(matches!(store.task(APP, Function::Pop, "q", "1").await, Err(Error::InstanceNotExist(_))));
-    assert!(matches!(store.task("zz", Function::Pop, "p", "1").await, Err(Error::AppNotFound(_))));
+    assert!(matches!(
+        store.task(APP, Function::Pop, "q", "1").await,
+        Err(Error::InstanceNotExist(_))
+    ));
+    assert!(matches!(
+        store.task("zz", Function::Pop, "p", "1").await,
+        Err(Error::AppNotFound(_))
+    ));
 }
 
 pub async fn serving_generation_follows_gate_and_deletion(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
-    let serving = || async { store.instance(APP, Function::Pop, "p").await.unwrap().serving_generation };
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
+    let serving = || async {
+        store
+            .instance(APP, Function::Pop, "p")
+            .await
+            .unwrap()
+            .serving_generation
+    };
     assert_eq!(serving().await, None);
     for serve in [true, true, false] {
-        store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap();
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+            .await
+            .unwrap();
         run_next(&*store, |g| success(g, serve)).await;
     }
-    assert_eq!(serving().await, Some(2), "generation 3 failed its gate and does not serve");
+    assert_eq!(
+        serving().await,
+        Some(2),
+        "generation 3 failed its gate and does not serve"
+    );
     let instance = store.instance(APP, Function::Pop, "p").await.unwrap();
-    assert_eq!((instance.status(), instance.dag_status()), ("available", "success"));
-    store.delete_task(APP, Function::Pop, "p", "2").await.unwrap();
-    assert_eq!(serving().await, Some(1), "deleting the serving generation falls back to the previous one");
-    store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap();
-    run_next(&*store, |_| Completion::Failed { errors: vec![], metrics: Map::new() }).await;
-    assert_eq!(serving().await, Some(1), "a failed task never changes what is served");
+    assert_eq!(
+        (instance.status(), instance.dag_status()),
+        ("available", "success")
+    );
+    store
+        .delete_task(APP, Function::Pop, "p", "2")
+        .await
+        .unwrap();
+    assert_eq!(
+        serving().await,
+        Some(1),
+        "deleting the serving generation falls back to the previous one"
+    );
+    store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+        .await
+        .unwrap();
+    run_next(&*store, |_| Completion::Failed {
+        errors: vec![],
+        metrics: Map::new(),
+    })
+    .await;
+    assert_eq!(
+        serving().await,
+        Some(1),
+        "a failed task never changes what is served"
+    );
 }
 
 pub async fn retention_keeps_newest_and_serving(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
     let mut pruned = Vec::new();
     for generation in 1..=5 {
-        store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap();
-        let claimed = store.claim_task("w", T0, T0 + 60_000).await.unwrap().unwrap();
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_task("w", T0, T0 + 60_000)
+            .await
+            .unwrap()
+            .unwrap();
         // Only generation 1 passes the gate, so it stays serving while newer ones arrive.
-        let outcome = store.complete_task(claimed.task.id, "w", success(generation, generation == 1), 2, T0).await.unwrap();
+        let outcome = store
+            .complete_task(
+                claimed.task.id,
+                "w",
+                success(generation, generation == 1),
+                2,
+                T0,
+            )
+            .await
+            .unwrap();
         pruned.extend(outcome.pruned);
     }
     assert_eq!(pruned, vec![ArtifactKey::new(0, 2), ArtifactKey::new(0, 3)]);
     let mut kept = store.referenced_artifacts().await.unwrap();
     kept.sort();
-    assert_eq!(kept, vec![ArtifactKey::new(0, 1), ArtifactKey::new(0, 4), ArtifactKey::new(0, 5)]);
+    assert_eq!(
+        kept,
+        vec![
+            ArtifactKey::new(0, 1),
+            ArtifactKey::new(0, 4),
+            ArtifactKey::new(0, 5)
+        ]
+    );
 }
 
 pub async fn cancel_queued_and_running_tasks(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("p"), T0).await.unwrap();
-    store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap();
-    let cancelled = store.cancel_task(APP, Function::Pop, "p", "1", T0 + 5).await.unwrap();
-    assert_eq!((cancelled.state, cancelled.ended_ms), (TaskState::Failed, Some(T0 + 5)));
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
+    store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+        .await
+        .unwrap();
+    let cancelled = store
+        .cancel_task(APP, Function::Pop, "p", "1", T0 + 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cancelled.state, cancelled.ended_ms),
+        (TaskState::Failed, Some(T0 + 5))
+    );
     assert!(cancelled.extend_info.contains("cancelled"));
-    assert!(matches!(store.cancel_task(APP, Function::Pop, "p", "1", T0).await, Err(Error::TaskFinished { .. })));
+    assert!(matches!(
+        store.cancel_task(APP, Function::Pop, "p", "1", T0).await,
+        Err(Error::TaskFinished { .. })
+    ));
 
-    store.enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0).await.unwrap();
-    let claimed = store.claim_task("w", T0, T0 + 60_000).await.unwrap().unwrap();
-    assert!(store.heartbeat(claimed.task.id, "w", 40, "training", T0 + 60_000).await.unwrap());
-    assert_eq!(store.task(APP, Function::Pop, "p", "2").await.unwrap().progress, 40);
-    store.cancel_task(APP, Function::Pop, "p", "2", T0).await.unwrap();
-    assert!(!store.heartbeat(claimed.task.id, "w", 50, "training", T0 + 60_000).await.unwrap());
-    let outcome = store.complete_task(claimed.task.id, "w", success(2, true), 3, T0).await.unwrap();
-    assert!(!outcome.recorded, "a cancelled task's late result is discarded");
+    store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_task("w", T0, T0 + 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .heartbeat(claimed.task.id, "w", 40, "training", T0 + 60_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .task(APP, Function::Pop, "p", "2")
+            .await
+            .unwrap()
+            .progress,
+        40
+    );
+    store
+        .cancel_task(APP, Function::Pop, "p", "2", T0)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .heartbeat(claimed.task.id, "w", 50, "training", T0 + 60_000)
+            .await
+            .unwrap()
+    );
+    let outcome = store
+        .complete_task(claimed.task.id, "w", success(2, true), 3, T0)
+        .await
+        .unwrap();
+    assert!(
+        !outcome.recorded,
+        "a cancelled task's late result is discarded"
+    );
     let task = store.task(APP, Function::Pop, "p", "2").await.unwrap();
     assert_eq!((task.state, task.progress), (TaskState::Failed, 40));
-    assert_eq!(store.instance(APP, Function::Pop, "p").await.unwrap().serving_generation, None);
+    assert_eq!(
+        store
+            .instance(APP, Function::Pop, "p")
+            .await
+            .unwrap()
+            .serving_generation,
+        None
+    );
 }
 
 pub async fn expired_leases_and_start_up_reconciliation(store: Arc<dyn Store>) {
     with_app(&*store).await;
-    store.create_instance(APP, new_instance("a"), T0).await.unwrap();
-    store.create_instance(APP, new_instance("b"), T0).await.unwrap();
-    store.enqueue_task(APP, Function::Pop, "a", Trigger::Manual, T0).await.unwrap();
-    store.enqueue_task(APP, Function::Pop, "b", Trigger::Manual, T0).await.unwrap();
+    store
+        .create_instance(APP, new_instance("a"), T0)
+        .await
+        .unwrap();
+    store
+        .create_instance(APP, new_instance("b"), T0)
+        .await
+        .unwrap();
+    store
+        .enqueue_task(APP, Function::Pop, "a", Trigger::Manual, T0)
+        .await
+        .unwrap();
+    store
+        .enqueue_task(APP, Function::Pop, "b", Trigger::Manual, T0)
+        .await
+        .unwrap();
     let a = store.claim_task("w", T0, T0 + 1000).await.unwrap().unwrap();
     let b = store.claim_task("w", T0, T0 + 5000).await.unwrap().unwrap();
-    assert_eq!(store.fail_expired_tasks(T0 + 2000, "lease expired").await.unwrap(), vec![a.task.id]);
+    assert_eq!(
+        store
+            .fail_expired_tasks(T0 + 2000, "lease expired")
+            .await
+            .unwrap(),
+        vec![a.task.id]
+    );
     let failed = store.task(APP, Function::Pop, "a", "1").await.unwrap();
     assert_eq!(failed.state, TaskState::Failed);
     assert!(failed.extend_info.contains("lease expired"));
-    assert!(!store.heartbeat(a.task.id, "w", 10, "x", T0 + 9000).await.unwrap());
-    assert_eq!(store.fail_all_running_tasks(T0 + 3000, "restarted").await.unwrap(), vec![b.task.id]);
-    assert_eq!(store.claim_task("w", T0, T0).await.unwrap().map(|c| c.task.id), None);
+    assert!(
+        !store
+            .heartbeat(a.task.id, "w", 10, "x", T0 + 9000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .fail_all_running_tasks(T0 + 3000, "restarted")
+            .await
+            .unwrap(),
+        vec![b.task.id]
+    );
+    assert_eq!(
+        store
+            .claim_task("w", T0, T0)
+            .await
+            .unwrap()
+            .map(|c| c.task.id),
+        None
+    );
 }
 
 pub async fn schedule_firing_is_idempotent(store: Arc<dyn Store>) {
@@ -342,16 +838,39 @@ pub async fn schedule_firing_is_idempotent(store: Arc<dyn Store>) {
     assert!(store.due_schedules(T0, 10).await.unwrap().is_empty());
     let due = store.due_schedules(T0 + 60_000, 10).await.unwrap();
     assert_eq!(due.len(), 1);
-    let FireOutcome::Queued(task) = store.fire_schedule(&due[0], Some(T0 + 120_000)).await.unwrap() else {
+    let FireOutcome::Queued(task) = store
+        .fire_schedule(&due[0], Some(T0 + 120_000))
+        .await
+        .unwrap()
+    else {
         panic!("expected a queued task")
     };
     assert_eq!(task.run_id, "scheduled__2023-11-14T22:14:20");
-    assert!(matches!(store.fire_schedule(&due[0], Some(T0 + 120_000)).await.unwrap(), FireOutcome::AlreadyHandled));
+    assert!(matches!(
+        store
+            .fire_schedule(&due[0], Some(T0 + 120_000))
+            .await
+            .unwrap(),
+        FireOutcome::AlreadyHandled
+    ));
     let due = store.due_schedules(T0 + 120_000, 10).await.unwrap();
-    assert!(matches!(store.fire_schedule(&due[0], Some(T0 + 180_000)).await.unwrap(), FireOutcome::SkippedActive));
+    assert!(matches!(
+        store
+            .fire_schedule(&due[0], Some(T0 + 180_000))
+            .await
+            .unwrap(),
+        FireOutcome::SkippedActive
+    ));
     // Clearing the cron stops firing.
-    let update = InstanceUpdate { cron: Some(String::new()), next_fire_ms: Some(None), ..Default::default() };
-    store.update_instance(APP, Function::Pop, "p", update, T0).await.unwrap();
+    let update = InstanceUpdate {
+        cron: Some(String::new()),
+        next_fire_ms: Some(None),
+        ..Default::default()
+    };
+    store
+        .update_instance(APP, Function::Pop, "p", update, T0)
+        .await
+        .unwrap();
     assert!(store.due_schedules(i64::MAX, 10).await.unwrap().is_empty());
 }
 

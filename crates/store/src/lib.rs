@@ -59,15 +59,31 @@ pub trait InstanceStore: Send + Sync {
     ) -> Result<Instance>;
     /// Refused (`Task.IsRunning`) while a task of the instance is queued or running. Clears the default instance
     /// if it was this one. Returns the artifacts to remove.
-    async fn delete_instance(&self, app: &str, function: Function, name: &str) -> Result<Vec<ArtifactKey>>;
+    async fn delete_instance(
+        &self,
+        app: &str,
+        function: Function,
+        name: &str,
+    ) -> Result<Vec<ArtifactKey>>;
     async fn default_instance(&self, app: &str, function: Function) -> Result<String>;
     /// `None` clears the default.
-    async fn set_default_instance(&self, app: &str, function: Function, name: Option<String>) -> Result<()>;
+    async fn set_default_instance(
+        &self,
+        app: &str,
+        function: Function,
+        name: Option<String>,
+    ) -> Result<()>;
 }
 
 #[async_trait]
 pub trait ResourceStore: Send + Sync {
-    async fn create_resource(&self, app: &str, function: Function, new: NewResource, now_ms: i64) -> Result<()>;
+    async fn create_resource(
+        &self,
+        app: &str,
+        function: Function,
+        new: NewResource,
+        now_ms: i64,
+    ) -> Result<()>;
     async fn resource(&self, app: &str, function: Function, name: &str) -> Result<Resource>;
     async fn list_resources(
         &self,
@@ -104,7 +120,13 @@ pub trait TaskStore: Send + Sync {
         trigger: Trigger,
         now_ms: i64,
     ) -> Result<Task>;
-    async fn task(&self, app: &str, function: Function, instance: &str, generation: &str) -> Result<Task>;
+    async fn task(
+        &self,
+        app: &str,
+        function: Function,
+        instance: &str,
+        generation: &str,
+    ) -> Result<Task>;
     async fn list_tasks(
         &self,
         app: &str,
@@ -190,7 +212,12 @@ pub enum FireOutcome {
 #[async_trait]
 pub trait QueueStore: Send + Sync {
     /// Claims the oldest queued task, marking it running under a lease.
-    async fn claim_task(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<ClaimedTask>>;
+    async fn claim_task(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ClaimedTask>>;
     /// Records progress and extends the lease; false when the task is no longer held by `worker`.
     async fn heartbeat(
         &self,
@@ -215,7 +242,11 @@ pub trait QueueStore: Send + Sync {
     async fn due_schedules(&self, now_ms: i64, limit: u32) -> Result<Vec<DueSchedule>>;
     /// Fires `due` once: moves the instance's next firing to `next_fire_ms` and queues a `scheduled__` run unless
     /// one is active. Idempotent: a second call with the same `due` answers `AlreadyHandled`.
-    async fn fire_schedule(&self, due: &DueSchedule, next_fire_ms: Option<i64>) -> Result<FireOutcome>;
+    async fn fire_schedule(
+        &self,
+        due: &DueSchedule,
+        next_fire_ms: Option<i64>,
+    ) -> Result<FireOutcome>;
     /// Every artifact key the database refers to (for removing files left by a crash).
     async fn referenced_artifacts(&self) -> Result<Vec<ArtifactKey>>;
 }

@@ -19,7 +19,9 @@ impl AppGroupStore for SqliteStore {
                 params![new.name, new.app_type, new.description, extra, now_ms],
             );
             match inserted {
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == ErrorCode::ConstraintViolation =>
+                {
                     return Err(Error::AppDuplicated(new.name));
                 }
                 other => other.db()?,
@@ -41,8 +43,12 @@ impl AppGroupStore for SqliteStore {
         let identity = identity.to_string();
         self.read(move |conn| {
             let id = app_id(conn, &identity)?;
-            conn.query_row(&format!("SELECT {APP_GROUP_COLUMNS} FROM app_group WHERE id = ?1"), [id], app_group_from_row)
-                .db()
+            conn.query_row(
+                &format!("SELECT {APP_GROUP_COLUMNS} FROM app_group WHERE id = ?1"),
+                [id],
+                app_group_from_row,
+            )
+            .db()
         })
         .await
     }
@@ -88,7 +94,13 @@ impl AppGroupStore for SqliteStore {
                     |r| r.get(0),
                 )
                 .map(Some)
-                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+                .or_else(|e| {
+                    if e == rusqlite::Error::QueryReturnedNoRows {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                })
                 .db()?;
             if let Some(instance) = active {
                 return Err(Error::TaskIsRunning(format!(
@@ -103,11 +115,14 @@ impl AppGroupStore for SqliteStore {
                 )
                 .db()?;
             let keys = stmt
-                .query_map([id], |r| r.get::<_, String>(0).map(ArtifactKey::from_stored))
+                .query_map([id], |r| {
+                    r.get::<_, String>(0).map(ArtifactKey::from_stored)
+                })
                 .db()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .db()?;
-            tx.execute("DELETE FROM app_group WHERE id = ?1", [id]).db()?;
+            tx.execute("DELETE FROM app_group WHERE id = ?1", [id])
+                .db()?;
             Ok(keys)
         })
         .await

@@ -9,7 +9,10 @@ use super::{Db, SqliteStore};
 use crate::{ArtifactKey, InstanceStore};
 
 fn load_instance(conn: &Connection, id: i64) -> Result<Instance> {
-    conn.prepare_cached(&format!("{INSTANCE_SELECT} WHERE i.id = ?1")).db()?.query_row([id], instance_from_row).db()
+    conn.prepare_cached(&format!("{INSTANCE_SELECT} WHERE i.id = ?1"))
+        .db()?
+        .query_row([id], instance_from_row)
+        .db()
 }
 
 /// Replaces the resource references of an instance; every named resource must exist in the same app group and
@@ -21,7 +24,11 @@ fn set_resource_refs(
     instance_id: i64,
     refs: &[(String, String)],
 ) -> Result<()> {
-    tx.execute("DELETE FROM resource_reference WHERE instance_id = ?1", [instance_id]).db()?;
+    tx.execute(
+        "DELETE FROM resource_reference WHERE instance_id = ?1",
+        [instance_id],
+    )
+    .db()?;
     for (parameter, resource) in refs {
         let resource_id: Option<i64> = tx
             .query_row(
@@ -122,14 +129,27 @@ impl InstanceStore for SqliteStore {
             if !filter.include_user {
                 return Ok((Vec::new(), 0));
             }
-            let condition = "i.app_id = ?1 AND i.function = ?2 AND (?3 IS NULL OR i.model_type = ?3)
+            let condition =
+                "i.app_id = ?1 AND i.function = ?2 AND (?3 IS NULL OR i.model_type = ?3)
                              AND (?4 IS NULL OR i.function_type = ?4)";
-            let args = params![app_id, function.as_str(), filter.model_type, filter.function_type];
+            let args = params![
+                app_id,
+                function.as_str(),
+                filter.model_type,
+                filter.function_type
+            ];
             let total: i64 = conn
-                .query_row(&format!("SELECT count(*) FROM instance i WHERE {condition}"), args, |r| r.get(0))
+                .query_row(
+                    &format!("SELECT count(*) FROM instance i WHERE {condition}"),
+                    args,
+                    |r| r.get(0),
+                )
                 .db()?;
-            let mut stmt =
-                conn.prepare(&format!("{INSTANCE_SELECT} WHERE {condition} ORDER BY i.id LIMIT ?5 OFFSET ?6")).db()?;
+            let mut stmt = conn
+                .prepare(&format!(
+                    "{INSTANCE_SELECT} WHERE {condition} ORDER BY i.id LIMIT ?5 OFFSET ?6"
+                ))
+                .db()?;
             let instances = stmt
                 .query_map(
                     params![
@@ -162,12 +182,19 @@ impl InstanceStore for SqliteStore {
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &name)?;
             if let Some(description) = &update.description {
-                tx.execute("UPDATE instance SET description = ?1 WHERE id = ?2", params![description, id]).db()?;
+                tx.execute(
+                    "UPDATE instance SET description = ?1 WHERE id = ?2",
+                    params![description, id],
+                )
+                .db()?;
             }
             if let Some(cron) = &update.cron {
                 let next = update.next_fire_ms.flatten();
-                tx.execute("UPDATE instance SET cron = ?1, next_fire_ms = ?2 WHERE id = ?3", params![cron, next, id])
-                    .db()?;
+                tx.execute(
+                    "UPDATE instance SET cron = ?1, next_fire_ms = ?2 WHERE id = ?3",
+                    params![cron, next, id],
+                )
+                .db()?;
             }
             if let Some(create) = &update.create_parameters {
                 tx.execute(
@@ -187,24 +214,40 @@ impl InstanceStore for SqliteStore {
                 let app_id = app_id(tx, &app)?;
                 set_resource_refs(tx, app_id, function, id, refs)?;
             }
-            tx.execute("UPDATE instance SET updated_ms = ?1 WHERE id = ?2", params![now_ms, id]).db()?;
+            tx.execute(
+                "UPDATE instance SET updated_ms = ?1 WHERE id = ?2",
+                params![now_ms, id],
+            )
+            .db()?;
             load_instance(tx, id)
         })
         .await
     }
 
-    async fn delete_instance(&self, app: &str, function: Function, name: &str) -> Result<Vec<ArtifactKey>> {
+    async fn delete_instance(
+        &self,
+        app: &str,
+        function: Function,
+        name: &str,
+    ) -> Result<Vec<ArtifactKey>> {
         let (app, name) = (app.to_string(), name.to_string());
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &name)?;
             ensure_no_active_task(tx, id, &name)?;
-            let mut stmt = tx.prepare("SELECT artifact FROM task WHERE instance_id = ?1 AND artifact IS NOT NULL").db()?;
+            let mut stmt = tx
+                .prepare(
+                    "SELECT artifact FROM task WHERE instance_id = ?1 AND artifact IS NOT NULL",
+                )
+                .db()?;
             let keys = stmt
-                .query_map([id], |r| r.get::<_, String>(0).map(ArtifactKey::from_stored))
+                .query_map([id], |r| {
+                    r.get::<_, String>(0).map(ArtifactKey::from_stored)
+                })
                 .db()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .db()?;
-            tx.execute("DELETE FROM instance WHERE id = ?1", [id]).db()?;
+            tx.execute("DELETE FROM instance WHERE id = ?1", [id])
+                .db()?;
             Ok(keys)
         })
         .await
@@ -227,7 +270,12 @@ impl InstanceStore for SqliteStore {
         .await
     }
 
-    async fn set_default_instance(&self, app: &str, function: Function, name: Option<String>) -> Result<()> {
+    async fn set_default_instance(
+        &self,
+        app: &str,
+        function: Function,
+        name: Option<String>,
+    ) -> Result<()> {
         let app = app.to_string();
         self.write(move |tx| {
             let app_id = app_id(tx, &app)?;

@@ -60,11 +60,16 @@ impl<T> Db<T> for rusqlite::Result<T> {
 impl SqliteStore {
     /// Opens (creating if needed) `algocenter.db` in `dir`, takes the directory lock and applies migrations.
     pub fn open(dir: &Path, readers: usize, synchronous: Synchronous) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::internal(format_args!("cannot create data directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::internal(format_args!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         let lock_path = dir.join("LOCK");
-        let lock = File::create(&lock_path)
-            .map_err(|e| Error::internal(format_args!("cannot create {}: {e}", lock_path.display())))?;
+        let lock = File::create(&lock_path).map_err(|e| {
+            Error::internal(format_args!("cannot create {}: {e}", lock_path.display()))
+        })?;
         lock.try_lock().map_err(|_| {
             Error::internal(format_args!(
                 "data directory {} is in use by another algocenter process",
@@ -88,7 +93,9 @@ impl SqliteStore {
         for _ in 0..readers {
             let conn = Connection::open_with_flags(
                 &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
             )
             .db()?;
             conn.execute_batch("PRAGMA busy_timeout=5000;").db()?;
@@ -96,7 +103,10 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
-            readers: Arc::new(ReaderPool { idle: Mutex::new(idle), permits: Semaphore::new(readers) }),
+            readers: Arc::new(ReaderPool {
+                idle: Mutex::new(idle),
+                permits: Semaphore::new(readers),
+            }),
             path,
             _lock: lock,
         })
@@ -116,8 +126,12 @@ impl SqliteStore {
         run_blocking(move || {
             // A panic inside `f` rolls the transaction back while unwinding, so a poisoned lock still guards a
             // consistent connection.
-            let mut conn = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+            let mut conn = writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
             let value = f(&tx)?;
             tx.commit().db()?;
             Ok(value)
@@ -131,7 +145,12 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let _permit = self.readers.permits.acquire().await.map_err(|_| Error::internal("reader pool closed"))?;
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("reader pool closed"))?;
         let pool = Arc::clone(&self.readers);
         run_blocking(move || {
             let conn = pool
@@ -140,8 +159,14 @@ impl SqliteStore {
                 .unwrap_or_else(|p| p.into_inner())
                 .pop()
                 .ok_or_else(|| Error::internal("reader pool empty"))?;
-            let guard = Checkout { conn: Some(conn), pool: &pool };
-            let conn = guard.conn.as_ref().ok_or_else(|| Error::internal("reader pool empty"))?;
+            let guard = Checkout {
+                conn: Some(conn),
+                pool: &pool,
+            };
+            let conn = guard
+                .conn
+                .as_ref()
+                .ok_or_else(|| Error::internal("reader pool empty"))?;
             f(conn)
         })
         .await
@@ -157,15 +182,22 @@ struct Checkout<'a> {
 impl Drop for Checkout<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
         }
     }
 }
 
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format_args!("database task failed: {e}")))?
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format_args!("database task failed: {e}")))?
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -205,7 +237,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(SqliteStore::open(dir.path(), 1, Synchronous::Normal).unwrap());
         let conn = Connection::open(dir.path().join("algocenter.db")).unwrap();
-        conn.execute_batch(&format!("PRAGMA user_version = {}", schema::latest_version() + 1)).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {}",
+            schema::latest_version() + 1
+        ))
+        .unwrap();
         drop(conn);
         let Err(err) = SqliteStore::open(dir.path(), 1, Synchronous::Normal) else {
             panic!("opened a newer schema")

@@ -5,7 +5,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::tasks::{active_generation, enqueue, load_task};
 use super::{Db, SqliteStore};
-use crate::{ArtifactKey, ClaimedTask, Completion, CompletionOutcome, DueSchedule, FireOutcome, QueueStore};
+use crate::{
+    ArtifactKey, ClaimedTask, Completion, CompletionOutcome, DueSchedule, FireOutcome, QueueStore,
+};
 
 /// Fails the given running tasks with `reason` as their only error.
 fn fail_tasks(tx: &Transaction<'_>, ids: &[i64], now_ms: i64, reason: &str) -> Result<()> {
@@ -24,14 +26,23 @@ fn fail_tasks(tx: &Transaction<'_>, ids: &[i64], now_ms: i64, reason: &str) -> R
 
 fn ids(tx: &Transaction<'_>, sql: &str, args: impl rusqlite::Params) -> Result<Vec<i64>> {
     let mut stmt = tx.prepare(sql).db()?;
-    let ids = stmt.query_map(args, |r| r.get(0)).db()?.collect::<rusqlite::Result<Vec<i64>>>().db()?;
+    let ids = stmt
+        .query_map(args, |r| r.get(0))
+        .db()?
+        .collect::<rusqlite::Result<Vec<i64>>>()
+        .db()?;
     Ok(ids)
 }
 
 /// Drops the artifacts of successful generations beyond the newest `keep`, sparing the serving generation.
 fn prune_artifacts(tx: &Transaction<'_>, instance_id: i64, keep: u32) -> Result<Vec<ArtifactKey>> {
-    let serving: Option<i64> =
-        tx.query_row("SELECT serving_generation FROM instance WHERE id = ?1", [instance_id], |r| r.get(0)).db()?;
+    let serving: Option<i64> = tx
+        .query_row(
+            "SELECT serving_generation FROM instance WHERE id = ?1",
+            [instance_id],
+            |r| r.get(0),
+        )
+        .db()?;
     let mut stmt = tx
         .prepare(
             "SELECT id, generation, artifact FROM task
@@ -49,7 +60,8 @@ fn prune_artifacts(tx: &Transaction<'_>, instance_id: i64, keep: u32) -> Result<
         if Some(generation) == serving {
             continue;
         }
-        tx.execute("UPDATE task SET artifact = NULL WHERE id = ?1", [task_id]).db()?;
+        tx.execute("UPDATE task SET artifact = NULL WHERE id = ?1", [task_id])
+            .db()?;
         pruned.push(ArtifactKey::from_stored(artifact));
     }
     Ok(pruned)
@@ -57,7 +69,12 @@ fn prune_artifacts(tx: &Transaction<'_>, instance_id: i64, keep: u32) -> Result<
 
 #[async_trait]
 impl QueueStore for SqliteStore {
-    async fn claim_task(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<ClaimedTask>> {
+    async fn claim_task(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ClaimedTask>> {
         let worker = worker.to_string();
         self.write(move |tx| {
             let next: Option<i64> = tx
@@ -175,7 +192,11 @@ impl QueueStore for SqliteStore {
     async fn fail_expired_tasks(&self, now_ms: i64, reason: &str) -> Result<Vec<i64>> {
         let reason = reason.to_string();
         self.write(move |tx| {
-            let expired = ids(tx, "SELECT id FROM task WHERE state = 'running' AND lease_until_ms < ?1", [now_ms])?;
+            let expired = ids(
+                tx,
+                "SELECT id FROM task WHERE state = 'running' AND lease_until_ms < ?1",
+                [now_ms],
+            )?;
             fail_tasks(tx, &expired, now_ms, &reason)?;
             Ok(expired)
         })
@@ -204,29 +225,42 @@ impl QueueStore for SqliteStore {
                 .db()?;
             let rows = stmt
                 .query_map(params![now_ms, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })
                 .db()?
                 .collect::<rusqlite::Result<Vec<(i64, String, String, String, String, i64)>>>()
                 .db()?;
             Ok(rows
                 .into_iter()
-                .filter_map(|(instance_id, app_group, function, instance_name, cron, fire_ms)| {
-                    Some(DueSchedule {
-                        instance_id,
-                        app_group,
-                        function: function.parse::<Function>().ok()?,
-                        instance_name,
-                        cron,
-                        fire_ms,
-                    })
-                })
+                .filter_map(
+                    |(instance_id, app_group, function, instance_name, cron, fire_ms)| {
+                        Some(DueSchedule {
+                            instance_id,
+                            app_group,
+                            function: function.parse::<Function>().ok()?,
+                            instance_name,
+                            cron,
+                            fire_ms,
+                        })
+                    },
+                )
                 .collect())
         })
         .await
     }
 
-    async fn fire_schedule(&self, due: &DueSchedule, next_fire_ms: Option<i64>) -> Result<FireOutcome> {
+    async fn fire_schedule(
+        &self,
+        due: &DueSchedule,
+        next_fire_ms: Option<i64>,
+    ) -> Result<FireOutcome> {
         let due = due.clone();
         self.write(move |tx| {
             // Moving next_fire_ms only if it still holds the value we read makes firing idempotent.
@@ -258,7 +292,9 @@ impl QueueStore for SqliteStore {
 
     async fn referenced_artifacts(&self) -> Result<Vec<ArtifactKey>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT artifact FROM task WHERE artifact IS NOT NULL").db()?;
+            let mut stmt = conn
+                .prepare("SELECT artifact FROM task WHERE artifact IS NOT NULL")
+                .db()?;
             let keys = stmt
                 .query_map([], |r| r.get::<_, String>(0).map(ArtifactKey::from_stored))
                 .db()?

@@ -9,7 +9,8 @@ use super::{Db, SqliteStore};
 use crate::ResourceStore;
 
 fn data_json(data: &ResourceData) -> Result<String> {
-    serde_json::to_string(data).map_err(|e| Error::internal(format_args!("cannot encode resource data: {e}")))
+    serde_json::to_string(data)
+        .map_err(|e| Error::internal(format_args!("cannot encode resource data: {e}")))
 }
 
 fn resource_id(conn: &Connection, app_id: i64, function: Function, name: &str) -> Result<i64> {
@@ -25,7 +26,13 @@ fn resource_id(conn: &Connection, app_id: i64, function: Function, name: &str) -
 
 #[async_trait]
 impl ResourceStore for SqliteStore {
-    async fn create_resource(&self, app: &str, function: Function, new: NewResource, now_ms: i64) -> Result<()> {
+    async fn create_resource(
+        &self,
+        app: &str,
+        function: Function,
+        new: NewResource,
+        now_ms: i64,
+    ) -> Result<()> {
         let app = app.to_string();
         self.write(move |tx| {
             let app_id = app_id(tx, &app)?;
@@ -58,7 +65,11 @@ impl ResourceStore for SqliteStore {
             let app_id = app_id(conn, &app)?;
             let id = resource_id(conn, app_id, function, &name)?;
             let (id, mut resource) = conn
-                .query_row(&format!("SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.id = ?1"), [id], resource_from_row)
+                .query_row(
+                    &format!("SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.id = ?1"),
+                    [id],
+                    resource_from_row,
+                )
                 .db()?;
             resource.referenced_instances = referenced_instances(conn, id)?;
             Ok(resource)
@@ -119,12 +130,24 @@ impl ResourceStore for SqliteStore {
             let app_id = app_id(tx, &app)?;
             let id = resource_id(tx, app_id, function, &name)?;
             if let Some(description) = description {
-                tx.execute("UPDATE resource SET description = ?1 WHERE id = ?2", params![description, id]).db()?;
+                tx.execute(
+                    "UPDATE resource SET description = ?1 WHERE id = ?2",
+                    params![description, id],
+                )
+                .db()?;
             }
             if let Some(data) = data {
-                tx.execute("UPDATE resource SET data = ?1 WHERE id = ?2", params![data_json(&data)?, id]).db()?;
+                tx.execute(
+                    "UPDATE resource SET data = ?1 WHERE id = ?2",
+                    params![data_json(&data)?, id],
+                )
+                .db()?;
             }
-            tx.execute("UPDATE resource SET modified_ms = ?1 WHERE id = ?2", params![now_ms, id]).db()?;
+            tx.execute(
+                "UPDATE resource SET modified_ms = ?1 WHERE id = ?2",
+                params![now_ms, id],
+            )
+            .db()?;
             Ok(())
         })
         .await
@@ -137,9 +160,13 @@ impl ResourceStore for SqliteStore {
             let id = resource_id(tx, app_id, function, &name)?;
             let instances = referenced_instances(tx, id)?;
             if !instances.is_empty() {
-                return Err(Error::ResourceInUse { resource: name, instances });
+                return Err(Error::ResourceInUse {
+                    resource: name,
+                    instances,
+                });
             }
-            tx.execute("DELETE FROM resource WHERE id = ?1", [id]).db()?;
+            tx.execute("DELETE FROM resource WHERE id = ?1", [id])
+                .db()?;
             Ok(())
         })
         .await

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Db;
 
-pub(super) const APP_GROUP_COLUMNS: &str = "id, name, app_type, description, extra, created_ms, updated_ms";
+pub(super) const APP_GROUP_COLUMNS: &str =
+    "id, name, app_type, description, extra, created_ms, updated_ms";
 
 pub(super) fn app_group_from_row(row: &Row<'_>) -> rusqlite::Result<AppGroup> {
     let extra: String = row.get(4)?;
@@ -107,9 +108,11 @@ pub(super) fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Resourc
         Resource {
             function: parse_function(&function)?,
             name: row.get(2)?,
-            resource_type: ResourceType::parse(&resource_type).map_err(|e| corrupt(e.to_string()))?,
+            resource_type: ResourceType::parse(&resource_type)
+                .map_err(|e| corrupt(e.to_string()))?,
             description: row.get(4)?,
-            data: serde_json::from_str::<ResourceData>(&data).map_err(|e| corrupt(e.to_string()))?,
+            data: serde_json::from_str::<ResourceData>(&data)
+                .map_err(|e| corrupt(e.to_string()))?,
             created_ms: row.get(6)?,
             modified_ms: row.get(7)?,
             referenced_instances: Vec::new(),
@@ -124,7 +127,11 @@ pub(super) fn referenced_instances(conn: &Connection, resource_id: i64) -> Resul
              WHERE rr.resource_id = ?1 ORDER BY i.name",
         )
         .db()?;
-    let names = stmt.query_map([resource_id], |r| r.get(0)).db()?.collect::<rusqlite::Result<Vec<String>>>().db()?;
+    let names = stmt
+        .query_map([resource_id], |r| r.get(0))
+        .db()?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .db()?;
     Ok(names)
 }
 
@@ -150,12 +157,16 @@ pub(super) fn parameters_json(parameters: &[Parameter]) -> String {
 
 /// The id of an app group given by name or numeric id.
 pub(super) fn app_id(conn: &Connection, identity: &str) -> Result<i64> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM app_group WHERE name = ?1").db()?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM app_group WHERE name = ?1")
+        .db()?;
     if let Some(id) = stmt.query_row([identity], |r| r.get(0)).optional().db()? {
         return Ok(id);
     }
     if let Ok(numeric) = identity.parse::<i64>() {
-        let mut stmt = conn.prepare_cached("SELECT id FROM app_group WHERE id = ?1").db()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM app_group WHERE id = ?1")
+            .db()?;
         if let Some(id) = stmt.query_row([numeric], |r| r.get(0)).optional().db()? {
             return Ok(id);
         }
@@ -164,10 +175,16 @@ pub(super) fn app_id(conn: &Connection, identity: &str) -> Result<i64> {
 }
 
 /// The id of an instance; `App.NotFound` or `Instance.NotExist` when missing.
-pub(super) fn instance_id(conn: &Connection, app: &str, function: Function, name: &str) -> Result<i64> {
+pub(super) fn instance_id(
+    conn: &Connection,
+    app: &str,
+    function: Function,
+    name: &str,
+) -> Result<i64> {
     let app_id = app_id(conn, app)?;
-    let mut stmt =
-        conn.prepare_cached("SELECT id FROM instance WHERE app_id = ?1 AND function = ?2 AND name = ?3").db()?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM instance WHERE app_id = ?1 AND function = ?2 AND name = ?3")
+        .db()?;
     stmt.query_row(params![app_id, function.as_str(), name], |r| r.get(0))
         .optional()
         .db()?
@@ -176,8 +193,12 @@ pub(super) fn instance_id(conn: &Connection, app: &str, function: Function, name
 
 /// Parses a `{generation}` path segment; anything but a positive integer names no task.
 pub(super) fn parse_generation(instance: &str, generation: &str) -> Result<i64> {
-    generation.parse::<i64>().ok().filter(|g| *g > 0).ok_or_else(|| Error::TaskNotExist {
-        instance: instance.to_string(),
-        generation: generation.to_string(),
-    })
+    generation
+        .parse::<i64>()
+        .ok()
+        .filter(|g| *g > 0)
+        .ok_or_else(|| Error::TaskNotExist {
+            instance: instance.to_string(),
+            generation: generation.to_string(),
+        })
 }

@@ -103,7 +103,9 @@ CREATE INDEX resource_reference_resource ON resource_reference(resource_id);
 
 /// Applies the missing migrations; refuses a database written by a newer algocenter.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .db()?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(Error::internal(format_args!(
@@ -114,7 +116,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction().db()?;
         tx.execute_batch(step).db()?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).db()?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .db()?;
         tx.commit().db()?;
         tracing::info!(version = i + 1, "applied schema migration");
     }

@@ -49,23 +49,31 @@ pub(super) fn enqueue(
 }
 
 fn is_running(instance: &str, generation: Option<i64>) -> Error {
-    let which = generation.map(|g| format!(" (generation {g})")).unwrap_or_default();
-    Error::TaskIsRunning(format!("instance '{instance}' already has a task queued or running{which}."))
+    let which = generation
+        .map(|g| format!(" (generation {g})"))
+        .unwrap_or_default();
+    Error::TaskIsRunning(format!(
+        "instance '{instance}' already has a task queued or running{which}."
+    ))
 }
 
 pub(super) fn active_generation(conn: &Connection, instance_id: i64) -> Result<Option<i64>> {
-    conn.prepare_cached("SELECT generation FROM task WHERE instance_id = ?1 AND state IN ('queued', 'running')")
-        .db()?
-        .query_row([instance_id], |r| r.get(0))
-        .optional()
-        .db()
+    conn.prepare_cached(
+        "SELECT generation FROM task WHERE instance_id = ?1 AND state IN ('queued', 'running')",
+    )
+    .db()?
+    .query_row([instance_id], |r| r.get(0))
+    .optional()
+    .db()
 }
 
 pub(super) fn load_task(conn: &Connection, task_id: i64) -> Result<Task> {
-    conn.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id WHERE t.id = ?1"))
-        .db()?
-        .query_row([task_id], task_from_row)
-        .db()
+    conn.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id WHERE t.id = ?1"
+    ))
+    .db()?
+    .query_row([task_id], task_from_row)
+    .db()
 }
 
 /// Points the instance's serving generation at its newest successful generation that passed the quality gate and
@@ -106,8 +114,18 @@ impl TaskStore for SqliteStore {
         .await
     }
 
-    async fn task(&self, app: &str, function: Function, instance: &str, generation: &str) -> Result<Task> {
-        let (app, instance, generation) = (app.to_string(), instance.to_string(), generation.to_string());
+    async fn task(
+        &self,
+        app: &str,
+        function: Function,
+        instance: &str,
+        generation: &str,
+    ) -> Result<Task> {
+        let (app, instance, generation) = (
+            app.to_string(),
+            instance.to_string(),
+            generation.to_string(),
+        );
         self.read(move |conn| {
             let number = generation.parse::<i64>().unwrap_or(0);
             // One query for the common case; the slower path below finds out which part is missing.
@@ -118,7 +136,10 @@ impl TaskStore for SqliteStore {
                      WHERE a.name = ?1 AND i.function = ?2 AND i.name = ?3 AND t.generation = ?4"
                 ))
                 .db()?
-                .query_row(params![app, function.as_str(), instance, number], task_from_row)
+                .query_row(
+                    params![app, function.as_str(), instance, number],
+                    task_from_row,
+                )
                 .optional()
                 .db()?;
             if let Some(task) = found {
@@ -134,7 +155,10 @@ impl TaskStore for SqliteStore {
             .query_row(params![id, number], task_from_row)
             .optional()
             .db()?
-            .ok_or(Error::TaskNotExist { instance, generation })
+            .ok_or(Error::TaskNotExist {
+                instance,
+                generation,
+            })
         })
         .await
     }
@@ -184,7 +208,11 @@ impl TaskStore for SqliteStore {
         instance: &str,
         generation: &str,
     ) -> Result<Option<ArtifactKey>> {
-        let (app, instance, generation) = (app.to_string(), instance.to_string(), generation.to_string());
+        let (app, instance, generation) = (
+            app.to_string(),
+            instance.to_string(),
+            generation.to_string(),
+        );
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &instance)?;
             let number = parse_generation(&instance, &generation)?;
@@ -219,7 +247,11 @@ impl TaskStore for SqliteStore {
         generation: &str,
         now_ms: i64,
     ) -> Result<Task> {
-        let (app, instance, generation) = (app.to_string(), instance.to_string(), generation.to_string());
+        let (app, instance, generation) = (
+            app.to_string(),
+            instance.to_string(),
+            generation.to_string(),
+        );
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &instance)?;
             let number = parse_generation(&instance, &generation)?;

@@ -1,0 +1,107 @@
+//! Command-line interface. Option and environment names are a stable interface: scripts depend on them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "algocenter", version, about = "Self-hosted OpenSearch algorithm center", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server: the OpenSearch function API and the task engine on an embedded data directory.
+    Serve(ServeArgs),
+    /// Manage app groups through a running server.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+/// Options of `serve`. Each is read from the flag, else the environment variable, else the TOML file given by
+/// `--config`, else the default shown.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the options below (keys as in the option names, with `_` for `-`).
+    #[arg(long, env = "ALGOCENTER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ALGOCENTER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Data directory: SQLite database and artifacts/; created on first start [default: ./algocenter-data].
+    #[arg(long, env = "ALGOCENTER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Training tasks run at the same time [default: 1].
+    #[arg(long, env = "ALGOCENTER_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+    /// Successful generations whose artifacts are kept, besides the serving one [default: 3].
+    #[arg(long, env = "ALGOCENTER_KEEP_GENERATIONS", value_name = "N")]
+    pub keep_generations: Option<u32>,
+    /// Seconds a task's lease lasts without a heartbeat before the task is failed [default: 30].
+    #[arg(long, env = "ALGOCENTER_LEASE_SECS", value_name = "SECS")]
+    pub lease_secs: Option<u64>,
+    /// Seconds running tasks get to finish on SIGTERM/SIGINT before they are failed [default: 30].
+    #[arg(long, env = "ALGOCENTER_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Largest request body accepted, in bytes; larger bodies get 413 [default: 8388608].
+    #[arg(long, env = "ALGOCENTER_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// SQLite durability: `normal` survives process crashes, `full` also power loss [default: normal].
+    #[arg(long, env = "ALGOCENTER_SQLITE_SYNCHRONOUS", value_enum)]
+    pub sqlite_synchronous: Option<SyncMode>,
+    /// Log line format [default: text].
+    #[arg(long, env = "ALGOCENTER_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `info,algocenter_api=debug` for one line per request [default: info].
+    #[arg(long, env = "ALGOCENTER_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Normal,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the client commands find the server.
+#[derive(Args)]
+pub struct ClientArgs {
+    /// Server address for client commands [default: http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "ALGOCENTER_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Print the raw JSON result instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Create an app group.
+    Create {
+        name: String,
+        /// `enhanced` (Industry Algorithm Edition) or `standard`.
+        #[arg(long = "type", default_value = "enhanced")]
+        app_type: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List app groups.
+    List {
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+    },
+}

@@ -1,0 +1,180 @@
+//! Client commands: talk HTTP to a running server, as the SDK does.
+//!
+//! Exit codes: 0 success, 1 the server refused the request (its `Code` and `Message` are printed), 2 bad usage,
+//! 3 the server could not be reached or answered something that is not algocenter's API.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::cli::{AppCommand, ClientArgs};
+
+const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
+
+enum Failure {
+    /// The API answered with an error envelope.
+    Api(String),
+    /// No usable answer.
+    Transport(String),
+}
+
+impl Failure {
+    fn exit(self) -> ExitCode {
+        match self {
+            Failure::Api(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(1)
+            }
+            Failure::Transport(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(3)
+            }
+        }
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Client {
+    fn new(args: &ClientArgs) -> Self {
+        let endpoint = args
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
+        Client {
+            http: reqwest::Client::new(),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
+        let url = format!("{}{path}", self.endpoint);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json; charset=utf-8")
+                .body(body.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::Transport(format!("cannot reach {}: {e}", self.endpoint)))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Failure::Transport(format!("broken response: {e}")))?;
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            Failure::Transport(format!("{url} answered HTTP {status} with a non-JSON body"))
+        })?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        let field = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        Err(Failure::Api(format!(
+            "{} (HTTP {}): {} [request id {}]",
+            field("Code"),
+            status.as_u16(),
+            field("Message"),
+            field("RequestId")
+        )))
+    }
+}
+
+pub async fn app(args: ClientArgs, command: AppCommand) -> ExitCode {
+    let client = Client::new(&args);
+    let outcome = match command {
+        AppCommand::Create {
+            name,
+            app_type,
+            description,
+        } => {
+            let mut body = json!({"name": name, "type": app_type});
+            if let Some(d) = description {
+                body["description"] = json!(d);
+            }
+            client
+                .call(reqwest::Method::POST, "/v4/openapi/app-groups", Some(body))
+                .await
+                .map(|v| {
+                    let result = v.get("result").cloned().unwrap_or(Value::Null);
+                    if args.json {
+                        println!("{result}");
+                    } else {
+                        println!(
+                            "created app group {} (id {})",
+                            field(&result, "name"),
+                            field(&result, "id")
+                        );
+                    }
+                })
+        }
+        AppCommand::List { page, page_size } => {
+            let path = format!("/v4/openapi/app-groups?pageNumber={page}&pageSize={page_size}");
+            client
+                .call(reqwest::Method::GET, &path, None)
+                .await
+                .map(|v| {
+                    let groups = v
+                        .get("result")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    if args.json {
+                        println!("{}", Value::Array(groups));
+                    } else {
+                        print_app_groups(
+                            &groups,
+                            v.get("totalCount").and_then(Value::as_u64).unwrap_or(0),
+                        );
+                    }
+                })
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.exit(),
+    }
+}
+
+fn field(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn print_app_groups(groups: &[Value], total: u64) {
+    println!(
+        "{:<12} {:<32} {:<10} {}",
+        "ID", "NAME", "TYPE", "DESCRIPTION"
+    );
+    for g in groups {
+        println!(
+            "{:<12} {:<32} {:<10} {}",
+            field(g, "id"),
+            field(g, "name"),
+            field(g, "type"),
+            field(g, "description")
+        );
+    }
+    println!("({} of {total} app groups)", groups.len());
+}

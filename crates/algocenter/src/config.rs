@@ -1,0 +1,163 @@
+//! Serve configuration: flags over environment (both handled by clap) over the TOML file over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{LogFormat, ServeArgs, SyncMode};
+
+/// The TOML file: the same options as the flags, all optional. Unknown keys are refused so that a typo is not
+/// silently ignored.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    workers: Option<usize>,
+    keep_generations: Option<u32>,
+    lease_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    sqlite_synchronous: Option<SyncMode>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub workers: usize,
+    pub keep_generations: u32,
+    pub lease: Duration,
+    pub shutdown_grace: Duration,
+    pub max_body_bytes: usize,
+    pub sqlite_synchronous: SyncMode,
+    pub log_format: LogFormat,
+    pub log: String,
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("invalid configuration file {}: {e}", path.display()))
+}
+
+impl ServeConfig {
+    pub fn resolve(args: ServeArgs) -> Result<Self, String> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            format!("listen address '{listen}' is not IP:PORT (e.g. 127.0.0.1:8080)")
+        })?;
+        let keep_generations = args.keep_generations.or(file.keep_generations).unwrap_or(3);
+        if keep_generations == 0 {
+            return Err("keep-generations must be at least 1".into());
+        }
+        let lease_secs = args.lease_secs.or(file.lease_secs).unwrap_or(30);
+        if lease_secs < 3 {
+            return Err(
+                "lease-secs must be at least 3 (the lease is renewed every third of it)".into(),
+            );
+        }
+        let max_body_bytes = args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(8 * 1024 * 1024);
+        if max_body_bytes < 1024 {
+            return Err("max-body-bytes must be at least 1024".into());
+        }
+        Ok(ServeConfig {
+            listen,
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("algocenter-data")),
+            workers: args.workers.or(file.workers).unwrap_or(1),
+            keep_generations,
+            lease: Duration::from_secs(lease_secs),
+            shutdown_grace: Duration::from_secs(
+                args.shutdown_grace_secs
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(30),
+            ),
+            max_body_bytes,
+            sqlite_synchronous: args
+                .sqlite_synchronous
+                .or(file.sqlite_synchronous)
+                .unwrap_or(SyncMode::Normal),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_without_flags_or_file() {
+        let config = ServeConfig::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("algocenter-data"));
+        assert_eq!((config.workers, config.keep_generations), (1, 3));
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("algocenter.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nworkers = 2\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            workers: Some(4),
+            ..Default::default()
+        };
+        let config = ServeConfig::resolve(args).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.workers, 4);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let err = ServeConfig::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("listn"), "{err}");
+        let err = ServeConfig::resolve(ServeArgs {
+            listen: Some("nowhere".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("nowhere"), "{err}");
+        assert!(
+            ServeConfig::resolve(ServeArgs {
+                keep_generations: Some(0),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+}

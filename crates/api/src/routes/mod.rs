@@ -1,0 +1,16 @@
+//! One module per family of operations.
+
+pub mod app_groups;
+pub mod default_instance;
+pub mod instances;
+pub mod resources;
+pub mod tasks;
+pub mod versions;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+
+use crate::ApiState;
+
+pub type AppState = State<Arc<ApiState>>;

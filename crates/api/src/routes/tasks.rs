@@ -1,0 +1,100 @@
+//! CreateFunctionTask, GetFunctionTask, ListFunctionTasks, DeleteFunctionTask and the cancel extension.
+
+use algocenter_domain::Error;
+use algocenter_domain::paging::Page;
+use algocenter_domain::task::{TaskFilter, WireStatus};
+use serde_json::json;
+
+use super::AppState;
+use crate::envelope::{ApiError, ApiResult, Reply};
+use crate::extract::{Query, Segments, function};
+use crate::wire;
+
+/// `startTime`/`endTime` below this are read as epoch seconds: the spec says milliseconds but the documentation's
+/// examples use seconds (spec §10.6). 10^11 ms is March 1973, 10^11 s is year 5138, so nothing is ambiguous.
+const SECONDS_BELOW: i64 = 100_000_000_000;
+
+fn as_millis(t: Option<i64>) -> Option<i64> {
+    t.map(|t| if t.abs() < SECONDS_BELOW { t * 1000 } else { t })
+}
+
+/// Queues a training run. The spec's response has no body; algocenter adds `Result {Generation, RunId}` so that a
+/// client need not list tasks to learn the new generation (SDK models ignore it).
+pub async fn create(
+    state: AppState,
+    Segments((app, name, instance)): Segments<(String, String, String)>,
+) -> ApiResult {
+    let function = function(&name)?;
+    let task = state.engine.create_task(&app, function, &instance).await?;
+    Ok(Reply::result(
+        json!({"Generation": task.generation.to_string(), "RunId": task.run_id}),
+    ))
+}
+
+pub async fn get(
+    state: AppState,
+    Segments((app, name, instance, generation)): Segments<(String, String, String, String)>,
+) -> ApiResult {
+    let function = function(&name)?;
+    let task = state
+        .store()
+        .task(&app, function, &instance, &generation)
+        .await?;
+    Ok(Reply::result(wire::task(&task)))
+}
+
+pub async fn list(
+    state: AppState,
+    Segments((app, name, instance)): Segments<(String, String, String)>,
+    query: Query,
+) -> ApiResult {
+    let function = function(&name)?;
+    let page = Page::new(query.get("pageNumber"), query.get("pageSize"), 1)?;
+    let status = match query.non_empty("status") {
+        None => None,
+        Some(s) => Some(WireStatus::parse(s).ok_or_else(|| {
+            ApiError(Error::invalid(format_args!(
+                "status '{s}' is invalid; valid: running, success, failed."
+            )))
+        })?),
+    };
+    let filter = TaskFilter {
+        status,
+        start_time_ms: as_millis(query.millis("startTime")?),
+        end_time_ms: as_millis(query.millis("endTime")?),
+    };
+    let (tasks, total) = state
+        .store()
+        .list_tasks(&app, function, &instance, filter, page)
+        .await?;
+    Ok(Reply::list(tasks.iter().map(wire::task).collect(), total))
+}
+
+pub async fn delete(
+    state: AppState,
+    Segments((app, name, instance, generation)): Segments<(String, String, String, String)>,
+) -> ApiResult {
+    let function = function(&name)?;
+    let released = state
+        .store()
+        .delete_task(&app, function, &instance, &generation)
+        .await?;
+    state
+        .engine
+        .release_artifacts(released.into_iter().collect());
+    Ok(Reply::ok())
+}
+
+/// Extension: `POST .../tasks/{generation}/actions/cancel` ends a queued or running task as `failed` with
+/// `errors: ["cancelled"]`.
+pub async fn cancel(
+    state: AppState,
+    Segments((app, name, instance, generation)): Segments<(String, String, String, String)>,
+) -> ApiResult {
+    let function = function(&name)?;
+    let task = state
+        .engine
+        .cancel_task(&app, function, &instance, &generation)
+        .await?;
+    Ok(Reply::result(wire::task(&task)))
+}

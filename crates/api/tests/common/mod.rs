@@ -1,0 +1,158 @@
+//! A real server on a random loopback port with a fresh data directory, and a small HTTP client for it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use algocenter_api::{ApiState, Limits};
+use algocenter_engine::{Engine, EngineConfig, EngineHandle};
+use algocenter_functions::Trainers;
+use algocenter_store::artifacts::LocalArtifacts;
+use algocenter_store::sqlite::{SqliteStore, Synchronous};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub engine: Option<EngineHandle>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub request_id_header: Option<String>,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["Code"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["Message"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "{}", self.body);
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
+        assert_eq!(self.body["Status"], "FAIL");
+        assert_eq!(self.body["HttpCode"], status);
+        assert!(!self.message().is_empty());
+        assert!(
+            self.body["RequestId"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+        );
+    }
+}
+
+pub async fn start(trainers: Trainers, workers: usize) -> TestServer {
+    start_with(
+        trainers,
+        EngineConfig {
+            workers,
+            heartbeat: Duration::from_millis(50),
+            ..EngineConfig::default()
+        },
+        Limits::default(),
+    )
+    .await
+}
+
+pub async fn start_with(trainers: Trainers, config: EngineConfig, limits: Limits) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), 4, Synchronous::Normal).unwrap();
+    let artifacts = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
+    let engine = Engine::new(Arc::new(store), Arc::new(artifacts), trainers, config);
+    let handle = engine.start().await.unwrap();
+    let router = algocenter_api::router(Arc::new(ApiState { engine, limits }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    TestServer {
+        base,
+        client: reqwest::Client::new(),
+        dir,
+        engine: Some(handle),
+    }
+}
+
+impl TestServer {
+    pub async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
+        self.raw(method, path, body.map(|b| b.as_bytes().to_vec()))
+            .await
+    }
+
+    pub async fn raw(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json; charset=utf-8")
+                .body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let request_id_header = response
+            .headers()
+            .get("x-acs-request-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = response.text().await.unwrap();
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("non-JSON answer ({e}): {text}"));
+        Answer {
+            status,
+            body,
+            request_id_header,
+        }
+    }
+
+    pub async fn create_app(&self, name: &str) {
+        self.call(
+            "POST",
+            "/v4/openapi/app-groups",
+            Some(&format!(r#"{{"name":"{name}"}}"#)),
+        )
+        .await;
+    }
+
+    pub async fn create_instance(&self, app: &str, function: &str, body: &str) -> Answer {
+        self.call(
+            "POST",
+            &format!("/v4/openapi/app-groups/{app}/functions/{function}/instances"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Polls GetFunctionTask until the task is no longer running.
+    pub async fn wait_task(
+        &self,
+        app: &str,
+        function: &str,
+        instance: &str,
+        generation: &str,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let path = format!(
+            "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}"
+        );
+        loop {
+            let answer = self.call("GET", &path, None).await;
+            let task = answer.assert_ok()["Result"].clone();
+            if task["Status"] != "running" {
+                return task;
+            }
+            assert!(Instant::now() < deadline, "task still running: {task}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
