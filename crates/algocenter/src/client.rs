@@ -163,10 +163,7 @@ fn field(v: &Value, key: &str) -> String {
 }
 
 fn print_app_groups(groups: &[Value], total: u64) {
-    println!(
-        "{:<12} {:<32} {:<10} {}",
-        "ID", "NAME", "TYPE", "DESCRIPTION"
-    );
+    println!("{:<12} {:<32} {:<10} DESCRIPTION", "ID", "NAME", "TYPE");
     for g in groups {
         println!(
             "{:<12} {:<32} {:<10} {}",

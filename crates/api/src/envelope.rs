@@ -168,7 +168,13 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-acs-request-id", value);
     }
-    tracing::info!(request_id = %request_id, method = %method, path = %path, status, code, latency_ms = latency, "request");
+    // Successful requests log at debug (one line per request is too much at tens of thousands per second);
+    // refused ones at info so that an operator sees them by default.
+    if status >= 400 {
+        tracing::info!(request_id = %request_id, method = %method, path = %path, status, code, latency_ms = latency, "request refused");
+    } else {
+        tracing::debug!(request_id = %request_id, method = %method, path = %path, status, latency_ms = latency, "request");
+    }
     response
 }
 
