@@ -788,6 +788,19 @@ async fn tasks_queue_run_report_progress_and_list() {
         .await
         .assert_error(400, "InvalidParameter");
 
+    // Both generations' artifacts exist until generation 1 is deleted with its record.
+    let artifact_files = || {
+        let mut names: Vec<String> = std::fs::read_dir(server.dir.path().join("artifacts/1"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(artifact_files(), ["1.bin", "2.bin"]);
     server
         .call("DELETE", &format!("{POP}/instances/p/tasks/1"), None)
         .await
@@ -796,6 +809,15 @@ async fn tasks_queue_run_report_progress_and_list() {
         .call("GET", &format!("{POP}/instances/p/tasks/1"), None)
         .await
         .assert_error(404, "Task.NotExist");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while artifact_files() != ["2.bin"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            artifact_files()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server
         .call("DELETE", &format!("{POP}/instances/p/tasks/1"), None)
         .await
