@@ -4,7 +4,7 @@ use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
 use rusqlite::{ErrorCode, params};
 
-use super::rows::{APP_GROUP_COLUMNS, app_group_from_row, app_id};
+use super::rows::{APP_GROUP_COLUMNS, app_group_from_row, app_id, artifact_keys};
 use super::{Db, SqliteStore};
 use crate::{AppGroupStore, ArtifactKey};
 
@@ -108,19 +108,12 @@ impl AppGroupStore for SqliteStore {
                      cancel it or wait for it to finish."
                 )));
             }
-            let mut stmt = tx
-                .prepare(
-                    "SELECT t.artifact FROM task t JOIN instance i ON i.id = t.instance_id
-                     WHERE i.app_id = ?1 AND t.artifact IS NOT NULL",
-                )
-                .db()?;
-            let keys = stmt
-                .query_map([id], |r| {
-                    r.get::<_, String>(0).map(ArtifactKey::from_stored)
-                })
-                .db()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .db()?;
+            let keys = artifact_keys(
+                tx,
+                "SELECT t.artifact FROM task t JOIN instance i ON i.id = t.instance_id
+                 WHERE i.app_id = ?1 AND t.artifact IS NOT NULL",
+                [id],
+            )?;
             tx.execute("DELETE FROM app_group WHERE id = ?1", [id])
                 .db()?;
             Ok(keys)

@@ -4,7 +4,9 @@ use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
-use super::rows::{INSTANCE_SELECT, app_id, instance_from_row, instance_id, parameters_json};
+use super::rows::{
+    INSTANCE_SELECT, app_id, artifact_keys, instance_from_row, instance_id, parameters_json,
+};
 use super::{Db, SqliteStore};
 use crate::{ArtifactKey, InstanceStore};
 
@@ -234,18 +236,11 @@ impl InstanceStore for SqliteStore {
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &name)?;
             ensure_no_active_task(tx, id, &name)?;
-            let mut stmt = tx
-                .prepare(
-                    "SELECT artifact FROM task WHERE instance_id = ?1 AND artifact IS NOT NULL",
-                )
-                .db()?;
-            let keys = stmt
-                .query_map([id], |r| {
-                    r.get::<_, String>(0).map(ArtifactKey::from_stored)
-                })
-                .db()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .db()?;
+            let keys = artifact_keys(
+                tx,
+                "SELECT artifact FROM task WHERE instance_id = ?1 AND artifact IS NOT NULL",
+                [id],
+            )?;
             tx.execute("DELETE FROM instance WHERE id = ?1", [id])
                 .db()?;
             Ok(keys)

@@ -3,6 +3,7 @@ use algocenter_domain::{Function, Result};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::rows::{artifact_keys, column};
 use super::tasks::{active_generation, enqueue, load_task};
 use super::{Db, SqliteStore};
 use crate::{
@@ -22,16 +23,6 @@ fn fail_tasks(tx: &Transaction<'_>, ids: &[i64], now_ms: i64, reason: &str) -> R
         .db()?;
     }
     Ok(())
-}
-
-fn ids(tx: &Transaction<'_>, sql: &str, args: impl rusqlite::Params) -> Result<Vec<i64>> {
-    let mut stmt = tx.prepare(sql).db()?;
-    let ids = stmt
-        .query_map(args, |r| r.get(0))
-        .db()?
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .db()?;
-    Ok(ids)
 }
 
 /// Drops the artifacts of successful generations beyond the newest `keep`, sparing the serving generation.
@@ -192,7 +183,7 @@ impl QueueStore for SqliteStore {
     async fn fail_expired_tasks(&self, now_ms: i64, reason: &str) -> Result<Vec<i64>> {
         let reason = reason.to_string();
         self.write(move |tx| {
-            let expired = ids(
+            let expired = column::<i64>(
                 tx,
                 "SELECT id FROM task WHERE state = 'running' AND lease_until_ms < ?1",
                 [now_ms],
@@ -206,7 +197,7 @@ impl QueueStore for SqliteStore {
     async fn fail_all_running_tasks(&self, now_ms: i64, reason: &str) -> Result<Vec<i64>> {
         let reason = reason.to_string();
         self.write(move |tx| {
-            let running = ids(tx, "SELECT id FROM task WHERE state = 'running'", [])?;
+            let running = column::<i64>(tx, "SELECT id FROM task WHERE state = 'running'", [])?;
             fail_tasks(tx, &running, now_ms, &reason)?;
             Ok(running)
         })
@@ -292,15 +283,11 @@ impl QueueStore for SqliteStore {
 
     async fn referenced_artifacts(&self) -> Result<Vec<ArtifactKey>> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT artifact FROM task WHERE artifact IS NOT NULL")
-                .db()?;
-            let keys = stmt
-                .query_map([], |r| r.get::<_, String>(0).map(ArtifactKey::from_stored))
-                .db()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .db()?;
-            Ok(keys)
+            artifact_keys(
+                conn,
+                "SELECT artifact FROM task WHERE artifact IS NOT NULL",
+                [],
+            )
         })
         .await
     }

@@ -9,6 +9,7 @@ use algocenter_domain::{Error, Function, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Db;
+use crate::ArtifactKey;
 
 pub(super) const APP_GROUP_COLUMNS: &str =
     "id, name, app_type, description, extra, created_ms, updated_ms";
@@ -120,19 +121,34 @@ pub(super) fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Resourc
     ))
 }
 
+/// The first column of every row of a query.
+pub(super) fn column<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let values = stmt.query_map(args, |r| r.get(0)).db()?;
+    values.collect::<rusqlite::Result<Vec<T>>>().db()
+}
+
+/// Artifact keys selected by a query's first column.
+pub(super) fn artifact_keys(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<ArtifactKey>> {
+    let keys = column::<String>(conn, sql, args)?;
+    Ok(keys.into_iter().map(ArtifactKey::from_stored).collect())
+}
+
 pub(super) fn referenced_instances(conn: &Connection, resource_id: i64) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT DISTINCT i.name FROM resource_reference rr JOIN instance i ON i.id = rr.instance_id
-             WHERE rr.resource_id = ?1 ORDER BY i.name",
-        )
-        .db()?;
-    let names = stmt
-        .query_map([resource_id], |r| r.get(0))
-        .db()?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .db()?;
-    Ok(names)
+    column(
+        conn,
+        "SELECT DISTINCT i.name FROM resource_reference rr JOIN instance i ON i.id = rr.instance_id
+         WHERE rr.resource_id = ?1 ORDER BY i.name",
+        [resource_id],
+    )
 }
 
 fn corrupt(message: String) -> rusqlite::Error {
