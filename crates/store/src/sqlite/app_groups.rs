@@ -4,7 +4,7 @@ use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
 use rusqlite::{ErrorCode, params};
 
-use super::rows::{APP_GROUP_COLUMNS, app_group_from_row, app_id, artifact_keys};
+use super::rows::{APP_GROUP_COLUMNS, app_group_from_row, app_id, artifact_keys, count};
 use super::{Db, SqliteStore};
 use crate::{AppGroupStore, ArtifactKey};
 
@@ -62,13 +62,9 @@ impl AppGroupStore for SqliteStore {
         self.read(move |conn| {
             // NULL filters match everything; `name` filters by substring like the console does.
             let filter = "(?1 IS NULL OR instr(name, ?1) > 0) AND (?2 IS NULL OR app_type = ?2)";
-            let total: i64 = conn
-                .query_row(&format!("SELECT count(*) FROM app_group WHERE {filter}"), params![name, app_type], |r| {
-                    r.get(0)
-                })
-                .db()?;
+            let total = count(conn, "app_group", filter, params![name, app_type])?;
             let mut stmt = conn
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {APP_GROUP_COLUMNS} FROM app_group WHERE {filter} ORDER BY id LIMIT ?3 OFFSET ?4"
                 ))
                 .db()?;
@@ -77,7 +73,7 @@ impl AppGroupStore for SqliteStore {
                 .db()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .db()?;
-            Ok((groups, total as u64))
+            Ok((groups, total))
         })
         .await
     }

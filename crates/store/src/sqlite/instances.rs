@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 use super::rows::{
-    INSTANCE_SELECT, app_id, artifact_keys, instance_from_row, instance_id, parameters_json,
+    INSTANCE_SELECT, app_id, artifact_keys, count, instance_from_row, instance_id, parameters_json,
 };
 use super::{Db, SqliteStore};
 use crate::{ArtifactKey, InstanceStore};
@@ -140,15 +140,9 @@ impl InstanceStore for SqliteStore {
                 filter.model_type,
                 filter.function_type
             ];
-            let total: i64 = conn
-                .query_row(
-                    &format!("SELECT count(*) FROM instance i WHERE {condition}"),
-                    args,
-                    |r| r.get(0),
-                )
-                .db()?;
+            let total = count(conn, "instance i", condition, args)?;
             let mut stmt = conn
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "{INSTANCE_SELECT} WHERE {condition} ORDER BY i.id LIMIT ?5 OFFSET ?6"
                 ))
                 .db()?;
@@ -167,7 +161,7 @@ impl InstanceStore for SqliteStore {
                 .db()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .db()?;
-            Ok((instances, total as u64))
+            Ok((instances, total))
         })
         .await
     }

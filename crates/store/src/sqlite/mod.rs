@@ -87,6 +87,7 @@ impl SqliteStore {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
             ))
             .db()?;
+        keep_query_plans(&writer)?;
         schema::migrate(&mut writer)?;
         let readers = readers.max(1);
         let mut idle = Vec::with_capacity(readers);
@@ -99,6 +100,7 @@ impl SqliteStore {
             )
             .db()?;
             conn.execute_batch("PRAGMA busy_timeout=5000;").db()?;
+            keep_query_plans(&conn)?;
             idle.push(conn);
         }
         Ok(SqliteStore {
@@ -171,6 +173,18 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Turns on SQLite's query planner stability guarantee. Without it, a cached statement whose plan looked at a
+/// bound value (`col = ?`, `LIMIT ?`) is re-parsed and re-planned each time rusqlite resets it, which made
+/// statement caching worthless (measured: 21.8 µs instead of 2.6 µs per GetFunctionTask query).
+fn keep_query_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .db()?;
+    Ok(())
 }
 
 /// Returns a reader to the pool when dropped, also during a panic.

@@ -4,7 +4,7 @@ use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use super::rows::{RESOURCE_COLUMNS, app_id, referenced_instances, resource_from_row};
+use super::rows::{RESOURCE_COLUMNS, app_id, count, referenced_instances, resource_from_row};
 use super::{Db, SqliteStore};
 use crate::ResourceStore;
 
@@ -89,15 +89,9 @@ impl ResourceStore for SqliteStore {
             let app_id = app_id(conn, &app)?;
             let kind = resource_type.map(ResourceType::as_str);
             let condition = "r.app_id = ?1 AND r.function = ?2 AND (?3 IS NULL OR r.resource_type = ?3)";
-            let total: i64 = conn
-                .query_row(
-                    &format!("SELECT count(*) FROM resource r WHERE {condition}"),
-                    params![app_id, function.as_str(), kind],
-                    |r| r.get(0),
-                )
-                .db()?;
+            let total = count(conn, "resource r", condition, params![app_id, function.as_str(), kind])?;
             let mut stmt = conn
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE {condition} ORDER BY r.id LIMIT ?4 OFFSET ?5"
                 ))
                 .db()?;
@@ -111,7 +105,7 @@ impl ResourceStore for SqliteStore {
                 resource.referenced_instances = referenced_instances(conn, id)?;
                 resources.push(resource);
             }
-            Ok((resources, total as u64))
+            Ok((resources, total))
         })
         .await
     }

@@ -132,6 +132,22 @@ pub(super) fn column<T: rusqlite::types::FromSql>(
     values.collect::<rusqlite::Result<Vec<T>>>().db()
 }
 
+/// `SELECT count(*) FROM {from} WHERE {condition}` through the statement cache.
+pub(super) fn count(
+    conn: &Connection,
+    from: &str,
+    condition: &str,
+    args: impl rusqlite::Params,
+) -> Result<u64> {
+    let sql = format!("SELECT count(*) FROM {from} WHERE {condition}");
+    let n: i64 = conn
+        .prepare_cached(&sql)
+        .db()?
+        .query_row(args, |r| r.get(0))
+        .db()?;
+    Ok(n as u64)
+}
+
 /// Artifact keys selected by a query's first column.
 pub(super) fn artifact_keys(
     conn: &Connection,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 use serde_json::Map;
 
-use super::rows::{TASK_COLUMNS, instance_id, parse_generation, task_from_row};
+use super::rows::{TASK_COLUMNS, count, instance_id, parse_generation, task_from_row};
 use super::{Db, SqliteStore};
 use crate::{ArtifactKey, TaskStore};
 
@@ -180,8 +180,7 @@ impl TaskStore for SqliteStore {
                 AND (?3 IS NULL OR coalesce(t.started_ms, t.created_ms) >= ?3)
                 AND (?4 IS NULL OR (t.ended_ms IS NOT NULL AND t.ended_ms <= ?4))";
             let args = params![id, status, filter.start_time_ms, filter.end_time_ms];
-            let total: i64 =
-                conn.query_row(&format!("SELECT count(*) FROM task t WHERE {condition}"), args, |r| r.get(0)).db()?;
+            let total = count(conn, "task t", condition, args)?;
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id
@@ -196,7 +195,7 @@ impl TaskStore for SqliteStore {
                 .db()?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .db()?;
-            Ok((tasks, total as u64))
+            Ok((tasks, total))
         })
         .await
     }
