@@ -3,14 +3,19 @@
 //! It depends on no other algocenter crate.
 
 pub mod app_group;
+pub mod behaviour;
 pub mod catalogue;
+pub mod data;
+pub mod document;
 pub mod error;
 pub mod function;
 pub mod instance;
 pub mod names;
 pub mod paging;
+pub mod push;
 pub mod resource;
 pub mod schedule;
+pub mod sketch;
 pub mod task;
 
 pub use error::{Error, Result};

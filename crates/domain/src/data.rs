@@ -1,0 +1,154 @@
+//! What trainers read: the behaviour events of a time window and the app group's documents, through
+//! [`TrainingData`], and whether an app group has enough data to train a function ([`readiness`]).
+
+use serde::Serialize;
+
+use crate::behaviour::BehaviourEvent;
+use crate::document::{Document, DocumentKind};
+use crate::error::Result;
+use crate::function::Function;
+
+/// Read access to one app group's data for a training run. Implemented by the store (streaming from disk) and
+/// by in-memory data in tests. Callbacks may return an error (e.g. cancellation) to stop the scan.
+pub trait TrainingData: Send {
+    /// Calls `f` for every event with `from_ms <= bhv_time < to_ms`, in arrival order.
+    fn for_each_event(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()>;
+
+    /// About how many events [`Self::for_each_event`] will visit (for progress reports).
+    fn estimate_events(&self, from_ms: i64, to_ms: i64) -> Result<u64>;
+
+    /// Calls `f` for every document of the kind.
+    fn for_each_document(
+        &self,
+        kind: DocumentKind,
+        f: &mut dyn FnMut(&Document) -> Result<()>,
+    ) -> Result<()>;
+}
+
+/// Data as plain vectors (tests, and small imports).
+#[derive(Default)]
+pub struct InMemoryData {
+    pub events: Vec<BehaviourEvent>,
+    pub items: Vec<Document>,
+    pub users: Vec<Document>,
+}
+
+impl TrainingData for InMemoryData {
+    fn for_each_event(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()> {
+        self.events
+            .iter()
+            .filter(|e| e.bhv_time_ms >= from_ms && e.bhv_time_ms < to_ms)
+            .try_for_each(f)
+    }
+
+    fn estimate_events(&self, from_ms: i64, to_ms: i64) -> Result<u64> {
+        Ok(self
+            .events
+            .iter()
+            .filter(|e| e.bhv_time_ms >= from_ms && e.bhv_time_ms < to_ms)
+            .count() as u64)
+    }
+
+    fn for_each_document(
+        &self,
+        kind: DocumentKind,
+        f: &mut dyn FnMut(&Document) -> Result<()>,
+    ) -> Result<()> {
+        match kind {
+            DocumentKind::Item => self.items.iter().try_for_each(f),
+            DocumentKind::User => self.users.iter().try_for_each(f),
+        }
+    }
+}
+
+/// Event counts of a window, by behaviour type, as the data status reports them.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WindowCounts {
+    pub searches: u64,
+    pub exposures: u64,
+    pub clicks: u64,
+    /// Events of every type but `search` and `expose` (clicks, carts, purchases, likes, …).
+    pub engagements: u64,
+    pub distinct_items: u64,
+}
+
+/// Whether a function can be trained on a window's data, and if not, why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Readiness {
+    pub function: &'static str,
+    pub ready: bool,
+    pub reason: String,
+}
+
+/// Minimum data per function (documented in the README): below it a task fails with "insufficient data".
+pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
+    match function {
+        Function::Pop => &[("engagements", 100), ("distinct_items", 10)],
+        Function::Ctr => &[("exposures", 1000), ("clicks", 100)],
+        Function::Category => &[("searches", 200), ("clicks", 100)],
+        Function::Hot | Function::Hint | Function::Suggest => &[("searches", 100)],
+    }
+}
+
+fn value(counts: &WindowCounts, name: &str) -> u64 {
+    match name {
+        "searches" => counts.searches,
+        "exposures" => counts.exposures,
+        "clicks" => counts.clicks,
+        "engagements" => counts.engagements,
+        "distinct_items" => counts.distinct_items,
+        _ => 0,
+    }
+}
+
+/// Checks a window's counts against [`minimum`].
+pub fn readiness(function: Function, counts: &WindowCounts) -> Readiness {
+    let missing: Vec<String> = minimum(function)
+        .iter()
+        .filter(|(name, min)| value(counts, name) < *min)
+        .map(|(name, min)| format!("{name}: {} of {min} needed", value(counts, name)))
+        .collect();
+    Readiness {
+        function: function.as_str(),
+        ready: missing.is_empty(),
+        reason: if missing.is_empty() {
+            "enough data".into()
+        } else {
+            missing.join("; ")
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_names_what_is_missing() {
+        let counts = WindowCounts {
+            searches: 150,
+            exposures: 10,
+            clicks: 5,
+            engagements: 300,
+            distinct_items: 40,
+        };
+        assert!(readiness(Function::Pop, &counts).ready);
+        assert!(readiness(Function::Hot, &counts).ready);
+        let ctr = readiness(Function::Ctr, &counts);
+        assert!(!ctr.ready);
+        assert_eq!(
+            ctr.reason,
+            "exposures: 10 of 1000 needed; clicks: 5 of 100 needed"
+        );
+    }
+}
