@@ -8,6 +8,21 @@ use crate::document::{Document, DocumentKind};
 use crate::error::Result;
 use crate::function::Function;
 
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day (days since the epoch) of an instant.
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+/// `YYYY-MM-DD` of a UTC day.
+pub fn day_label(day: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(day * DAY_MS)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
 /// Read access to one app group's data for a training run. Implemented by the store (streaming from disk) and
 /// by in-memory data in tests. Callbacks may return an error (e.g. cancellation) to stop the scan.
 pub trait TrainingData: Send {
@@ -132,6 +147,12 @@ pub fn readiness(function: Function, counts: &WindowCounts) -> Readiness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_utc_calendar_days() {
+        assert_eq!(day_label(day_of(1_600_000_000_000)), "2020-09-13");
+        assert_eq!(day_of(-1), -1);
+    }
 
     #[test]
     fn readiness_names_what_is_missing() {

@@ -12,7 +12,11 @@ use algocenter_domain::task::{TaskFilter, TaskState, Trigger, WireStatus};
 use algocenter_domain::{Error, Function};
 use serde_json::Map;
 
-use crate::{ArtifactKey, Completion, FireOutcome, Store};
+use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::data::TrainingData;
+use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
+
+use crate::{AppendOutcome, ArtifactKey, Completion, FireOutcome, Store};
 
 const APP: &str = "shop";
 const T0: i64 = 1_700_000_000_000;
@@ -874,6 +878,259 @@ pub async fn schedule_firing_is_idempotent(store: Arc<dyn Store>) {
     assert!(store.due_schedules(i64::MAX, 10).await.unwrap().is_empty());
 }
 
+fn event(user: &str, item: &str, bhv_type: &str, at_ms: i64) -> BehaviourEvent {
+    BehaviourEvent {
+        user_id: user.into(),
+        imei: String::new(),
+        biz_id: "default".into(),
+        trace_id: "Alibaba".into(),
+        rn: format!("rn-{user}"),
+        // A search names no item; `item` is then the query.
+        item_id: if bhv_type == "search" {
+            String::new()
+        } else {
+            item.into()
+        },
+        item_type: "item".into(),
+        bhv_type: bhv_type.into(),
+        bhv_time_ms: at_ms,
+        reach_time_ms: at_ms,
+        raw_query: if bhv_type == "search" {
+            format!("Query {item}")
+        } else {
+            String::new()
+        },
+        hits: None,
+        position: Some(1),
+        context: vec![],
+        extra: vec![],
+    }
+}
+
+fn collect(data: &dyn TrainingData, from: i64, to: i64) -> Vec<BehaviourEvent> {
+    let mut seen = Vec::new();
+    data.for_each_event(from, to, &mut |e| {
+        seen.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    seen
+}
+
+pub async fn events_are_stored_once_and_read_back_by_window(store: Arc<dyn Store>) {
+    with_app(&*store).await;
+    let day = 86_400_000;
+    let batch: Vec<_> = (0..100)
+        .map(|i| {
+            event(
+                &format!("u{}", i % 7),
+                &format!("i{i}"),
+                "click",
+                T0 + i * 1000,
+            )
+        })
+        .collect();
+    let mut with_dup = batch[..10].to_vec();
+    with_dup.push(batch[0].clone());
+    let first = store.append_events(APP, with_dup).await.unwrap();
+    assert_eq!(
+        first,
+        AppendOutcome {
+            stored: 10,
+            duplicates: 1
+        },
+        "a duplicate inside one request is stored once"
+    );
+    let second = store.append_events(APP, batch.clone()).await.unwrap();
+    assert_eq!(
+        second,
+        AppendOutcome {
+            stored: 90,
+            duplicates: 10
+        }
+    );
+    let next_day: Vec<_> = (0..5)
+        .map(|i| event("u1", &format!("j{i}"), "search", T0 + day + i))
+        .collect();
+    store.append_events(APP, next_day).await.unwrap();
+    assert!(matches!(
+        store.append_events("ghost", batch.clone()).await,
+        Err(Error::AppNotFound(_))
+    ));
+
+    let app = APP.to_string();
+    let window = tokio::task::spawn_blocking({
+        let store = Arc::clone(&store);
+        move || {
+            let data = store.training_data(&app).unwrap();
+            let all = collect(&*data, 0, i64::MAX);
+            let first_day = collect(&*data, T0, T0 + day);
+            let slice = collect(&*data, T0 + 5_000, T0 + 15_000);
+            (
+                all,
+                first_day,
+                slice,
+                data.estimate_events(T0 + day, i64::MAX).unwrap(),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let (all, first_day, slice, estimate) = window;
+    assert_eq!(all.len(), 105);
+    assert_eq!(first_day.len(), 100);
+    assert_eq!(
+        slice.iter().map(|e| e.bhv_time_ms).collect::<Vec<_>>(),
+        (5..15).map(|i| T0 + i * 1000).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        all.iter().find(|e| e.item_id == "i42").unwrap(),
+        &batch[42],
+        "events come back as they went in"
+    );
+    assert_eq!(estimate, 5);
+}
+
+pub async fn documents_add_merge_delete(store: Arc<dyn Store>) {
+    with_app(&*store).await;
+    let doc = |id: &str, attrs: serde_json::Value| Document {
+        id: id.into(),
+        attributes: attrs.as_object().unwrap().clone(),
+    };
+    let ops = vec![
+        DocumentOp::Add(doc(
+            "1",
+            serde_json::json!({"title": "red dress", "price": 10}),
+        )),
+        DocumentOp::Add(doc("2", serde_json::json!({"title": "shoe"}))),
+        DocumentOp::Update(doc("1", serde_json::json!({"price": 12, "brand": "acme"}))),
+        DocumentOp::Update(doc("3", serde_json::json!({"title": "new via update"}))),
+        DocumentOp::Delete("2".into()),
+        DocumentOp::Delete("404".into()),
+    ];
+    assert_eq!(
+        store
+            .apply_documents(APP, DocumentKind::Item, ops, T0)
+            .await
+            .unwrap(),
+        6
+    );
+    let users = vec![DocumentOp::Add(doc("u1", serde_json::json!({"age": 30})))];
+    store
+        .apply_documents(APP, DocumentKind::User, users, T0)
+        .await
+        .unwrap();
+    let items = tokio::task::spawn_blocking({
+        let store = Arc::clone(&store);
+        move || {
+            let data = store.training_data(APP).unwrap();
+            let mut items = Vec::new();
+            data.for_each_document(DocumentKind::Item, &mut |d| {
+                items.push(d.clone());
+                Ok(())
+            })
+            .unwrap();
+            items
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(items.len(), 2);
+    let one = items.iter().find(|d| d.id == "1").unwrap();
+    assert_eq!(
+        serde_json::Value::Object(one.attributes.clone()),
+        serde_json::json!({"title": "red dress", "price": 12, "brand": "acme"})
+    );
+    let status = store.data_status(APP, 0, i64::MAX).await.unwrap();
+    assert_eq!((status.items, status.users), (2, 1));
+}
+
+pub async fn data_status_counts_by_day_and_type(store: Arc<dyn Store>) {
+    with_app(&*store).await;
+    let day = 86_400_000;
+    let mut events = Vec::new();
+    for i in 0..300 {
+        events.push(event(
+            &format!("u{}", i % 50),
+            &format!("i{}", i % 40),
+            "expose",
+            T0 + i,
+        ));
+    }
+    for i in 0..30 {
+        events.push(event(
+            &format!("u{i}"),
+            &format!("i{i}"),
+            "click",
+            T0 + day + i,
+        ));
+        events.push(event(
+            &format!("u{i}"),
+            &format!("q{}", i % 3),
+            "search",
+            T0 + day + i,
+        ));
+    }
+    store.append_events(APP, events).await.unwrap();
+    let status = store.data_status(APP, T0, T0 + 2 * day).await.unwrap();
+    assert_eq!(status.days.len(), 2);
+    assert_eq!(status.days[0].events.get("expose"), Some(&300));
+    assert_eq!(status.days[1].events.get("click"), Some(&30));
+    assert_eq!(
+        (
+            status.totals.exposures,
+            status.totals.clicks,
+            status.totals.searches
+        ),
+        (300, 30, 30)
+    );
+    assert_eq!(status.totals.engagements, 30);
+    assert_eq!(
+        status.totals.distinct_items, 40,
+        "small sets are counted exactly by the sketch"
+    );
+    assert_eq!((status.distinct_users, status.distinct_queries), (50, 3));
+    let later = store
+        .data_status(APP, T0 + day, T0 + 2 * day)
+        .await
+        .unwrap();
+    assert_eq!((later.days.len(), later.totals.exposures), (1, 0));
+}
+
+pub async fn retention_and_app_deletion_remove_events(store: Arc<dyn Store>) {
+    with_app(&*store).await;
+    let day = 86_400_000;
+    let old = vec![
+        event("u", "old", "click", T0),
+        event("u", "old2", "click", T0 + 10),
+    ];
+    let new = vec![event("u", "new", "click", T0 + 3 * day)];
+    store.append_events(APP, old.clone()).await.unwrap();
+    store.append_events(APP, new.clone()).await.unwrap();
+    assert_eq!(store.delete_events_before(T0 + 2 * day).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .data_status(APP, 0, i64::MAX)
+            .await
+            .unwrap()
+            .totals
+            .clicks,
+        1
+    );
+    assert_eq!(
+        store.append_events(APP, old).await.unwrap().stored,
+        2,
+        "expired days no longer block re-pushes"
+    );
+    store.delete_app_group(APP).await.unwrap();
+    with_app(&*store).await;
+    assert_eq!(
+        store.append_events(APP, new).await.unwrap().stored,
+        1,
+        "a deleted app group takes its keys along"
+    );
+}
+
 /// Instantiates the suite for one backend: `$make` is an async expression giving `(Arc<dyn Store>, guard)`;
 /// the guard (e.g. a temp dir) lives until the test ends.
 macro_rules! conformance_suite {
@@ -890,7 +1147,11 @@ macro_rules! conformance_suite {
             retention_keeps_newest_and_serving,
             cancel_queued_and_running_tasks,
             expired_leases_and_start_up_reconciliation,
-            schedule_firing_is_idempotent
+            schedule_firing_is_idempotent,
+            events_are_stored_once_and_read_back_by_window,
+            documents_add_merge_delete,
+            data_status_counts_by_day_and_type,
+            retention_and_app_deletion_remove_events
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

@@ -8,10 +8,14 @@
 pub mod artifacts;
 #[cfg(test)]
 mod conformance;
+mod event_block;
 pub mod sqlite;
 
 use algocenter_domain::app_group::{AppGroup, NewAppGroup};
+use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::catalogue::Parameter;
+use algocenter_domain::data::{TrainingData, WindowCounts};
+use algocenter_domain::document::{DocumentKind, DocumentOp};
 use algocenter_domain::instance::{Instance, InstanceFilter, InstanceUpdate, NewInstance};
 use algocenter_domain::paging::Page;
 use algocenter_domain::resource::{NewResource, Resource, ResourceData, ResourceType};
@@ -251,7 +255,63 @@ pub trait QueueStore: Send + Sync {
     async fn referenced_artifacts(&self) -> Result<Vec<ArtifactKey>>;
 }
 
-/// Everything the service needs from one backend.
-pub trait Store: AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore {}
+/// What [`EventStore::append_events`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub stored: usize,
+    /// Events already stored (same user, `rn`, item, behaviour type and time), not stored again.
+    pub duplicates: usize,
+}
 
-impl<T: AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore> Store for T {}
+/// Events stored on one day, by behaviour type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DayCounts {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub events: std::collections::BTreeMap<String, u64>,
+}
+
+/// What an app group's data looks like over a window.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DataStatus {
+    pub days: Vec<DayCounts>,
+    pub totals: WindowCounts,
+    /// Estimates (HyperLogLog, about 2 % error).
+    pub distinct_users: u64,
+    pub distinct_queries: u64,
+    /// Documents stored (not windowed).
+    pub items: u64,
+    pub users: u64,
+}
+
+/// Behaviour events, items and users.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores the events that are not stored yet, durably, in one transaction.
+    async fn append_events(&self, app: &str, events: Vec<BehaviourEvent>) -> Result<AppendOutcome>;
+    /// Applies item or user commands in order; returns how many were applied.
+    async fn apply_documents(
+        &self,
+        app: &str,
+        kind: DocumentKind,
+        ops: Vec<DocumentOp>,
+        now_ms: i64,
+    ) -> Result<usize>;
+    /// Counts of the window `[from_ms, to_ms)`, by day.
+    async fn data_status(&self, app: &str, from_ms: i64, to_ms: i64) -> Result<DataStatus>;
+    /// Deletes events older than `cutoff_ms` (whole blocks and days); returns the number of events deleted.
+    async fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64>;
+    /// A reader of one app group's data for a trainer. Blocking: call it on a blocking thread.
+    fn training_data(&self, app: &str) -> Result<Box<dyn TrainingData>>;
+}
+
+/// Everything the service needs from one backend.
+pub trait Store:
+    AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore
+{
+}
+
+impl<T: AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore> Store
+    for T
+{
+}

@@ -110,6 +110,9 @@ impl AppGroupStore for SqliteStore {
                  WHERE i.app_id = ?1 AND t.artifact IS NOT NULL",
                 [id],
             )?;
+            // event_key has no foreign key (it leads with the day for retention): remove its rows here.
+            tx.execute("DELETE FROM event_key WHERE app_id = ?1", [id])
+                .db()?;
             tx.execute("DELETE FROM app_group WHERE id = ?1", [id])
                 .db()?;
             Ok(keys)

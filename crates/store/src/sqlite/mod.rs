@@ -9,6 +9,7 @@
 //! per commit.
 
 mod app_groups;
+mod events;
 mod instances;
 mod queue;
 mod resources;
@@ -84,7 +85,7 @@ impl SqliteStore {
         };
         writer
             .execute_batch(&format!(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA cache_size=-65536;"
             ))
             .db()?;
         keep_query_plans(&writer)?;
@@ -99,8 +100,7 @@ impl SqliteStore {
                     | OpenFlags::SQLITE_OPEN_URI,
             )
             .db()?;
-            conn.execute_batch("PRAGMA busy_timeout=5000;").db()?;
-            keep_query_plans(&conn)?;
+            configure_reader(&conn)?;
             idle.push(conn);
         }
         Ok(SqliteStore {
@@ -173,6 +173,12 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Settings of every read-only connection.
+fn configure_reader(conn: &Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA busy_timeout=5000;").db()?;
+    keep_query_plans(conn)
 }
 
 /// Turns on SQLite's query planner stability guarantee. Without it, a cached statement whose plan looked at a

@@ -6,7 +6,8 @@ use rusqlite::Connection;
 use super::Db;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only; never edit a released step.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE app_group (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -99,7 +100,58 @@ CREATE TABLE resource_reference (
     PRIMARY KEY (instance_id, parameter)
 );
 CREATE INDEX resource_reference_resource ON resource_reference(resource_id);
-"#];
+"#,
+    r#"
+-- Behaviour events, one block per push request (see event_block.rs), found by time window.
+CREATE TABLE event_block (
+    id     INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    min_ms INTEGER NOT NULL,
+    max_ms INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    data   BLOB NOT NULL
+);
+CREATE INDEX event_block_window ON event_block(app_id, max_ms);
+
+-- De-duplication keys (xxh3 of user, rn, item, behaviour type, time) by event day, so that retention drops
+-- whole days. Rows of a deleted app group are removed explicitly (no foreign key: the key leads with the day).
+CREATE TABLE event_key (
+    day    INTEGER NOT NULL,
+    app_id INTEGER NOT NULL,
+    key    INTEGER NOT NULL,
+    PRIMARY KEY (day, app_id, key)
+) WITHOUT ROWID;
+
+-- Stored events per day and behaviour type (duplicates not counted), for the data status.
+CREATE TABLE event_count (
+    app_id   INTEGER NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    day      INTEGER NOT NULL,
+    bhv_type TEXT NOT NULL,
+    events   INTEGER NOT NULL,
+    PRIMARY KEY (app_id, day, bhv_type)
+) WITHOUT ROWID;
+
+-- Distinct users, items and queries per day (HyperLogLog sketches, merged over a window).
+CREATE TABLE event_sketch (
+    app_id  INTEGER NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    day     INTEGER NOT NULL,
+    users   BLOB NOT NULL,
+    items   BLOB NOT NULL,
+    queries BLOB NOT NULL,
+    PRIMARY KEY (app_id, day)
+) WITHOUT ROWID;
+
+-- Items and users with their attributes (JSON object).
+CREATE TABLE document (
+    app_id     INTEGER NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('item', 'user')),
+    id         TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_id, kind, id)
+) WITHOUT ROWID;
+"#,
+];
 
 /// Applies the missing migrations; refuses a database written by a newer algocenter.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,82 @@
+//! How behaviour events rest on disk: one block per push request, the events postcard-encoded and
+//! LZ4-compressed behind a format byte, so that a training window streams at memory speed and a corrupt or foreign
+//! block is an error, never a panic.
+
+use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::{Error, Result};
+
+/// Format of the blocks this build writes.
+const FORMAT_V1: u8 = 1;
+
+pub fn encode(events: &[BehaviourEvent]) -> Result<Vec<u8>> {
+    let raw = postcard::to_allocvec(events)
+        .map_err(|e| Error::internal(format_args!("encoding events: {e}")))?;
+    let mut block = Vec::with_capacity(raw.len() / 3 + 8);
+    block.push(FORMAT_V1);
+    block.extend_from_slice(&lz4_flex::compress_prepend_size(&raw));
+    Ok(block)
+}
+
+pub fn decode(block: &[u8]) -> Result<Vec<BehaviourEvent>> {
+    match block.split_first() {
+        Some((&FORMAT_V1, compressed)) => {
+            let raw = lz4_flex::decompress_size_prepended(compressed)
+                .map_err(|e| Error::internal(format_args!("corrupt event block: {e}")))?;
+            postcard::from_bytes(&raw)
+                .map_err(|e| Error::internal(format_args!("corrupt event block: {e}")))
+        }
+        Some((format, _)) => Err(Error::internal(format_args!(
+            "event block of unknown format {format}"
+        ))),
+        None => Err(Error::internal("empty event block")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: u32) -> BehaviourEvent {
+        BehaviourEvent {
+            user_id: format!("u{i}"),
+            imei: String::new(),
+            biz_id: "default".into(),
+            trace_id: "Alibaba".into(),
+            rn: format!("rn{}", i / 10),
+            item_id: format!("item{}", i % 97),
+            item_type: "item".into(),
+            bhv_type: "expose".into(),
+            bhv_time_ms: 1_790_000_000_000 + i64::from(i),
+            reach_time_ms: 1_790_000_000_000,
+            raw_query: String::new(),
+            hits: None,
+            position: Some(i % 10 + 1),
+            context: vec![("device".into(), "ios".into())],
+            extra: vec![],
+        }
+    }
+
+    #[test]
+    fn blocks_round_trip_and_compress() {
+        let events: Vec<_> = (0..1000).map(event).collect();
+        let block = encode(&events).unwrap();
+        assert_eq!(decode(&block).unwrap(), events);
+        let raw = postcard::to_allocvec(&events).unwrap().len();
+        assert!(
+            block.len() * 2 < raw,
+            "{} compressed vs {raw} raw",
+            block.len()
+        );
+    }
+
+    #[test]
+    fn corrupt_and_foreign_blocks_are_errors() {
+        let mut block = encode(&[event(1)]).unwrap();
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[9, 1, 2, 3]).is_err());
+        let last = block.len() - 1;
+        block.truncate(last);
+        assert!(decode(&block).is_err());
+        assert!(decode(&[FORMAT_V1, 255, 255, 255, 255, 0]).is_err());
+    }
+}

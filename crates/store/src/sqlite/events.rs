@@ -1,0 +1,435 @@
+//! Behaviour events, items and users in SQLite.
+
+use std::collections::{BTreeMap, HashMap};
+
+use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::data::{TrainingData, WindowCounts, day_label, day_of};
+use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
+use algocenter_domain::sketch::DistinctSketch;
+use algocenter_domain::{Error, Result};
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use serde_json::{Map, Value};
+
+use super::rows::app_id;
+use super::{Db, SqliteStore, configure_reader};
+use crate::event_block;
+use crate::{AppendOutcome, DataStatus, DayCounts, EventStore};
+
+/// Blocks read per query while streaming a window, so that a long scan does not hold one read snapshot.
+const BLOCKS_PER_QUERY: i64 = 256;
+
+/// The distinct-count sketches of one day, updated by an append.
+#[derive(Default)]
+struct DaySketches {
+    users: DistinctSketch,
+    items: DistinctSketch,
+    queries: DistinctSketch,
+}
+
+fn load_sketches(tx: &Transaction<'_>, app_id: i64, day: i64) -> Result<DaySketches> {
+    let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = tx
+        .prepare_cached(
+            "SELECT users, items, queries FROM event_sketch WHERE app_id = ?1 AND day = ?2",
+        )
+        .db()?
+        .query_row(params![app_id, day], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .db()?;
+    Ok(match row {
+        Some((users, items, queries)) => DaySketches {
+            users: DistinctSketch::from_bytes(&users),
+            items: DistinctSketch::from_bytes(&items),
+            queries: DistinctSketch::from_bytes(&queries),
+        },
+        None => DaySketches::default(),
+    })
+}
+
+/// Normal form of a query for distinct counting (the full normaliser belongs to the query functions).
+fn query_key(raw: &str) -> String {
+    raw.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn append(tx: &Transaction<'_>, app_id: i64, events: Vec<BehaviourEvent>) -> Result<AppendOutcome> {
+    let mut fresh = Vec::with_capacity(events.len());
+    {
+        let mut insert_key = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO event_key (day, app_id, key) VALUES (?1, ?2, ?3)",
+            )
+            .db()?;
+        for event in events {
+            let day = day_of(event.bhv_time_ms);
+            // The key is stored as its i64 bit pattern.
+            if insert_key
+                .execute(params![day, app_id, event.dedup_key() as i64])
+                .db()?
+                == 1
+            {
+                fresh.push(event);
+            }
+        }
+    }
+    let duplicates = fresh.capacity() - fresh.len();
+    if fresh.is_empty() {
+        return Ok(AppendOutcome {
+            stored: 0,
+            duplicates,
+        });
+    }
+    let min_ms = fresh
+        .iter()
+        .map(|e| e.bhv_time_ms)
+        .min()
+        .unwrap_or_default();
+    let max_ms = fresh
+        .iter()
+        .map(|e| e.bhv_time_ms)
+        .max()
+        .unwrap_or_default();
+    let mut counts: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    let mut sketches: HashMap<i64, DaySketches> = HashMap::new();
+    for event in &fresh {
+        let day = day_of(event.bhv_time_ms);
+        *counts.entry((day, event.bhv_type.as_str())).or_default() += 1;
+        let sketch = match sketches.entry(day) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(load_sketches(tx, app_id, day)?)
+            }
+        };
+        sketch.users.insert(event.user());
+        if !event.item_id.is_empty() {
+            sketch.items.insert(&event.item_id);
+        }
+        if !event.raw_query.is_empty() {
+            sketch.queries.insert(&query_key(&event.raw_query));
+        }
+    }
+    let mut count_stmt = tx
+        .prepare_cached(
+            "INSERT INTO event_count (app_id, day, bhv_type, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (app_id, day, bhv_type) DO UPDATE SET events = events + excluded.events",
+        )
+        .db()?;
+    for ((day, bhv_type), n) in counts {
+        count_stmt.execute(params![app_id, day, bhv_type, n]).db()?;
+    }
+    let mut sketch_stmt = tx
+        .prepare_cached("INSERT OR REPLACE INTO event_sketch (app_id, day, users, items, queries) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .db()?;
+    for (day, s) in &sketches {
+        sketch_stmt
+            .execute(params![
+                app_id,
+                day,
+                s.users.as_bytes(),
+                s.items.as_bytes(),
+                s.queries.as_bytes()
+            ])
+            .db()?;
+    }
+    let stored = fresh.len();
+    tx.prepare_cached("INSERT INTO event_block (app_id, min_ms, max_ms, events, data) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .db()?
+        .execute(params![app_id, min_ms, max_ms, stored as i64, event_block::encode(&fresh)?])
+        .db()?;
+    Ok(AppendOutcome { stored, duplicates })
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    app_id: i64,
+    kind: DocumentKind,
+    ops: Vec<DocumentOp>,
+    now_ms: i64,
+) -> Result<usize> {
+    let kind_name = kind.as_str();
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO document (app_id, kind, id, attributes, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (app_id, kind, id) DO UPDATE SET attributes = excluded.attributes,
+                 updated_ms = excluded.updated_ms",
+        )
+        .db()?;
+    let mut current = tx
+        .prepare_cached(
+            "SELECT attributes FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3",
+        )
+        .db()?;
+    let mut delete = tx
+        .prepare_cached("DELETE FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3")
+        .db()?;
+    let mut applied = 0;
+    for op in ops {
+        match op {
+            DocumentOp::Add(doc) => {
+                let attributes = Value::Object(doc.attributes).to_string();
+                upsert
+                    .execute(params![app_id, kind_name, doc.id, attributes, now_ms])
+                    .db()?;
+            }
+            DocumentOp::Update(doc) => {
+                let stored: Option<String> = current
+                    .query_row(params![app_id, kind_name, doc.id], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                let mut merged: Map<String, Value> = stored
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default();
+                merged.extend(doc.attributes);
+                upsert
+                    .execute(params![
+                        app_id,
+                        kind_name,
+                        doc.id,
+                        Value::Object(merged).to_string(),
+                        now_ms
+                    ])
+                    .db()?;
+            }
+            DocumentOp::Delete(id) => {
+                delete.execute(params![app_id, kind_name, id]).db()?;
+            }
+        }
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+fn status(conn: &Connection, app_id: i64, from_ms: i64, to_ms: i64) -> Result<DataStatus> {
+    let (first, last) = (day_of(from_ms), day_of(to_ms - 1));
+    let mut days: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut totals = WindowCounts::default();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT day, bhv_type, events FROM event_count WHERE app_id = ?1 AND day BETWEEN ?2 AND ?3",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(params![app_id, first, last], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .db()?;
+    for row in rows {
+        let (day, bhv_type, events): (i64, String, i64) = row.db()?;
+        let events = events as u64;
+        match bhv_type.as_str() {
+            "search" => totals.searches += events,
+            "expose" => totals.exposures += events,
+            other => {
+                totals.engagements += events;
+                if other == "click" {
+                    totals.clicks += events;
+                }
+            }
+        }
+        days.entry(day).or_default().insert(bhv_type, events);
+    }
+    let mut sketches = DaySketches::default();
+    let mut stmt = conn
+        .prepare_cached("SELECT users, items, queries FROM event_sketch WHERE app_id = ?1 AND day BETWEEN ?2 AND ?3")
+        .db()?;
+    let rows = stmt
+        .query_map(params![app_id, first, last], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .db()?;
+    for row in rows {
+        let (users, items, queries) = row.db()?;
+        sketches.users.merge(&DistinctSketch::from_bytes(&users));
+        sketches.items.merge(&DistinctSketch::from_bytes(&items));
+        sketches
+            .queries
+            .merge(&DistinctSketch::from_bytes(&queries));
+    }
+    totals.distinct_items = sketches.items.estimate();
+    let document_count = |kind: &str| -> Result<u64> {
+        let n: i64 = conn
+            .prepare_cached("SELECT count(*) FROM document WHERE app_id = ?1 AND kind = ?2")
+            .db()?
+            .query_row(params![app_id, kind], |r| r.get(0))
+            .db()?;
+        Ok(n as u64)
+    };
+    Ok(DataStatus {
+        days: days
+            .into_iter()
+            .map(|(day, events)| DayCounts {
+                day: day_label(day),
+                events,
+            })
+            .collect(),
+        totals,
+        distinct_users: sketches.users.estimate(),
+        distinct_queries: sketches.queries.estimate(),
+        items: document_count("item")?,
+        users: document_count("user")?,
+    })
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append_events(&self, app: &str, events: Vec<BehaviourEvent>) -> Result<AppendOutcome> {
+        let app = app.to_string();
+        self.write(move |tx| {
+            let app_id = app_id(tx, &app)?;
+            append(tx, app_id, events)
+        })
+        .await
+    }
+
+    async fn apply_documents(
+        &self,
+        app: &str,
+        kind: DocumentKind,
+        ops: Vec<DocumentOp>,
+        now_ms: i64,
+    ) -> Result<usize> {
+        let app = app.to_string();
+        self.write(move |tx| {
+            let app_id = app_id(tx, &app)?;
+            apply(tx, app_id, kind, ops, now_ms)
+        })
+        .await
+    }
+
+    async fn data_status(&self, app: &str, from_ms: i64, to_ms: i64) -> Result<DataStatus> {
+        let app = app.to_string();
+        self.read(move |conn| {
+            let app_id = app_id(conn, &app)?;
+            status(conn, app_id, from_ms, to_ms)
+        })
+        .await
+    }
+
+    async fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64> {
+        let cutoff_day = day_of(cutoff_ms);
+        self.write(move |tx| {
+            let events: i64 = tx
+                .query_row(
+                    "SELECT coalesce(sum(events), 0) FROM event_block WHERE max_ms < ?1",
+                    [cutoff_ms],
+                    |r| r.get(0),
+                )
+                .db()?;
+            tx.execute("DELETE FROM event_block WHERE max_ms < ?1", [cutoff_ms])
+                .db()?;
+            // Keys and counts go by whole days: a day is dropped once all of it is older than the cutoff.
+            tx.execute("DELETE FROM event_key WHERE day < ?1", [cutoff_day])
+                .db()?;
+            tx.execute("DELETE FROM event_count WHERE day < ?1", [cutoff_day])
+                .db()?;
+            tx.execute("DELETE FROM event_sketch WHERE day < ?1", [cutoff_day])
+                .db()?;
+            Ok(events as u64)
+        })
+        .await
+    }
+
+    fn training_data(&self, app: &str) -> Result<Box<dyn TrainingData>> {
+        let conn = Connection::open_with_flags(
+            self.path(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .db()?;
+        configure_reader(&conn)?;
+        let app_id = app_id(&conn, app)?;
+        Ok(Box::new(SqliteTrainingData { conn, app_id }))
+    }
+}
+
+/// A trainer's view of one app group, on its own read-only connection.
+struct SqliteTrainingData {
+    conn: Connection,
+    app_id: i64,
+}
+
+impl TrainingData for SqliteTrainingData {
+    fn for_each_event(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, data FROM event_block
+                 WHERE app_id = ?1 AND max_ms >= ?2 AND min_ms < ?3 AND id > ?4 ORDER BY id LIMIT ?5",
+            )
+            .db()?;
+        let mut after = 0i64;
+        loop {
+            let mut blocks = Vec::new();
+            {
+                let mut rows = stmt
+                    .query(params![
+                        self.app_id,
+                        from_ms,
+                        to_ms,
+                        after,
+                        BLOCKS_PER_QUERY
+                    ])
+                    .db()?;
+                while let Some(row) = rows.next().db()? {
+                    after = row.get(0).db()?;
+                    blocks.push(event_block::decode(
+                        row.get_ref(1).db()?.as_blob().map_err(Error::internal)?,
+                    )?);
+                }
+            }
+            if blocks.is_empty() {
+                return Ok(());
+            }
+            for event in blocks.iter().flatten() {
+                if event.bhv_time_ms >= from_ms && event.bhv_time_ms < to_ms {
+                    f(event)?;
+                }
+            }
+        }
+    }
+
+    fn estimate_events(&self, from_ms: i64, to_ms: i64) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(events), 0) FROM event_block WHERE app_id = ?1 AND max_ms >= ?2 AND min_ms < ?3",
+            )
+            .db()?
+            .query_row(params![self.app_id, from_ms, to_ms], |r| r.get(0))
+            .db()?;
+        Ok(n as u64)
+    }
+
+    fn for_each_document(
+        &self,
+        kind: DocumentKind,
+        f: &mut dyn FnMut(&Document) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, attributes FROM document WHERE app_id = ?1 AND kind = ?2")
+            .db()?;
+        let mut rows = stmt.query(params![self.app_id, kind.as_str()]).db()?;
+        while let Some(row) = rows.next().db()? {
+            let attributes: String = row.get(1).db()?;
+            let document = Document {
+                id: row.get(0).db()?,
+                attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+            };
+            f(&document)?;
+        }
+        Ok(())
+    }
+}
