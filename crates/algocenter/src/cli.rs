@@ -50,6 +50,12 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes; larger bodies get 413 [default: 8388608].
     #[arg(long, env = "ALGOCENTER_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Largest data push body accepted, in bytes; larger bodies get 413 [default: 16777216].
+    #[arg(long, env = "ALGOCENTER_MAX_PUSH_BYTES", value_name = "BYTES")]
+    pub max_push_bytes: Option<usize>,
+    /// Behaviour events older than this are refused on push and deleted hourly [default: 30].
+    #[arg(long, env = "ALGOCENTER_EVENT_RETENTION_DAYS", value_name = "DAYS")]
+    pub event_retention_days: Option<u32>,
     /// SQLite durability: `normal` survives process crashes, `full` also power loss [default: normal].
     #[arg(long, env = "ALGOCENTER_SQLITE_SYNCHRONOUS", value_enum)]
     pub sqlite_synchronous: Option<SyncMode>,

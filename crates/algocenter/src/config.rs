@@ -20,6 +20,8 @@ struct FileConfig {
     lease_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     max_body_bytes: Option<usize>,
+    max_push_bytes: Option<usize>,
+    event_retention_days: Option<u32>,
     sqlite_synchronous: Option<SyncMode>,
     log_format: Option<LogFormat>,
     log: Option<String>,
@@ -34,6 +36,8 @@ pub struct ServeConfig {
     pub lease: Duration,
     pub shutdown_grace: Duration,
     pub max_body_bytes: usize,
+    pub max_push_bytes: usize,
+    pub event_retention_days: u32,
     pub sqlite_synchronous: SyncMode,
     pub log_format: LogFormat,
     pub log: String,
@@ -75,6 +79,20 @@ impl ServeConfig {
         if max_body_bytes < 1024 {
             return Err("max-body-bytes must be at least 1024".into());
         }
+        let max_push_bytes = args
+            .max_push_bytes
+            .or(file.max_push_bytes)
+            .unwrap_or(16 * 1024 * 1024);
+        if max_push_bytes < 1024 {
+            return Err("max-push-bytes must be at least 1024".into());
+        }
+        let event_retention_days = args
+            .event_retention_days
+            .or(file.event_retention_days)
+            .unwrap_or(30);
+        if !(1..=3650).contains(&event_retention_days) {
+            return Err("event-retention-days must be between 1 and 3650".into());
+        }
         Ok(ServeConfig {
             listen,
             data_dir: args
@@ -90,6 +108,8 @@ impl ServeConfig {
                     .unwrap_or(30),
             ),
             max_body_bytes,
+            max_push_bytes,
+            event_retention_days,
             sqlite_synchronous: args
                 .sqlite_synchronous
                 .or(file.sqlite_synchronous)

@@ -63,6 +63,7 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         lease: config.lease,
         keep_generations: config.keep_generations,
         shutdown_grace: config.shutdown_grace,
+        event_retention_days: config.event_retention_days,
         exclusive_store: true,
         ..EngineConfig::default()
     };
@@ -80,7 +81,9 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         engine: Arc::clone(&engine),
         limits: Limits {
             max_body_bytes: config.max_body_bytes,
+            max_push_bytes: config.max_push_bytes,
         },
+        event_retention_days: config.event_retention_days,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

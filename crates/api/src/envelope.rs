@@ -33,6 +33,12 @@ pub enum Reply {
         result: Option<Value>,
         total: Option<u64>,
     },
+    /// Data-plane (`/v3/`) body, snake_case as OpenSearch's v3 API; `request_id` is added. `status` is the HTTP
+    /// status (a push whose every record was refused answers 400 with this body).
+    Data {
+        status: u16,
+        body: Map<String, Value>,
+    },
 }
 
 impl Reply {
@@ -125,13 +131,20 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    // The v3 data plane (pushes, serving) answers errors in its own shape.
+    let data_plane = path.starts_with("/v3/");
     let mut response = next.run(request).await;
     let latency = started.elapsed().as_millis() as u64;
 
     let (status, code, body) = if let Some(reply) = response.extensions_mut().remove::<Reply>() {
-        (200, "", Some(success_body(reply, &request_id, latency)))
+        let status = match &reply {
+            Reply::Data { status, .. } => *status,
+            _ => 200,
+        };
+        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        (status, "", Some(success_body(reply, &request_id, latency)))
     } else if let Some(error) = response.extensions_mut().remove::<ErrorReply>() {
-        let body = error_body(&error, &request_id, latency);
+        let body = error_body(&error, &request_id, latency, data_plane);
         (error.status, error.code, Some(body))
     } else if response.status().is_client_error() || response.status().is_server_error() {
         // A rejection produced outside our handlers (should not happen: every extractor maps its errors).
@@ -151,7 +164,7 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
         (
             error.status,
             error.code,
-            Some(error_body(&error, &request_id, latency)),
+            Some(error_body(&error, &request_id, latency, data_plane)),
         )
     } else {
         (response.status().as_u16(), "", None)
@@ -209,11 +222,23 @@ fn success_body(reply: Reply, request_id: &str, latency: u64) -> Vec<u8> {
                 body.insert("totalCount".into(), Value::from(total));
             }
         }
+        Reply::Data { body: data, .. } => {
+            body.insert("request_id".into(), Value::from(request_id));
+            body.extend(data);
+        }
     }
     serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
 }
 
-fn error_body(error: &ErrorReply, request_id: &str, latency: u64) -> Vec<u8> {
+fn error_body(error: &ErrorReply, request_id: &str, latency: u64, data_plane: bool) -> Vec<u8> {
+    if data_plane {
+        let body = serde_json::json!({
+            "request_id": request_id,
+            "status": "FAIL",
+            "errors": [{"code": error.code, "message": error.message}],
+        });
+        return serde_json::to_vec(&body).unwrap_or_default();
+    }
     let body = serde_json::json!({
         "RequestId": request_id,
         "Status": "FAIL",

@@ -1,5 +1,7 @@
 //! Request extractors whose every failure is an OpenSearch-style error.
 
+use std::sync::Arc;
+
 use algocenter_domain::{Error, Function};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -98,31 +100,53 @@ impl JsonBody {
     }
 }
 
-impl FromRequest<std::sync::Arc<ApiState>> for JsonBody {
+/// Reads a request body of at most `limit` bytes (413 beyond, also when `Content-Length` says so up front).
+async fn read_limited(request: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError(Error::PayloadTooLarge { limit }));
+    }
+    let limited = http_body_util::Limited::new(request.into_body(), limit);
+    match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError(Error::PayloadTooLarge { limit }))
+        }
+        Err(e) => Err(ApiError(Error::invalid(format_args!(
+            "could not read the request body: {e}"
+        )))),
+    }
+}
+
+impl FromRequest<Arc<ApiState>> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(
         request: Request,
-        state: &std::sync::Arc<ApiState>,
+        state: &Arc<ApiState>,
     ) -> Result<Self, Self::Rejection> {
-        let limit = state.limits.max_body_bytes;
-        let declared = request
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(ApiError(Error::PayloadTooLarge { limit }));
-        }
-        let limited = http_body_util::Limited::new(request.into_body(), limit);
-        match http_body_util::BodyExt::collect(limited).await {
-            Ok(collected) => Ok(JsonBody(collected.to_bytes())),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                Err(ApiError(Error::PayloadTooLarge { limit }))
-            }
-            Err(e) => Err(ApiError(Error::invalid(format_args!(
-                "could not read the request body: {e}"
-            )))),
-        }
+        read_limited(request, state.limits.max_body_bytes)
+            .await
+            .map(JsonBody)
+    }
+}
+
+/// The body of a data push, at most `max_push_bytes`.
+pub struct PushBody(pub Bytes);
+
+impl FromRequest<Arc<ApiState>> for PushBody {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: Request,
+        state: &Arc<ApiState>,
+    ) -> Result<Self, Self::Rejection> {
+        read_limited(request, state.limits.max_push_bytes)
+            .await
+            .map(PushBody)
     }
 }

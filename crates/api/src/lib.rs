@@ -21,15 +21,19 @@ use crate::envelope::ApiError;
 /// Explicit request limits.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest request body accepted (413 beyond).
+    /// Largest request body of the function API (413 beyond).
     pub max_body_bytes: usize,
+    /// Largest data push body (413 beyond).
+    pub max_push_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        // A raw_file resource may hold 4 MiB of content; JSON escaping can nearly double it.
         Limits {
+            // A raw_file resource may hold 4 MiB of content; JSON escaping can nearly double it.
             max_body_bytes: 8 * 1024 * 1024,
+            // 10,000 records of about 1.5 KiB.
+            max_push_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -37,6 +41,8 @@ impl Default for Limits {
 pub struct ApiState {
     pub engine: Arc<Engine>,
     pub limits: Limits,
+    /// Behaviour events older than this many days are refused on push and deleted by the retention job.
+    pub event_retention_days: u32,
 }
 
 impl ApiState {
@@ -50,7 +56,7 @@ const FUNCTION: &str = "/v4/openapi/app-groups/{app}/functions/{function}";
 
 /// Every route of the service, wrapped in the envelope middleware.
 pub fn router(state: Arc<ApiState>) -> Router {
-    use routes::{app_groups, default_instance, instances, resources, tasks, versions};
+    use routes::{app_groups, data, default_instance, instances, resources, tasks, versions};
     Router::new()
         .route(
             "/v4/openapi/app-groups",
@@ -100,6 +106,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/v4/openapi/functions/{function}/versions/{version}",
             get(versions::by_id),
+        )
+        .route(&format!("{APP}/data-status"), get(data::status))
+        .route(
+            "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/bulk",
+            post(data::bulk),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

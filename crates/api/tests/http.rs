@@ -445,6 +445,7 @@ async fn body_limits_and_malformed_bodies_never_store_anything() {
         EngineConfig::default(),
         Limits {
             max_body_bytes: 4096,
+            ..Limits::default()
         },
     )
     .await;

@@ -11,6 +11,7 @@
 //!   reported, and the next trigger or cron firing starts a new generation.
 
 pub mod reconciler;
+mod retention;
 pub mod scheduler;
 pub mod worker;
 
@@ -42,6 +43,10 @@ pub struct EngineConfig {
     pub keep_generations: u32,
     /// Time running tasks get to finish on shutdown before they are failed.
     pub shutdown_grace: Duration,
+    /// Behaviour events older than this many days are deleted.
+    pub event_retention_days: u32,
+    /// How often the event retention runs.
+    pub retention_every: Duration,
     /// True for the embedded store: this process is the only one, so any `running` task found at start-up is
     /// orphaned and any artifact file the database does not know is garbage.
     pub exclusive_store: bool,
@@ -58,6 +63,8 @@ impl Default for EngineConfig {
             schedule_every: Duration::from_secs(1),
             keep_generations: 3,
             shutdown_grace: Duration::from_secs(30),
+            event_retention_days: 30,
+            retention_every: Duration::from_secs(3600),
             exclusive_store: true,
         }
     }
@@ -110,6 +117,8 @@ impl Engine {
         loops.spawn(async move { scheduler::run(engine).await });
         let engine = Arc::clone(self);
         loops.spawn(async move { reconciler::run(engine).await });
+        let engine = Arc::clone(self);
+        loops.spawn(async move { retention::run(engine).await });
         Ok(EngineHandle {
             engine: Arc::clone(self),
             loops,

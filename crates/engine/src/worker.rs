@@ -171,7 +171,12 @@ async fn train(
         let claimed = claimed.clone();
         let parameters = version.effective(ParameterList::Create, &claimed.create_parameters);
         let usage_parameters = version.effective(ParameterList::Usage, &claimed.usage_parameters);
+        let store = Arc::clone(&engine.store);
+        let now_ms = now_ms();
         tokio::task::spawn_blocking(move || {
+            let data = store.training_data(&claimed.app_group).map_err(|e| {
+                TrainError::Failed(format!("cannot read the app group's data: {e}"))
+            })?;
             let job = TrainingJob {
                 app_group: &claimed.app_group,
                 instance: &claimed.instance_name,
@@ -180,6 +185,8 @@ async fn train(
                 generation: claimed.task.generation,
                 parameters: &parameters,
                 usage_parameters: &usage_parameters,
+                now_ms,
+                data: &*data,
             };
             trainer.train(&job, &mut Reporter(cell))
         })

@@ -95,7 +95,7 @@ fn fast_config() -> EngineConfig {
         schedule_every: Duration::from_millis(50),
         keep_generations: 2,
         shutdown_grace: Duration::from_millis(300),
-        exclusive_store: true,
+        ..EngineConfig::default()
     }
 }
 

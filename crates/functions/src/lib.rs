@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use algocenter_domain::Function;
 use algocenter_domain::catalogue::EffectiveParameters;
+use algocenter_domain::data::TrainingData;
 use serde_json::{Map, Value};
 
 /// What a trainer is asked to produce: one generation of one instance.
@@ -24,6 +25,10 @@ pub struct TrainingJob<'a> {
     pub parameters: &'a EffectiveParameters,
     /// Usage parameters over the catalogue defaults.
     pub usage_parameters: &'a EffectiveParameters,
+    /// The instant training windows end at (epoch ms): the time the run started.
+    pub now_ms: i64,
+    /// The app group's behaviour events, items and users.
+    pub data: &'a dyn TrainingData,
 }
 
 /// The task was cancelled (by a user, a lease loss or shutdown): the trainer should return promptly.

@@ -1,6 +1,7 @@
 //! One module per family of operations.
 
 pub mod app_groups;
+pub mod data;
 pub mod default_instance;
 pub mod instances;
 pub mod resources;

@@ -1,0 +1,476 @@
+//! A seeded generator of realistic search behaviour, with its ground truth, so that trainers can be scored
+//! against what really drove the clicks.
+//!
+//! The world: a two-level category tree (Chinese and English names), items with a hidden *quality* (their true
+//! popularity), queries tied to a leaf category with Zipf-distributed frequency (exponent about 0.8, so most
+//! distinct queries are seen once), and users with favourite top categories. A session is a search
+//! (`bhv_type=search`, `raw_query`, `hits`), ten exposures in a logged order that only partly follows quality,
+//! and clicks drawn with probability
+//! `base × position^-bias × relevance(query, item) × quality(item) × affinity(user, item)`,
+//! followed by carts and purchases. Everything is deterministic for a seed.
+
+mod words;
+
+use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::data::DAY_MS;
+use algocenter_domain::document::Document;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Map, Value, json};
+
+#[derive(Clone, Debug)]
+pub struct GeneratorConfig {
+    pub seed: u64,
+    /// Events end just before this instant (epoch ms).
+    pub end_ms: i64,
+    /// Days the events span.
+    pub days: u32,
+    /// Search sessions; each yields about 11–12 events.
+    pub searches: u64,
+    pub users: u32,
+    pub items: u32,
+    /// Distinct queries.
+    pub queries: u32,
+    pub zipf_exponent: f64,
+    pub page_size: u32,
+    /// Examination probability of position p is p^-position_bias.
+    pub position_bias: f64,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig {
+            seed: 7,
+            end_ms: 1_790_000_000_000,
+            days: 14,
+            searches: 100_000,
+            users: 20_000,
+            items: 20_000,
+            queries: 50_000,
+            zipf_exponent: 0.8,
+            page_size: 10,
+            position_bias: 0.9,
+        }
+    }
+}
+
+impl GeneratorConfig {
+    /// A configuration sized for about `events` events over `days` days ending at `end_ms`.
+    pub fn for_events(events: u64, days: u32, end_ms: i64, seed: u64) -> Self {
+        let searches = (events / 12).max(1);
+        // Catalogue and audience grow with the traffic, sub-linearly, as they do in real shops.
+        let scale = ((searches as f64) / 100_000.0).sqrt().max(0.05);
+        GeneratorConfig {
+            seed,
+            end_ms,
+            days,
+            searches,
+            users: ((20_000.0 * scale) as u32).max(200),
+            items: ((20_000.0 * scale) as u32).max(200),
+            queries: ((50_000.0 * scale) as u32).max(500),
+            ..GeneratorConfig::default()
+        }
+    }
+}
+
+/// One item as the generator knows it, hidden quality included.
+#[derive(Clone, Debug)]
+pub struct ItemTruth {
+    pub id: String,
+    pub leaf: usize,
+    pub title: String,
+    pub brand: &'static str,
+    pub price: f64,
+    /// The true popularity: the item's attractiveness, in (0, 1).
+    pub quality: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueryTruth {
+    pub text: String,
+    /// The leaf category the query is about.
+    pub leaf: usize,
+}
+
+#[derive(Clone, Debug)]
+struct UserSpec {
+    id: String,
+    favourite_tops: [usize; 2],
+    device: &'static str,
+}
+
+pub struct World {
+    config: GeneratorConfig,
+    items: Vec<ItemTruth>,
+    queries: Vec<QueryTruth>,
+    users: Vec<UserSpec>,
+    /// Cumulative Zipf weights over `queries`.
+    query_cdf: Vec<f64>,
+    /// Per leaf: its items and the cumulative quality weights among them.
+    leaf_items: Vec<(Vec<u32>, Vec<f64>)>,
+    leaf_queries: Vec<Vec<u32>>,
+}
+
+/// Standard normal draw (Box–Muller).
+fn normal(rng: &mut SmallRng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// Index of the first cumulative weight above a uniform draw.
+fn sample(cdf: &[f64], rng: &mut SmallRng) -> usize {
+    let total = cdf.last().copied().unwrap_or(0.0);
+    let x = rng.random::<f64>() * total;
+    cdf.partition_point(|&c| c <= x)
+        .min(cdf.len().saturating_sub(1))
+}
+
+fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut total = 0.0;
+    weights
+        .map(|w| {
+            total += w;
+            total
+        })
+        .collect()
+}
+
+impl World {
+    pub fn new(config: GeneratorConfig) -> World {
+        let mut rng = SmallRng::seed_from_u64(config.seed);
+        let leaves = words::leaves();
+        let items: Vec<ItemTruth> = (0..config.items)
+            .map(|n| {
+                let leaf = rng.random_range(0..leaves.len());
+                let brand = words::BRANDS[rng.random_range(0..words::BRANDS.len())];
+                let adjective = words::ADJECTIVES[rng.random_range(0..words::ADJECTIVES.len())];
+                let (zh, en) = leaves[leaf].1;
+                let quality = 1.0 / (1.0 + (-(1.2 * normal(&mut rng) - 0.6)).exp());
+                ItemTruth {
+                    id: format!("i{n}"),
+                    leaf,
+                    title: format!("{brand} {adjective} {zh} {en}"),
+                    brand,
+                    price: (rng.random::<f64>() * 500.0 + 5.0).round(),
+                    quality,
+                }
+            })
+            .collect();
+        let queries: Vec<QueryTruth> = (0..config.queries)
+            .map(|n| {
+                let leaf = rng.random_range(0..leaves.len());
+                let (zh, en) = leaves[leaf].1;
+                let modifier = words::ADJECTIVES[rng.random_range(0..words::ADJECTIVES.len())];
+                let brand = words::BRANDS[rng.random_range(0..words::BRANDS.len())];
+                // A few shapes, Chinese and English; the number keeps rare queries distinct.
+                let text = match n % 5 {
+                    0 => zh.to_string(),
+                    1 => en.to_string(),
+                    2 => format!("{modifier} {zh}"),
+                    3 => format!("{brand} {en}"),
+                    _ => format!("{en} {modifier} {}", n % 997),
+                };
+                QueryTruth { text, leaf }
+            })
+            .collect();
+        let tops = words::TOPS.len();
+        let users = (0..config.users)
+            .map(|n| UserSpec {
+                id: format!("u{n}"),
+                favourite_tops: [rng.random_range(0..tops), rng.random_range(0..tops)],
+                device: ["ios", "android", "pc"][rng.random_range(0..3)],
+            })
+            .collect();
+        let query_cdf =
+            cumulative((1..=queries.len()).map(|rank| (rank as f64).powf(-config.zipf_exponent)));
+        let mut leaf_items = vec![(Vec::new(), Vec::new()); leaves.len()];
+        for (i, item) in items.iter().enumerate() {
+            leaf_items[item.leaf].0.push(i as u32);
+        }
+        for (members, cdf) in &mut leaf_items {
+            *cdf = cumulative(members.iter().map(|&i| items[i as usize].quality));
+        }
+        let mut leaf_queries = vec![Vec::new(); leaves.len()];
+        for (i, q) in queries.iter().enumerate() {
+            leaf_queries[q.leaf].push(i as u32);
+        }
+        World {
+            config,
+            items,
+            queries,
+            users,
+            query_cdf,
+            leaf_items,
+            leaf_queries,
+        }
+    }
+
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.config
+    }
+
+    pub fn items(&self) -> &[ItemTruth] {
+        &self.items
+    }
+
+    pub fn queries(&self) -> &[QueryTruth] {
+        &self.queries
+    }
+
+    /// `top>leaf` category path of a leaf.
+    pub fn category_path(leaf: usize) -> String {
+        let (top, (zh, _)) = words::leaves()[leaf];
+        format!("{}>{zh}", words::TOPS[top])
+    }
+
+    /// The items as documents (`title`, `category`, `brand`, `price`).
+    pub fn item_documents(&self) -> impl Iterator<Item = Document> + '_ {
+        self.items.iter().map(|item| {
+            let mut attributes = Map::new();
+            attributes.insert("title".into(), json!(item.title));
+            attributes.insert("category".into(), json!(World::category_path(item.leaf)));
+            attributes.insert("brand".into(), json!(item.brand));
+            attributes.insert("price".into(), json!(item.price));
+            Document {
+                id: item.id.clone(),
+                attributes,
+            }
+        })
+    }
+
+    /// The users as documents (`device`, `favourite_category`).
+    pub fn user_documents(&self) -> impl Iterator<Item = Document> + '_ {
+        self.users.iter().map(|user| {
+            let mut attributes = Map::new();
+            attributes.insert("device".into(), Value::from(user.device));
+            attributes.insert(
+                "favourite_category".into(),
+                json!(words::TOPS[user.favourite_tops[0]]),
+            );
+            Document {
+                id: user.id.clone(),
+                attributes,
+            }
+        })
+    }
+
+    /// Streams every event in time order; exposures come with their true click probability.
+    pub fn events(&self, f: &mut dyn FnMut(&BehaviourEvent, Option<f64>)) {
+        let c = &self.config;
+        let mut rng = SmallRng::seed_from_u64(c.seed ^ 0x5eed_5eed);
+        let span = f64::from(c.days) * DAY_MS as f64;
+        let start = c.end_ms as f64 - span;
+        let page = c.page_size as usize;
+        let mut shown: Vec<(u32, f64)> = Vec::with_capacity(page);
+        let mut event = BehaviourEvent {
+            user_id: String::new(),
+            imei: String::new(),
+            biz_id: "default".into(),
+            trace_id: "Alibaba".into(),
+            rn: String::new(),
+            item_id: String::new(),
+            item_type: "item".into(),
+            bhv_type: String::new(),
+            bhv_time_ms: 0,
+            reach_time_ms: 0,
+            raw_query: String::new(),
+            hits: None,
+            position: None,
+            context: Vec::new(),
+            extra: Vec::new(),
+        };
+        for s in 0..c.searches {
+            // Sessions spread evenly over the span; the last click of a session stays before `end_ms`.
+            let t = (start
+                + (s as f64 + rng.random::<f64>() * 0.5) / c.searches as f64 * (span - 600_000.0))
+                as i64;
+            let user = &self.users[rng.random_range(0..self.users.len())];
+            let query_index = if rng.random::<f64>() < 0.75 {
+                sample(&self.query_cdf, &mut rng)
+            } else {
+                // A search in one of the user's favourite top categories.
+                let top = user.favourite_tops[rng.random_range(0..2)];
+                let leaves: Vec<usize> = words::leaves()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.0 == top)
+                    .map(|(i, _)| i)
+                    .collect();
+                let leaf = leaves[rng.random_range(0..leaves.len())];
+                match self.leaf_queries[leaf].as_slice() {
+                    [] => sample(&self.query_cdf, &mut rng),
+                    qs => qs[rng.random_range(0..qs.len())] as usize,
+                }
+            };
+            let query = &self.queries[query_index];
+            let (members, cdf) = &self.leaf_items[query.leaf];
+
+            // The result page: mostly items of the query's leaf (by quality), some from anywhere.
+            shown.clear();
+            while shown.len() < page {
+                let item = if !members.is_empty() && rng.random::<f64>() < 0.8 {
+                    members[sample(cdf, &mut rng)]
+                } else {
+                    rng.random_range(0..self.items.len()) as u32
+                };
+                if shown.iter().all(|(i, _)| *i != item) {
+                    // The logged ranking only partly follows quality.
+                    let score = self.items[item as usize].quality + 0.3 * normal(&mut rng);
+                    shown.push((item, score));
+                }
+            }
+            shown.sort_by(|a, b| b.1.total_cmp(&a.1));
+
+            event.user_id.clone_from(&user.id);
+            event.rn = format!("{:x}-{s:x}", c.seed);
+            event.context = vec![("device".into(), user.device.into())];
+            event.bhv_type = "search".into();
+            event.item_id.clear();
+            event.raw_query.clone_from(&query.text);
+            event.hits = Some((members.len() as u32).max(c.page_size));
+            event.position = None;
+            event.bhv_time_ms = t;
+            event.reach_time_ms = t + 50;
+            f(&event, None);
+            event.raw_query.clear();
+            event.hits = None;
+
+            for (rank, (item_index, _)) in shown.iter().enumerate() {
+                let item = &self.items[*item_index as usize];
+                let position = rank as u32 + 1;
+                let relevance = if item.leaf == query.leaf {
+                    1.0
+                } else if words::leaves()[item.leaf].0 == words::leaves()[query.leaf].0 {
+                    0.3
+                } else {
+                    0.05
+                };
+                let affinity = if user.favourite_tops.contains(&words::leaves()[item.leaf].0) {
+                    1.5
+                } else {
+                    1.0
+                };
+                let p_click = (0.6
+                    * f64::from(position).powf(-c.position_bias)
+                    * relevance
+                    * item.quality
+                    * affinity)
+                    .min(0.95);
+                event.item_id.clone_from(&item.id);
+                event.position = Some(position);
+                event.bhv_type = "expose".into();
+                event.bhv_time_ms = t + 1;
+                event.reach_time_ms = t + 60;
+                f(&event, Some(p_click));
+                if rng.random::<f64>() < p_click {
+                    event.bhv_type = "click".into();
+                    event.bhv_time_ms = t + 2_000 + i64::from(position) * 1_000;
+                    event.reach_time_ms = event.bhv_time_ms + 40;
+                    f(&event, None);
+                    event.position = None;
+                    if rng.random::<f64>() < 0.25 {
+                        event.bhv_type = "cart".into();
+                        event.bhv_time_ms += 60_000;
+                        event.reach_time_ms = event.bhv_time_ms + 40;
+                        f(&event, None);
+                        if rng.random::<f64>() < 0.4 {
+                            event.bhv_type = "buy".into();
+                            event.bhv_time_ms += 120_000;
+                            event.reach_time_ms = event.bhv_time_ms + 40;
+                            f(&event, None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> GeneratorConfig {
+        GeneratorConfig {
+            searches: 2_000,
+            users: 300,
+            items: 500,
+            queries: 2_000,
+            ..GeneratorConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_events() {
+        let collect = |config: GeneratorConfig| {
+            let mut events = Vec::new();
+            World::new(config).events(&mut |e, _| events.push(e.clone()));
+            events
+        };
+        assert_eq!(collect(small()), collect(small()));
+        assert_ne!(
+            collect(small()),
+            collect(GeneratorConfig { seed: 8, ..small() })
+        );
+    }
+
+    #[test]
+    fn sessions_have_the_documented_shape() {
+        let world = World::new(small());
+        let (mut searches, mut exposures, mut clicks, mut last_time) = (0, 0, 0, 0);
+        let mut positions = [0u32; 11];
+        world.events(&mut |e, truth| {
+            assert!(e.bhv_time_ms < world.config().end_ms);
+            match e.bhv_type.as_str() {
+                "search" => {
+                    searches += 1;
+                    assert!(!e.raw_query.is_empty() && e.item_id.is_empty());
+                    assert!(e.bhv_time_ms >= last_time, "sessions come in time order");
+                    last_time = e.bhv_time_ms;
+                }
+                "expose" => {
+                    exposures += 1;
+                    assert!(truth.is_some_and(|p| (0.0..=0.95).contains(&p)));
+                }
+                "click" => {
+                    clicks += 1;
+                    positions[e.position.unwrap() as usize] += 1;
+                }
+                _ => {}
+            }
+        });
+        assert_eq!((searches, exposures), (2_000, 20_000));
+        let ctr = f64::from(clicks) / f64::from(exposures);
+        assert!((0.02..0.3).contains(&ctr), "click-through {ctr}");
+        assert!(
+            positions[1] > positions[10] * 2,
+            "position bias: {positions:?}"
+        );
+    }
+
+    #[test]
+    fn query_frequencies_are_zipf_with_a_long_tail() {
+        let world = World::new(GeneratorConfig {
+            searches: 20_000,
+            queries: 50_000,
+            ..small()
+        });
+        let mut counts = std::collections::HashMap::new();
+        world.events(&mut |e, _| {
+            if e.bhv_type == "search" {
+                *counts.entry(e.raw_query.clone()).or_insert(0u32) += 1;
+            }
+        });
+        let once = counts.values().filter(|&&n| n == 1).count();
+        assert!(
+            once * 2 > counts.len(),
+            "most distinct queries are seen once: {once} of {}",
+            counts.len()
+        );
+        assert!(
+            counts.values().max().unwrap() > &100,
+            "and a head of frequent ones"
+        );
+    }
+}
