@@ -217,19 +217,19 @@ def test_queued_task_is_running_until_cancelled(start_server):
     refused(404, "Task.NotExist", client.get_function_task, APP, "pop", "p1", "abc")
 
 
-def test_tasks_run_fail_honestly_and_are_listed_newest_first(server, client):
+def test_tasks_without_data_fail_honestly_and_are_listed_newest_first(server, client):
     client.create_app_group(m.CreateAppGroupRequest(name=APP))
     create_pop(client, "p1")
     for generation in range(1, 6):
         client.create_function_task(APP, "pop", "p1")
         task = wait_for(lambda: (t := client.get_function_task(APP, "pop", "p1", str(generation)).body.result).status != "running" and t)
-        # This build has no pop trainer yet: the task fails and says why, instead of pretending to train.
+        # No behaviour was pushed: the task fails and says why, instead of producing a meaningless model.
         assert task.status == "failed"
-        assert "no trainer" in json.loads(task.extend_info)["errors"][0]
+        assert json.loads(task.extend_info)["errors"][0].startswith("insufficient data")
         assert task.end_time >= task.start_time > 0
     detail = client.get_function_instance(APP, "pop", "p1", m.GetFunctionInstanceRequest(output="detail")).body.result
     assert detail.task.dag_status == "failed" and detail.status == "unavailable"
-    assert "no trainer" in json.loads(detail.extend_info)["errors"][0]
+    assert json.loads(detail.extend_info)["errors"][0].startswith("insufficient data")
 
     newest = task_list(client, "p1")
     assert newest.total_count == 5 and [t.generation for t in newest.result] == ["5"], "pageSize defaults to 1"

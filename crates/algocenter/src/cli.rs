@@ -20,6 +20,66 @@ pub enum Command {
     /// Manage app groups through a running server.
     #[command(subcommand)]
     App(AppCommand),
+    /// Push behaviour, items or users from JSON Lines or CSV files (gzip too) to a running server.
+    Push(PushArgs),
+    /// Write a realistic generated data set (items, users, behaviour, ground truth) as JSON Lines files.
+    Generate(GenerateArgs),
+    /// Inspect an app group's data on a running server.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// App group to push to.
+    #[arg(long)]
+    pub app: String,
+    /// `behavior`, `item_info` or `user`.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: String,
+    /// Data collection name [default: the app group's name].
+    #[arg(long)]
+    pub collection: Option<String>,
+    /// Records per request (at most 10000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub batch: u32,
+    /// Files: `.jsonl` (one `{"cmd","fields"}` record or bare fields object per line) or `.csv` (a header row of
+    /// field names; `context.KEY` columns form the context map), optionally `.gz`; `-` reads JSON Lines from stdin.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Directory to write items.jsonl, users.jsonl, behavior.jsonl and the ground truth into.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// About how many behaviour events to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Days the events span, ending now.
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// End of the events as epoch milliseconds [default: now].
+    #[arg(long)]
+    pub end_ms: Option<i64>,
+    /// Also write truth_exposures.csv: the true click probability of every exposure.
+    #[arg(long)]
+    pub truth: bool,
+}
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Events per day and type, distinct users, items and queries, and whether each function can be trained.
+    Status {
+        #[arg(long)]
+        app: String,
+        /// Window in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 /// Options of `serve`. Each is read from the flag, else the environment variable, else the TOML file given by

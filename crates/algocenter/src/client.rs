@@ -1,7 +1,7 @@
-//! Client commands: talk HTTP to a running server, as the SDK does.
+//! The HTTP client of the command line: talks to a running server as the SDK does.
 //!
-//! Exit codes: 0 success, 1 the server refused the request (its `Code` and `Message` are printed), 2 bad usage,
-//! 3 the server could not be reached or answered something that is not algocenter's API.
+//! Exit codes: 0 success, 1 the server refused the request or some records (its `Code` and `Message` are
+//! printed), 2 bad usage, 3 the server could not be reached or answered something that is not algocenter's API.
 
 use std::process::ExitCode;
 
@@ -11,15 +11,15 @@ use crate::cli::{AppCommand, ClientArgs};
 
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
 
-enum Failure {
-    /// The API answered with an error envelope.
+pub enum Failure {
+    /// The API answered with an error.
     Api(String),
-    /// No usable answer.
+    /// No usable answer, or a local problem (unreadable file).
     Transport(String),
 }
 
 impl Failure {
-    fn exit(self) -> ExitCode {
+    pub fn exit(self) -> ExitCode {
         match self {
             Failure::Api(message) => {
                 eprintln!("error: {message}");
@@ -33,13 +33,23 @@ impl Failure {
     }
 }
 
-struct Client {
+pub struct Client {
     http: reqwest::Client,
     endpoint: String,
+    pub json: bool,
+}
+
+/// Text of a JSON field, empty when absent.
+pub fn field(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
 }
 
 impl Client {
-    fn new(args: &ClientArgs) -> Self {
+    pub fn new(args: &ClientArgs) -> Self {
         let endpoint = args
             .endpoint
             .clone()
@@ -47,15 +57,17 @@ impl Client {
         Client {
             http: reqwest::Client::new(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            json: args.json,
         }
     }
 
-    async fn call(
+    /// Sends a request; answers the HTTP status and the JSON body, whatever the status.
+    pub async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Failure> {
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Value), Failure> {
         let url = format!("{}{path}", self.endpoint);
         let mut request = self
             .http
@@ -64,38 +76,67 @@ impl Client {
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json; charset=utf-8")
-                .body(body.to_string());
+                .body(body);
         }
         let response = request
             .send()
             .await
             .map_err(|e| Failure::Transport(format!("cannot reach {}: {e}", self.endpoint)))?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let text = response
             .text()
             .await
             .map_err(|e| Failure::Transport(format!("broken response: {e}")))?;
-        let value: Value = serde_json::from_str(&text).map_err(|_| {
+        let value = serde_json::from_str(&text).map_err(|_| {
             Failure::Transport(format!("{url} answered HTTP {status} with a non-JSON body"))
         })?;
-        if status.is_success() {
+        Ok((status, value))
+    }
+
+    /// Sends a request and turns an error answer into a [`Failure`].
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
+        let (status, value) = self
+            .send(method, path, body.map(|b| b.to_string().into_bytes()))
+            .await?;
+        if status < 400 {
             return Ok(value);
         }
-        let field = |k: &str| {
-            value
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        Err(Failure::Api(format!(
-            "{} (HTTP {}): {} [request id {}]",
-            field("Code"),
-            status.as_u16(),
-            field("Message"),
-            field("RequestId")
-        )))
+        Err(Failure::Api(error_text(status, &value)))
     }
+}
+
+/// `Code (HTTP n): Message [request id]` of either envelope (function API or v3 data plane).
+pub fn error_text(status: u16, value: &Value) -> String {
+    let (code, message, request_id) = match value.get("errors").and_then(|e| e.get(0)) {
+        Some(first) if value.get("Code").is_none() => (
+            field(first, "code"),
+            field(first, "message"),
+            field(value, "request_id"),
+        ),
+        _ => (
+            field(value, "Code"),
+            field(value, "Message"),
+            field(value, "RequestId"),
+        ),
+    };
+    format!("{code} (HTTP {status}): {message} [request id {request_id}]")
+}
+
+/// Percent-encodes one path segment.
+pub fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub async fn app(args: ClientArgs, command: AppCommand) -> ExitCode {
@@ -115,7 +156,7 @@ pub async fn app(args: ClientArgs, command: AppCommand) -> ExitCode {
                 .await
                 .map(|v| {
                     let result = v.get("result").cloned().unwrap_or(Value::Null);
-                    if args.json {
+                    if client.json {
                         println!("{result}");
                     } else {
                         println!(
@@ -137,7 +178,7 @@ pub async fn app(args: ClientArgs, command: AppCommand) -> ExitCode {
                         .and_then(Value::as_array)
                         .cloned()
                         .unwrap_or_default();
-                    if args.json {
+                    if client.json {
                         println!("{}", Value::Array(groups));
                     } else {
                         print_app_groups(
@@ -151,14 +192,6 @@ pub async fn app(args: ClientArgs, command: AppCommand) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.exit(),
-    }
-}
-
-fn field(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
     }
 }
 

@@ -4,4 +4,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod data;
+pub mod generate;
+pub mod push;
 pub mod serve;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algocenter::{cli, client, serve};
+use algocenter::{cli, client, data, generate, push, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::App(command) => client::app(cli.client, command).await,
+            cli::Command::Push(args) => push::run(cli.client, args).await,
+            cli::Command::Generate(args) => generate::run(args),
+            cli::Command::Data(command) => data::run(cli.client, command).await,
         }
     });
     // A trainer thread that ignored its cancellation must not keep the process alive after shutdown.

@@ -77,14 +77,15 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         .start()
         .await
         .map_err(|e| format!("start-up recovery failed: {e}"))?;
-    let state = Arc::new(ApiState {
-        engine: Arc::clone(&engine),
-        limits: Limits {
-            max_body_bytes: config.max_body_bytes,
-            max_push_bytes: config.max_push_bytes,
-        },
-        event_retention_days: config.event_retention_days,
-    });
+    let limits = Limits {
+        max_body_bytes: config.max_body_bytes,
+        max_push_bytes: config.max_push_bytes,
+    };
+    let state = Arc::new(ApiState::new(
+        Arc::clone(&engine),
+        limits,
+        config.event_retention_days,
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

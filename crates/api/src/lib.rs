@@ -40,12 +40,27 @@ impl Default for Limits {
 
 pub struct ApiState {
     pub engine: Arc<Engine>,
+    pub serving: Arc<algocenter_serving::Serving>,
     pub limits: Limits,
     /// Behaviour events older than this many days are refused on push and deleted by the retention job.
     pub event_retention_days: u32,
 }
 
 impl ApiState {
+    /// The API over an engine, serving from the engine's store and artifacts.
+    pub fn new(engine: Arc<Engine>, limits: Limits, event_retention_days: u32) -> Self {
+        let serving = algocenter_serving::Serving::new(
+            Arc::clone(engine.store()),
+            Arc::clone(engine.artifacts()),
+        );
+        ApiState {
+            engine,
+            serving: Arc::new(serving),
+            limits,
+            event_retention_days,
+        }
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         self.engine.store()
     }
@@ -56,7 +71,9 @@ const FUNCTION: &str = "/v4/openapi/app-groups/{app}/functions/{function}";
 
 /// Every route of the service, wrapped in the envelope middleware.
 pub fn router(state: Arc<ApiState>) -> Router {
-    use routes::{app_groups, data, default_instance, instances, resources, tasks, versions};
+    use routes::{
+        app_groups, data, default_instance, instances, predict, resources, tasks, versions,
+    };
     Router::new()
         .route(
             "/v4/openapi/app-groups",
@@ -107,6 +124,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v4/openapi/functions/{function}/versions/{version}",
             get(versions::by_id),
         )
+        .route(&format!("{FUNCTION}/instances/{{instance}}/predict"), post(predict::instance))
+        .route(&format!("{FUNCTION}/predict"), post(predict::default_instance))
         .route(&format!("{APP}/data-status"), get(data::status))
         .route(
             "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/bulk",

@@ -183,7 +183,7 @@ const POP_CREATE: &[ParameterSpec] = &[
     ),
     p(
         "half_life_days",
-        "7",
+        "14",
         ParamKind::Float {
             min: 0.1,
             max: 365.0,
@@ -192,7 +192,7 @@ const POP_CREATE: &[ParameterSpec] = &[
     ),
     p(
         "behavior_weights",
-        "expose:0.05,click:1,collect:2,like:1,comment:1,cart:3,buy:5",
+        "expose:0.05,click:1,collect:1,like:1,comment:1,cart:2,buy:3",
         ParamKind::BehaviourWeights,
         "weight of each behaviour type in the popularity count",
     ),
@@ -203,7 +203,7 @@ const POP_CREATE: &[ParameterSpec] = &[
             min: 0,
             max: 100000,
         },
-        "items with fewer events are scored from their category",
+        "items with fewer weighted events get no score (served the default_score)",
     ),
     p(
         "smoothing",
@@ -213,6 +213,12 @@ const POP_CREATE: &[ParameterSpec] = &[
             max: 100000.0,
         },
         "pseudo-count pulling click-through and conversion rates to the category mean",
+    ),
+    p(
+        "category_field",
+        "category",
+        ParamKind::Field,
+        "item attribute holding the category whose rates the smoothing pulls towards",
     ),
 ];
 

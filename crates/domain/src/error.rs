@@ -22,6 +22,10 @@ pub enum Error {
     InstanceNotExist(String),
     #[error("instance '{0}' already exists.")]
     InstanceDuplicated(String),
+    #[error(
+        "instance '{0}' has no serving generation yet: train it (CreateFunctionTask) until a generation succeeds."
+    )]
+    InstanceUnavailable(String),
     #[error("task not exist: instance '{instance}' has no generation '{generation}'.")]
     TaskNotExist {
         instance: String,
@@ -72,6 +76,7 @@ impl Error {
             Error::FunctionNotExist(_) => "Function.NotExist",
             Error::InstanceNotExist(_) => "Instance.NotExist",
             Error::InstanceDuplicated(_) => "Instance.Duplicated",
+            Error::InstanceUnavailable(_) => "Instance.Unavailable",
             Error::TaskNotExist { .. } => "Task.NotExist",
             Error::TaskIsRunning(_) => "Task.IsRunning",
             Error::TaskFinished { .. } => "Task.Finished",
@@ -103,6 +108,7 @@ impl Error {
             | Error::RouteNotFound { .. } => 404,
             Error::AppDuplicated(_)
             | Error::InstanceDuplicated(_)
+            | Error::InstanceUnavailable(_)
             | Error::TaskIsRunning(_)
             | Error::TaskFinished { .. }
             | Error::ResourceDuplicated(_)

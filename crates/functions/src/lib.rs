@@ -2,8 +2,11 @@
 //! one [`Trainer`] trait; the engine owns everything around it (claiming tasks, storing artifacts, persisting
 //! progress). Trainers are pure computation: no SQL, no HTTP, no clock reads other than for their own timing.
 //!
-//! No function has a trainer yet: a task of such a function fails with an honest reason instead of pretending to
+//! A function without a trainer in this build fails its tasks with an honest reason instead of pretending to
 //! train (see [`Trainers::builtin`]).
+
+pub mod evaluation;
+pub mod pop;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,10 +89,10 @@ pub struct Trainers {
 }
 
 impl Trainers {
-    /// The trainers this build ships. Empty until the functions' trainers land: tasks then fail with
-    /// "no trainer" rather than produce a fake model.
+    /// The trainers this build ships. Functions missing here fail their tasks with "no trainer" rather than
+    /// produce a fake model.
     pub fn builtin() -> Self {
-        Trainers::default()
+        Trainers::default().with(Function::Pop, Arc::new(pop::PopTrainer))
     }
 
     /// Adds or replaces the trainer of `function`.

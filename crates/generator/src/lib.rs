@@ -327,6 +327,7 @@ impl World {
             event.context = vec![("device".into(), user.device.into())];
             event.bhv_type = "search".into();
             event.item_id.clear();
+            event.item_type.clear();
             event.raw_query.clone_from(&query.text);
             event.hits = Some((members.len() as u32).max(c.page_size));
             event.position = None;
@@ -335,6 +336,7 @@ impl World {
             f(&event, None);
             event.raw_query.clear();
             event.hits = None;
+            event.item_type = "item".into();
 
             for (rank, (item_index, _)) in shown.iter().enumerate() {
                 let item = &self.items[*item_index as usize];
@@ -472,5 +474,90 @@ mod tests {
             counts.values().max().unwrap() > &100,
             "and a head of frequent ones"
         );
+    }
+}
+
+/// A behaviour event as one push record line: `{"cmd":"ADD","fields":{...}}` with times in epoch milliseconds.
+pub fn push_record(e: &BehaviourEvent) -> Value {
+    let mut fields = Map::new();
+    fields.insert("user_id".into(), json!(e.user_id));
+    fields.insert("biz_id".into(), json!(e.biz_id));
+    fields.insert("trace_id".into(), json!(e.trace_id));
+    fields.insert("rn".into(), json!(e.rn));
+    if !e.item_id.is_empty() {
+        fields.insert("item_id".into(), json!(e.item_id));
+        fields.insert("item_type".into(), json!(e.item_type));
+    }
+    fields.insert("bhv_type".into(), json!(e.bhv_type));
+    fields.insert("bhv_time".into(), json!(e.bhv_time_ms));
+    fields.insert("reach_time".into(), json!(e.reach_time_ms));
+    if !e.raw_query.is_empty() {
+        fields.insert("raw_query".into(), json!(e.raw_query));
+    }
+    if let Some(hits) = e.hits {
+        fields.insert("hits".into(), json!(hits));
+    }
+    if let Some(position) = e.position {
+        fields.insert("position".into(), json!(position));
+    }
+    if !e.context.is_empty() {
+        let context: Map<String, Value> = e
+            .context
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        fields.insert("context".into(), Value::Object(context));
+    }
+    json!({"cmd": "ADD", "fields": fields})
+}
+
+/// An item or user document as one push record line.
+pub fn document_record(id_field: &str, d: &Document) -> Value {
+    let mut fields = d.attributes.clone();
+    fields.insert(id_field.into(), json!(d.id));
+    json!({"cmd": "ADD", "fields": fields})
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use algocenter_domain::push::{CollectionType, parse_push};
+
+    /// What the generator writes is what the push API accepts, unchanged.
+    #[test]
+    fn generated_records_pass_push_validation() {
+        let world = World::new(GeneratorConfig {
+            searches: 200,
+            users: 50,
+            items: 100,
+            queries: 200,
+            ..GeneratorConfig::default()
+        });
+        let mut events = Vec::new();
+        world.events(&mut |e, _| events.push(e.clone()));
+        let body = Value::Array(events.iter().map(push_record).collect()).to_string();
+        let push = parse_push(
+            CollectionType::Behavior,
+            body.as_bytes(),
+            world.config().end_ms,
+            0,
+        )
+        .unwrap();
+        assert!(push.errors.is_empty(), "{:?}", push.errors.first());
+        assert_eq!(push.events.len(), events.len());
+        let differing = push.events.iter().zip(&events).position(|(a, b)| a != b);
+        assert_eq!(
+            differing, None,
+            "the push record of an event parses back to the same event"
+        );
+        let items = Value::Array(
+            world
+                .item_documents()
+                .map(|d| document_record("item_id", &d))
+                .collect(),
+        )
+        .to_string();
+        let push = parse_push(CollectionType::ItemInfo, items.as_bytes(), 0, 0).unwrap();
+        assert_eq!((push.documents.len(), push.errors.len()), (100, 0));
     }
 }

@@ -73,11 +73,7 @@ pub async fn start_with(trainers: Trainers, config: EngineConfig, limits: Limits
     let artifacts = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
     let engine = Engine::new(Arc::new(store), Arc::new(artifacts), trainers, config);
     let handle = engine.start().await.unwrap();
-    let router = algocenter_api::router(Arc::new(ApiState {
-        engine,
-        limits,
-        event_retention_days: 30,
-    }));
+    let router = algocenter_api::router(Arc::new(ApiState::new(engine, limits, 30)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -1,0 +1,130 @@
+//! `algocenter generate`: a realistic data set as push-ready JSON Lines files, with its ground truth.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
+
+use crate::cli::GenerateArgs;
+
+fn create(dir: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
+    Ok(BufWriter::with_capacity(
+        1 << 20,
+        File::create(dir.join(name))?,
+    ))
+}
+
+fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
+    std::fs::create_dir_all(&args.out)?;
+    let end_ms = args.end_ms.unwrap_or_else(algocenter_domain::now_ms);
+    let world = World::new(GeneratorConfig::for_events(
+        args.events,
+        args.days,
+        end_ms,
+        args.seed,
+    ));
+
+    let mut items = create(&args.out, "items.jsonl")?;
+    for d in world.item_documents() {
+        serde_json::to_writer(&mut items, &document_record("item_id", &d))?;
+        items.write_all(b"\n")?;
+    }
+    items.flush()?;
+    let mut users = create(&args.out, "users.jsonl")?;
+    for d in world.user_documents() {
+        serde_json::to_writer(&mut users, &document_record("user_id", &d))?;
+        users.write_all(b"\n")?;
+    }
+    users.flush()?;
+    let mut truth = create(&args.out, "truth_items.csv")?;
+    writeln!(truth, "item_id,category,true_popularity")?;
+    for item in world.items() {
+        writeln!(
+            truth,
+            "{},{},{:.6}",
+            item.id,
+            World::category_path(item.leaf),
+            item.quality
+        )?;
+    }
+    truth.flush()?;
+    let mut queries = create(&args.out, "truth_queries.csv")?;
+    writeln!(queries, "query,category")?;
+    for q in world.queries() {
+        writeln!(
+            queries,
+            "\"{}\",{}",
+            q.text.replace('"', "\"\""),
+            World::category_path(q.leaf)
+        )?;
+    }
+    queries.flush()?;
+
+    let mut behaviour = create(&args.out, "behavior.jsonl")?;
+    let mut exposures = if args.truth {
+        Some(create(&args.out, "truth_exposures.csv")?)
+    } else {
+        None
+    };
+    if let Some(w) = exposures.as_mut() {
+        writeln!(w, "rn,item_id,position,p_click")?;
+    }
+    let mut count = 0u64;
+    let mut failure: Option<std::io::Error> = None;
+    world.events(&mut |event, p_click| {
+        if failure.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut behaviour, &push_record(event))
+            .map_err(std::io::Error::other)
+            .and_then(|_| behaviour.write_all(b"\n"))
+            .and_then(|_| match (exposures.as_mut(), p_click) {
+                (Some(w), Some(p)) => writeln!(
+                    w,
+                    "{},{},{},{p:.6}",
+                    event.rn,
+                    event.item_id,
+                    event.position.unwrap_or(0)
+                ),
+                _ => Ok(()),
+            });
+        match written {
+            Ok(()) => count += 1,
+            Err(e) => failure = Some(e),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    behaviour.flush()?;
+    if let Some(w) = exposures.as_mut() {
+        w.flush()?;
+    }
+    Ok((count, world))
+}
+
+pub fn run(args: GenerateArgs) -> ExitCode {
+    let started = Instant::now();
+    match write_all(&args) {
+        Ok((events, world)) => {
+            let c = world.config();
+            println!(
+                "wrote {events} behaviour events ({} searches), {} items, {} users, {} queries to {} in {:.1} s",
+                c.searches,
+                c.items,
+                c.users,
+                c.queries,
+                args.out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: writing to {}: {e}", args.out.display());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Ranking metrics used to evaluate trained generations on held-out data.
+
+/// Ranks of `values` (1-based, ties share their average rank).
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let average = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = average;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return None;
+    }
+    Some(sxy / (sxx * syy).sqrt())
+}
+
+/// Spearman's rank correlation (ties averaged); `None` when either side is constant or too short.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    pearson(&ranks(x), &ranks(y))
+}
+
+/// NDCG@k of ordering items by `scores` (descending) when their true gains are `gains`.
+pub fn ndcg_at(k: usize, scores: &[f64], gains: &[f64]) -> Option<f64> {
+    let dcg = |order: &[usize]| -> f64 {
+        order
+            .iter()
+            .take(k)
+            .enumerate()
+            .map(|(rank, &i)| gains[i] / ((rank + 2) as f64).log2())
+            .sum()
+    };
+    let mut by_score: Vec<usize> = (0..scores.len()).collect();
+    // Ties are broken against the model (lowest gain first) so that a constant score earns no credit.
+    by_score.sort_by(|&a, &b| {
+        scores[b]
+            .total_cmp(&scores[a])
+            .then(gains[a].total_cmp(&gains[b]))
+    });
+    let mut ideal: Vec<usize> = (0..gains.len()).collect();
+    ideal.sort_by(|&a, &b| gains[b].total_cmp(&gains[a]));
+    let best = dcg(&ideal);
+    (best > 0.0).then(|| dcg(&by_score) / best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_known_cases() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        // Ties get average ranks: x ranks [1.5, 1.5, 3], y ranks [1, 2, 3].
+        let r = spearman(&[5.0, 5.0, 9.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert!((r - 0.866_025).abs() < 1e-5, "{r}");
+    }
+
+    #[test]
+    fn ndcg_is_one_for_the_ideal_order_and_lower_otherwise() {
+        let gains = [3.0, 0.0, 1.0, 2.0];
+        assert_eq!(ndcg_at(10, &[4.0, 1.0, 2.0, 3.0], &gains), Some(1.0));
+        let reversed = ndcg_at(10, &[1.0, 4.0, 3.0, 2.0], &gains).unwrap();
+        assert!(reversed < 0.8, "{reversed}");
+        let constant = ndcg_at(10, &[1.0; 4], &gains).unwrap();
+        assert!(constant < 1.0, "ties earn no credit: {constant}");
+        assert_eq!(ndcg_at(10, &[1.0, 2.0], &[0.0, 0.0]), None);
+    }
+}
