@@ -321,6 +321,8 @@ fn help_documents_every_serve_option_and_bad_config_exits_2() {
         "--keep-generations",
         "--lease-secs",
         "--shutdown-grace-secs",
+        "--max-push-bytes",
+        "--event-retention-days",
         "--max-body-bytes",
         "--sqlite-synchronous",
         "--log-format",
