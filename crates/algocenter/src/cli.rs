@@ -22,6 +22,8 @@ pub enum Command {
     App(AppCommand),
     /// Push behaviour, items or users from JSON Lines or CSV files (gzip too) to a running server.
     Push(PushArgs),
+    /// Export stored behaviour, items or users as JSON Lines push records (re-importable with `push`).
+    Export(ExportArgs),
     /// Write a realistic generated data set (items, users, behaviour, ground truth) as JSON Lines files.
     Generate(GenerateArgs),
     /// Inspect an app group's data on a running server.
@@ -47,6 +49,24 @@ pub struct PushArgs {
     /// field names; `context.KEY` columns form the context map), optionally `.gz`; `-` reads JSON Lines from stdin.
     #[arg(required = true)]
     pub files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub app: String,
+    /// `behavior`, `item_info` or `user`.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: String,
+    /// Data collection name [default: the app group's name].
+    #[arg(long)]
+    pub collection: Option<String>,
+    /// Behaviour of the last N days only.
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// File to write (`.gz` compresses) [default: standard output].
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -93,6 +93,16 @@ impl Client {
         Ok((status, value))
     }
 
+    /// Starts a GET whose body the caller streams.
+    pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, Failure> {
+        let url = format!("{}{path}", self.endpoint);
+        self.http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Failure::Transport(format!("cannot reach {}: {e}", self.endpoint)))
+    }
+
     /// Sends a request and turns an error answer into a [`Failure`].
     pub async fn call(
         &self,

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use algocenter_domain::document::DocumentKind;
 use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
 
 use crate::cli::GenerateArgs;
@@ -29,13 +30,13 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
 
     let mut items = create(&args.out, "items.jsonl")?;
     for d in world.item_documents() {
-        serde_json::to_writer(&mut items, &document_record("item_id", &d))?;
+        serde_json::to_writer(&mut items, &document_record(DocumentKind::Item, &d))?;
         items.write_all(b"\n")?;
     }
     items.flush()?;
     let mut users = create(&args.out, "users.jsonl")?;
     for d in world.user_documents() {
-        serde_json::to_writer(&mut users, &document_record("user_id", &d))?;
+        serde_json::to_writer(&mut users, &document_record(DocumentKind::User, &d))?;
         users.write_all(b"\n")?;
     }
     users.flush()?;

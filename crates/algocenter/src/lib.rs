@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod data;
+pub mod export;
 pub mod generate;
 pub mod push;
 pub mod serve;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algocenter::{cli, client, data, generate, push, serve};
+use algocenter::{cli, client, data, export, generate, push, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             cli::Command::App(command) => client::app(cli.client, command).await,
             cli::Command::Push(args) => push::run(cli.client, args).await,
             cli::Command::Generate(args) => generate::run(args),
+            cli::Command::Export(args) => export::run(cli.client, args).await,
             cli::Command::Data(command) => data::run(cli.client, command).await,
         }
     });

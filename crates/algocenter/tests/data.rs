@@ -315,3 +315,130 @@ async fn push_reports_refused_lines_csv_and_gzip() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("App.NotFound"));
 }
+
+#[tokio::test]
+async fn export_gives_back_what_push_took() {
+    let (tmp, data) = temp_data_dir();
+    let out = tmp.path().join("gen");
+    let generated = std::process::Command::new(BINARY)
+        .args(["generate", "--events", "5000", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let server = Process::serve(&data, &[]);
+    for app in ["shop", "copy"] {
+        assert!(cli(&server.base, &["app", "create", app]).status.success());
+    }
+    let behaviour = out.join("behavior.jsonl");
+    assert!(
+        cli(
+            &server.base,
+            &[
+                "push",
+                "--app",
+                "shop",
+                "--type",
+                "behavior",
+                behaviour.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        cli(
+            &server.base,
+            &[
+                "push",
+                "--app",
+                "shop",
+                "--type",
+                "item_info",
+                out.join("items.jsonl").to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+
+    let exported = tmp.path().join("export.jsonl.gz");
+    let output = cli(
+        &server.base,
+        &[
+            "export",
+            "--app",
+            "shop",
+            "--type",
+            "behavior",
+            "--out",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = std::fs::read_to_string(&behaviour).unwrap().lines().count();
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("exported {lines} records")));
+
+    // Re-imported into another app group, the export is the same data.
+    let output = cli(
+        &server.base,
+        &[
+            "--json",
+            "push",
+            "--app",
+            "copy",
+            "--type",
+            "behavior",
+            exported.to_str().unwrap(),
+        ],
+    );
+    let summary: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(summary["stored"].as_u64(), Some(lines as u64));
+    let status = |app: &'static str| {
+        let base = server.base.clone();
+        async move {
+            call(
+                &base,
+                "GET",
+                &format!("/v4/openapi/app-groups/{app}/data-status"),
+                None,
+            )
+            .await
+            .1["Result"]["days"]
+                .clone()
+        }
+    };
+    assert_eq!(status("shop").await, status("copy").await);
+
+    let items = cli(
+        &server.base,
+        &["export", "--app", "shop", "--type", "item_info"],
+    );
+    assert_eq!(
+        stdout(&items).lines().count(),
+        std::fs::read_to_string(out.join("items.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+    );
+    let recent = cli(
+        &server.base,
+        &[
+            "export", "--app", "shop", "--type", "behavior", "--days", "1",
+        ],
+    );
+    let recent_lines = stdout(&recent).lines().count();
+    assert!(
+        recent_lines > 0 && recent_lines < lines,
+        "{recent_lines} of {lines}"
+    );
+    let ghost = cli(
+        &server.base,
+        &["export", "--app", "ghost", "--type", "behavior"],
+    );
+    assert_eq!(ghost.status.code(), Some(1));
+}

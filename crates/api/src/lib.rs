@@ -131,6 +131,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/bulk",
             post(data::bulk),
         )
+        .route(
+            "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/export",
+            get(data::export),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

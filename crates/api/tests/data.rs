@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use algocenter_api::Limits;
+use algocenter_domain::document::DocumentKind;
 use algocenter_domain::now_ms;
 use algocenter_engine::EngineConfig;
 use algocenter_functions::Trainers;
@@ -285,7 +286,7 @@ async fn pop_trains_on_pushed_behaviour_serves_scores_and_switches_generations()
     });
     let items: Vec<Value> = world
         .item_documents()
-        .map(|d| document_record("item_id", &d))
+        .map(|d| document_record(DocumentKind::Item, &d))
         .collect();
     assert_eq!(push(&server, "item_info", &items).await.body["stored"], 400);
     let mut events = Vec::new();

@@ -53,6 +53,46 @@ impl BehaviourEvent {
         }
     }
 
+    /// The event as push-record `fields`, in the form [`parse_behaviour`] reads back to the same event (times in
+    /// epoch milliseconds). Used by export and by the generator.
+    pub fn to_fields(&self) -> Map<String, Value> {
+        let mut fields = Map::new();
+        let mut text = |name: &str, value: &str| {
+            if !value.is_empty() {
+                fields.insert(name.into(), Value::from(value));
+            }
+        };
+        text("user_id", &self.user_id);
+        text("imei", &self.imei);
+        text("biz_id", &self.biz_id);
+        text("trace_id", &self.trace_id);
+        text("rn", &self.rn);
+        text("item_id", &self.item_id);
+        text("item_type", &self.item_type);
+        text("bhv_type", &self.bhv_type);
+        text("raw_query", &self.raw_query);
+        fields.insert("bhv_time".into(), Value::from(self.bhv_time_ms));
+        fields.insert("reach_time".into(), Value::from(self.reach_time_ms));
+        if let Some(hits) = self.hits {
+            fields.insert("hits".into(), Value::from(hits));
+        }
+        if let Some(position) = self.position {
+            fields.insert("position".into(), Value::from(position));
+        }
+        if !self.context.is_empty() {
+            let context = self
+                .context
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect();
+            fields.insert("context".into(), Value::Object(context));
+        }
+        for (name, value) in &self.extra {
+            fields.insert(name.clone(), Value::from(value.as_str()));
+        }
+        fields
+    }
+
     pub fn is_search(&self) -> bool {
         self.bhv_type == SEARCH
     }
@@ -451,6 +491,13 @@ mod tests {
             1_600_000_000_000
         );
         assert!(parse_time("t", &json!("20201313122640")).is_err());
+    }
+
+    #[test]
+    fn fields_round_trip_through_parsing() {
+        let mut e = parse_behaviour(&base(), NOW, 0).unwrap();
+        e.imei = "device".into();
+        assert_eq!(parse_behaviour(&e.to_fields(), NOW, 0).unwrap(), e);
     }
 
     #[test]

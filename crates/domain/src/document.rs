@@ -42,6 +42,13 @@ pub struct Document {
 }
 
 impl Document {
+    /// The document as push-record `fields`.
+    pub fn to_fields(&self, kind: DocumentKind) -> Map<String, Value> {
+        let mut fields = self.attributes.clone();
+        fields.insert(kind.id_field().into(), Value::from(self.id.as_str()));
+        fields
+    }
+
     /// A string attribute, also when it was pushed as a number.
     pub fn text(&self, name: &str) -> Option<String> {
         match self.attributes.get(name)? {

@@ -38,6 +38,11 @@ impl CollectionType {
     }
 }
 
+/// A push record line: `{"cmd": "ADD", "fields": {...}}`.
+pub fn add_record(fields: Map<String, Value>) -> Value {
+    serde_json::json!({"cmd": "ADD", "fields": fields})
+}
+
 /// A refused record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordError {

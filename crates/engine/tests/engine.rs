@@ -525,3 +525,55 @@ async fn an_expired_lease_is_reconciled_to_failed() {
     assert_eq!(task.state, TaskState::Failed);
     assert!(errors(&task)[0].contains("lease expired"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_past_their_retention_are_deleted() {
+    let config = EngineConfig {
+        event_retention_days: 2,
+        retention_every: Duration::from_millis(50),
+        ..fast_config()
+    };
+    let f = start(Trainers::default(), config).await;
+    let day = 86_400_000;
+    let click = |item: &str, at_ms: i64| algocenter_domain::behaviour::BehaviourEvent {
+        user_id: "u".into(),
+        imei: String::new(),
+        biz_id: "1".into(),
+        trace_id: "t".into(),
+        rn: "r".into(),
+        item_id: item.into(),
+        item_type: "item".into(),
+        bhv_type: "click".into(),
+        bhv_time_ms: at_ms,
+        reach_time_ms: at_ms,
+        raw_query: String::new(),
+        hits: None,
+        position: None,
+        context: vec![],
+        extra: vec![],
+    };
+    let now = now_ms();
+    f.store
+        .append_events(APP, vec![click("old", now - 5 * day)])
+        .await
+        .unwrap();
+    f.store
+        .append_events(APP, vec![click("new", now - day / 2)])
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let clicks = f
+            .store
+            .data_status(APP, 0, i64::MAX)
+            .await
+            .unwrap()
+            .totals
+            .clicks;
+        if clicks == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{clicks} clicks still stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -13,7 +13,8 @@ mod words;
 
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::data::DAY_MS;
-use algocenter_domain::document::Document;
+use algocenter_domain::document::{Document, DocumentKind};
+use algocenter_domain::push::add_record;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
@@ -477,45 +478,14 @@ mod tests {
     }
 }
 
-/// A behaviour event as one push record line: `{"cmd":"ADD","fields":{...}}` with times in epoch milliseconds.
+/// A behaviour event as one push record line.
 pub fn push_record(e: &BehaviourEvent) -> Value {
-    let mut fields = Map::new();
-    fields.insert("user_id".into(), json!(e.user_id));
-    fields.insert("biz_id".into(), json!(e.biz_id));
-    fields.insert("trace_id".into(), json!(e.trace_id));
-    fields.insert("rn".into(), json!(e.rn));
-    if !e.item_id.is_empty() {
-        fields.insert("item_id".into(), json!(e.item_id));
-        fields.insert("item_type".into(), json!(e.item_type));
-    }
-    fields.insert("bhv_type".into(), json!(e.bhv_type));
-    fields.insert("bhv_time".into(), json!(e.bhv_time_ms));
-    fields.insert("reach_time".into(), json!(e.reach_time_ms));
-    if !e.raw_query.is_empty() {
-        fields.insert("raw_query".into(), json!(e.raw_query));
-    }
-    if let Some(hits) = e.hits {
-        fields.insert("hits".into(), json!(hits));
-    }
-    if let Some(position) = e.position {
-        fields.insert("position".into(), json!(position));
-    }
-    if !e.context.is_empty() {
-        let context: Map<String, Value> = e
-            .context
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        fields.insert("context".into(), Value::Object(context));
-    }
-    json!({"cmd": "ADD", "fields": fields})
+    add_record(e.to_fields())
 }
 
 /// An item or user document as one push record line.
-pub fn document_record(id_field: &str, d: &Document) -> Value {
-    let mut fields = d.attributes.clone();
-    fields.insert(id_field.into(), json!(d.id));
-    json!({"cmd": "ADD", "fields": fields})
+pub fn document_record(kind: DocumentKind, d: &Document) -> Value {
+    add_record(d.to_fields(kind))
 }
 
 #[cfg(test)]
@@ -553,7 +523,7 @@ mod record_tests {
         let items = Value::Array(
             world
                 .item_documents()
-                .map(|d| document_record("item_id", &d))
+                .map(|d| document_record(DocumentKind::Item, &d))
                 .collect(),
         )
         .to_string();

@@ -3,7 +3,7 @@
 use algocenter_domain::Error;
 use algocenter_domain::data::{DAY_MS, readiness};
 use algocenter_domain::document::DocumentKind;
-use algocenter_domain::push::{CollectionType, parse_push};
+use algocenter_domain::push::{CollectionType, add_record, parse_push};
 use algocenter_domain::{Function, now_ms};
 use serde_json::{Map, Value, json};
 
@@ -130,4 +130,81 @@ pub async fn status(state: AppState, Segments(app): Segments<String>, query: Que
         map.insert("readiness".into(), Value::Array(readiness));
     }
     Ok(Reply::result(result))
+}
+
+/// A tokio channel as a body stream (the export producer runs on a blocking thread).
+struct Chunks(tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<axum::body::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// Bytes buffered before a chunk is handed to the response.
+const EXPORT_CHUNK: usize = 64 * 1024;
+
+/// Extension: `GET /v3/openapi/app-groups/{app}/data-collections/{c}/data-collection-type/{type}/actions/export`
+/// streams the stored records as JSON Lines of push records (`{"cmd":"ADD","fields":{...}}`), which the push API
+/// and `algocenter push` take back unchanged. Behaviour can be limited to `from`/`to` (epoch ms, `to` exclusive).
+/// A failure half way ends the stream abnormally, so that a client never mistakes a cut file for a whole one.
+pub async fn export(
+    state: AppState,
+    Segments((app, collection, kind)): Segments<(String, String, String)>,
+    query: Query,
+) -> Result<axum::response::Response, ApiError> {
+    check_collection_name(&collection)?;
+    let kind = CollectionType::parse(&kind)?;
+    state.store().app_group(&app).await?;
+    let from = query.millis("from")?.unwrap_or(i64::MIN);
+    let to = query.millis("to")?.unwrap_or(i64::MAX);
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let store = std::sync::Arc::clone(state.store());
+    tokio::task::spawn_blocking(move || {
+        let mut buffer: Vec<u8> = Vec::with_capacity(EXPORT_CHUNK + 4096);
+        let produced = (|| -> algocenter_domain::Result<()> {
+            let data = store.training_data(&app)?;
+            let mut write = |record: Value| -> algocenter_domain::Result<()> {
+                serde_json::to_writer(&mut buffer, &record).map_err(Error::internal)?;
+                buffer.push(b'\n');
+                if buffer.len() >= EXPORT_CHUNK {
+                    let chunk = axum::body::Bytes::from(std::mem::take(&mut buffer));
+                    tx.blocking_send(Ok(chunk))
+                        .map_err(|_| Error::internal("the client went away"))?;
+                }
+                Ok(())
+            };
+            match kind {
+                CollectionType::Behavior => {
+                    data.for_each_event(from, to, &mut |e| write(add_record(e.to_fields())))
+                }
+                CollectionType::ItemInfo => data.for_each_document(DocumentKind::Item, &mut |d| {
+                    write(add_record(d.to_fields(DocumentKind::Item)))
+                }),
+                CollectionType::User => data.for_each_document(DocumentKind::User, &mut |d| {
+                    write(add_record(d.to_fields(DocumentKind::User)))
+                }),
+            }
+        })();
+        let last = match produced {
+            Ok(()) if buffer.is_empty() => return,
+            Ok(()) => Ok(axum::body::Bytes::from(buffer)),
+            Err(e) => {
+                tracing::error!(error = %e, "export failed");
+                Err(std::io::Error::other(e.to_string()))
+            }
+        };
+        let _ = tx.blocking_send(last);
+    });
+    let mut response = axum::response::Response::new(axum::body::Body::from_stream(Chunks(rx)));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
 }
