@@ -61,14 +61,19 @@ fn append(tx: &Transaction<'_>, app_id: i64, events: Vec<BehaviourEvent>) -> Res
     {
         let mut insert_key = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO event_key (day, app_id, key) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO event_key (day, app_id, at_ms, key) VALUES (?1, ?2, ?3, ?4)",
             )
             .db()?;
         for event in events {
             let day = day_of(event.bhv_time_ms);
             // The key is stored as its i64 bit pattern.
             if insert_key
-                .execute(params![day, app_id, event.dedup_key() as i64])
+                .execute(params![
+                    day,
+                    app_id,
+                    event.bhv_time_ms,
+                    event.dedup_key() as i64
+                ])
                 .db()?
                 == 1
             {

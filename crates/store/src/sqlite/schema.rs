@@ -114,12 +114,16 @@ CREATE TABLE event_block (
 CREATE INDEX event_block_window ON event_block(app_id, max_ms);
 
 -- De-duplication keys (xxh3 of user, rn, item, behaviour type, time) by event day, so that retention drops
--- whole days. Rows of a deleted app group are removed explicitly (no foreign key: the key leads with the day).
+-- whole days. The event time comes before the hash so that, as events arrive roughly in time order, new keys land
+-- at the end of the tree: with the hash first, every push rewrote hundreds of random pages (measured: ingest fell
+-- from 66,000 to 37,000 events/s as the table grew). Rows of a deleted app group are removed explicitly (no
+-- foreign key: the key leads with the day).
 CREATE TABLE event_key (
     day    INTEGER NOT NULL,
     app_id INTEGER NOT NULL,
+    at_ms  INTEGER NOT NULL,
     key    INTEGER NOT NULL,
-    PRIMARY KEY (day, app_id, key)
+    PRIMARY KEY (day, app_id, at_ms, key)
 ) WITHOUT ROWID;
 
 -- Stored events per day and behaviour type (duplicates not counted), for the data status.
