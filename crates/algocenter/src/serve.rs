@@ -55,7 +55,8 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         SyncMode::Normal => Synchronous::Normal,
         SyncMode::Full => Synchronous::Full,
     };
-    let store = SqliteStore::open(&config.data_dir, 8, synchronous).map_err(|e| e.to_string())?;
+    let store =
+        Arc::new(SqliteStore::open(&config.data_dir, 8, synchronous).map_err(|e| e.to_string())?);
     let artifacts =
         LocalArtifacts::open(config.data_dir.join("artifacts")).map_err(|e| e.to_string())?;
     let engine_config = EngineConfig {
@@ -68,7 +69,7 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         ..EngineConfig::default()
     };
     let engine = Engine::new(
-        Arc::new(store),
+        Arc::clone(&store) as Arc<dyn algocenter_store::Store>,
         Arc::new(artifacts),
         trainers,
         engine_config,
@@ -104,6 +105,9 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         .await
         .map_err(|e| format!("server error: {e}"))?;
     engine_handle.shutdown().await;
+    if let Err(e) = store.checkpoint().await {
+        tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -168,7 +168,11 @@ async fn instances_tasks_and_generations_survive_a_restart() {
     let (status, log) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "SIGTERM exits cleanly: {log}");
     assert!(log.contains("stopped"));
-
+    let wal = std::fs::metadata(data.join("algocenter.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(
+        wal, 0,
+        "a stopped data directory is checkpointed into one file"
+    );
     let server = Process::serve(&data, &[]);
     let (_, instance) = call(
         &server.base,

@@ -118,6 +118,18 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Copies the write-ahead log into the database and empties it, so that a stopped data directory is one
+    /// self-contained file (for backups). Called at shutdown.
+    pub async fn checkpoint(&self) -> Result<()> {
+        let writer = Arc::clone(&self.writer);
+        run_blocking(move || {
+            let conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .db()
+        })
+        .await
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits when `f` succeeds, rolls back otherwise.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
