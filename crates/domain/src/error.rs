@@ -63,6 +63,30 @@ pub enum Error {
     MethodNotAllowed { method: String, path: String },
     #[error("the server is shutting down; retry on another node or later.")]
     ShuttingDown,
+    #[error("{0}")]
+    IncompleteSignature(String),
+    #[error("the access key does not exist or was revoked.")]
+    InvalidAccessKeyId,
+    #[error("the request signature does not match the one computed by the server.")]
+    SignatureDoesNotMatch,
+    #[error(
+        "the request date is outside the accepted window of the server's clock; check the client's clock."
+    )]
+    TimestampExpired,
+    #[error("the signature nonce was already used: every request needs a fresh one.")]
+    SignatureNonceUsed,
+    #[error("STS security tokens are not supported: sign with an algocenter access key.")]
+    SecurityTokenNotSupported,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("too many requests for this access key; retry after {retry_after_ms} ms.")]
+    Throttled { retry_after_ms: u64 },
+    #[error("access key '{0}' does not exist.")]
+    AccessKeyNotExist(String),
+    #[error("access key '{0}' already exists.")]
+    AccessKeyDuplicated(String),
+    #[error("{0}")]
+    LastAdminKey(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -91,6 +115,17 @@ impl Error {
             Error::RouteNotFound { .. } => "NotFound",
             Error::MethodNotAllowed { .. } => "MethodNotAllowed",
             Error::ShuttingDown => "ServiceUnavailable",
+            Error::IncompleteSignature(_) => "IncompleteSignature",
+            Error::InvalidAccessKeyId => "InvalidAccessKeyId.NotFound",
+            Error::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Error::TimestampExpired => "InvalidTimeStamp.Expired",
+            Error::SignatureNonceUsed => "SignatureNonceUsed",
+            Error::SecurityTokenNotSupported => "InvalidSecurityToken.NotSupported",
+            Error::Forbidden(_) => "Forbidden.RAM",
+            Error::Throttled { .. } => "Throttling.User",
+            Error::AccessKeyNotExist(_) => "AccessKey.NotExist",
+            Error::AccessKeyDuplicated(_) => "AccessKey.Duplicated",
+            Error::LastAdminKey(_) => "AccessKey.LastAdmin",
             Error::Internal(_) => "InternalError",
         }
     }
@@ -105,6 +140,8 @@ impl Error {
             | Error::VersionNotExist(_)
             | Error::ResourceNotExist(_)
             | Error::DefaultInstanceNotExist(_)
+            | Error::InvalidAccessKeyId
+            | Error::AccessKeyNotExist(_)
             | Error::RouteNotFound { .. } => 404,
             Error::AppDuplicated(_)
             | Error::InstanceDuplicated(_)
@@ -112,8 +149,18 @@ impl Error {
             | Error::TaskIsRunning(_)
             | Error::TaskFinished { .. }
             | Error::ResourceDuplicated(_)
+            | Error::AccessKeyDuplicated(_)
+            | Error::LastAdminKey(_)
             | Error::ResourceInUse { .. } => 409,
-            Error::ResourceInvalidName(_) | Error::InvalidParameter(_) => 400,
+            Error::ResourceInvalidName(_)
+            | Error::InvalidParameter(_)
+            | Error::IncompleteSignature(_)
+            | Error::SignatureDoesNotMatch
+            | Error::TimestampExpired
+            | Error::SignatureNonceUsed
+            | Error::SecurityTokenNotSupported => 400,
+            Error::Forbidden(_) => 403,
+            Error::Throttled { .. } => 429,
             Error::PayloadTooLarge { .. } => 413,
             Error::MethodNotAllowed { .. } => 405,
             Error::ShuttingDown => 503,

@@ -2,6 +2,7 @@
 //! generations, resources), their validation rules, the built-in function catalogue and the error codes.
 //! It depends on no other algocenter crate.
 
+pub mod access_key;
 pub mod app_group;
 pub mod behaviour;
 pub mod catalogue;
