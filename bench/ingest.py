@@ -88,7 +88,7 @@ def main():
         conn.close()
 
     threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(args.clients)]
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     for t in threads:
         t.start()
     for t in threads:
@@ -102,7 +102,8 @@ def main():
     stored = sum(stored_total)
     print(f"events={total_events} stored={stored} requests={len(bodies)} clients={args.clients} "
           f"batch={args.batch} body_mb={total_bytes / 1e6:.0f}")
-    print(f"seconds={seconds:.2f} events_per_s={stored / seconds:.0f} mb_per_s={total_bytes / 1e6 / seconds:.1f}")
+    print(f"seconds={seconds:.2f} events_per_s={stored / seconds:.0f} mb_per_s={total_bytes / 1e6 / seconds:.1f} "
+          f"client_cpu_s={time.process_time() - cpu0:.1f}")
     if lat:
         print(f"latency_ms p50={percentile(lat, 50) * 1e3:.1f} p90={percentile(lat, 90) * 1e3:.1f} "
               f"p99={percentile(lat, 99) * 1e3:.1f} max={lat[-1] * 1e3:.1f}")
