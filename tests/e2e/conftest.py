@@ -13,6 +13,8 @@ from alibabacloud_opensearch20171225.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 
 BINARY = os.environ.get("ALGOCENTER_BIN", "target/debug/algocenter")
+# The first admin key of every test server (ALGOCENTER_BOOTSTRAP_KEY), used by the SDK clients below.
+ADMIN_ID, ADMIN_SECRET = "testAK", "testSecret"
 
 
 class Server:
@@ -20,11 +22,13 @@ class Server:
         # The SDK honours proxy variables; loopback calls must not go through one (spec §5.3).
         for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             os.environ.pop(var, None)
+        env = dict(os.environ, ALGOCENTER_BOOTSTRAP_KEY=f"{ADMIN_ID}:{ADMIN_SECRET}")
         self.process = subprocess.Popen(
             [BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *extra],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
+            env=env,
         )
         self.log = []
         ready = threading.Event()
@@ -42,8 +46,8 @@ class Server:
             self.process.kill()
             raise RuntimeError("algocenter did not start:\n" + "".join(self.log))
 
-    def client(self, signature_algorithm=None):
-        config = Config(access_key_id="testAK", access_key_secret="testSecret", endpoint=self.address, protocol="http")
+    def client(self, signature_algorithm=None, key_id=ADMIN_ID, secret=ADMIN_SECRET):
+        config = Config(access_key_id=key_id, access_key_secret=secret, endpoint=self.address, protocol="http")
         if signature_algorithm:
             config.signature_algorithm = signature_algorithm
         return Client(config)

@@ -3,29 +3,29 @@ the official SDK (create the instance, CreateFunctionTask, poll GetFunctionTask,
 served by the predict endpoint, which switches to generation 2 after a second run."""
 
 import json
+import os
 import subprocess
 import time
-import urllib.request
 
 from alibabacloud_opensearch20171225 import models as m
 
-from conftest import BINARY, wait_for
+from conftest import ADMIN_ID, ADMIN_SECRET, BINARY
+from signing import opensearch_request
 
 APP = "shop"
 
 
 def cli(server, *args):
+    env = dict(os.environ, ALGOCENTER_ACCESS_KEY_ID=ADMIN_ID, ALGOCENTER_ACCESS_KEY_SECRET=ADMIN_SECRET)
     return subprocess.run([BINARY, "--endpoint", f"http://{server.address}", *map(str, args)],
-                          check=True, capture_output=True, text=True)
+                          check=True, capture_output=True, text=True, env=env)
 
 
 def predict(server, body):
-    request = urllib.request.Request(
-        f"http://{server.address}/v4/openapi/app-groups/{APP}/functions/pop/instances/pop1/predict",
-        data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)["Result"]
+    status, answer = opensearch_request(
+        server.address, "POST", f"/v4/openapi/app-groups/{APP}/functions/pop/instances/pop1/predict", body)
+    assert status == 200, answer
+    return answer["Result"]
 
 
 def run_task(client, generation):

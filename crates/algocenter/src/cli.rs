@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the server: the OpenSearch function API and the task engine on an embedded data directory.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage app groups through a running server.
     #[command(subcommand)]
     App(AppCommand),
@@ -29,6 +29,9 @@ pub enum Command {
     /// Inspect an app group's data on a running server.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Manage access keys on a running server (admin scope).
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +148,45 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `info,algocenter_api=debug` for one line per request [default: info].
     #[arg(long, env = "ALGOCENTER_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Turn request checking off (no signatures, no keys, every request acts as admin). For local experiments
+    /// only: refused unless the server listens on a loopback address.
+    #[arg(long, env = "ALGOCENTER_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// Accepted distance between a request's signed date and the server's clock, in seconds [default: 900].
+    #[arg(long, env = "ALGOCENTER_AUTH_WINDOW_SECS", value_name = "SECS")]
+    pub auth_window_secs: Option<u64>,
+    /// Request nonces remembered to refuse replays [default: 500000].
+    #[arg(long, env = "ALGOCENTER_NONCE_CAPACITY", value_name = "N")]
+    pub nonce_capacity: Option<usize>,
+    /// Requests per second allowed per access key, 0 for no limit [default: 0].
+    #[arg(long, env = "ALGOCENTER_RATE_LIMIT", value_name = "RPS")]
+    pub rate_limit: Option<u32>,
+    /// Requests a key may send at once above its rate [default: twice the rate].
+    #[arg(long, env = "ALGOCENTER_RATE_BURST", value_name = "N")]
+    pub rate_burst: Option<u32>,
+    /// File holding the master key that seals access key secrets; created on first start
+    /// [default: DATA_DIR/master.key]. `ALGOCENTER_MASTER_KEY` (32 bytes, base64 or hex) is used instead when set.
+    #[arg(long, env = "ALGOCENTER_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(
+        long,
+        env = "ALGOCENTER_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "ALGOCENTER_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers (and to finish a TLS handshake) [default: 10].
+    #[arg(long, env = "ALGOCENTER_HEADER_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_timeout_secs: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
@@ -170,6 +212,43 @@ pub struct ClientArgs {
     /// Print the raw JSON result instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Access key id that signs the requests (ACS3-HMAC-SHA256, as the SDKs).
+    #[arg(
+        long,
+        global = true,
+        env = "ALGOCENTER_ACCESS_KEY_ID",
+        value_name = "ID"
+    )]
+    pub access_key_id: Option<String>,
+    /// Its secret.
+    #[arg(
+        long,
+        global = true,
+        env = "ALGOCENTER_ACCESS_KEY_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub access_key_secret: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create an access key; its secret is printed once.
+    Create {
+        /// `read` (Get/List/Describe, serving), `write` (also changes, tasks, data push) or `admin` (also keys and
+        /// app groups).
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// App groups the key may act on, comma-separated [default: all].
+        #[arg(long, value_delimiter = ',')]
+        apps: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List access keys (never their secrets).
+    List,
+    /// Revoke an access key.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]

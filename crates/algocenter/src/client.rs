@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
+use algocenter_auth::client::{Credentials, acs3_headers};
+
 use crate::cli::{AppCommand, ClientArgs};
 
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
@@ -36,6 +38,8 @@ impl Failure {
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
+    /// Requests are signed with these when given (a server that checks requests needs them).
+    credentials: Option<Credentials>,
     pub json: bool,
 }
 
@@ -54,11 +58,62 @@ impl Client {
             .endpoint
             .clone()
             .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
+        let credentials = match (&args.access_key_id, &args.access_key_secret) {
+            (Some(key_id), Some(secret)) => Some(Credentials {
+                key_id: key_id.clone(),
+                secret: secret.clone(),
+            }),
+            _ => None,
+        };
         Client {
             http: reqwest::Client::new(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            credentials,
             json: args.json,
         }
+    }
+
+    /// A request with the signature headers of the SDKs' ACS3 scheme when credentials are set.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+    ) -> Result<reqwest::RequestBuilder, Failure> {
+        let url = format!("{}{path}", self.endpoint);
+        let mut request = self.http.request(method.clone(), &url);
+        let headers = match &self.credentials {
+            Some(credentials) => {
+                let host = self
+                    .endpoint
+                    .split_once("://")
+                    .map_or(self.endpoint.as_str(), |(_, rest)| rest);
+                // These include accept and content-type: each header is sent once, as signed.
+                acs3_headers(
+                    method.as_str(),
+                    host,
+                    path,
+                    body,
+                    "algocenter-cli",
+                    credentials,
+                )
+                .map_err(|e| Failure::Transport(format!("cannot sign the request: {e}")))?
+            }
+            None => {
+                let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+                if !body.is_empty() {
+                    headers.push((
+                        "content-type".into(),
+                        "application/json; charset=utf-8".into(),
+                    ));
+                }
+                headers
+            }
+        };
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        Ok(request)
     }
 
     /// Sends a request; answers the HTTP status and the JSON body, whatever the status.
@@ -69,14 +124,10 @@ impl Client {
         body: Option<Vec<u8>>,
     ) -> Result<(u16, Value), Failure> {
         let url = format!("{}{path}", self.endpoint);
-        let mut request = self
-            .http
-            .request(method, &url)
-            .header("accept", "application/json");
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json; charset=utf-8")
-                .body(body);
+        let body = body.unwrap_or_default();
+        let mut request = self.request(method, path, &body)?;
+        if !body.is_empty() {
+            request = request.body(body);
         }
         let response = request
             .send()
@@ -95,9 +146,7 @@ impl Client {
 
     /// Starts a GET whose body the caller streams.
     pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, Failure> {
-        let url = format!("{}{path}", self.endpoint);
-        self.http
-            .get(&url)
+        self.request(reqwest::Method::GET, path, b"")?
             .send()
             .await
             .map_err(|e| Failure::Transport(format!("cannot reach {}: {e}", self.endpoint)))

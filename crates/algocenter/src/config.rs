@@ -25,6 +25,15 @@ struct FileConfig {
     sqlite_synchronous: Option<SyncMode>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    insecure_no_auth: Option<bool>,
+    auth_window_secs: Option<u64>,
+    nonce_capacity: Option<usize>,
+    rate_limit: Option<u32>,
+    rate_burst: Option<u32>,
+    master_key_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    header_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -41,6 +50,15 @@ pub struct ServeConfig {
     pub sqlite_synchronous: SyncMode,
     pub log_format: LogFormat,
     pub log: String,
+    pub insecure_no_auth: bool,
+    pub auth_window: Duration,
+    pub nonce_capacity: usize,
+    /// Requests per second and burst per key; `None` for no limit.
+    pub rate_limit: Option<(u32, u32)>,
+    pub master_key_file: PathBuf,
+    /// Certificate chain and key files: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub header_timeout: Duration,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
@@ -93,12 +111,58 @@ impl ServeConfig {
         if !(1..=3650).contains(&event_retention_days) {
             return Err("event-retention-days must be between 1 and 3650".into());
         }
+        let insecure_no_auth = args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false);
+        if insecure_no_auth && !listen.ip().is_loopback() {
+            return Err(format!(
+                "--insecure-no-auth is refused on {listen}: request checking may only be turned off on a loopback address"
+            ));
+        }
+        let auth_window_secs = args
+            .auth_window_secs
+            .or(file.auth_window_secs)
+            .unwrap_or(900);
+        if !(30..=86_400).contains(&auth_window_secs) {
+            return Err("auth-window-secs must be between 30 and 86400".into());
+        }
+        let nonce_capacity = args
+            .nonce_capacity
+            .or(file.nonce_capacity)
+            .unwrap_or(500_000);
+        if nonce_capacity < 1000 {
+            return Err("nonce-capacity must be at least 1000".into());
+        }
+        let rate = args.rate_limit.or(file.rate_limit).unwrap_or(0);
+        let burst = args
+            .rate_burst
+            .or(file.rate_burst)
+            .unwrap_or(rate.saturating_mul(2))
+            .max(1);
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("algocenter-data"));
+        let master_key_file = args
+            .master_key_file
+            .or(file.master_key_file)
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("tls-cert and tls-key go together".into()),
+        };
+        let header_timeout_secs = args
+            .header_timeout_secs
+            .or(file.header_timeout_secs)
+            .unwrap_or(10);
+        if !(1..=300).contains(&header_timeout_secs) {
+            return Err("header-timeout-secs must be between 1 and 300".into());
+        }
         Ok(ServeConfig {
             listen,
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("algocenter-data")),
+            data_dir,
             workers: args.workers.or(file.workers).unwrap_or(1),
             keep_generations,
             lease: Duration::from_secs(lease_secs),
@@ -119,6 +183,13 @@ impl ServeConfig {
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            insecure_no_auth,
+            auth_window: Duration::from_secs(auth_window_secs),
+            nonce_capacity,
+            rate_limit: (rate > 0).then_some((rate, burst)),
+            master_key_file,
+            tls,
+            header_timeout: Duration::from_secs(header_timeout_secs),
         })
     }
 }
@@ -179,5 +250,26 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn checking_can_only_be_turned_off_on_loopback() {
+        let open = |listen: &str| {
+            ServeConfig::resolve(ServeArgs {
+                listen: Some(listen.into()),
+                insecure_no_auth: true,
+                ..Default::default()
+            })
+        };
+        assert!(open("127.0.0.1:8080").unwrap().insecure_no_auth);
+        assert!(open("[::1]:8080").is_ok());
+        assert!(open("0.0.0.0:8080").unwrap_err().contains("loopback"));
+        let secured = ServeConfig::resolve(ServeArgs::default()).unwrap();
+        assert!(!secured.insecure_no_auth);
+        assert_eq!(
+            secured.master_key_file,
+            PathBuf::from("algocenter-data/master.key")
+        );
+        assert_eq!(secured.rate_limit, None);
     }
 }

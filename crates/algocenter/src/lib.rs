@@ -7,5 +7,7 @@ pub mod config;
 pub mod data;
 pub mod export;
 pub mod generate;
+pub mod keys;
+mod listener;
 pub mod push;
 pub mod serve;

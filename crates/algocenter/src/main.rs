@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algocenter::{cli, client, data, export, generate, push, serve};
+use algocenter::{cli, client, data, export, generate, keys, push, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -20,11 +20,12 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::App(command) => client::app(cli.client, command).await,
             cli::Command::Push(args) => push::run(cli.client, args).await,
             cli::Command::Generate(args) => generate::run(args),
             cli::Command::Export(args) => export::run(cli.client, args).await,
+            cli::Command::Key(command) => keys::run(cli.client, command).await,
             cli::Command::Data(command) => data::run(cli.client, command).await,
         }
     });

@@ -4,15 +4,20 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use algocenter_api::gate::{Gate, GateConfig};
 use algocenter_api::{ApiState, Limits};
+use algocenter_auth::sealing::{MasterKey, generate_key};
+use algocenter_domain::access_key::{AccessKey, Scope, validate_key_id, validate_secret};
 use algocenter_engine::{Engine, EngineConfig};
 use algocenter_functions::Trainers;
+use algocenter_store::Store;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::sqlite::{SqliteStore, Synchronous};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs, SyncMode};
 use crate::config::ServeConfig;
+use crate::listener;
 
 pub async fn run(args: ServeArgs) -> ExitCode {
     let config = match ServeConfig::resolve(args) {
@@ -82,33 +87,120 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         max_body_bytes: config.max_body_bytes,
         max_push_bytes: config.max_push_bytes,
     };
+    let gate = gate(&config, &*store).await?;
     let state = Arc::new(ApiState::new(
         Arc::clone(&engine),
+        gate,
         limits,
         config.event_retention_days,
     ));
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(listener::tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(data_dir = %config.data_dir.display(), workers = config.workers, "listening on {address}");
+    let address = tcp.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(data_dir = %config.data_dir.display(), workers = config.workers, scheme, "listening on {address}");
 
     let stopping = Arc::clone(&engine);
-    axum::serve(listener, algocenter_api::router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!(
-                "shutting down: no new requests or tasks; running tasks get their grace period"
-            );
-            stopping.begin_shutdown();
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!(
+            "shutting down: no new requests or tasks; running tasks get their grace period"
+        );
+        stopping.begin_shutdown();
+    };
+    listener::run(
+        tcp,
+        tls,
+        config.header_timeout,
+        algocenter_api::router(state),
+        shutdown,
+    )
+    .await;
     engine_handle.shutdown().await;
     if let Err(e) = store.checkpoint().await {
         tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Request checking: off only with `--insecure-no-auth` (on loopback, checked by the configuration); otherwise
+/// keys sealed with the master key, and a first admin key on a fresh data directory.
+async fn gate(config: &ServeConfig, store: &dyn Store) -> Result<Gate, String> {
+    if config.insecure_no_auth {
+        tracing::warn!(
+            "REQUEST CHECKING IS OFF (--insecure-no-auth): anyone who can reach {} can do anything; never use this \
+             outside local experiments",
+            config.listen
+        );
+        return Ok(Gate::open());
+    }
+    let master = match std::env::var("ALGOCENTER_MASTER_KEY") {
+        Ok(text) => MasterKey::parse(&text).map_err(|e| format!("ALGOCENTER_MASTER_KEY: {e}"))?,
+        Err(_) => MasterKey::load_or_create(&config.master_key_file).map_err(|e| e.to_string())?,
+    };
+    if !store.has_keys().await.map_err(|e| e.to_string())? {
+        bootstrap_admin_key(store, &master).await?;
+    }
+    Ok(Gate::enforcing(
+        master,
+        GateConfig {
+            window: config.auth_window,
+            nonce_capacity: config.nonce_capacity,
+            rate_limit: config.rate_limit,
+        },
+    ))
+}
+
+/// The first admin key of a fresh data directory: `ALGOCENTER_BOOTSTRAP_KEY=ID:SECRET` when set (automation),
+/// otherwise a new one printed once on standard output.
+async fn bootstrap_admin_key(store: &dyn Store, master: &MasterKey) -> Result<(), String> {
+    let (id, secret, printed) = match std::env::var("ALGOCENTER_BOOTSTRAP_KEY") {
+        Ok(given) => {
+            let (id, secret) = given
+                .split_once(':')
+                .ok_or("ALGOCENTER_BOOTSTRAP_KEY must be ACCESS_KEY_ID:ACCESS_KEY_SECRET")?;
+            validate_key_id(id).map_err(|e| format!("ALGOCENTER_BOOTSTRAP_KEY: {e}"))?;
+            validate_secret(secret).map_err(|e| format!("ALGOCENTER_BOOTSTRAP_KEY: {e}"))?;
+            if secret.len() < 16 {
+                tracing::warn!(
+                    "the bootstrap key's secret is shorter than 16 characters: use it for tests only"
+                );
+            }
+            (id.to_string(), secret.to_string(), false)
+        }
+        Err(_) => {
+            let (id, secret) = generate_key().map_err(|e| e.to_string())?;
+            (id, secret, true)
+        }
+    };
+    let sealed = master.seal(&id, &secret).map_err(|e| e.to_string())?;
+    let key = AccessKey {
+        id: id.clone(),
+        scope: Scope::Admin,
+        apps: Vec::new(),
+        description: "first admin key".into(),
+        created_ms: algocenter_domain::now_ms(),
+        revoked_ms: None,
+    };
+    store
+        .create_key(key, sealed)
+        .await
+        .map_err(|e| e.to_string())?;
+    if printed {
+        println!("First start: created an admin access key for this data directory.");
+        println!("  AccessKeyId:     {id}");
+        println!("  AccessKeySecret: {secret}");
+        println!(
+            "Keep the secret now: it is not shown again. Create further keys with `algocenter key create`."
+        );
+    }
+    tracing::info!(key_id = %id, "created the first admin access key");
     Ok(())
 }
 

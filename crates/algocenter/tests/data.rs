@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
-use support::{BINARY, Process, call, temp_data_dir};
+use support::{BINARY, Process, admin_env, call, temp_data_dir};
 
 const BULK: &str =
     "/v3/openapi/app-groups/shop/data-collections/shop/data-collection-type/behavior/actions/bulk";
 
 fn cli(base: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(BINARY)
+    admin_env(&mut std::process::Command::new(BINARY))
         .arg("--endpoint")
         .arg(base)
         .args(args)
@@ -56,10 +56,8 @@ async fn acknowledged_pushes_survive_kill_9() {
                         "bhv_type": "click", "bhv_time": now, "reach_time": now}})
                 })
                 .collect();
-            let client = reqwest::Client::new();
-            let sent = client
-                .post(format!("{base}{BULK}"))
-                .body(Value::Array(records).to_string())
+            let body = Value::Array(records).to_string();
+            let sent = support::signed(&base, "POST", BULK, Some(&body))
                 .send()
                 .await;
             match sent {

@@ -9,7 +9,7 @@ use algocenter::config::ServeConfig;
 use algocenter_domain::Function;
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
 use serde_json::{Map, Value};
-use support::{BINARY, Process, call, temp_data_dir};
+use support::{BINARY, Process, admin_env, call, temp_data_dir};
 
 const POP: &str = "/v4/openapi/app-groups/shop/functions/pop";
 
@@ -271,7 +271,7 @@ async fn cli_creates_and_lists_app_groups_with_reliable_exit_codes() {
     let (_tmp, data) = temp_data_dir();
     let server = Process::serve(&data, &[]);
     let cli = |args: &[&str]| {
-        std::process::Command::new(BINARY)
+        admin_env(&mut std::process::Command::new(BINARY))
             .arg("--endpoint")
             .arg(&server.base)
             .args(args)
@@ -327,6 +327,15 @@ fn help_documents_every_serve_option_and_bad_config_exits_2() {
         "--shutdown-grace-secs",
         "--max-push-bytes",
         "--event-retention-days",
+        "--insecure-no-auth",
+        "--auth-window-secs",
+        "--nonce-capacity",
+        "--rate-limit",
+        "--rate-burst",
+        "--master-key-file",
+        "--tls-cert",
+        "--tls-key",
+        "--header-timeout-secs",
         "--max-body-bytes",
         "--sqlite-synchronous",
         "--log-format",

@@ -81,6 +81,9 @@ pub struct ErrorReply {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Throttled requests: milliseconds to wait, sent as `x-acs-retry-after` so that the SDKs raise their
+    /// throttling exception.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// Wraps the domain error so that handlers can return `Result<Reply, ApiError>` and use `?`.
@@ -99,10 +102,15 @@ impl IntoResponse for ApiError {
         if status >= 500 {
             tracing::error!(error = %self.0, "request failed");
         }
+        let retry_after_ms = match &self.0 {
+            Error::Throttled { retry_after_ms } => Some(*retry_after_ms),
+            _ => None,
+        };
         let reply = ErrorReply {
             status,
             code: self.0.code(),
             message: self.0.to_string(),
+            retry_after_ms,
         };
         let mut response = StatusCode::from_u16(status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -145,6 +153,11 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
         (status, "", Some(success_body(reply, &request_id, latency)))
     } else if let Some(error) = response.extensions_mut().remove::<ErrorReply>() {
         let body = error_body(&error, &request_id, latency, data_plane);
+        if let Some(ms) = error.retry_after_ms
+            && let Ok(value) = HeaderValue::from_str(&ms.to_string())
+        {
+            response.headers_mut().insert("x-acs-retry-after", value);
+        }
         (error.status, error.code, Some(body))
     } else if response.status().is_client_error() || response.status().is_server_error() {
         // A rejection produced outside our handlers (should not happen: every extractor maps its errors).
@@ -160,6 +173,7 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
                 .canonical_reason()
                 .unwrap_or("error")
                 .to_string(),
+            retry_after_ms: None,
         };
         (
             error.status,

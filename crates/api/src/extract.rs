@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use algocenter_domain::{Error, Function};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -101,16 +102,19 @@ impl JsonBody {
 }
 
 /// Reads a request body of at most `limit` bytes (413 beyond, also when `Content-Length` says so up front).
-async fn read_limited(request: Request, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = request
-        .headers()
+pub(crate) async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError(Error::PayloadTooLarge { limit }));
     }
-    let limited = http_body_util::Limited::new(request.into_body(), limit);
+    let limited = http_body_util::Limited::new(body, limit);
     match http_body_util::BodyExt::collect(limited).await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -129,7 +133,8 @@ impl FromRequest<Arc<ApiState>> for JsonBody {
         request: Request,
         state: &Arc<ApiState>,
     ) -> Result<Self, Self::Rejection> {
-        read_limited(request, state.limits.max_body_bytes)
+        let (parts, body) = request.into_parts();
+        read_limited(&parts.headers, body, state.limits.max_body_bytes)
             .await
             .map(JsonBody)
     }
@@ -145,7 +150,8 @@ impl FromRequest<Arc<ApiState>> for PushBody {
         request: Request,
         state: &Arc<ApiState>,
     ) -> Result<Self, Self::Rejection> {
-        read_limited(request, state.limits.max_push_bytes)
+        let (parts, body) = request.into_parts();
+        read_limited(&parts.headers, body, state.limits.max_push_bytes)
             .await
             .map(PushBody)
     }

@@ -4,6 +4,8 @@
 
 pub mod envelope;
 pub mod extract;
+pub mod gate;
+mod operations;
 mod routes;
 pub mod wire;
 
@@ -14,7 +16,7 @@ use algocenter_engine::Engine;
 use algocenter_store::Store;
 use axum::Router;
 use axum::extract::Request;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::envelope::ApiError;
 
@@ -41,14 +43,20 @@ impl Default for Limits {
 pub struct ApiState {
     pub engine: Arc<Engine>,
     pub serving: Arc<algocenter_serving::Serving>,
+    pub gate: gate::Gate,
     pub limits: Limits,
     /// Behaviour events older than this many days are refused on push and deleted by the retention job.
     pub event_retention_days: u32,
 }
 
 impl ApiState {
-    /// The API over an engine, serving from the engine's store and artifacts.
-    pub fn new(engine: Arc<Engine>, limits: Limits, event_retention_days: u32) -> Self {
+    /// The API over an engine, serving from the engine's store and artifacts, behind `gate`.
+    pub fn new(
+        engine: Arc<Engine>,
+        gate: gate::Gate,
+        limits: Limits,
+        event_retention_days: u32,
+    ) -> Self {
         let serving = algocenter_serving::Serving::new(
             Arc::clone(engine.store()),
             Arc::clone(engine.artifacts()),
@@ -56,6 +64,7 @@ impl ApiState {
         ApiState {
             engine,
             serving: Arc::new(serving),
+            gate,
             limits,
             event_retention_days,
         }
@@ -66,19 +75,14 @@ impl ApiState {
     }
 }
 
-const APP: &str = "/v4/openapi/app-groups/{app}";
-const FUNCTION: &str = "/v4/openapi/app-groups/{app}/functions/{function}";
-
 /// Every route of the service, wrapped in the envelope middleware.
 pub fn router(state: Arc<ApiState>) -> Router {
+    use operations::{APP, APP_GROUPS, DATA, FUNCTION, KEYS, VERSIONS};
     use routes::{
-        app_groups, data, default_instance, instances, predict, resources, tasks, versions,
+        app_groups, data, default_instance, instances, keys, predict, resources, tasks, versions,
     };
     Router::new()
-        .route(
-            "/v4/openapi/app-groups",
-            post(app_groups::create).get(app_groups::list),
-        )
+        .route(APP_GROUPS, post(app_groups::create).get(app_groups::list))
         .route(APP, get(app_groups::describe).delete(app_groups::remove))
         .route(
             &format!("{FUNCTION}/instances"),
@@ -117,24 +121,31 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(default_instance::get).put(default_instance::update),
         )
         .route(
-            "/v4/openapi/functions/{function}/current-version",
+            &format!("{VERSIONS}/current-version"),
             get(versions::current),
         )
         .route(
-            "/v4/openapi/functions/{function}/versions/{version}",
+            &format!("{VERSIONS}/versions/{{version}}"),
             get(versions::by_id),
         )
-        .route(&format!("{FUNCTION}/instances/{{instance}}/predict"), post(predict::instance))
-        .route(&format!("{FUNCTION}/predict"), post(predict::default_instance))
+        .route(
+            &format!("{FUNCTION}/instances/{{instance}}/predict"),
+            post(predict::instance),
+        )
+        .route(
+            &format!("{FUNCTION}/predict"),
+            post(predict::default_instance),
+        )
         .route(&format!("{APP}/data-status"), get(data::status))
-        .route(
-            "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/bulk",
-            post(data::bulk),
-        )
-        .route(
-            "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/export",
-            get(data::export),
-        )
+        .route(&format!("{DATA}/bulk"), post(data::bulk))
+        .route(&format!("{DATA}/export"), get(data::export))
+        .route(KEYS, post(keys::create).get(keys::list))
+        .route(&format!("{KEYS}/{{key}}"), delete(keys::revoke))
+        // The gate runs on matched routes only, after routing, where the operation is known.
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            gate::gate,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

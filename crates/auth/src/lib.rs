@@ -9,16 +9,18 @@
 //! The scheme is chosen by the `Authorization` prefix; every endpoint accepts all three.
 
 mod acs3;
+pub mod client;
 mod encoding;
 mod opensearch;
 pub mod replay;
 mod roa;
+pub mod sealing;
 pub mod throttle;
 
 use std::fmt;
 
 pub use acs3::sign as sign_acs3;
-pub use opensearch::sign as sign_opensearch;
+pub use opensearch::{content_md5, sign as sign_opensearch};
 pub use roa::sign as sign_roa;
 
 /// Why a request is not authenticated or not allowed. Messages say what is wrong in general terms only: which

@@ -65,9 +65,10 @@ impl AccessKey {
     }
 }
 
-/// Access key ids: 8-64 letters and digits (also `_` and `-`), so that they fit every Authorization format.
+/// Access key ids: 4-64 letters and digits (also `_` and `-`), so that they fit every Authorization format.
+/// Generated ids are 20 characters.
 pub fn validate_key_id(id: &str) -> Result<()> {
-    let ok = (8..=64).contains(&id.len())
+    let ok = (4..=64).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
@@ -75,19 +76,20 @@ pub fn validate_key_id(id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            "an access key id is 8-64 letters, digits, '_' or '-'.",
+            "an access key id is 4-64 letters, digits, '_' or '-'.",
         ))
     }
 }
 
-/// Secrets: 16-128 printable ASCII characters without spaces.
+/// Secrets: 8-128 printable ASCII characters without spaces. Generated secrets are 32 characters; a shorter one
+/// given by an operator is accepted with a warning at start-up.
 pub fn validate_secret(secret: &str) -> Result<()> {
-    let ok = (16..=128).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_graphic());
+    let ok = (8..=128).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
         Err(Error::invalid(
-            "an access key secret is 16-128 printable characters without spaces.",
+            "an access key secret is 8-128 printable characters without spaces.",
         ))
     }
 }
@@ -122,12 +124,13 @@ mod tests {
             .allows_app("b")
         );
         assert!(
-            validate_key_id("AKtest01").is_ok()
-                && validate_key_id("short").is_err()
+            validate_key_id("testAK").is_ok()
+                && validate_key_id("AK").is_err()
                 && validate_key_id("has:colon").is_err()
         );
         assert!(
-            validate_secret("0123456789abcdef").is_ok()
+            validate_secret("testSecret").is_ok()
+                && validate_secret("short").is_err()
                 && validate_secret("with space in it!").is_err()
         );
     }

@@ -1131,6 +1131,85 @@ pub async fn retention_and_app_deletion_remove_events(store: Arc<dyn Store>) {
     );
 }
 
+pub async fn access_keys_create_list_revoke(store: Arc<dyn Store>) {
+    use algocenter_domain::access_key::{AccessKey, Scope};
+    assert!(!store.has_keys().await.unwrap());
+    let key = |id: &str, scope: Scope, apps: &[&str]| AccessKey {
+        id: id.into(),
+        scope,
+        apps: apps.iter().map(|a| a.to_string()).collect(),
+        description: format!("{id} key"),
+        created_ms: T0,
+        revoked_ms: None,
+    };
+    store
+        .create_key(key("admin1", Scope::Admin, &[]), b"sealed-1".to_vec())
+        .await
+        .unwrap();
+    store
+        .create_key(
+            key("reader", Scope::Read, &["shop", "blog"]),
+            b"sealed-2".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert!(store.has_keys().await.unwrap());
+    assert!(matches!(
+        store
+            .create_key(key("reader", Scope::Write, &[]), vec![])
+            .await,
+        Err(Error::AccessKeyDuplicated(_))
+    ));
+    let (found, sealed) = store.key("reader").await.unwrap().unwrap();
+    assert_eq!(
+        (found.scope, found.apps.clone(), sealed),
+        (
+            Scope::Read,
+            vec!["shop".to_string(), "blog".into()],
+            b"sealed-2".to_vec()
+        )
+    );
+    assert!(store.key("nobody").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .list_keys()
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| k.id.as_str())
+            .collect::<Vec<_>>(),
+        ["admin1", "reader"]
+    );
+
+    assert!(
+        matches!(
+            store.revoke_key("admin1", T0).await,
+            Err(Error::LastAdminKey(_))
+        ),
+        "the last admin key stays"
+    );
+    store
+        .create_key(key("admin2", Scope::Admin, &[]), vec![1])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.revoke_key("admin1", T0 + 5).await.unwrap().revoked_ms,
+        Some(T0 + 5)
+    );
+    assert_eq!(
+        store.key("admin1").await.unwrap().unwrap().0.revoked_ms,
+        Some(T0 + 5)
+    );
+    assert!(matches!(
+        store.revoke_key("admin2", T0).await,
+        Err(Error::LastAdminKey(_))
+    ));
+    assert!(matches!(
+        store.revoke_key("nobody", T0).await,
+        Err(Error::AccessKeyNotExist(_))
+    ));
+}
+
 /// Instantiates the suite for one backend: `$make` is an async expression giving `(Arc<dyn Store>, guard)`;
 /// the guard (e.g. a temp dir) lives until the test ends.
 macro_rules! conformance_suite {
@@ -1151,7 +1230,8 @@ macro_rules! conformance_suite {
             events_are_stored_once_and_read_back_by_window,
             documents_add_merge_delete,
             data_status_counts_by_day_and_type,
-            retention_and_app_deletion_remove_events
+            retention_and_app_deletion_remove_events,
+            access_keys_create_list_revoke
         );
     };
     (@tests $make:expr; $($name:ident),*) => {

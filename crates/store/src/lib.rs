@@ -11,6 +11,7 @@ mod conformance;
 mod event_block;
 pub mod sqlite;
 
+use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::app_group::{AppGroup, NewAppGroup};
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::catalogue::Parameter;
@@ -305,13 +306,34 @@ pub trait EventStore: Send + Sync {
     fn training_data(&self, app: &str) -> Result<Box<dyn TrainingData>>;
 }
 
+/// Access keys. Secrets are stored sealed (see `algocenter-auth`): this store never sees one in clear.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// `AccessKey.Duplicated` when the id exists (also revoked).
+    async fn create_key(&self, key: AccessKey, sealed_secret: Vec<u8>) -> Result<()>;
+    /// The key and its sealed secret, revoked ones included.
+    async fn key(&self, id: &str) -> Result<Option<(AccessKey, Vec<u8>)>>;
+    async fn list_keys(&self) -> Result<Vec<AccessKey>>;
+    /// Revokes a key; refuses (`AccessKey.LastAdmin`) to revoke the last active admin key for all app groups,
+    /// which would lock everyone out.
+    async fn revoke_key(&self, id: &str, now_ms: i64) -> Result<AccessKey>;
+    /// Whether any key was ever created (first start creates the bootstrap admin key).
+    async fn has_keys(&self) -> Result<bool>;
+}
+
 /// Everything the service needs from one backend.
 pub trait Store:
-    AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore
+    AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore + KeyStore
 {
 }
 
-impl<T: AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore> Store
-    for T
+impl<T> Store for T where
+    T: AppGroupStore
+        + InstanceStore
+        + ResourceStore
+        + TaskStore
+        + QueueStore
+        + EventStore
+        + KeyStore
 {
 }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use algocenter_auth::client::{Credentials, acs3_headers};
 use serde_json::Value;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_algocenter");
@@ -51,7 +52,12 @@ impl Process {
         command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .env_remove("ALGOCENTER_LISTEN");
+            .env_remove("ALGOCENTER_LISTEN")
+            .env_remove("ALGOCENTER_INSECURE_NO_AUTH")
+            .env(
+                "ALGOCENTER_BOOTSTRAP_KEY",
+                format!("{ADMIN_ID}:{ADMIN_SECRET}"),
+            );
         let mut child = command.spawn().expect("start server process");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
@@ -120,19 +126,42 @@ impl Drop for Process {
     }
 }
 
-/// One HTTP call; returns (status, JSON body).
-pub async fn call(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let mut request = client.request(
+/// The first admin key every test server starts with (`ALGOCENTER_BOOTSTRAP_KEY`).
+pub const ADMIN_ID: &str = "test-admin";
+pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
+
+/// Environment that makes the CLI sign with the admin key.
+pub fn admin_env(command: &mut Command) -> &mut Command {
+    command
+        .env("ALGOCENTER_ACCESS_KEY_ID", ADMIN_ID)
+        .env("ALGOCENTER_ACCESS_KEY_SECRET", ADMIN_SECRET)
+}
+
+/// A request signed with the admin key, ready to send.
+pub fn signed(base: &str, method: &str, path: &str, body: Option<&str>) -> reqwest::RequestBuilder {
+    let mut request = reqwest::Client::new().request(
         reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
         format!("{base}{path}"),
     );
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
+    let credentials = Credentials {
+        key_id: ADMIN_ID.into(),
+        secret: ADMIN_SECRET.into(),
+    };
+    let host = base.trim_start_matches("http://");
+    let body_bytes = body.unwrap_or_default().as_bytes();
+    for (name, value) in acs3_headers(method, host, path, body_bytes, "Test", &credentials).unwrap()
+    {
+        request = request.header(name, value);
     }
-    let response = request.send().await.unwrap();
+    match body {
+        Some(body) => request.body(body.to_string()),
+        None => request,
+    }
+}
+
+/// One HTTP call signed with the admin key; returns (status, JSON body).
+pub async fn call(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let response = signed(base, method, path, body).send().await.unwrap();
     let status = response.status().as_u16();
     (
         status,

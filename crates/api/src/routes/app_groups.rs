@@ -6,9 +6,12 @@ use algocenter_domain::paging::Page;
 use algocenter_domain::{Error, now_ms};
 use serde_json::{Map, Value};
 
+use axum::Extension;
+
 use super::AppState;
 use crate::envelope::{ApiError, ApiResult, Reply};
 use crate::extract::{JsonBody, Query, Segments};
+use crate::gate::Principal;
 use crate::wire;
 
 /// Longest app group description accepted.
@@ -24,11 +27,21 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
     }
 }
 
-pub async fn create(state: AppState, body: JsonBody) -> ApiResult {
+pub async fn create(
+    state: AppState,
+    Extension(principal): Extension<Principal>,
+    body: JsonBody,
+) -> ApiResult {
     let mut fields: Map<String, Value> = body.parse()?;
     let name =
         optional_string(&fields, "name")?.ok_or_else(|| Error::invalid("'name' is required."))?;
     validate_app_group_name(&name)?;
+    if !principal.allows_app(&name) {
+        return Err(Error::Forbidden(format!(
+            "this access key may not act on app group '{name}'."
+        ))
+        .into());
+    }
     let app_type = optional_string(&fields, "type")?.unwrap_or_else(|| "enhanced".into());
     if !APP_GROUP_TYPES.contains(&app_type.as_str()) {
         return Err(Error::invalid(format_args!(
@@ -60,11 +73,39 @@ pub async fn create(state: AppState, body: JsonBody) -> ApiResult {
     })
 }
 
-pub async fn list(state: AppState, query: Query) -> ApiResult {
+/// A key restricted to some app groups sees only those.
+pub async fn list(
+    state: AppState,
+    Extension(principal): Extension<Principal>,
+    query: Query,
+) -> ApiResult {
     let page = Page::new(query.get("pageNumber"), query.get("pageSize"), 10)?;
     let name = query.non_empty("name").map(str::to_string);
     let app_type = query.non_empty("type").map(str::to_string);
-    let (groups, total) = state.store().list_app_groups(name, app_type, page).await?;
+    let (groups, total) = if principal.apps.is_empty() {
+        state.store().list_app_groups(name, app_type, page).await?
+    } else {
+        let mut visible = Vec::new();
+        for app in &principal.apps {
+            match state.store().app_group(app).await {
+                Ok(group) => visible.push(group),
+                Err(Error::AppNotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        visible.retain(|g| {
+            name.as_ref().is_none_or(|n| g.name.contains(n.as_str()))
+                && app_type.as_ref().is_none_or(|t| &g.app_type == t)
+        });
+        visible.sort_by_key(|g| g.id);
+        let total = visible.len() as u64;
+        let page_items = visible
+            .into_iter()
+            .skip(page.offset() as usize)
+            .take(page.size as usize)
+            .collect();
+        (page_items, total)
+    };
     let items = groups.iter().map(wire::app_group).collect();
     Ok(Reply::AppGroup {
         result: Some(Value::Array(items)),

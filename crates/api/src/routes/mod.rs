@@ -4,6 +4,7 @@ pub mod app_groups;
 pub mod data;
 pub mod default_instance;
 pub mod instances;
+pub mod keys;
 pub mod predict;
 pub mod resources;
 pub mod tasks;

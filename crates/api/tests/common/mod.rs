@@ -5,9 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use algocenter_api::gate::{Gate, GateConfig};
 use algocenter_api::{ApiState, Limits};
+use algocenter_auth::client::{Credentials, acs3_headers};
+use algocenter_auth::sealing::MasterKey;
+use algocenter_domain::access_key::{AccessKey, Scope};
 use algocenter_engine::{Engine, EngineConfig, EngineHandle};
 use algocenter_functions::Trainers;
+use algocenter_store::Store;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::sqlite::{SqliteStore, Synchronous};
 use serde_json::Value;
@@ -17,12 +22,29 @@ pub struct TestServer {
     client: reqwest::Client,
     pub dir: tempfile::TempDir,
     pub engine: Option<EngineHandle>,
+    /// Requests are signed with these when set (servers started by [`start_secured`]).
+    pub credentials: Option<Credentials>,
+    pub store: Arc<dyn Store>,
+}
+
+/// The admin key of [`start_secured`] servers.
+pub fn admin() -> Credentials {
+    Credentials {
+        key_id: "admin-key".into(),
+        secret: "admin-secret-0123456789".into(),
+    }
+}
+
+/// Master key of the test servers.
+pub fn master() -> MasterKey {
+    MasterKey::parse(&"42".repeat(32)).unwrap()
 }
 
 pub struct Answer {
     pub status: u16,
     pub body: Value,
     pub request_id_header: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl Answer {
@@ -67,13 +89,52 @@ pub async fn start(trainers: Trainers, workers: usize) -> TestServer {
     .await
 }
 
+/// A server without request checking (the API's behaviour is tested apart from authentication).
 pub async fn start_with(trainers: Trainers, config: EngineConfig, limits: Limits) -> TestServer {
+    launch(trainers, config, limits, None).await
+}
+
+/// A server that checks every request, with one admin key ([`admin`]) already created.
+pub async fn start_secured(gate: GateConfig) -> TestServer {
+    let config = EngineConfig {
+        workers: 0,
+        ..EngineConfig::default()
+    };
+    launch(Trainers::default(), config, Limits::default(), Some(gate)).await
+}
+
+async fn launch(
+    trainers: Trainers,
+    config: EngineConfig,
+    limits: Limits,
+    gate: Option<GateConfig>,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), 4, Synchronous::Normal).unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path(), 4, Synchronous::Normal).unwrap());
     let artifacts = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
-    let engine = Engine::new(Arc::new(store), Arc::new(artifacts), trainers, config);
+    let engine = Engine::new(Arc::clone(&store), Arc::new(artifacts), trainers, config);
     let handle = engine.start().await.unwrap();
-    let router = algocenter_api::router(Arc::new(ApiState::new(engine, limits, 30)));
+    let (gate, credentials) = match gate {
+        None => (Gate::open(), None),
+        Some(config) => {
+            let admin = admin();
+            let key = AccessKey {
+                id: admin.key_id.clone(),
+                scope: Scope::Admin,
+                apps: vec![],
+                description: "test admin".into(),
+                created_ms: 0,
+                revoked_ms: None,
+            };
+            store
+                .create_key(key, master().seal(&admin.key_id, &admin.secret).unwrap())
+                .await
+                .unwrap();
+            (Gate::enforcing(master(), config), Some(admin))
+        }
+    };
+    let router = algocenter_api::router(Arc::new(ApiState::new(engine, gate, limits, 30)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -82,6 +143,8 @@ pub async fn start_with(trainers: Trainers, config: EngineConfig, limits: Limits
         client: reqwest::Client::new(),
         dir,
         engine: Some(handle),
+        credentials,
+        store,
     }
 }
 
@@ -92,18 +155,64 @@ impl TestServer {
     }
 
     pub async fn raw(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Answer {
+        self.signed(method, path, body, self.credentials.as_ref())
+            .await
+    }
+
+    /// A request signed with `credentials` (unsigned for `None`).
+    pub async fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        credentials: Option<&Credentials>,
+    ) -> Answer {
+        let headers = match credentials {
+            Some(c) => {
+                let host = self.base.trim_start_matches("http://");
+                acs3_headers(
+                    method,
+                    host,
+                    path,
+                    body.as_deref().unwrap_or_default(),
+                    "Test",
+                    c,
+                )
+                .unwrap()
+            }
+            None => Vec::new(),
+        };
+        self.send(method, path, body, &headers).await
+    }
+
+    /// A request with exactly these extra headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(String, String)],
+    ) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json; charset=utf-8")
-                .body(body);
+            if !headers.iter().any(|(n, _)| n == "content-type") {
+                request = request.header("content-type", "application/json; charset=utf-8");
+            }
+            request = request.body(body);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let request_id_header = response
             .headers()
             .get("x-acs-request-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let retry_after = response
+            .headers()
+            .get("x-acs-retry-after")
             .map(|v| v.to_str().unwrap().to_string());
         let text = response.text().await.unwrap();
         let body =
@@ -112,6 +221,7 @@ impl TestServer {
             status,
             body,
             request_id_header,
+            retry_after,
         }
     }
 

@@ -11,6 +11,7 @@
 mod app_groups;
 mod events;
 mod instances;
+mod keys;
 mod queue;
 mod resources;
 mod rows;

@@ -155,6 +155,18 @@ CREATE TABLE document (
     PRIMARY KEY (app_id, kind, id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Access keys; the secret is sealed with the master key (ChaCha20-Poly1305, the key id as associated data).
+CREATE TABLE access_key (
+    id            TEXT PRIMARY KEY,
+    sealed_secret BLOB NOT NULL,
+    scope         TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+    apps          TEXT NOT NULL,          -- JSON array of app group names; empty: all
+    description   TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    revoked_ms    INTEGER
+);
+"#,
 ];
 
 /// Applies the missing migrations; refuses a database written by a newer algocenter.
