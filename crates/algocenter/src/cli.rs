@@ -32,6 +32,16 @@ pub enum Command {
     /// Manage access keys on a running server (admin scope).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
+    Call {
+        /// GET, POST, PUT or DELETE.
+        method: String,
+        /// Path with its query, e.g. `/v4/openapi/app-groups/shop/functions/pop/instances?pageSize=5`.
+        path: String,
+        /// JSON body.
+        #[arg(long)]
+        body: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

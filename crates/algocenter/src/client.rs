@@ -267,3 +267,38 @@ fn print_app_groups(groups: &[Value], total: u64) {
     }
     println!("({} of {total} app groups)", groups.len());
 }
+
+/// `algocenter call`: one signed request; prints the answer as is. Exit code 1 for an HTTP error status.
+pub async fn raw_call(
+    args: ClientArgs,
+    method: String,
+    path: String,
+    body: Option<String>,
+) -> ExitCode {
+    let client = Client::new(&args);
+    let Ok(method) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+        eprintln!("error: '{method}' is not an HTTP method");
+        return ExitCode::from(2);
+    };
+    if !path.starts_with('/') {
+        eprintln!("error: the path must start with '/'");
+        return ExitCode::from(2);
+    }
+    match client
+        .send(method, &path, body.map(String::into_bytes))
+        .await
+    {
+        Ok((status, answer)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&answer).unwrap_or_default()
+            );
+            if status < 400 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(failure) => failure.exit(),
+    }
+}

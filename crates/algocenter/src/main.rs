@@ -26,6 +26,9 @@ fn main() -> ExitCode {
             cli::Command::Generate(args) => generate::run(args),
             cli::Command::Export(args) => export::run(cli.client, args).await,
             cli::Command::Key(command) => keys::run(cli.client, command).await,
+            cli::Command::Call { method, path, body } => {
+                client::raw_call(cli.client, method, path, body).await
+            }
             cli::Command::Data(command) => data::run(cli.client, command).await,
         }
     });

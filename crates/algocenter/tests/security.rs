@@ -169,6 +169,28 @@ async fn keys_from_the_cli_scope_what_they_can_do_and_writes_are_audited() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("Forbidden.RAM"));
 
+    // `algocenter call`: any path, signed.
+    let described = admin_cli(&["call", "GET", "/v4/openapi/app-groups/shop"]);
+    assert!(
+        described.status.success()
+            && String::from_utf8_lossy(&described.stdout).contains("\"name\": \"shop\"")
+    );
+    let body = r#"{"instanceName":"p1","modelType":"pop"}"#;
+    let write = cli_as(
+        &server.base,
+        id,
+        secret,
+        &[
+            "call",
+            "POST",
+            "/v4/openapi/app-groups/shop/functions/pop/instances",
+            "--body",
+            body,
+        ],
+    );
+    assert_eq!(write.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&write.stdout).contains("Forbidden.RAM"));
+
     assert!(admin_cli(&["key", "revoke", id]).status.success());
     let revoked = cli_as(
         &server.base,
