@@ -11,6 +11,7 @@
 mod acs3;
 pub mod client;
 mod encoding;
+mod hmac_sha1;
 mod opensearch;
 pub mod replay;
 mod roa;

@@ -4,14 +4,10 @@
 //! `Content-MD5` is the hex MD5 of the body; the server checks it against the body, so a signed body cannot be
 //! swapped.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
-use sha1::Sha1;
 
 use crate::encoding::{decode_path, query_pairs, quote_keep_slash, rfc3986};
-use crate::{AuthError, RequestParts};
+use crate::{AuthError, RequestParts, hmac_sha1};
 
 fn canonical_resource(path: &[u8], pairs: &[(String, String)]) -> String {
     let path = quote_keep_slash(path)
@@ -68,13 +64,6 @@ fn string_to_sign(
     )
 }
 
-fn mac(secret: &[u8], message: &str) -> Result<Hmac<Sha1>, AuthError> {
-    let mut mac =
-        <Hmac<Sha1> as KeyInit>::new_from_slice(secret).map_err(|_| AuthError::Mismatch)?;
-    mac.update(message.as_bytes());
-    Ok(mac)
-}
-
 /// Hex MD5 of a body, the `Content-MD5` of this scheme.
 pub fn content_md5(body: &[u8]) -> String {
     hex::encode(Md5::digest(body))
@@ -98,23 +87,14 @@ pub(crate) fn verify(
         }
         _ => {}
     }
-    let headers: Vec<(&str, &str)> = request
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let headers = hmac_sha1::pairs(request.headers);
     let to_sign = string_to_sign(
         request.method,
         &decode_path(request.raw_path),
         &query_pairs(request.raw_query),
         &headers,
     );
-    let provided = STANDARD
-        .decode(signature)
-        .map_err(|_| AuthError::Mismatch)?;
-    mac(secret, &to_sign)?
-        .verify_slice(&provided)
-        .map_err(|_| AuthError::Mismatch)
+    hmac_sha1::verify(secret, &to_sign, signature)
 }
 
 /// Signs like `OpensearchUtil.get_signature`; `path` is the unencoded path, `headers` lower-case names.
@@ -126,14 +106,9 @@ pub fn sign(
     key_id: &str,
     secret: &str,
 ) -> String {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let headers = hmac_sha1::pairs(headers);
     let to_sign = string_to_sign(method, path.as_bytes(), query, &headers);
-    let signature = mac(secret.as_bytes(), &to_sign)
-        .map(|m| STANDARD.encode(m.finalize().into_bytes()))
-        .unwrap_or_default();
+    let signature = hmac_sha1::sign(secret.as_bytes(), &to_sign);
     format!("OPENSEARCH {key_id}:{signature}")
 }
 

@@ -2,13 +2,8 @@
 //! `METHOD \n accept \n content-md5 \n content-type \n date \n x-acs-* headers + resource`. It covers no body hash:
 //! the body of such a request is not integrity-protected (spec §10.17).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-
 use crate::encoding::query_pairs;
-use crate::{AuthError, RequestParts};
+use crate::{AuthError, RequestParts, hmac_sha1};
 
 /// `name:value\n` for every `x-acs-*` header, sorted by name, values as sent.
 fn canonical_headers(headers: &[(&str, &str)]) -> String {
@@ -63,13 +58,6 @@ fn string_to_sign(
     )
 }
 
-fn mac(secret: &[u8], message: &str) -> Result<Hmac<Sha1>, AuthError> {
-    let mut mac =
-        <Hmac<Sha1> as KeyInit>::new_from_slice(secret).map_err(|_| AuthError::Mismatch)?;
-    mac.update(message.as_bytes());
-    Ok(mac)
-}
-
 pub(crate) fn verify(
     request: &RequestParts<'_>,
     signature: &str,
@@ -85,23 +73,14 @@ pub(crate) fn verify(
             "x-acs-signature-method must be HMAC-SHA1.".into(),
         ));
     }
-    let headers: Vec<(&str, &str)> = request
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let headers = hmac_sha1::pairs(request.headers);
     let to_sign = string_to_sign(
         request.method,
         request.raw_path,
         &query_pairs(request.raw_query),
         &headers,
     );
-    let provided = STANDARD
-        .decode(signature)
-        .map_err(|_| AuthError::Mismatch)?;
-    mac(secret, &to_sign)?
-        .verify_slice(&provided)
-        .map_err(|_| AuthError::Mismatch)
+    hmac_sha1::verify(secret, &to_sign, signature)
 }
 
 /// Signs like the SDK in `v2` mode; `headers` (lower-case names) must hold `date` and the `x-acs-*` headers.
@@ -114,14 +93,9 @@ pub fn sign(
     key_id: &str,
     secret: &str,
 ) -> String {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let headers = hmac_sha1::pairs(headers);
     let to_sign = string_to_sign(method, raw_path, query, &headers);
-    let signature = mac(secret.as_bytes(), &to_sign)
-        .map(|m| STANDARD.encode(m.finalize().into_bytes()))
-        .unwrap_or_default();
+    let signature = hmac_sha1::sign(secret.as_bytes(), &to_sign);
     format!("acs {key_id}:{signature}")
 }
 
