@@ -240,7 +240,7 @@ const CATEGORY_CREATE: &[ParameterSpec] = &[
         "holdout_days",
         "1",
         HOLDOUT_DAYS,
-        "most recent days held out for evaluation, never trained on",
+        "most recent days held out for evaluation (the served model is then refit on the whole window)",
     ),
     p(
         "title_field",
@@ -261,8 +261,18 @@ const CATEGORY_CREATE: &[ParameterSpec] = &[
             min: 1,
             max: 100000,
         },
-        "clicks a query needs before its click distribution is trusted",
+        "clicks a query needs before its click distribution is used (else the text model answers)",
     ),
+    p(
+        "smoothing",
+        "2",
+        ParamKind::Float {
+            min: 0.0,
+            max: 10000.0,
+        },
+        "pseudo-clicks of the text model's prediction mixed into a query's click distribution",
+    ),
+    USER_QUERY_CAP,
     p(
         "intervention_dict",
         "",
@@ -278,7 +288,31 @@ const CATEGORY_USAGE: &[ParameterSpec] = &[p(
     "categories returned per query",
 )];
 
-const QUERY_LIST_CREATE: &[ParameterSpec] = &[
+const USER_QUERY_CAP: ParameterSpec = p(
+    "user_query_cap",
+    "3",
+    ParamKind::Int { min: 1, max: 1000 },
+    "most searches (and clicks) one user counts for one query per day (anti-spam)",
+);
+const DROP_NO_RESULT: ParameterSpec = p(
+    "drop_no_result",
+    "true",
+    BOOLEAN,
+    "ignore searches that returned no results (hits=0)",
+);
+const DROP_NO_CLICK: ParameterSpec = p(
+    "drop_no_click",
+    "false",
+    BOOLEAN,
+    "ignore searches not followed by a click (joined by rn)",
+);
+const BOOLEAN: ParamKind = ParamKind::Choice(&["true", "false"]);
+const HALF_LIFE_DAYS: ParamKind = ParamKind::Float {
+    min: 0.1,
+    max: 365.0,
+};
+
+const HOT_CREATE: &[ParameterSpec] = &[
     p(
         "train_window_days",
         "14",
@@ -289,25 +323,25 @@ const QUERY_LIST_CREATE: &[ParameterSpec] = &[
         "holdout_days",
         "1",
         HOLDOUT_DAYS,
-        "most recent days held out for evaluation, never trained on",
+        "most recent days held out for evaluation (the served list is then refit on the whole window)",
     ),
     p(
         "sort_type",
         "pv",
         ParamKind::Choice(&["pv", "uv"]),
-        "rank queries by searches (pv) or distinct users (uv)",
+        "rank queries by searches (pv) or distinct users (uv) when a request says sort_type=default",
     ),
+    USER_QUERY_CAP,
+    DROP_NO_RESULT,
+    DROP_NO_CLICK,
     p(
-        "user_query_cap",
-        "3",
-        ParamKind::Int { min: 1, max: 1000 },
-        "most searches one user counts for one query per day (anti-spam)",
-    ),
-    p(
-        "drop_no_result",
-        "true",
-        ParamKind::Choice(&["true", "false"]),
-        "ignore searches that returned no results",
+        "rising_ratio",
+        "2",
+        ParamKind::Float {
+            min: 1.0,
+            max: 1000.0,
+        },
+        "growth over the previous window from which a query is tagged rising (2)",
     ),
     p(
         "blacklist",
@@ -319,7 +353,49 @@ const QUERY_LIST_CREATE: &[ParameterSpec] = &[
         "whitelist",
         "",
         RAW_FILE,
-        "raw_file resource: queries always eligible, one per line",
+        "raw_file resource: queries always shown first, in file order, one per line",
+    ),
+];
+
+const HINT_CREATE: &[ParameterSpec] = &[
+    p(
+        "train_window_days",
+        "14",
+        WINDOW_DAYS,
+        "days of search behaviour counted",
+    ),
+    p(
+        "holdout_days",
+        "1",
+        HOLDOUT_DAYS,
+        "most recent days held out for evaluation (the served hints are then refit on the whole window)",
+    ),
+    p(
+        "half_life_days",
+        "3",
+        HALF_LIFE_DAYS,
+        "age at which a search counts half: hints favour fresh queries",
+    ),
+    USER_QUERY_CAP,
+    DROP_NO_RESULT,
+    DROP_NO_CLICK,
+    p(
+        "category_field",
+        "category",
+        ParamKind::Field,
+        "item attribute holding the '>'-separated category path (personalised hints)",
+    ),
+    p(
+        "blacklist",
+        "",
+        RAW_FILE,
+        "raw_file resource: queries never shown, one per line",
+    ),
+    p(
+        "whitelist",
+        "",
+        RAW_FILE,
+        "raw_file resource: queries always shown first, in file order, one per line",
     ),
 ];
 
@@ -334,7 +410,7 @@ const SUGGEST_CREATE: &[ParameterSpec] = &[
         "holdout_days",
         "1",
         HOLDOUT_DAYS,
-        "most recent days held out for evaluation, never trained on",
+        "most recent days held out for evaluation (the served index is then refit on the whole window)",
     ),
     p(
         "min_count",
@@ -343,13 +419,27 @@ const SUGGEST_CREATE: &[ParameterSpec] = &[
             min: 1,
             max: 100000,
         },
-        "searches a query needs to be suggested",
+        "searches (after the anti-spam cap) a query needs to be suggested",
+    ),
+    USER_QUERY_CAP,
+    DROP_NO_RESULT,
+    p(
+        "half_life_days",
+        "14",
+        HALF_LIFE_DAYS,
+        "age at which a search counts half",
     ),
     p(
-        "user_query_cap",
-        "3",
-        ParamKind::Int { min: 1, max: 1000 },
-        "most searches one user counts for one query per day (anti-spam)",
+        "click_weight",
+        "0.3",
+        ParamKind::Float { min: 0.0, max: 2.0 },
+        "exponent of a query's smoothed click-through (relative to the average) in its weight; 0 ignores clicks",
+    ),
+    p(
+        "pinyin",
+        "true",
+        BOOLEAN,
+        "also complete Chinese queries from their pinyin and pinyin initials",
     ),
     p(
         "blacklist",
@@ -412,7 +502,7 @@ static VERSIONS: &[FunctionVersion] = &[
         version_name: "v1",
         function_type: "PAAS",
         model_type: "offline_inference",
-        create_parameters: QUERY_LIST_CREATE,
+        create_parameters: HOT_CREATE,
         usage_parameters: &[],
         depends: &[QUERY_DEP],
     },
@@ -422,7 +512,7 @@ static VERSIONS: &[FunctionVersion] = &[
         version_name: "v1-near-realtime",
         function_type: "PAAS",
         model_type: "near_realtime",
-        create_parameters: QUERY_LIST_CREATE,
+        create_parameters: HOT_CREATE,
         usage_parameters: &[],
         depends: &[QUERY_DEP],
     },
@@ -432,7 +522,7 @@ static VERSIONS: &[FunctionVersion] = &[
         version_name: "v1",
         function_type: "PAAS",
         model_type: "offline_inference",
-        create_parameters: QUERY_LIST_CREATE,
+        create_parameters: HINT_CREATE,
         usage_parameters: &[],
         depends: &[QUERY_DEP],
     },
@@ -442,7 +532,7 @@ static VERSIONS: &[FunctionVersion] = &[
         version_name: "v1-near-realtime",
         function_type: "PAAS",
         model_type: "near_realtime",
-        create_parameters: QUERY_LIST_CREATE,
+        create_parameters: HINT_CREATE,
         usage_parameters: &[],
         depends: &[QUERY_DEP],
     },

@@ -1,5 +1,6 @@
 //! Workers: claim a queued task, run its function's trainer, record the outcome.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -162,6 +163,10 @@ async fn train(
         Ok(v) => v,
         Err(e) => return (failed(vec![e.to_string()]), None),
     };
+    let resources = match resolve_resources(engine, claimed, version).await {
+        Ok(r) => r,
+        Err(message) => return (failed(vec![message]), None),
+    };
     let cell = Arc::new(ProgressCell {
         state: Mutex::new(("starting".into(), 0)),
         cancelled: AtomicBool::new(false),
@@ -187,6 +192,7 @@ async fn train(
                 usage_parameters: &usage_parameters,
                 now_ms,
                 data: &*data,
+                resources: &resources,
             };
             trainer.train(&job, &mut Reporter(cell))
         })
@@ -225,6 +231,37 @@ async fn train(
         (Interruption::None, Err(e)) => (failed(vec![e.to_string()]), None),
         (Interruption::None, Ok(model)) => store_model(engine, claimed, model, seconds).await,
     }
+}
+
+/// The contents of the `raw_file` resources the instance's parameters name, by parameter name.
+async fn resolve_resources(
+    engine: &Arc<Engine>,
+    claimed: &ClaimedTask,
+    version: &catalogue::FunctionVersion,
+) -> Result<BTreeMap<String, String>, String> {
+    let parameters = version.effective(ParameterList::Create, &claimed.create_parameters);
+    let mut resources = BTreeMap::new();
+    for spec in version.create_parameters {
+        if !matches!(spec.kind, catalogue::ParamKind::Resource(_)) {
+            continue;
+        }
+        let name = parameters.get(spec.name).map_err(|e| e.to_string())?;
+        if name.is_empty() {
+            continue;
+        }
+        let resource = engine
+            .store
+            .resource(&claimed.app_group, claimed.task.function, name)
+            .await
+            .map_err(|e| {
+                format!(
+                    "resource '{name}' named by parameter '{}' could not be read: {e}",
+                    spec.name
+                )
+            })?;
+        resources.insert(spec.name.to_string(), resource.data.content);
+    }
+    Ok(resources)
 }
 
 fn interrupted_message() -> String {

@@ -5,8 +5,13 @@
 //! A function without a trainer in this build fails its tasks with an honest reason instead of pretending to
 //! train (see [`Trainers::builtin`]).
 
+pub mod category;
 pub mod evaluation;
 pub mod pop;
+pub mod query;
+pub mod query_list;
+mod scan;
+pub mod suggest;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,6 +37,16 @@ pub struct TrainingJob<'a> {
     pub now_ms: i64,
     /// The app group's behaviour events, items and users.
     pub data: &'a dyn TrainingData,
+    /// Contents of the `raw_file` resources the parameters name, by parameter name (resolved by the engine when
+    /// the run starts, so that a generation is trained on one version of each dictionary).
+    pub resources: &'a BTreeMap<String, String>,
+}
+
+impl TrainingJob<'_> {
+    /// The content of the resource a parameter names; `None` when the parameter names none.
+    pub fn resource(&self, parameter: &str) -> Option<&str> {
+        self.resources.get(parameter).map(String::as_str)
+    }
 }
 
 /// The task was cancelled (by a user, a lease loss or shutdown): the trainer should return promptly.
@@ -92,7 +107,12 @@ impl Trainers {
     /// The trainers this build ships. Functions missing here fail their tasks with "no trainer" rather than
     /// produce a fake model.
     pub fn builtin() -> Self {
-        Trainers::default().with(Function::Pop, Arc::new(pop::PopTrainer))
+        Trainers::default()
+            .with(Function::Pop, Arc::new(pop::PopTrainer))
+            .with(Function::Hot, Arc::new(query_list::HotTrainer))
+            .with(Function::Hint, Arc::new(query_list::HintTrainer))
+            .with(Function::Suggest, Arc::new(suggest::SuggestTrainer))
+            .with(Function::Category, Arc::new(category::CategoryTrainer))
     }
 
     /// Adds or replaces the trainer of `function`.

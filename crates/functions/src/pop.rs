@@ -27,6 +27,7 @@ use algocenter_domain::{Error, Function};
 use serde_json::{Map, Value, json};
 
 use crate::evaluation::{ndcg_at, spearman};
+use crate::scan::{Scan, param_error};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 
 /// Magic and format version at the start of every pop artifact.
@@ -77,34 +78,6 @@ impl Totals {
     }
 }
 
-/// Marks a scan stopped by cancellation, so that it is reported as such and not as a failure.
-struct Scan<'a> {
-    progress: &'a mut dyn Progress,
-    cancelled: bool,
-}
-
-impl Scan<'_> {
-    fn report(&mut self, step: &str, percent: u8) -> Result<(), Error> {
-        if self.progress.report(step, percent).is_err() {
-            self.cancelled = true;
-            return Err(Error::internal("cancelled"));
-        }
-        Ok(())
-    }
-
-    fn finish(&self, result: Result<(), Error>) -> Result<(), TrainError> {
-        match result {
-            Ok(()) => Ok(()),
-            Err(_) if self.cancelled => Err(TrainError::Cancelled),
-            Err(e) => Err(TrainError::Failed(e.to_string())),
-        }
-    }
-}
-
-fn param_error(e: Error) -> TrainError {
-    TrainError::Failed(e.to_string())
-}
-
 impl Trainer for PopTrainer {
     fn train(
         &self,
@@ -131,14 +104,10 @@ impl Trainer for PopTrainer {
 
         let eval_start = job.now_ms - holdout_days * DAY_MS;
         let train_start = job.now_ms - window_days * DAY_MS;
-        let mut scan = Scan {
-            progress,
-            cancelled: false,
-        };
+        let mut scan = Scan::new(progress);
 
         // Catalogue: every item's category.
-        scan.report("reading items", 1)
-            .map_err(|_| TrainError::Cancelled)?;
+        scan.step("reading items", 1)?;
         let mut category_of: HashMap<String, String> = HashMap::new();
         let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
             category_of.insert(
@@ -220,8 +189,7 @@ impl Trainer for PopTrainer {
             )));
         }
 
-        scan.report("scoring items", 60)
-            .map_err(|_| TrainError::Cancelled)?;
+        scan.step("scoring items", 60)?;
         let weight = |b: &str| weights.get(b).copied().unwrap_or(0.0);
         let scores = score(
             &stats,
@@ -231,8 +199,7 @@ impl Trainer for PopTrainer {
             smoothing,
         );
 
-        scan.report("evaluating on held-out days", 75)
-            .map_err(|_| TrainError::Cancelled)?;
+        scan.step("evaluating on held-out days", 75)?;
         let mut holdout_clicks: HashMap<String, f64> = HashMap::new();
         let mut holdout_events = 0u64;
         let result = job.data.for_each_event(eval_start, job.now_ms, &mut |e| {
@@ -258,8 +225,7 @@ impl Trainer for PopTrainer {
             ),
         );
 
-        scan.report("writing the model", 95)
-            .map_err(|_| TrainError::Cancelled)?;
+        scan.step("writing the model", 95)?;
         let mut sorted: Vec<(String, f32)> =
             scores.into_iter().map(|(k, v)| (k, v as f32)).collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));

@@ -64,6 +64,7 @@ fn train(
         usage_parameters: &usage,
         now_ms: NOW,
         data,
+        resources: &Default::default(),
     };
     PopTrainer.train(&job, progress)
 }

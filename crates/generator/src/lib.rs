@@ -3,7 +3,8 @@
 //!
 //! The world: a two-level category tree (Chinese and English names), items with a hidden *quality* (their true
 //! popularity), queries tied to a leaf category with Zipf-distributed frequency (exponent about 0.8, so most
-//! distinct queries are seen once), and users with favourite top categories. A session is a search
+//! distinct queries are seen once), a [`TRENDING_SHARE`] of them growing or fading over the span as real
+//! searches do, and users with favourite top categories. A session is a search
 //! (`bhv_type=search`, `raw_query`, `hits`), ten exposures in a logged order that only partly follows quality,
 //! and clicks drawn with probability
 //! `base × position^-bias × relevance(query, item) × quality(item) × affinity(user, item)`,
@@ -107,9 +108,38 @@ pub struct World {
     users: Vec<UserSpec>,
     /// Cumulative Zipf weights over `queries`.
     query_cdf: Vec<f64>,
+    /// Per query: the slope of its popularity trend over the span (0 for most).
+    trends: Vec<f64>,
     /// Per leaf: its items and the cumulative quality weights among them.
     leaf_items: Vec<(Vec<u32>, Vec<f64>)>,
     leaf_queries: Vec<Vec<u32>>,
+    /// Per leaf: cumulative Zipf weights of its queries.
+    leaf_query_cdf: Vec<Vec<f64>>,
+}
+
+/// Share of queries whose popularity trends up or down over the span.
+pub const TRENDING_SHARE: f64 = 0.3;
+/// A trending query's popularity goes from `1 ∓ TREND_AMPLITUDE × slope` at the start of the span to
+/// `1 ± TREND_AMPLITUDE × slope` at its end (slopes uniform in [-1, 1]), averaging 1.
+pub const TREND_AMPLITUDE: f64 = 0.8;
+
+/// Share of sessions that start with a mistyped search.
+pub const TYPO_RATE: f64 = 0.08;
+
+/// The usual misspelling of a Latin-script query: its middle letter dropped (`sneakers` → `sneaers`). Chinese
+/// queries are typed through an input method and are not misspelled this way.
+pub fn misspelling(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let middle = chars.len() / 2;
+    (chars.len() >= 5 && chars.iter().all(|c| c.is_ascii()) && chars[middle].is_ascii_alphabetic())
+        .then(|| {
+            chars
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != middle)
+                .map(|(_, c)| c)
+                .collect()
+        })
 }
 
 /// Standard normal draw (Box–Muller).
@@ -183,6 +213,17 @@ impl World {
                 device: ["ios", "android", "pc"][rng.random_range(0..3)],
             })
             .collect();
+        // Trends draw from their own stream, so that items, queries and users are the same with or without them.
+        let mut trend_rng = SmallRng::seed_from_u64(config.seed ^ 0x7472_656e);
+        let trends = (0..queries.len())
+            .map(|_| {
+                if trend_rng.random::<f64>() < TRENDING_SHARE {
+                    trend_rng.random::<f64>() * 2.0 - 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let query_cdf =
             cumulative((1..=queries.len()).map(|rank| (rank as f64).powf(-config.zipf_exponent)));
         let mut leaf_items = vec![(Vec::new(), Vec::new()); leaves.len()];
@@ -196,14 +237,21 @@ impl World {
         for (i, q) in queries.iter().enumerate() {
             leaf_queries[q.leaf].push(i as u32);
         }
+        let zipf_weight = |i: u32| ((i + 1) as f64).powf(-config.zipf_exponent);
+        let leaf_query_cdf = leaf_queries
+            .iter()
+            .map(|qs| cumulative(qs.iter().map(|&i| zipf_weight(i))))
+            .collect();
         World {
             config,
             items,
             queries,
             users,
             query_cdf,
+            trends,
             leaf_items,
             leaf_queries,
+            leaf_query_cdf,
         }
     }
 
@@ -217,6 +265,84 @@ impl World {
 
     pub fn queries(&self) -> &[QueryTruth] {
         &self.queries
+    }
+
+    /// A draw of `candidate` that follows the queries' trends, by rejection: a query is kept with its relative
+    /// popularity at `frac` over the largest there can be.
+    fn trending(
+        &self,
+        rng: &mut SmallRng,
+        frac: f64,
+        candidate: impl Fn(&mut SmallRng) -> usize,
+    ) -> usize {
+        loop {
+            let i = candidate(rng);
+            if rng.random::<f64>() * (1.0 + TREND_AMPLITUDE) < self.trend(i, frac) {
+                return i;
+            }
+        }
+    }
+
+    /// How popular query `i` is at `frac` of the span (0 at the start, 1 at the end), relative to its average.
+    fn trend(&self, i: usize, frac: f64) -> f64 {
+        1.0 + TREND_AMPLITUDE * self.trends[i] * (2.0 * frac - 1.0)
+    }
+
+    /// The probability that a search is for each query text, over the whole span: the Zipf draw (3 in 4 searches)
+    /// plus the draw from the searcher's favourite categories (the rest: a leaf of one of them, then its queries
+    /// by their Zipf weights), each following the queries' trends,
+    /// summed over the queries that share a text. The true top-search list.
+    pub fn query_shares(&self) -> std::collections::HashMap<String, f64> {
+        let leaves = words::leaves();
+        let zipf_total = self.query_cdf.last().copied().unwrap_or(1.0);
+        let zipf: Vec<f64> = (0..self.queries.len())
+            .map(|i| {
+                let below = if i == 0 { 0.0 } else { self.query_cdf[i - 1] };
+                (self.query_cdf[i] - below) / zipf_total
+            })
+            .collect();
+        // Chance that a favourite-category search picks each top category.
+        let mut top_share = vec![0.0; words::TOPS.len()];
+        for user in &self.users {
+            for top in user.favourite_tops {
+                top_share[top] += 0.5 / self.users.len() as f64;
+            }
+        }
+        let leaves_of = |top: usize| leaves.iter().filter(|l| l.0 == top).count() as f64;
+        // A favourite-category draw that lands on a leaf without queries falls back to the Zipf draw.
+        let fallback: f64 = (0..leaves.len())
+            .filter(|&leaf| self.leaf_queries[leaf].is_empty())
+            .map(|leaf| top_share[leaves[leaf].0] / leaves_of(leaves[leaf].0))
+            .sum();
+        // Average over the span of the share at each moment (sessions are spread evenly in time).
+        const STEPS: usize = 100;
+        let mut by_query = vec![0.0; self.queries.len()];
+        for step in 0..STEPS {
+            let frac = (step as f64 + 0.5) / STEPS as f64;
+            let zipf_norm: f64 = (0..zipf.len()).map(|i| zipf[i] * self.trend(i, frac)).sum();
+            let leaf_norm: Vec<f64> = self
+                .leaf_queries
+                .iter()
+                .map(|qs| {
+                    qs.iter()
+                        .map(|&q| zipf[q as usize] * self.trend(q as usize, frac))
+                        .sum()
+                })
+                .collect();
+            for (i, query) in self.queries.iter().enumerate() {
+                let top = leaves[query.leaf].0;
+                let zipf_now = zipf[i] * self.trend(i, frac) / zipf_norm;
+                let favourite = top_share[top] / leaves_of(top) * zipf[i] * self.trend(i, frac)
+                    / leaf_norm[query.leaf];
+                by_query[i] +=
+                    (0.75 * zipf_now + 0.25 * (favourite + fallback * zipf_now)) / STEPS as f64;
+            }
+        }
+        let mut shares = std::collections::HashMap::new();
+        for (query, share) in self.queries.iter().zip(by_query) {
+            *shares.entry(query.text.clone()).or_insert(0.0) += share;
+        }
+        shares
     }
 
     /// `top>leaf` category path of a leaf.
@@ -281,14 +407,17 @@ impl World {
             context: Vec::new(),
             extra: Vec::new(),
         };
+        // Typos draw from their own stream, so that the rest of the world is the same with or without them.
+        let mut typo_rng = SmallRng::seed_from_u64(c.seed ^ 0x7479_706f);
         for s in 0..c.searches {
             // Sessions spread evenly over the span; the last click of a session stays before `end_ms`.
-            let t = (start
+            let mut t = (start
                 + (s as f64 + rng.random::<f64>() * 0.5) / c.searches as f64 * (span - 600_000.0))
                 as i64;
             let user = &self.users[rng.random_range(0..self.users.len())];
+            let frac = s as f64 / c.searches as f64;
             let query_index = if rng.random::<f64>() < 0.75 {
-                sample(&self.query_cdf, &mut rng)
+                self.trending(&mut rng, frac, |rng| sample(&self.query_cdf, rng))
             } else {
                 // A search in one of the user's favourite top categories.
                 let top = user.favourite_tops[rng.random_range(0..2)];
@@ -300,12 +429,33 @@ impl World {
                     .collect();
                 let leaf = leaves[rng.random_range(0..leaves.len())];
                 match self.leaf_queries[leaf].as_slice() {
-                    [] => sample(&self.query_cdf, &mut rng),
-                    qs => qs[rng.random_range(0..qs.len())] as usize,
+                    [] => self.trending(&mut rng, frac, |rng| sample(&self.query_cdf, rng)),
+                    qs => self.trending(&mut rng, frac, |rng| {
+                        qs[sample(&self.leaf_query_cdf[leaf], rng)] as usize
+                    }),
                 }
             };
             let query = &self.queries[query_index];
             let (members, cdf) = &self.leaf_items[query.leaf];
+
+            // Sometimes the user first mistypes the query, gets nothing worth clicking and types it again.
+            if typo_rng.random::<f64>() < TYPO_RATE
+                && let Some(typo) = misspelling(&query.text)
+            {
+                event.user_id.clone_from(&user.id);
+                event.rn = format!("{:x}-{s:x}-t", c.seed);
+                event.context = vec![("device".into(), user.device.into())];
+                event.bhv_type = "search".into();
+                event.item_id.clear();
+                event.item_type.clear();
+                event.raw_query = typo;
+                event.hits = Some(2);
+                event.position = None;
+                event.bhv_time_ms = t;
+                event.reach_time_ms = t + 50;
+                f(&event, None);
+                t += 8_000;
+            }
 
             // The result page: mostly items of the query's leaf (by quality), some from anywhere.
             shown.clear();
@@ -422,10 +572,15 @@ mod tests {
     fn sessions_have_the_documented_shape() {
         let world = World::new(small());
         let (mut searches, mut exposures, mut clicks, mut last_time) = (0, 0, 0, 0);
+        let mut typos = 0;
         let mut positions = [0u32; 11];
         world.events(&mut |e, truth| {
             assert!(e.bhv_time_ms < world.config().end_ms);
             match e.bhv_type.as_str() {
+                "search" if e.rn.ends_with("-t") => {
+                    typos += 1;
+                    assert_eq!(e.hits, Some(2));
+                }
                 "search" => {
                     searches += 1;
                     assert!(!e.raw_query.is_empty() && e.item_id.is_empty());
@@ -444,6 +599,8 @@ mod tests {
             }
         });
         assert_eq!((searches, exposures), (2_000, 20_000));
+        // About TYPO_RATE of the sessions whose query has a misspelling (the Latin ones, about half).
+        assert!((40..=120).contains(&typos), "{typos} typos");
         let ctr = f64::from(clicks) / f64::from(exposures);
         assert!((0.02..0.3).contains(&ctr), "click-through {ctr}");
         assert!(
