@@ -77,9 +77,10 @@ impl ApiState {
 
 /// Every route of the service, wrapped in the envelope middleware.
 pub fn router(state: Arc<ApiState>) -> Router {
-    use operations::{APP, APP_GROUPS, DATA, FUNCTION, KEYS, VERSIONS};
+    use operations::{APP, APP_GROUPS, DATA, FUNCTION, KEYS, SERVING, VERSIONS};
     use routes::{
-        app_groups, data, default_instance, instances, keys, predict, resources, tasks, versions,
+        app_groups, data, default_instance, instances, keys, predict, queries, resources, tasks,
+        versions,
     };
     Router::new()
         .route(APP_GROUPS, post(app_groups::create).get(app_groups::list))
@@ -139,6 +140,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(&format!("{APP}/data-status"), get(data::status))
         .route(&format!("{DATA}/bulk"), post(data::bulk))
         .route(&format!("{DATA}/export"), get(data::export))
+        .route(&format!("{SERVING}/actions/hot"), get(queries::hot))
+        .route(&format!("{SERVING}/actions/hint"), get(queries::hint))
+        .route(
+            &format!("{SERVING}/suggest/{{instance}}/search"),
+            get(queries::suggest),
+        )
         .route(KEYS, post(keys::create).get(keys::list))
         .route(&format!("{KEYS}/{{key}}"), delete(keys::revoke))
         // The gate runs on matched routes only, after routing, where the operation is known.

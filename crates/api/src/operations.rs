@@ -9,6 +9,8 @@ pub(crate) const FUNCTION: &str = "/v4/openapi/app-groups/{app}/functions/{funct
 pub(crate) const VERSIONS: &str = "/v4/openapi/functions/{function}";
 pub(crate) const DATA: &str = "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions";
 pub(crate) const KEYS: &str = "/v4/openapi/access-keys";
+/// OpenSearch's data-plane serving of the query functions.
+pub(crate) const SERVING: &str = "/v3/openapi/apps/{app}";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Operation {
@@ -64,6 +66,14 @@ pub fn classify(method: &str, path: &str) -> Option<Operation> {
                 push: true,
             }),
             ("GET", "/export") => op("ExportData", Read),
+            _ => None,
+        };
+    }
+    if let Some(rest) = path.strip_prefix(SERVING) {
+        return match (method, rest) {
+            ("GET", "/actions/hot") => op("GetHotQueries", Read),
+            ("GET", "/actions/hint") => op("GetHints", Read),
+            ("GET", "/suggest/{instance}/search") => op("GetSuggestions", Read),
             _ => None,
         };
     }

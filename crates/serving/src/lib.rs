@@ -10,19 +10,68 @@ use std::sync::{Arc, RwLock};
 
 use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
+use algocenter_functions::category::CategoryModel;
 use algocenter_functions::pop::PopModel;
+use algocenter_functions::query_list::QueryListModel;
+use algocenter_functions::suggest::SuggestIndex;
 use algocenter_store::{ArtifactKey, ArtifactStore, Store};
 
+/// A loaded generation of any function.
+#[derive(Debug)]
+pub enum Model {
+    Pop(PopModel),
+    /// `hot` and `hint`.
+    QueryList(QueryListModel),
+    Suggest(SuggestIndex),
+    Category(CategoryModel),
+}
+
+impl Model {
+    /// Decodes the artifact of a generation of `function`.
+    pub fn decode(function: Function, bytes: &[u8]) -> Result<Model> {
+        Ok(match function {
+            Function::Pop => Model::Pop(PopModel::decode(bytes)?),
+            Function::Hot | Function::Hint => Model::QueryList(QueryListModel::decode(bytes)?),
+            Function::Suggest => Model::Suggest(SuggestIndex::decode(bytes)?),
+            Function::Category => Model::Category(CategoryModel::decode(bytes)?),
+            Function::Ctr => {
+                return Err(Error::internal(
+                    "function 'ctr' has no model this build can serve",
+                ));
+            }
+        })
+    }
+
+    /// Entries of the model, for the load log line.
+    fn size(&self) -> usize {
+        match self {
+            Model::Pop(m) => m.len(),
+            Model::QueryList(m) => m.len(),
+            Model::Suggest(m) => m.len(),
+            Model::Category(m) => m.known_queries(),
+        }
+    }
+}
+
 /// A loaded model with the generation it came from.
-struct Loaded<M> {
+struct Loaded {
     generation: i64,
-    model: Arc<M>,
+    model: Arc<Model>,
 }
 
 pub struct Serving {
     store: Arc<dyn Store>,
     artifacts: Arc<dyn ArtifactStore>,
-    pop: RwLock<HashMap<i64, Loaded<PopModel>>>,
+    /// By instance id.
+    models: RwLock<HashMap<i64, Loaded>>,
+}
+
+/// The model of a function that does not hold one of its kind: the artifact store is inconsistent.
+fn wrong_kind(instance: &Instance) -> Error {
+    Error::internal(format_args!(
+        "the serving artifact of instance '{}' is not a {} model",
+        instance.name, instance.function
+    ))
 }
 
 impl Serving {
@@ -30,7 +79,7 @@ impl Serving {
         Serving {
             store,
             artifacts,
-            pop: RwLock::new(HashMap::new()),
+            models: RwLock::new(HashMap::new()),
         }
     }
 
@@ -48,13 +97,13 @@ impl Serving {
         self.store.instance(app, function, &name).await
     }
 
-    /// The serving pop model of an instance (loading it when its generation changed).
-    pub async fn pop(&self, instance: &Instance) -> Result<(i64, Arc<PopModel>)> {
+    /// The serving model of an instance (loading it when its generation changed).
+    pub async fn model(&self, instance: &Instance) -> Result<(i64, Arc<Model>)> {
         let generation = instance
             .serving_generation
             .ok_or_else(|| Error::InstanceUnavailable(instance.name.clone()))?;
         if let Some(loaded) = self
-            .pop
+            .models
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&instance.id)
@@ -66,12 +115,19 @@ impl Serving {
             .artifacts
             .get(&ArtifactKey::new(instance.id, generation))
             .await?;
-        let model = tokio::task::spawn_blocking(move || PopModel::decode(&bytes))
+        let function = instance.function;
+        let model = tokio::task::spawn_blocking(move || Model::decode(function, &bytes))
             .await
             .map_err(|e| Error::internal(format_args!("loading the model failed: {e}")))??;
         let model = Arc::new(model);
-        tracing::info!(instance = %instance.name, generation, items = model.len(), "loaded pop model");
-        let mut cache = self.pop.write().unwrap_or_else(|p| p.into_inner());
+        tracing::info!(
+            instance = %instance.name,
+            function = %function,
+            generation,
+            entries = model.size(),
+            "loaded model"
+        );
+        let mut cache = self.models.write().unwrap_or_else(|p| p.into_inner());
         // Another request may have loaded a newer generation meanwhile: never go back.
         let keep_newer = cache
             .get(&instance.id)
@@ -87,4 +143,40 @@ impl Serving {
         }
         Ok((generation, model))
     }
+}
+
+/// Typed access to a loaded model, for handlers that resolved the instance of one function.
+impl Model {
+    pub fn as_pop(&self) -> Option<&PopModel> {
+        match self {
+            Model::Pop(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_query_list(&self) -> Option<&QueryListModel> {
+        match self {
+            Model::QueryList(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_suggest(&self) -> Option<&SuggestIndex> {
+        match self {
+            Model::Suggest(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_category(&self) -> Option<&CategoryModel> {
+        match self {
+            Model::Category(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// The error a handler returns when a loaded model is not of the kind its function serves.
+pub fn not_of_kind(instance: &Instance) -> Error {
+    wrong_kind(instance)
 }

@@ -6,6 +6,7 @@ pub mod default_instance;
 pub mod instances;
 pub mod keys;
 pub mod predict;
+pub mod queries;
 pub mod resources;
 pub mod tasks;
 pub mod versions;

@@ -1,11 +1,16 @@
 //! Serving of trained generations (extension): `POST .../functions/{fn}/instances/{instance}/predict`, and
-//! `POST .../functions/{fn}/predict` for the function's default instance.
+//! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
+//! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
+//! `category` `{"queries": [...], "topK"}`.
 
 use algocenter_domain::catalogue::{ParameterList, version_for_model_type};
 use algocenter_domain::{Error, Function};
 use serde_json::{Value, json};
 
-use super::AppState;
+use algocenter_functions::{category, query_list, suggest};
+use algocenter_serving::not_of_kind;
+
+use super::{AppState, queries};
 use crate::envelope::{ApiError, ApiResult, Reply};
 use crate::extract::{JsonBody, Segments, function};
 
@@ -48,7 +53,8 @@ async fn predict_pop(
 ) -> ApiResult {
     let ids = item_ids(body)?;
     let instance = state.serving.resolve(app, Function::Pop, instance).await?;
-    let (generation, model) = state.serving.pop(&instance).await?;
+    let (generation, model) = state.serving.model(&instance).await?;
+    let model = model.as_pop().ok_or_else(|| not_of_kind(&instance))?;
     let version = version_for_model_type(Function::Pop, &instance.model_type)?;
     let default_score = version
         .effective(ParameterList::Usage, &instance.usage_parameters)
@@ -67,6 +73,163 @@ async fn predict_pop(
     })))
 }
 
+/// A field of the body under any of its spellings.
+fn field<'a>(body: &'a Value, names: &[&str]) -> Option<&'a Value> {
+    names
+        .iter()
+        .find_map(|k| body.get(*k))
+        .filter(|v| !v.is_null())
+}
+
+fn optional_text<'a>(body: &'a Value, names: &[&str]) -> Result<Option<&'a str>, ApiError> {
+    match field(body, names) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError(Error::invalid(format_args!(
+            "{} must be a string.",
+            names[0]
+        )))),
+    }
+}
+
+/// A count from the body (number or numeric string), checked as `hit` is.
+fn count(body: &Value, names: &[&str], default: usize, max: usize) -> Result<usize, ApiError> {
+    let raw = match field(body, names) {
+        None => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError(Error::invalid(format_args!(
+                "{} must be an integer.",
+                names[0]
+            ))));
+        }
+    };
+    queries::hit(raw.as_deref(), default, max).map_err(|_| {
+        ApiError(Error::invalid(format_args!(
+            "{} must be an integer from 1 to {max}.",
+            names[0]
+        )))
+    })
+}
+
+/// `hot` / `hint`: `{"hit", "sortType", "userId"}`, all optional.
+async fn predict_list(
+    state: &AppState,
+    app: &str,
+    function: Function,
+    instance: Option<&str>,
+    body: &Value,
+) -> ApiResult {
+    let default = if function == Function::Hint {
+        queries::DEFAULT_HINT_HIT
+    } else {
+        queries::DEFAULT_HOT_HIT
+    };
+    let hit = count(body, &["hit", "Hit"], default, query_list::MAX_HIT)?;
+    let order = queries::list_order(optional_text(body, &["sortType", "SortType", "sort_type"])?)?;
+    let user = queries::user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?;
+    let (name, generation, result) =
+        queries::query_list(state, app, function, instance, (hit, order, user)).await?;
+    let result: Vec<Value> = result
+        .into_iter()
+        .map(|q| json!({"Query": q["hot"], "Pv": q["pv"], "Tags": q["tags"]}))
+        .collect();
+    Ok(Reply::result(json!({
+        "InstanceName": name,
+        "Generation": generation.to_string(),
+        "Queries": result,
+    })))
+}
+
+/// `suggest`: `{"query", "hit"}`.
+async fn predict_suggest(
+    state: &AppState,
+    app: &str,
+    instance: Option<&str>,
+    body: &Value,
+) -> ApiResult {
+    let typed = optional_text(body, &["query", "Query"])?.ok_or_else(|| {
+        ApiError(Error::invalid(
+            "body must be {\"query\": \"what the user typed\"}.",
+        ))
+    })?;
+    let typed = queries::typed_query(typed)?;
+    let hit = count(
+        body,
+        &["hit", "Hit"],
+        queries::DEFAULT_SUGGEST_HIT,
+        suggest::MAX_HIT,
+    )?;
+    let (name, generation, found) = queries::suggestions(state, app, instance, typed, hit).await?;
+    Ok(Reply::result(json!({
+        "InstanceName": name,
+        "Generation": generation.to_string(),
+        "Suggestions": found,
+    })))
+}
+
+/// Most queries classified in one request.
+pub const MAX_QUERIES: usize = 100;
+
+/// `category`: `{"queries": [...], "topK"}`.
+async fn predict_category(
+    state: &AppState,
+    app: &str,
+    instance: Option<&str>,
+    body: &Value,
+) -> ApiResult {
+    let list = field(body, &["queries", "Queries"])
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError(Error::invalid("body must be {\"queries\": [queries]}.")))?;
+    if list.len() > MAX_QUERIES {
+        return Err(ApiError(Error::invalid(format_args!(
+            "at most {MAX_QUERIES} queries per request."
+        ))));
+    }
+    let texts: Vec<&str> = list
+        .iter()
+        .map(|q| match q {
+            Value::String(s) => queries::typed_query(s),
+            _ => Err(ApiError(Error::invalid("queries must be strings."))),
+        })
+        .collect::<Result<_, _>>()?;
+    let instance = state
+        .serving
+        .resolve(app, Function::Category, instance)
+        .await?;
+    let version = version_for_model_type(Function::Category, &instance.model_type)?;
+    let default_k = version
+        .effective(ParameterList::Usage, &instance.usage_parameters)
+        .int("top_k")?
+        .clamp(1, category::MAX_TOP_K as i64) as usize;
+    let top_k = count(
+        body,
+        &["topK", "TopK", "top_k"],
+        default_k,
+        category::MAX_TOP_K,
+    )?;
+    let (generation, model) = state.serving.model(&instance).await?;
+    let model = model.as_category().ok_or_else(|| not_of_kind(&instance))?;
+    let predictions: Vec<Value> = texts
+        .iter()
+        .map(|q| {
+            let p = model.predict(q, top_k);
+            json!({
+                "Query": q,
+                "Categories": p.categories.iter().map(|(c, s)| json!({"Category": c, "Score": rounded(*s)})).collect::<Vec<_>>(),
+                "Source": p.source.as_str(),
+                "Intervened": p.intervened,
+            })
+        })
+        .collect();
+    Ok(Reply::result(json!({
+        "InstanceName": instance.name,
+        "Generation": generation.to_string(),
+        "Predictions": predictions,
+    })))
+}
+
 async fn predict(
     state: AppState,
     app: String,
@@ -76,12 +239,17 @@ async fn predict(
 ) -> ApiResult {
     let function = function(&function_name)?;
     let body: Value = body.parse()?;
+    let instance = instance.as_deref();
     match function {
-        Function::Pop => predict_pop(&state, &app, instance.as_deref(), &body).await,
-        other => Err(Error::invalid(format_args!(
-            "function '{other}' cannot serve predictions in this build."
-        ))
-        .into()),
+        Function::Pop => predict_pop(&state, &app, instance, &body).await,
+        Function::Hot | Function::Hint => {
+            predict_list(&state, &app, function, instance, &body).await
+        }
+        Function::Suggest => predict_suggest(&state, &app, instance, &body).await,
+        Function::Category => predict_category(&state, &app, instance, &body).await,
+        Function::Ctr => {
+            Err(Error::invalid("function 'ctr' cannot serve predictions in this build.").into())
+        }
     }
 }
 
