@@ -13,7 +13,8 @@
 //! instead of a scan of thousands of keys. Other prefixes scan their few keys.
 //!
 //! **Typos**: when a prefix of 4 or more characters has fewer completions than asked, keys that start with
-//! something one edit away (Levenshtein distance 1) fill the rest, after the exact completions.
+//! something one typo away (one character inserted, dropped or replaced, or two neighbours swapped) fill the
+//! rest, after the exact completions.
 //!
 //! **Evaluation** builds the index without the held-out days and replays every held-out search as its user
 //! typed it: for each prefix of the query (1, 2, … characters), the reciprocal rank of the query among the
@@ -252,9 +253,31 @@ impl SuggestIndex {
         if typos && ids.len() < hit && prefix.chars().count() >= TYPO_MIN_CHARS {
             // Exact completions first; near ones after them, best first.
             let mut near = Vec::new();
+            let mut visited = 0;
             if let Ok(automaton) = Levenshtein::new(prefix, 1) {
                 let mut stream = self.keys.search(automaton.starts_with()).into_stream();
-                let mut visited = 0;
+                while let Some((_, value)) = stream.next() {
+                    self.push_ids(value, &mut near);
+                    visited += 1;
+                    if visited >= TYPO_SCAN_LIMIT {
+                        break;
+                    }
+                }
+            }
+            // Two neighbouring characters typed the other way round: one typo to the user, two edits to
+            // Levenshtein.
+            let chars: Vec<char> = prefix.chars().collect();
+            for i in 0..chars.len() - 1 {
+                if chars[i] == chars[i + 1] || visited >= TYPO_SCAN_LIMIT {
+                    continue;
+                }
+                let mut swapped = chars.clone();
+                swapped.swap(i, i + 1);
+                let swapped: String = swapped.into_iter().collect();
+                let mut stream = self
+                    .keys
+                    .search(Str::new(&swapped).starts_with())
+                    .into_stream();
                 while let Some((_, value)) = stream.next() {
                     self.push_ids(value, &mut near);
                     visited += 1;
@@ -657,6 +680,11 @@ mod tests {
         );
         assert_eq!(idx.suggest("hedp", 10), ["headphones"]);
         assert_eq!(idx.suggest("headphnes", 10), ["headphones"]);
+        assert_eq!(
+            idx.suggest("haedph", 10),
+            ["headphones"],
+            "swapped neighbours"
+        );
         // Exact completions come first.
         assert_eq!(idx.suggest("hear", 10), ["heart", "headphones"]);
         // Too short to guess.
