@@ -27,7 +27,7 @@ use std::collections::HashMap;
 
 use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
 use algocenter_domain::{Error, Function};
-use fst::automaton::{Levenshtein, Str};
+use fst::automaton::Str;
 use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map as JsonMap, json};
@@ -35,7 +35,10 @@ use serde_json::{Map as JsonMap, json};
 use crate::query::log::{LogFilter, QueryLog, dictionary};
 use crate::query::{normalise, pinyin_keys};
 use crate::scan::{Scan, param_error};
+
+mod typo;
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
+use typo::OneEdit;
 
 const MAGIC: &[u8; 5] = b"ACSUG";
 const FORMAT_V1: u8 = 1;
@@ -254,7 +257,7 @@ impl SuggestIndex {
             // Exact completions first; near ones after them, best first.
             let mut near = Vec::new();
             let mut visited = 0;
-            if let Ok(automaton) = Levenshtein::new(prefix, 1) {
+            if let Some(automaton) = OneEdit::new(prefix) {
                 let mut stream = self.keys.search(automaton.starts_with()).into_stream();
                 while let Some((_, value)) = stream.next() {
                     self.push_ids(value, &mut near);
