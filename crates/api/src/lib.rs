@@ -60,6 +60,7 @@ impl ApiState {
         let serving = algocenter_serving::Serving::new(
             Arc::clone(engine.store()),
             Arc::clone(engine.artifacts()),
+            engine.serving_epoch(),
         );
         ApiState {
             engine,

@@ -16,6 +16,7 @@ pub mod scheduler;
 pub mod worker;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use algocenter_domain::task::{Task, Trigger};
@@ -79,6 +80,9 @@ pub struct Engine {
     /// Wakes an idle worker when a task is queued by this process.
     wake: Notify,
     shutdown: watch::Sender<bool>,
+    /// Bumped whenever this process changes what serves (a generation recorded); serving drops the instances it
+    /// remembered when it moves.
+    serving_epoch: Arc<AtomicU64>,
 }
 
 /// The running loops; [`EngineHandle::shutdown`] stops them.
@@ -102,6 +106,7 @@ impl Engine {
             config,
             wake: Notify::new(),
             shutdown,
+            serving_epoch: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -161,6 +166,16 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The counter serving watches to forget what it remembered of instances (see [`Engine::serving_changed`]).
+    pub fn serving_epoch(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.serving_epoch)
+    }
+
+    /// Tells serving that instances changed (a generation recorded, an instance or default updated or deleted).
+    pub fn serving_changed(&self) {
+        self.serving_epoch.fetch_add(1, Ordering::Release);
     }
 
     /// Stops claiming and refuses new tasks; running tasks get the grace period. [`EngineHandle::shutdown`]

@@ -105,6 +105,7 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
     let started = Instant::now();
     tracing::info!(run_id = %claimed.task.run_id, "training started");
     let (completion, stored) = train(engine, worker, &claimed).await;
+    release_freed_memory();
     let task_id = claimed.task.id;
     let failed = matches!(completion, Completion::Failed { .. });
     match engine
@@ -119,6 +120,7 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
         .await
     {
         Ok(outcome) => {
+            engine.serving_changed();
             if !outcome.recorded {
                 tracing::info!(
                     "task was cancelled or reconciled meanwhile; its result is discarded"
@@ -136,6 +138,17 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
         }
         // The lease will expire and the reconciler fails the task; a stored artifact is swept at the next start.
         Err(e) => tracing::error!(error = %e, "could not record the task's outcome"),
+    }
+}
+
+/// Gives the memory a training run freed back to the system. glibc keeps freed heap in its per-thread arenas,
+/// so without this the process stayed at its peak after every run (about 500 MB after training the four query
+/// functions on 10 M events, for models of a few MB).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -41,5 +41,6 @@ pub async fn update(
         .store()
         .set_default_instance(&app, function, instance)
         .await?;
+    state.serving.invalidate();
     Ok(Reply::ok())
 }

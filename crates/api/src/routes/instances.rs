@@ -228,6 +228,7 @@ pub async fn update(
         .store()
         .update_instance(&app, function, &instance, update, now_ms())
         .await?;
+    state.serving.invalidate();
     Ok(Reply::ok())
 }
 
@@ -240,6 +241,7 @@ pub async fn delete(
         .store()
         .delete_instance(&app, function, &instance)
         .await?;
+    state.serving.invalidate();
     state.engine.release_artifacts(released);
     Ok(Reply::ok())
 }

@@ -79,6 +79,7 @@ pub async fn delete(
         .store()
         .delete_task(&app, function, &instance, &generation)
         .await?;
+    state.serving.invalidate();
     state
         .engine
         .release_artifacts(released.into_iter().collect());
