@@ -484,4 +484,44 @@ async fn a_generation_switch_under_load_gives_no_errors() {
         );
     }
     assert!(answered.load(Ordering::Relaxed) > 100);
+
+    // Deleting the serving generation rolls serving back to the one before, at once.
+    server
+        .call(
+            "DELETE",
+            &format!("{FUNCTIONS}/suggest/instances/sug/tasks/2"),
+            None,
+        )
+        .await
+        .assert_ok();
+    for _ in 0..3 {
+        let answer = server
+            .call(
+                "POST",
+                &format!("{FUNCTIONS}/suggest/instances/sug/predict"),
+                Some(r#"{"query": "d"}"#),
+            )
+            .await;
+        assert_eq!(answer.assert_ok()["Result"]["Generation"], "1");
+    }
+    // A deleted instance's name, created again, serves its own model, not the deleted one's.
+    server
+        .call(
+            "DELETE",
+            &format!("{FUNCTIONS}/suggest/instances/sug"),
+            None,
+        )
+        .await
+        .assert_ok();
+    create(
+        &server,
+        "suggest",
+        json!({"instanceName": "sug", "modelType": "offline_inference",
+               "createParameters": [{"name": "min_count", "value": "100000"}]}),
+    )
+    .await;
+    let answer = server
+        .call("GET", &format!("{APP}/suggest/sug/search?query=s"), None)
+        .await;
+    assert_data_error(&answer, 409, "Instance.Unavailable");
 }

@@ -7,7 +7,8 @@
 //!    `P(c|q) = (clicks(q,c) + smoothing × P_text(c|q)) / (clicks(q) + smoothing)`.
 //! 2. **Text.** A multinomial naive Bayes classifier (a linear model over term counts) learned from item titles
 //!    labelled with their category, each category's own name, and the training queries labelled with their
-//!    clicks. Terms are words and CJK character pairs ([`crate::query::terms`]); terms seen once are dropped.
+//!    clicks. Terms are words and CJK character pairs ([`crate::query::terms`]); terms with less than two
+//!    documents' weight are dropped.
 //!    It answers every other query, including queries never seen; a query with no known term gets the
 //!    categories' prior.
 //!
@@ -38,10 +39,10 @@ use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 const MAGIC: &[u8; 5] = b"ACCAT";
 const FORMAT_V1: u8 = 1;
 
-/// Categories kept per known query.
-const KEPT_PER_QUERY: usize = 8;
 /// Most categories a request can ask for.
 pub const MAX_TOP_K: usize = 20;
+/// Categories kept per known query: as many as a request can ask for.
+const KEPT_PER_QUERY: usize = MAX_TOP_K;
 /// Additive smoothing of the text model's term counts.
 const ALPHA: f64 = 0.1;
 /// Weight of a category's own name as a training document of the text model.
@@ -75,7 +76,7 @@ pub struct Prediction {
     /// Categories with scores in [0, 1], best first.
     pub categories: Vec<(String, f32)>,
     pub source: Source,
-    /// Whether the intervention dictionary changed the answer.
+    /// Whether the intervention dictionary has rules for the query (they were applied).
     pub intervened: bool,
 }
 
@@ -146,8 +147,13 @@ impl CategoryModel {
             .enumerate()
             .map(|(c, &p)| (c as u16, p as f32))
             .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(k);
+        let order = |a: &(u16, f32), b: &(u16, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        // Only the best k need sorting, however many categories the shop has.
+        if k < ranked.len() {
+            ranked.select_nth_unstable_by(k, order);
+            ranked.truncate(k);
+        }
+        ranked.sort_by(order);
         ranked
     }
 
@@ -309,8 +315,53 @@ struct Catalogue {
     categories: Vec<String>,
     category_ids: HashMap<String, u16>,
     item_category: HashMap<String, u16>,
-    /// (terms, category) of every item title.
-    titles: Vec<(Vec<String>, u16)>,
+    /// (terms, category) of every item title, terms as numbers of `terms`.
+    titles: Vec<(Vec<u32>, u16)>,
+    /// Every term seen in titles, category names and queries, numbered once (a title's terms as strings took
+    /// gigabytes for a million Chinese titles).
+    terms: Terms,
+    /// The terms of each category's name.
+    name_terms: Vec<Vec<u32>>,
+    /// The terms of each query of the log, by query id.
+    query_terms: Vec<Vec<u32>>,
+}
+
+#[derive(Default)]
+struct Terms {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Terms {
+    fn of(&mut self, text: &str) -> Vec<u32> {
+        terms(text)
+            .into_iter()
+            .map(|term| match self.ids.get(&term) {
+                Some(&id) => id,
+                None => {
+                    let id = self.names.len() as u32;
+                    self.names.push(term.clone());
+                    self.ids.insert(term, id);
+                    id
+                }
+            })
+            .collect()
+    }
+}
+
+impl Catalogue {
+    /// Numbers the terms of category names and of the log's queries, before fitting.
+    fn add_text(&mut self, log: &QueryLog) {
+        self.name_terms = (0..self.categories.len())
+            .map(|c| {
+                let name = normalise(&self.categories[c]);
+                self.terms.of(&name)
+            })
+            .collect();
+        self.query_terms = (0..log.query_count() as u32)
+            .map(|q| self.terms.of(log.query(q)))
+            .collect();
+    }
 }
 
 fn read_catalogue(job: &TrainingJob<'_>, scan: &mut Scan<'_>) -> Result<Catalogue, TrainError> {
@@ -329,6 +380,9 @@ fn read_catalogue(job: &TrainingJob<'_>, scan: &mut Scan<'_>) -> Result<Catalogu
         category_ids: HashMap::new(),
         item_category: HashMap::new(),
         titles: Vec::new(),
+        terms: Terms::default(),
+        name_terms: Vec::new(),
+        query_terms: Vec::new(),
     };
     let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
         let Some(path) = item.text(&category_field) else {
@@ -350,7 +404,8 @@ fn read_catalogue(job: &TrainingJob<'_>, scan: &mut Scan<'_>) -> Result<Catalogu
         };
         catalogue.item_category.insert(item.id.clone(), c);
         if let Some(title) = item.text(&title_field) {
-            catalogue.titles.push((terms(&normalise(&title)), c));
+            let title_terms = catalogue.terms.of(&normalise(&title));
+            catalogue.titles.push((title_terms, c));
         }
         Ok(())
     });
@@ -377,7 +432,7 @@ fn click_counts(
     let mut counts: HashMap<u32, HashMap<u16, u32>> = HashMap::new();
     for s in kept {
         let query = log.searches[s as usize].query;
-        for click in log.clicks_of(s) {
+        for click in log.clicks_of(s, to) {
             if let Some(&c) = catalogue.item_category.get(log.item(click.item)) {
                 *counts.entry(query).or_default().entry(c).or_default() += 1;
             }
@@ -404,17 +459,12 @@ fn fit(
     let n = catalogue.categories.len();
 
     // Text model: weighted term counts per category.
-    let mut term_ids: HashMap<String, u32> = HashMap::new();
-    let mut counts: Vec<HashMap<u16, f64>> = Vec::new();
+    let mut counts: Vec<HashMap<u16, f64>> = vec![HashMap::new(); catalogue.terms.names.len()];
     let mut class_terms = vec![0.0f64; n];
     let mut class_docs = vec![0.0f64; n];
-    let mut add = |terms: &[String], c: u16, weight: f64| {
+    let mut add = |terms: &[u32], c: u16, weight: f64| {
         class_docs[usize::from(c)] += weight;
-        for term in terms {
-            let t = *term_ids.entry(term.clone()).or_insert_with(|| {
-                counts.push(HashMap::new());
-                (counts.len() - 1) as u32
-            });
+        for &t in terms {
             *counts[t as usize].entry(c).or_default() += weight;
             class_terms[usize::from(c)] += weight;
         }
@@ -422,24 +472,23 @@ fn fit(
     for (terms, c) in &catalogue.titles {
         add(terms, *c, 1.0);
     }
-    for (c, name) in catalogue.categories.iter().enumerate() {
-        add(&terms(&normalise(name)), c as u16, NAME_WEIGHT);
+    for (c, terms) in catalogue.name_terms.iter().enumerate() {
+        add(terms, c as u16, NAME_WEIGHT);
     }
     for (&query, by_category) in &clicks {
-        let query_terms = terms(log.query(query));
+        let query_terms = &catalogue.query_terms[query as usize];
         for (&c, &k) in by_category {
-            add(&query_terms, c, f64::from(k));
+            add(query_terms, c, f64::from(k));
         }
     }
-    // Terms seen once say nothing general.
+    // A term with less than two documents' weight says nothing general.
     let mut vocabulary = HashMap::new();
     let mut postings = Vec::new();
-    for (term, t) in term_ids {
-        let by_category = &counts[t as usize];
+    for (t, by_category) in counts.iter().enumerate() {
         if by_category.values().sum::<f64>() < 2.0 {
             continue;
         }
-        vocabulary.insert(term, postings.len() as u32);
+        vocabulary.insert(catalogue.terms.names[t].clone(), postings.len() as u32);
         let mut posting: Vec<(u16, f32)> = by_category
             .iter()
             .map(|(&c, &k)| (c, ((k + ALPHA) / ALPHA).ln() as f32))
@@ -626,7 +675,7 @@ impl Trainer for CategoryTrainer {
         let holdout_start = job.now_ms - holdout_days * DAY_MS;
         let mut scan = Scan::new(progress);
         scan.step("reading items", 1)?;
-        let catalogue = read_catalogue(job, &mut scan)?;
+        let mut catalogue = read_catalogue(job, &mut scan)?;
         if catalogue.categories.is_empty() {
             return Err(TrainError::InsufficientData(format!(
                 "no item has a '{}' attribute: the categories to predict come from the items",
@@ -640,6 +689,7 @@ impl Trainer for CategoryTrainer {
             &mut scan,
             (10, 70),
         )?;
+        catalogue.add_text(&log);
         let searches = log
             .searches
             .iter()

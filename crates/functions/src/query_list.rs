@@ -26,7 +26,7 @@ use algocenter_domain::{Error, Function};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::query::log::{LogFilter, QueryCount, QueryLog, dictionary};
+use crate::query::log::{LogFilter, QueryCount, QueryLog, dictionary, dictionary_entries};
 use crate::query::normalise;
 use crate::scan::{Scan, param_error};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
@@ -49,6 +49,9 @@ const CTR_PSEUDO_SEARCHES: f64 = 10.0;
 const AFFINITY_PSEUDO_EVENTS: f64 = 20.0;
 /// No category.
 const NO_CATEGORY: u16 = u16::MAX;
+
+/// Growth from which a hint is tagged rising (`hot` has its `rising_ratio` parameter).
+const HINT_RISING_RATIO: f64 = 2.0;
 
 /// Tags of a listed query (OpenSearch's real-time top-search tags).
 pub const TAG_NEW: u8 = 0;
@@ -80,7 +83,9 @@ pub enum ListOrder {
 pub struct QueryListModel {
     entries: Vec<ListedQuery>,
     pinned: Vec<u32>,
+    /// `hot`: by searches; `hint`: by hint score (the overall order).
     by_pv: Vec<u32>,
+    /// `hot` only: by distinct searchers.
     by_uv: Vec<u32>,
     default_uv: bool,
     /// Personalised hints: every entry's score and category, the candidates, and each user's affinities
@@ -107,12 +112,37 @@ impl QueryListModel {
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| Error::internal("not a query list artifact"))?;
         match body.split_first() {
-            Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest)
-                .map_err(|e| Error::internal(format_args!("corrupt query list artifact: {e}"))),
+            Some((&FORMAT_V1, rest)) => {
+                let model: QueryListModel = postcard::from_bytes(rest).map_err(|e| {
+                    Error::internal(format_args!("corrupt query list artifact: {e}"))
+                })?;
+                model.check()?;
+                Ok(model)
+            }
             Some((format, _)) => Err(Error::internal(format_args!(
                 "query list artifact of unknown format {format}"
             ))),
             None => Err(Error::internal("truncated query list artifact")),
+        }
+    }
+
+    /// Every index stays inside the model: a corrupt file must not panic a request.
+    fn check(&self) -> Result<(), Error> {
+        let n = self.entries.len();
+        let inside = |list: &[u32]| list.iter().all(|&id| (id as usize) < n);
+        let personal = self.scores.len() == self.entry_category.len()
+            && (self.candidates.is_empty() || self.scores.len() == n);
+        if inside(&self.pinned)
+            && inside(&self.by_pv)
+            && inside(&self.by_uv)
+            && inside(&self.candidates)
+            && personal
+        {
+            Ok(())
+        } else {
+            Err(Error::internal(
+                "corrupt query list artifact: an index points outside the model",
+            ))
         }
     }
 
@@ -205,16 +235,17 @@ impl QueryListModel {
         })
     }
 
-    /// Adds the whitelist, entries of its own (a whitelisted query may never have been searched).
-    fn pin(&mut self, whitelist: &[String], log: &QueryLog, counts: &[QueryCount]) {
-        for query in whitelist {
+    /// Adds the whitelist, entries of its own (a whitelisted query may never have been searched), shown as the
+    /// dictionary writes them.
+    fn pin(&mut self, whitelist: &[(String, String)], log: &QueryLog, counts: &[QueryCount]) {
+        for (query, display) in whitelist {
             let count = log
                 .query_id_of(query)
                 .and_then(|id| counts.get(id as usize))
                 .copied()
                 .unwrap_or_default();
             self.entries.push(ListedQuery {
-                query: query.clone(),
+                query: display.clone(),
                 pv: u64::from(count.searches),
                 uv: u64::from(count.users),
                 tags: if count.searches == 0 {
@@ -234,7 +265,9 @@ struct ListSettings {
     holdout_days: i64,
     filter: LogFilter,
     blacklist: HashSet<String>,
-    whitelist: Vec<String>,
+    /// (normal form, as written), in file order.
+    whitelist: Vec<(String, String)>,
+    whitelisted: HashSet<String>,
 }
 
 impl ListSettings {
@@ -247,7 +280,7 @@ impl ListSettings {
                 "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
             )));
         }
-        let whitelist = dictionary(job.resource("whitelist"));
+        let whitelist: Vec<(String, String)> = dictionary_entries(job.resource("whitelist"));
         let blacklist: HashSet<String> =
             dictionary(job.resource("blacklist")).into_iter().collect();
         Ok(ListSettings {
@@ -258,9 +291,14 @@ impl ListSettings {
                 drop_no_result: p.get("drop_no_result").map_err(param_error)? == "true",
                 drop_no_click: p.get("drop_no_click").map_err(param_error)? == "true",
             },
+            whitelisted: whitelist
+                .iter()
+                .filter(|(q, _)| !blacklist.contains(q))
+                .map(|(q, _)| q.clone())
+                .collect(),
             whitelist: whitelist
                 .into_iter()
-                .filter(|q| !blacklist.contains(q))
+                .filter(|(q, _)| !blacklist.contains(q))
                 .collect(),
             blacklist,
         })
@@ -272,7 +310,7 @@ impl ListSettings {
 
     /// Whether a query may be listed (not blacklisted, not already pinned).
     fn listable(&self, normal: &str) -> bool {
-        !self.blacklist.contains(normal) && !self.whitelist.iter().any(|w| w == normal)
+        !self.blacklist.contains(normal) && !self.whitelisted.contains(normal)
     }
 
     fn check_ready(
@@ -334,10 +372,13 @@ fn ranked<K: Ord>(
     ids
 }
 
+/// Share of the real top list the predicted list has, both cut to the real list's length (when the held-out
+/// days have fewer queries than asked for, more guesses must not inflate the figure).
 fn overlap(predicted: &[u32], real: &[u32]) -> Option<f64> {
     if real.is_empty() {
         return None;
     }
+    let predicted = &predicted[..predicted.len().min(real.len())];
     let real: HashSet<u32> = real.iter().copied().collect();
     let hits = predicted.iter().filter(|id| real.contains(id)).count();
     Some(hits as f64 / real.len() as f64)
@@ -360,9 +401,11 @@ fn build_hot(
 ) -> HotList {
     let window = settings.window_ms();
     let (kept, _) = log.kept(to - window, to, settings.filter);
-    let counts = log.counts(&kept, None);
+    let counts = log.counts(&kept, to, None);
+    // For the evaluated model the window before may start before the log does: its tags are then partial, and
+    // unused (the evaluation compares lists, not tags).
     let (before_kept, _) = log.kept(to - 2 * window, to - window, settings.filter);
-    let before = log.counts(&before_kept, None);
+    let before = log.counts(&before_kept, to - window, None);
     let mut model = QueryListModel {
         default_uv,
         ..Default::default()
@@ -423,7 +466,7 @@ impl Trainer for HotTrainer {
         scan.step("evaluating on held-out days", 80)?;
         let evaluated = build_hot(&log, &settings, holdout_start, rising_ratio, default_uv);
         let (held_out, _) = log.kept(holdout_start, job.now_ms, settings.filter);
-        let held_out_counts = log.counts(&held_out, None);
+        let held_out_counts = log.counts(&held_out, job.now_ms, None);
         let key = |c: &QueryCount| {
             if default_uv {
                 (c.users, c.searches)
@@ -531,23 +574,23 @@ fn build_hint(
 ) -> HintList {
     let window = settings.window_ms();
     let (kept, _) = log.kept(to - window, to, settings.filter);
-    let counts = log.counts(&kept, Some((to, half_life_ms)));
+    let counts = log.counts(&kept, to, Some(half_life_ms));
     let (before_kept, _) = log.kept(to - 2 * window, to - window, settings.filter);
-    let before = log.counts(&before_kept, None);
+    let before = log.counts(&before_kept, to - window, None);
     let (searches, clicked) = counts.iter().fold((0u64, 0u64), |(s, c), q| {
         (s + u64::from(q.searches), c + u64::from(q.clicked))
     });
-    let average_ctr = if searches > 0 && clicked > 0 {
-        clicked as f64 / searches as f64
-    } else {
-        1.0
-    };
+    // Without any click joined there is no take-up to weigh by: fresh popularity alone ranks.
+    let average_ctr = (searches > 0 && clicked > 0).then(|| clicked as f64 / searches as f64);
     let score: Vec<f64> = counts
         .iter()
-        .map(|c| {
-            let ctr = (f64::from(c.clicked) + CTR_PSEUDO_SEARCHES * average_ctr)
-                / (f64::from(c.searches) + CTR_PSEUDO_SEARCHES);
-            c.weight * ctr / average_ctr
+        .map(|c| match average_ctr {
+            Some(average) => {
+                let ctr = (f64::from(c.clicked) + CTR_PSEUDO_SEARCHES * average)
+                    / (f64::from(c.searches) + CTR_PSEUDO_SEARCHES);
+                c.weight * ctr / average
+            }
+            None => c.weight,
         })
         .collect();
     let mut ids: Vec<u32> = (0..counts.len() as u32)
@@ -568,7 +611,7 @@ fn build_hint(
             query: log.display(id).to_string(),
             pv: u64::from(c.searches),
             uv: u64::from(c.users),
-            tags: tag(&c, before.get(id as usize), 2.0),
+            tags: tag(&c, before.get(id as usize), HINT_RISING_RATIO),
         })
     };
     let order: Vec<u32> = ids.iter().copied().take(MAX_HIT).collect();
@@ -611,7 +654,7 @@ fn personalise(
     // A query's category: where most of its clicks land.
     let mut query_clicks: HashMap<u32, HashMap<u16, u32>> = HashMap::new();
     for &s in kept {
-        for click in log.clicks_of(s) {
+        for click in log.clicks_of(s, to) {
             if let Some(&c) = categories.of_item.get(log.item(click.item)) {
                 *query_clicks
                     .entry(log.searches[s as usize].query)
@@ -642,8 +685,7 @@ fn personalise(
         let (last, by_category) = activity.entry(search.identity).or_default();
         *last = (*last).max(search.at_ms);
         let clicked = log
-            .clicks_of(s)
-            .iter()
+            .clicks_of(s, to)
             .filter_map(|click| categories.of_item.get(log.item(click.item)).copied());
         for c in query_category
             .get(&search.query)
@@ -659,6 +701,7 @@ fn personalise(
 
     // Candidates: the overall best and the best of every category.
     let mut candidates: Vec<u32> = model.by_pv.clone();
+    let mut is_candidate: HashSet<u32> = candidates.iter().copied().collect();
     let mut per_category: HashMap<u16, usize> = HashMap::new();
     for &id in ranked {
         let Some(&c) = query_category.get(&id) else {
@@ -668,7 +711,7 @@ fn personalise(
         if *n < PER_CATEGORY {
             *n += 1;
             let entry = entry_of(model, index, id);
-            if !candidates.contains(&entry) {
+            if is_candidate.insert(entry) {
                 candidates.push(entry);
             }
         }
@@ -819,14 +862,18 @@ fn insert_personal_metrics(
                 .insert(log.query(search.query).to_string());
         }
     }
-    let hit = |hints: Vec<&ListedQuery>, queries: &HashSet<String>| {
-        hints.iter().any(|h| queries.contains(&normalise(&h.query)))
+    let normal_forms = |hints: Vec<&ListedQuery>| -> Vec<String> {
+        hints.iter().map(|h| normalise(&h.query)).collect()
     };
+    let hit =
+        |hints: &[String], queries: &HashSet<String>| hints.iter().any(|h| queries.contains(h));
+    let overall_hints = normal_forms(model.top(3, ListOrder::Default, None));
     let (mut personal, mut overall) = (0usize, 0usize);
     for (user, queries) in &searched {
         let name = log.identity(*user);
-        personal += usize::from(hit(model.top(3, ListOrder::Default, Some(name)), queries));
-        overall += usize::from(hit(model.top(3, ListOrder::Default, None), queries));
+        let personal_hints = normal_forms(model.top(3, ListOrder::Default, Some(name)));
+        personal += usize::from(hit(&personal_hints, queries));
+        overall += usize::from(hit(&overall_hints, queries));
     }
     let users = searched.len();
     let share = |n: usize| (users > 0).then(|| rounded(n as f64 / users as f64));

@@ -57,6 +57,8 @@ impl Model {
 
 /// A loaded model with the generation it came from.
 struct Loaded {
+    /// The instance's creation time: with its id, which instance this is.
+    created_ms: i64,
     generation: i64,
     model: Arc<Model>,
 }
@@ -148,13 +150,37 @@ impl Serving {
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
-    fn cached(&self, instance: i64, generation: i64) -> Option<Arc<Model>> {
+    /// The model loaded for an instance, with its generation. Instance ids can be reused after a delete, so
+    /// the entry must also be of the same creation.
+    fn cached(&self, instance: &Instance) -> Option<(i64, Arc<Model>)> {
         self.models
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&instance)
-            .filter(|loaded| loaded.generation == generation)
-            .map(|loaded| Arc::clone(&loaded.model))
+            .get(&instance.id)
+            .filter(|loaded| loaded.created_ms == instance.created_ms)
+            .map(|loaded| (loaded.generation, Arc::clone(&loaded.model)))
+    }
+
+    /// Drops what serving holds of a deleted instance.
+    pub fn forget_instance(&self, instance_id: i64) {
+        self.models
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&instance_id);
+        self.loading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&instance_id);
+        self.invalidate();
+    }
+
+    /// Drops every loaded model (an app group was deleted with its instances).
+    pub fn forget_all(&self) {
+        self.models
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.invalidate();
     }
 
     /// The serving model of an instance (loading it when its generation changed).
@@ -162,8 +188,11 @@ impl Serving {
         let generation = instance
             .serving_generation
             .ok_or_else(|| Error::InstanceUnavailable(instance.name.clone()))?;
-        if let Some(model) = self.cached(instance.id, generation) {
-            return Ok((generation, model));
+        let current = self.cached(instance);
+        if let Some((loaded, model)) = &current
+            && *loaded == generation
+        {
+            return Ok((generation, Arc::clone(model)));
         }
         let gate = Arc::clone(
             self.loading
@@ -172,9 +201,18 @@ impl Serving {
                 .entry(instance.id)
                 .or_default(),
         );
-        let _loading = gate.lock().await;
+        let _loading = match gate.try_lock() {
+            Ok(guard) => guard,
+            // Another request is loading the new generation: answer from the one loaded until it is ready.
+            Err(_) => match current {
+                Some(current) => return Ok(current),
+                None => gate.lock().await,
+            },
+        };
         // Loaded by the request this one waited for.
-        if let Some(model) = self.cached(instance.id, generation) {
+        if let Some((loaded, model)) = self.cached(instance)
+            && loaded == generation
+        {
             return Ok((generation, model));
         }
         let bytes = self
@@ -193,20 +231,18 @@ impl Serving {
             entries = model.size(),
             "loaded model"
         );
-        let mut cache = self.models.write().unwrap_or_else(|p| p.into_inner());
-        // Another request may have loaded a newer generation meanwhile: never go back.
-        let keep_newer = cache
-            .get(&instance.id)
-            .is_some_and(|l| l.generation > generation);
-        if !keep_newer {
-            cache.insert(
+        // The generation the instance names, older than the cached one too (its newest was deleted).
+        self.models
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
                 instance.id,
                 Loaded {
+                    created_ms: instance.created_ms,
                     generation,
                     model: Arc::clone(&model),
                 },
             );
-        }
         Ok((generation, model))
     }
 }

@@ -123,7 +123,7 @@ pub async fn describe(state: AppState, Segments(app): Segments<String>) -> ApiRe
 
 pub async fn remove(state: AppState, Segments(app): Segments<String>) -> ApiResult {
     let released = state.store().delete_app_group(&app).await?;
-    state.serving.invalidate();
+    state.serving.forget_all();
     state.engine.release_artifacts(released);
     Ok(Reply::AppGroup {
         result: None,

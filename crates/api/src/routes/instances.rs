@@ -237,11 +237,12 @@ pub async fn delete(
     Segments((app, name, instance)): Segments<(String, String, String)>,
 ) -> ApiResult {
     let function = function(&name)?;
+    let id = state.store().instance(&app, function, &instance).await?.id;
     let released = state
         .store()
         .delete_instance(&app, function, &instance)
         .await?;
-    state.serving.invalidate();
+    state.serving.forget_instance(id);
     state.engine.release_artifacts(released);
     Ok(Reply::ok())
 }

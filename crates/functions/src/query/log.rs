@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use algocenter_domain::data::{DAY_MS, TrainingData, day_of};
+use algocenter_domain::data::{TrainingData, day_of};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{is_usable, normalise};
@@ -36,14 +36,19 @@ pub struct Search {
     pub identity: u32,
     pub at_ms: i64,
     pub no_result: bool,
-    pub clicks: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub struct Click {
     pub search: u32,
     pub item: u32,
+    pub at_ms: i64,
 }
+
+/// Clicks of one search counted at most (distinct items): a bot clicking through a page must not outweigh users.
+pub const MAX_CLICKS_PER_SEARCH: usize = 10;
+/// A spelling much longer than its normal form is padding, not how users type the query: not shown.
+const MAX_SPELLING_BYTES: usize = 256;
 
 /// What reading the log saw, for `ExtendInfo`.
 #[derive(Clone, Debug, Default)]
@@ -52,7 +57,6 @@ pub struct LogStats {
     pub searches: u64,
     /// Searches whose query was empty after normalisation, or too long.
     pub unusable_queries: u64,
-    pub clicks: u64,
     /// Clicks whose `rn` matched no search of the window.
     pub unjoined_clicks: u64,
 }
@@ -73,8 +77,11 @@ pub struct QueryCount {
 pub struct QueryLog {
     queries: Vec<String>,
     query_ids: HashMap<String, u32>,
-    /// How often each query was typed exactly in its normal form (after trimming).
+    /// How many users typed each query exactly in its normal form (after trimming).
     normal_uses: Vec<u32>,
+    /// (identity, query, spelling + 1, or 0 for the normal form) already counted: a spelling counts users, so a
+    /// bot repeating an odd spelling cannot make it the one shown.
+    spelled_by: HashSet<(u32, u32, u8)>,
     /// When each query was first searched.
     first_seen_ms: Vec<i64>,
     /// Other spellings of a query and their counts, for display.
@@ -119,7 +126,7 @@ impl QueryLog {
         let span = u64::from(percent.1.saturating_sub(percent.0));
         // rn → search, by hash: a full string per search would double the log's memory.
         let mut by_rn: HashMap<u64, u32> = HashMap::new();
-        let mut raw_clicks: Vec<Click> = Vec::new();
+        let mut pending: Vec<(u64, u32, i64)> = Vec::new();
         let result = data.for_each_event(from_ms, to_ms, &mut |e| {
             log.stats.events += 1;
             if log.stats.events.is_multiple_of(REPORT_EVERY) {
@@ -137,44 +144,59 @@ impl QueryLog {
                         log.stats.unusable_queries += 1;
                         return Ok(());
                     }
-                    let query = log.query_id(normal, e.raw_query.trim());
+                    let identity = intern(&mut log.identities, &mut log.identity_ids, e.user());
+                    let query = log.query_id(normal, e.raw_query.trim(), identity);
                     let first = &mut log.first_seen_ms[query as usize];
                     *first = (*first).min(e.bhv_time_ms);
-                    let identity = intern(&mut log.identities, &mut log.identity_ids, e.user());
                     let index = log.searches.len() as u32;
                     log.searches.push(Search {
                         query,
                         identity,
                         at_ms: e.bhv_time_ms,
                         no_result: e.hits == Some(0),
-                        clicks: 0,
                     });
                     if !e.rn.is_empty() {
                         by_rn.insert(xxh3_64(e.rn.as_bytes()), index);
                     }
                 }
-                "click" => {
-                    log.stats.clicks += 1;
-                    let search = (!e.rn.is_empty())
-                        .then(|| by_rn.get(&xxh3_64(e.rn.as_bytes())))
-                        .flatten();
-                    match search {
-                        Some(&search) if !e.item_id.is_empty() => {
-                            let item = intern(&mut log.items, &mut log.item_ids, &e.item_id);
-                            raw_clicks.push(Click { search, item });
-                            if let Some(s) = log.searches.get_mut(search as usize) {
-                                s.clicks += 1;
-                            }
-                        }
-                        _ => log.stats.unjoined_clicks += 1,
-                    }
+                "click" if !e.rn.is_empty() && !e.item_id.is_empty() => {
+                    // Joined after the scan: the store returns events in the order they were pushed, and a
+                    // click may have been pushed before its search.
+                    let item = intern(&mut log.items, &mut log.item_ids, &e.item_id);
+                    pending.push((xxh3_64(e.rn.as_bytes()), item, e.bhv_time_ms));
                 }
+                "click" => log.stats.unjoined_clicks += 1,
                 _ => {}
             }
             Ok(())
         });
         scan.finish(result)?;
-        raw_clicks.sort_by_key(|c| c.search);
+        let mut raw_clicks: Vec<Click> = Vec::with_capacity(pending.len());
+        for (rn, item, at_ms) in pending {
+            match by_rn.get(&rn) {
+                Some(&search) => raw_clicks.push(Click {
+                    search,
+                    item,
+                    at_ms,
+                }),
+                None => log.stats.unjoined_clicks += 1,
+            }
+        }
+        // One click per item and search, the first, and at most MAX_CLICKS_PER_SEARCH per search.
+        raw_clicks.sort_by_key(|c| (c.search, c.item, c.at_ms));
+        raw_clicks.dedup_by_key(|c| (c.search, c.item));
+        raw_clicks.sort_by_key(|c| (c.search, c.at_ms));
+        let mut per_search = 0usize;
+        let mut previous = u32::MAX;
+        raw_clicks.retain(|c| {
+            per_search = if c.search == previous {
+                per_search + 1
+            } else {
+                1
+            };
+            previous = c.search;
+            per_search <= MAX_CLICKS_PER_SEARCH
+        });
         let mut click_start = Vec::with_capacity(log.searches.len() + 1);
         let mut next = 0usize;
         for s in 0..log.searches.len() as u32 {
@@ -189,7 +211,7 @@ impl QueryLog {
         Ok(log)
     }
 
-    fn query_id(&mut self, normal: String, raw: &str) -> u32 {
+    fn query_id(&mut self, normal: String, raw: &str, identity: u32) -> u32 {
         let id = match self.query_ids.get(&normal) {
             Some(&id) => id,
             None => {
@@ -202,18 +224,29 @@ impl QueryLog {
             }
         };
         let normal = &self.queries[id as usize];
-        // Collapse inner whitespace so that spacing alone does not make a new spelling.
-        let spelled: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        if spelled == *normal {
-            self.normal_uses[id as usize] += 1;
-        } else {
-            let spellings = self.spellings.entry(id).or_default();
-            match spellings.iter().position(|(s, _)| *s == spelled) {
-                Some(i) => spellings[i].1 += 1,
-                // A few spellings are enough to pick the usual one; the rest are typos of typos.
-                None if spellings.len() < 8 => spellings.push((spelled, 1)),
-                None => {}
+        // Spacing alone does not make a new spelling.
+        if raw.split_whitespace().eq(normal.split(' ')) {
+            if self.spelled_by.insert((identity, id, 0)) {
+                self.normal_uses[id as usize] += 1;
             }
+            return id;
+        }
+        if raw.len() > MAX_SPELLING_BYTES {
+            return id;
+        }
+        let spelled: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let spellings = self.spellings.entry(id).or_default();
+        let at = match spellings.iter().position(|(s, _)| *s == spelled) {
+            Some(at) => at,
+            // A few spellings are enough to pick the usual one; the rest are typos of typos.
+            None if spellings.len() < 8 => {
+                spellings.push((spelled, 0));
+                spellings.len() - 1
+            }
+            None => return id,
+        };
+        if self.spelled_by.insert((identity, id, at as u8 + 1)) {
+            spellings[at].1 += 1;
         }
         id
     }
@@ -237,7 +270,8 @@ impl QueryLog {
         self.query_ids.get(normal).copied()
     }
 
-    /// How users usually spelled a query: the most frequent raw form (ties go to the normal form).
+    /// How users usually spelled a query: the raw form most users typed (ties go to the normal form, then to the
+    /// spelling seen first).
     pub fn display(&self, id: u32) -> &str {
         let normal = &self.queries[id as usize];
         let normal_uses = self.normal_uses[id as usize];
@@ -245,6 +279,7 @@ impl QueryLog {
             Some(spellings) => spellings
                 .iter()
                 .filter(|(_, n)| *n > normal_uses)
+                .rev()
                 .max_by_key(|(_, n)| *n)
                 .map_or(normal.as_str(), |(s, _)| s.as_str()),
             None => normal,
@@ -259,17 +294,15 @@ impl QueryLog {
         &self.items[id as usize]
     }
 
-    pub fn item_count(&self) -> usize {
-        self.items.len()
-    }
-
-    /// The clicks of one search.
-    pub fn clicks_of(&self, search: u32) -> &[Click] {
+    /// The clicks of one search made before `before_ms` (a model trained on a window must not see the clicks of
+    /// the days after it), in time order.
+    pub fn clicks_of(&self, search: u32, before_ms: i64) -> impl Iterator<Item = &Click> {
         let s = search as usize;
-        match (self.click_start.get(s), self.click_start.get(s + 1)) {
+        let range = match (self.click_start.get(s), self.click_start.get(s + 1)) {
             (Some(&a), Some(&b)) => &self.clicks[a as usize..b as usize],
             _ => &[],
-        }
+        };
+        range.iter().take_while(move |c| c.at_ms < before_ms)
     }
 
     /// The searches of `[from_ms, to_ms)` that count under `filter`, in log order, and how many the anti-spam
@@ -282,7 +315,7 @@ impl QueryLog {
             if s.at_ms < from_ms
                 || s.at_ms >= to_ms
                 || (filter.drop_no_result && s.no_result)
-                || (filter.drop_no_click && s.clicks == 0)
+                || (filter.drop_no_click && self.clicks_of(i as u32, to_ms).next().is_none())
             {
                 continue;
             }
@@ -299,22 +332,20 @@ impl QueryLog {
         (kept, capped)
     }
 
-    /// Per-query counts of kept searches, indexed by query id. With `decay = Some((at_ms, half_life_ms))` a search
-    /// weighs `0.5^(age / half_life)` where its age is measured at `at_ms`; otherwise 1.
-    pub fn counts(&self, kept: &[u32], decay: Option<(i64, f64)>) -> Vec<QueryCount> {
+    /// Per-query counts of kept searches of a window ending at `to_ms`, indexed by query id. With a half-life a
+    /// search weighs `0.5^(age / half_life)`, its age measured at `to_ms`; otherwise 1.
+    pub fn counts(&self, kept: &[u32], to_ms: i64, half_life_ms: Option<f64>) -> Vec<QueryCount> {
         let mut counts = vec![QueryCount::default(); self.queries.len()];
         let mut seen: HashSet<(u32, u32)> = HashSet::new();
         for &i in kept {
             let s = &self.searches[i as usize];
             let c = &mut counts[s.query as usize];
-            c.weight += match decay {
-                Some((at_ms, half_life_ms)) => {
-                    0.5f64.powf((at_ms - s.at_ms).max(0) as f64 / half_life_ms)
-                }
+            c.weight += match half_life_ms {
+                Some(half_life_ms) => 0.5f64.powf((to_ms - s.at_ms).max(0) as f64 / half_life_ms),
                 None => 1.0,
             };
             c.searches += 1;
-            if s.clicks > 0 {
+            if self.clicks_of(i, to_ms).next().is_some() {
                 c.clicked += 1;
             }
             if seen.insert((s.query, s.identity)) {
@@ -327,20 +358,23 @@ impl QueryLog {
 
 /// Queries of a `raw_file` dictionary, one per line, normalised; blank lines and `#` comments skipped.
 pub fn dictionary(content: Option<&str>) -> Vec<String> {
+    dictionary_entries(content)
+        .into_iter()
+        .map(|(normal, _)| normal)
+        .collect()
+}
+
+/// The lines of a dictionary as (normal form, as written), first occurrence of each normal form kept.
+pub fn dictionary_entries(content: Option<&str>) -> Vec<(String, String)> {
     let mut seen = HashSet::new();
     content
         .unwrap_or("")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(normalise)
-        .filter(|q| is_usable(q) && seen.insert(q.clone()))
+        .map(|l| (normalise(l), l.to_string()))
+        .filter(|(q, _)| is_usable(q) && seen.insert(q.clone()))
         .collect()
-}
-
-/// Days of a window, for messages.
-pub fn days(from_ms: i64, to_ms: i64) -> i64 {
-    (to_ms - from_ms) / DAY_MS
 }
 
 #[cfg(test)]
@@ -430,17 +464,45 @@ mod tests {
             .collect();
         events.push(search("u1", "dress", 5, "x1"));
         events.push(search("u2", "dress", 6, "x2"));
-        let day = DAY_MS;
+        let day = algocenter_domain::data::DAY_MS;
         events.extend((0..10).map(|i| search("bot", "spam", day + i, &format!("c{i}"))));
         let log = read(events);
         let (kept, capped) = log.kept(0, i64::MAX, OPEN);
-        let counts = log.counts(&kept, None);
+        let counts = log.counts(&kept, i64::MAX, None);
         let spam = log.query_id_of("spam").unwrap() as usize;
         let dress = log.query_id_of("dress").unwrap() as usize;
         assert_eq!(counts[spam].searches, 6, "3 a day over two days");
         assert_eq!(counts[spam].users, 1);
         assert_eq!(capped, 1004);
         assert_eq!((counts[dress].searches, counts[dress].users), (2, 2));
+    }
+
+    #[test]
+    fn a_spelling_counts_users_so_a_bot_cannot_choose_how_a_query_is_shown() {
+        let mut events: Vec<BehaviourEvent> = (0..50)
+            .map(|i| search("bot", "DRESS ★★★", i, &format!("b{i}")))
+            .collect();
+        events.push(search("a", "Dress", 100, "a"));
+        events.push(search("b", "Dress", 101, "b"));
+        events.push(search("c", "dress", 102, "c"));
+        let log = read(events);
+        assert_eq!(log.display(0), "Dress");
+    }
+
+    #[test]
+    fn clicks_join_whatever_order_they_were_pushed_in_and_are_capped_per_search() {
+        let mut events = vec![click("a", "i1", 5, "r1"), click("a", "i1", 6, "r1")];
+        events.extend((0..30).map(|i| click("a", &format!("x{i}"), 10 + i, "r1")));
+        events.push(search("a", "dress", 1, "r1"));
+        let log = read(events);
+        let clicks: Vec<&Click> = log.clicks_of(0, i64::MAX).collect();
+        assert_eq!(clicks.len(), MAX_CLICKS_PER_SEARCH);
+        assert_eq!(
+            log.item(clicks[0].item),
+            "i1",
+            "the first click of an item, once"
+        );
+        assert_eq!(log.stats.unjoined_clicks, 0);
     }
 
     #[test]
@@ -467,9 +529,15 @@ mod tests {
             click("b", "i9", 6, "unknown"),
         ]);
         assert_eq!(log.stats.unjoined_clicks, 1);
-        assert_eq!(log.clicks_of(1).len(), 2);
-        assert_eq!(log.item(log.clicks_of(1)[1].item), "i2");
-        assert!(log.clicks_of(2).is_empty());
+        let clicks: Vec<&Click> = log.clicks_of(1, i64::MAX).collect();
+        assert_eq!(clicks.len(), 2);
+        assert_eq!(log.item(clicks[1].item), "i2");
+        assert_eq!(
+            log.clicks_of(1, 4).count(),
+            1,
+            "clicks from the window's end on are not seen"
+        );
+        assert_eq!(log.clicks_of(2, i64::MAX).count(), 0);
         let (kept, _) = log.kept(0, i64::MAX, OPEN);
         assert_eq!(kept, [1, 2], "the search without results is dropped");
         let (kept, _) = log.kept(
@@ -490,7 +558,7 @@ mod tests {
             },
         );
         assert_eq!(kept, [0, 1, 2]);
-        let counts = log.counts(&kept, None);
+        let counts = log.counts(&kept, i64::MAX, None);
         let dress = log.query_id_of("dress").unwrap() as usize;
         assert_eq!((counts[dress].searches, counts[dress].clicked), (2, 1));
     }
@@ -502,7 +570,7 @@ mod tests {
             search("b", "q", 1000, "r2"),
         ]);
         let (kept, _) = log.kept(0, i64::MAX, OPEN);
-        let counts = log.counts(&kept, Some((1000, 1000.0)));
+        let counts = log.counts(&kept, 1000, Some(1000.0));
         assert!((counts[0].weight - 1.5).abs() < 1e-9);
     }
 

@@ -23,7 +23,7 @@
 //! baseline (candidates weighted by their raw search counts only). The served index is then rebuilt on the whole
 //! window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
 use algocenter_domain::{Error, Function};
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map as JsonMap, json};
 
 use crate::query::log::{LogFilter, QueryLog, dictionary};
-use crate::query::{normalise, pinyin_keys};
+use crate::query::{is_usable, normalise, pinyin_keys};
 use crate::scan::{Scan, param_error};
 
 mod typo;
@@ -96,6 +96,23 @@ impl std::fmt::Debug for SuggestIndex {
     }
 }
 
+/// A prefix being walked while the heavy prefixes are found.
+struct OpenPrefix {
+    /// Byte length of the prefix.
+    end: usize,
+    /// The first key that has it.
+    first: usize,
+    /// Its best queries found so far.
+    best: Vec<u32>,
+}
+
+/// The MAX_HIT best (smallest) query numbers, once each, in order.
+fn keep_best(ids: &mut Vec<u32>) {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.truncate(MAX_HIT);
+}
+
 /// Orders candidates as the index numbers them: by weight, best first.
 fn rank(candidates: &mut [Candidate]) {
     candidates.sort_by(|a, b| {
@@ -107,7 +124,8 @@ fn rank(candidates: &mut [Candidate]) {
 
 fn run(slice: &[u32], at: usize) -> &[u32] {
     let n = slice.get(at).copied().unwrap_or(0) as usize;
-    slice.get(at + 1..at + 1 + n).unwrap_or(&[])
+    let start = at.saturating_add(1);
+    slice.get(start..start.saturating_add(n)).unwrap_or(&[])
 }
 
 fn build_error(e: fst::Error) -> TrainError {
@@ -165,41 +183,52 @@ impl SuggestIndex {
         let key_map = Map::new(builder.into_inner().map_err(build_error)?).map_err(build_error)?;
 
         // Heavy prefixes: the keys sharing a prefix are a contiguous run of the sorted keys. A stack of open
-        // prefixes (end byte offset, first key) walks them in one pass.
+        // prefixes walks them in one pass; each keeps only its best MAX_HIT queries, which it hands to its
+        // parent when it closes, so long shared prefixes never gather every id below them.
         let mut heavy: Vec<(String, Vec<u32>)> = Vec::new();
-        let mut open: Vec<(usize, usize)> = Vec::new();
-        let close = |key: &str,
-                     end: usize,
-                     first: usize,
+        let mut open: Vec<OpenPrefix> = Vec::new();
+        let close = |prefix: OpenPrefix,
                      last: usize,
+                     open: &mut Vec<OpenPrefix>,
                      heavy: &mut Vec<(String, Vec<u32>)>| {
-            if last - first > HEAVY_PREFIX {
-                let mut ids: Vec<u32> = keys[first..last]
-                    .iter()
-                    .flat_map(|(_, ids)| ids.iter().copied())
-                    .collect();
-                ids.sort_unstable();
-                ids.dedup();
-                ids.truncate(MAX_HIT);
-                heavy.push((key[..end].to_string(), ids));
+            let mut best = prefix.best;
+            keep_best(&mut best);
+            if last - prefix.first > HEAVY_PREFIX {
+                heavy.push((keys[prefix.first].0[..prefix.end].to_string(), best.clone()));
+            }
+            if let Some(parent) = open.last_mut() {
+                parent.best.extend(best);
+                if parent.best.len() > 4 * MAX_HIT {
+                    keep_best(&mut parent.best);
+                }
             }
         };
-        for (i, (key, _)) in keys.iter().enumerate() {
+        for (i, (key, ids)) in keys.iter().enumerate() {
             // Close the open prefixes this key does not share.
-            while let Some(&(end, first)) = open.last() {
-                if key.len() >= end && keys[first].0.as_bytes()[..end] == key.as_bytes()[..end] {
+            while let Some(top) = open.last() {
+                let shared = key.len() >= top.end
+                    && keys[top.first].0.as_bytes()[..top.end] == key.as_bytes()[..top.end];
+                if shared {
                     break;
                 }
-                open.pop();
-                close(&keys[first].0, end, first, i, &mut heavy);
+                let Some(done) = open.pop() else { break };
+                close(done, i, &mut open, &mut heavy);
             }
-            let deepest = open.last().map_or(0, |&(end, _)| end);
+            let deepest = open.last().map_or(0, |p| p.end);
             for end in prefix_ends(key).filter(|&end| end > deepest) {
-                open.push((end, i));
+                open.push(OpenPrefix {
+                    end,
+                    first: i,
+                    best: Vec::new(),
+                });
+            }
+            // The deepest open prefix is now the key itself (sorted keys put a prefix before its extensions).
+            if let Some(own) = open.last_mut() {
+                own.best.extend_from_slice(ids);
             }
         }
-        while let Some((end, first)) = open.pop() {
-            close(&keys[first].0, end, first, keys.len(), &mut heavy);
+        while let Some(done) = open.pop() {
+            close(done, keys.len(), &mut open, &mut heavy);
         }
         heavy.sort_by(|a, b| a.0.cmp(&b.0));
         let mut lists = Vec::new();
@@ -305,7 +334,12 @@ impl SuggestIndex {
 
     /// Completions of what a user typed (normalised here), best first, at most `hit` (≤ [`MAX_HIT`]).
     pub fn suggest(&self, typed: &str, hit: usize) -> Vec<&str> {
-        self.complete_ids(&normalise(typed), hit, true)
+        let prefix = normalise(typed);
+        // No query that long was indexed, and NFKC can make a short request long.
+        if !is_usable(&prefix) {
+            return Vec::new();
+        }
+        self.complete_ids(&prefix, hit, true)
             .into_iter()
             .map(|id| self.displays[id as usize].as_str())
             .collect()
@@ -399,13 +433,13 @@ struct SuggestSettings {
     half_life_ms: f64,
     click_weight: f64,
     pinyin: bool,
-    blacklist: Vec<String>,
+    blacklist: HashSet<String>,
 }
 
 /// Candidates of the window ending at `to`: by the trained weight, or by raw searches (the baseline).
 fn candidates(log: &QueryLog, s: &SuggestSettings, to: i64, baseline: bool) -> Vec<Candidate> {
     let (kept, _) = log.kept(to - s.window_days * DAY_MS, to, s.filter);
-    let counts = log.counts(&kept, (!baseline).then_some((to, s.half_life_ms)));
+    let counts = log.counts(&kept, to, (!baseline).then_some(s.half_life_ms));
     let (searches, clicked) = counts.iter().fold((0u64, 0u64), |(n, c), q| {
         (n + u64::from(q.searches), c + u64::from(q.clicked))
     });
@@ -413,9 +447,7 @@ fn candidates(log: &QueryLog, s: &SuggestSettings, to: i64, baseline: bool) -> V
     counts
         .iter()
         .enumerate()
-        .filter(|(id, c)| {
-            c.searches >= s.min_count && !s.blacklist.iter().any(|b| b == log.query(*id as u32))
-        })
+        .filter(|(id, c)| c.searches >= s.min_count && !s.blacklist.contains(log.query(*id as u32)))
         .map(|(id, c)| {
             let weight = match average_ctr {
                 Some(avg) if !baseline => {
@@ -454,7 +486,7 @@ fn finally_typed(log: &QueryLog, searches: &[u32]) -> Vec<u32> {
             let next = by_user.get(i + 1).map(|n| &log.searches[*n as usize]);
             !matches!(next, Some(n) if this.identity != 0
                 && n.identity == this.identity
-                && this.clicks == 0
+                && log.clicks_of(**s, i64::MAX).next().is_none()
                 && n.at_ms - this.at_ms <= RETYPED_WITHIN_MS)
         })
         .map(|(_, s)| *s)
@@ -528,7 +560,7 @@ impl Trainer for SuggestTrainer {
             half_life_ms: p.float("half_life_days").map_err(param_error)? * DAY_MS as f64,
             click_weight: p.float("click_weight").map_err(param_error)?,
             pinyin: p.get("pinyin").map_err(param_error)? == "true",
-            blacklist: dictionary(job.resource("blacklist")),
+            blacklist: dictionary(job.resource("blacklist")).into_iter().collect(),
         };
         let window = window_days * DAY_MS;
         let holdout_start = job.now_ms - holdout_days * DAY_MS;
@@ -561,8 +593,9 @@ impl Trainer for SuggestTrainer {
 
         scan.step("evaluating on held-out days", 70)?;
         let (held_out_searches, _) = log.kept(holdout_start, job.now_ms, settings.filter);
+        let final_searches = finally_typed(&log, &held_out_searches);
         let mut held_out: HashMap<&str, u32> = HashMap::new();
-        for s in finally_typed(&log, &held_out_searches) {
+        for &s in &final_searches {
             *held_out
                 .entry(log.query(log.searches[s as usize].query))
                 .or_default() += 1;
@@ -577,13 +610,15 @@ impl Trainer for SuggestTrainer {
         )?;
         let (mrr, pairs) = mean_reciprocal_rank(&model, &numbers, &held_out);
         let (baseline_mrr, _) = mean_reciprocal_rank(&baseline, &baseline_numbers, &held_out);
-        let covered = held_out_searches
+        // Of the queries users finally typed, the share the index could complete at all.
+        let covered = final_searches
             .iter()
             .filter(|&&s| numbers.contains_key(log.query(log.searches[s as usize].query)))
             .count();
         let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
         let mut metrics = JsonMap::new();
         metrics.insert("holdout_searches".into(), json!(held_out_searches.len()));
+        metrics.insert("holdout_final_searches".into(), json!(final_searches.len()));
         metrics.insert("holdout_prefixes".into(), json!(pairs));
         metrics.insert("mrr".into(), json!((pairs > 0).then(|| round(mrr))));
         metrics.insert(
@@ -593,8 +628,8 @@ impl Trainer for SuggestTrainer {
         metrics.insert(
             "holdout_query_coverage".into(),
             json!(
-                (!held_out_searches.is_empty())
-                    .then(|| round(covered as f64 / held_out_searches.len() as f64))
+                (!final_searches.is_empty())
+                    .then(|| round(covered as f64 / final_searches.len() as f64))
             ),
         );
 
