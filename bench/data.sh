@@ -35,33 +35,10 @@ else
 fi
 wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
 
-DATA="$(mktemp -d /tmp/algocenter-data-bench.XXXXXX)"
-PID="" SAMPLER=""
-cleanup() {
-  [[ -n "$SAMPLER" ]] && kill "$SAMPLER" 2>/dev/null || true
-  if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
-  fi
-  if [[ -n "${KEEP_DATA:-}" ]]; then echo "data dir kept: $DATA" >&2; else rm -rf "$DATA"; fi
-}
-trap cleanup EXIT
-
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-URL="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" --workers "$WORKERS" 2>"$OUT/server.log" &
-PID=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$OUT/server.log" && break
-  kill -0 "$PID" 2>/dev/null || { cat "$OUT/server.log" >&2; die "server exited during start-up"; }
-  sleep 0.1
-done
-grep -q "listening on" "$OUT/server.log" || die "server did not start in 10 s"
-log "server pid $PID on $URL, data $DATA, results $OUT"
-
-api() {  # api METHOD PATH [BODY]: prints the answer, fails on a non-2xx status (BODY "" sends an empty body)
-  curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3+--data "$3"} "$URL$2"
-}
-mem() { awk -v k="$1" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; }  # VmRSS / VmHWM in MB
+source bench/lib.sh
+SAMPLER=""
+trap '[[ -n "$SAMPLER" ]] && kill "$SAMPLER" 2>/dev/null; bench_cleanup' EXIT
+start_server --workers "$WORKERS"
 wrote() { awk '$1 == "wchar:" {printf "%.0f", $2 / 1e6}' "/proc/$PID/io"; }  # MB the server has written to files
 cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$PID/stat"; }  # server CPU seconds (user + system)
 POP=/v4/openapi/app-groups/bench/functions/pop/instances
@@ -110,8 +87,7 @@ TRAIN_S=$(jq -r '.Result.ExtendInfo | fromjson | .training_seconds' "$OUT/pop-ta
 TASK_S=$(jq -r '(.Result.EndTime - .Result.StartTime) / 1000' "$OUT/pop-task.json")
 echo "RSS after training: $(mem VmRSS) MB (peak $(mem VmHWM) MB)" | tee -a "$OUT/memory.txt"
 
-kill -TERM "$PID"; wait "$PID" || die "server exited with status $?"
-PID=""
+stop_server
 ls -l "$DATA" >"$OUT/data-dir.txt"
 DB_SIZE=$(du -sm "$DATA" | cut -f1)
 

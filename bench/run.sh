@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
 export INSTANCES="${INSTANCES:-1000}" GENERATIONS="${GENERATIONS:-20}"
 DURATION="${DURATION:-30}" CONNECTIONS="${CONNECTIONS:-64}" THREADS="${THREADS:-2}"
-BIN="$CARGO_TARGET_DIR/release/algocenter"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 
@@ -19,27 +18,8 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
 
-DATA="$(mktemp -d /tmp/algocenter-bench.XXXXXX)"
-PID=""
-cleanup() {
-  if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-URL="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" --workers "${WORKERS:-2}" 2>"$OUT/server.log" &
-PID=$!
-for _ in $(seq 100); do
-  grep -q "listening on 127.0.0.1:$PORT" "$OUT/server.log" && break
-  kill -0 "$PID" 2>/dev/null || { echo "server exited during start-up:" >&2; cat "$OUT/server.log" >&2; exit 1; }
-  sleep 0.1
-done
-grep -q "listening on" "$OUT/server.log" || { echo "server did not start in 10 s:" >&2; cat "$OUT/server.log" >&2; exit 1; }
-echo "server pid $PID on $URL, data $DATA, results $OUT"
+source bench/lib.sh
+start_server --workers "${WORKERS:-2}"
 
 rss() {  # prints "RSS / peak" in MB (VmRSS / VmHWM of the server) and logs it to memory.txt
   local mb
@@ -61,8 +41,7 @@ for t in "${TESTS[@]}"; do
   MEM[$t]=$(rss "after-$t")
 done
 
-kill -TERM "$PID"; wait "$PID" || { echo "server exited with status $?" >&2; exit 1; }
-PID=""
+stop_server
 
 {
   echo

@@ -1,0 +1,50 @@
+# Shared by the benchmark scripts (source it after `cd` to the repository root and setting OUT):
+#   start_server [serve args...]  a release server on a free loopback port and a fresh data dir (PID, URL, DATA);
+#                                 the loads are unsigned, so it runs with --insecure-no-auth (loopback only)
+#   stop_server                   SIGTERM and wait; fails when the server exits with an error
+#   api METHOD PATH [BODY]        one request; prints the answer, fails on a non-2xx status
+#   mem VmRSS|VmHWM               the server's resident / peak memory in MB
+# The EXIT trap stops the server and removes the data dir (KEEP_DATA=1 keeps it).
+
+BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
+PID="" DATA="" URL=""
+
+bench_cleanup() {
+  if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
+  fi
+  if [[ -n "$DATA" ]]; then
+    if [[ -n "${KEEP_DATA:-}" ]]; then echo "data dir kept: $DATA" >&2; else rm -rf "$DATA"; fi
+  fi
+}
+trap bench_cleanup EXIT
+
+start_server() {
+  DATA="$(mktemp -d /tmp/algocenter-bench.XXXXXX)"
+  local port
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  URL="http://127.0.0.1:$port"
+  "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$DATA" --insecure-no-auth "$@" 2>"$OUT/server.log" &
+  PID=$!
+  for _ in $(seq 100); do
+    grep -q "listening on" "$OUT/server.log" && break
+    kill -0 "$PID" 2>/dev/null || { cat "$OUT/server.log" >&2; echo "server exited during start-up" >&2; exit 1; }
+    sleep 0.1
+  done
+  grep -q "listening on" "$OUT/server.log" || { echo "server did not start in 10 s" >&2; exit 1; }
+  echo "server pid $PID on $URL, data $DATA, results $OUT" >&2
+}
+
+stop_server() {
+  kill -TERM "$PID"
+  wait "$PID" || { echo "server exited with status $?" >&2; exit 1; }
+  PID=""
+}
+
+api() {
+  curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3+--data "$3"} "$URL$2"
+}
+
+mem() {
+  awk -v k="$1" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$PID/status"
+}

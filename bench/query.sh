@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Query-function benchmarks, end to end: builds algocenter, generates (or reuses) a data set, starts the server on
+# a fresh data dir (bench/lib.sh: loopback, unsigned; signing costs are in bench/signing.sh), pushes the items and
+# the behaviour, trains hot, hint (near_realtime), suggest and category one after the other (training time,
+# memory, artifact size, held-out metrics), then loads each serving endpoint with wrk: saturated (CONNECTIONS
+# connections) and paced near RATE requests/s. Raw outputs: bench/results/<timestamp>-query/.
+#
+# Knobs (environment): EVENTS=10000000 CONNECTIONS=8 (saturated run) DURATION=10 RATE=5000 (paced run)
+#   GEN_DIR=/tmp/algocenter-gen-q-$EVENTS  generated data set, reused when complete; REGENERATE=1 rebuilds it
+#   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
+EVENTS="${EVENTS:-10000000}" CONNECTIONS="${CONNECTIONS:-8}" DURATION="${DURATION:-10}" RATE="${RATE:-5000}"
+GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-q-$EVENTS}"
+OUT="bench/results/$(date +%Y%m%d-%H%M%S)-query"
+mkdir -p "$OUT"
+log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
+die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  cargo build --release -p algocenter
+fi
+BIN="$CARGO_TARGET_DIR/release/algocenter"
+# Windows end at generation time: a data set older than about a day trains on a shifted window.
+if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
+  log "generating $EVENTS events into $GEN_DIR"
+  rm -rf "$GEN_DIR"
+  "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
+  touch "$GEN_DIR/.complete"
+fi
+wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
+
+source bench/lib.sh
+start_server --workers 1
+FUNCTIONS=/v4/openapi/app-groups/bench/functions
+
+api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
+log "pushing items and behaviour"
+"$BIN" --endpoint "$URL" push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
+  || { cat "$OUT/items.txt" >&2; die "item push"; }
+python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
+  || die "ingest (see $OUT/ingest.txt)"
+echo "after ingest: RSS $(mem VmRSS) MB" | tee "$OUT/memory.txt"
+
+train() {  # train FUNCTION INSTANCE MODEL_TYPE: one run, timed; prints a summary line
+  local fn=$1 name=$2 model=$3
+  api POST "$FUNCTIONS/$fn/instances" "{\"instanceName\":\"$name\",\"modelType\":\"$model\"}" >/dev/null
+  local t0; t0=$(date +%s%3N)
+  api POST "$FUNCTIONS/$fn/instances/$name/tasks" "" >/dev/null
+  local status
+  while :; do
+    api GET "$FUNCTIONS/$fn/instances/$name/tasks/1" >"$OUT/$fn-task.json"
+    status=$(jq -r .Result.Status "$OUT/$fn-task.json")
+    [[ "$status" == success || "$status" == failed ]] && break
+    sleep 0.2
+  done
+  local wall=$(( $(date +%s%3N) - t0 ))
+  jq -r .Result.ExtendInfo "$OUT/$fn-task.json" | jq -S . >"$OUT/$fn-extend-info.json"
+  [[ "$status" == success ]] || die "$fn training $status: $(cat "$OUT/$fn-extend-info.json")"
+  echo "$fn: training_seconds=$(jq .training_seconds "$OUT/$fn-extend-info.json") wall_s=$(awk -v m="$wall" 'BEGIN {printf "%.2f", m / 1000}') artifact_bytes=$(jq .artifact_bytes "$OUT/$fn-extend-info.json") rss_after_mb=$(mem VmRSS) peak_rss_mb=$(mem VmHWM)" \
+    | tee -a "$OUT/training.txt"
+}
+log "training"
+train hot hot1 offline_inference
+train hint hint1 near_realtime
+train suggest sug1 offline_inference
+train category cat1 offline_inference
+
+log "request files"
+python3 bench/query_requests.py "$GEN_DIR" "$OUT/requests" --app bench
+
+load() {  # load NAME: saturated, then paced
+  local name=$1
+  REQUESTS="$OUT/requests/$name.txt" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-$name-saturated.txt" 2>&1 || die "wrk $name"
+  # Paced: each connection waits PACE_MS (4) after every answer; enough connections that together they send
+  # about RATE requests/s (an answer takes about 0.3 ms). The achieved rate is in the result.
+  local conns; conns=$(awk -v r="$RATE" 'BEGIN {c = r * 4.3 / 1000; printf "%d", (c == int(c) ? c : int(c) + 1)}')
+  PACE_MS=4 REQUESTS="$OUT/requests/$name.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-$name-paced.txt" 2>&1 || die "wrk $name paced"
+  for mode in saturated paced; do
+    local result; result=$(grep '^RESULT' "$OUT/wrk-$name-$mode.txt" | sed 's/^RESULT //')
+    [[ "$result" == *"errors=0 non2xx=0"* ]] || die "$name $mode: failed requests: $result"
+    echo "$name $mode: $result" | tee -a "$OUT/serving.txt"
+  done
+}
+log "serving"
+for name in hot hint suggest category; do load "$name"; done
+echo "after serving: RSS $(mem VmRSS) MB (peak $(mem VmHWM) MB)" | tee -a "$OUT/memory.txt"
+
+{
+  echo
+  echo "algocenter query bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty')"
+  echo "data set: $(cut -d' ' -f1 "$OUT/dataset.txt") events, $GEN_DIR"
+  grep -E '^(seconds|events)' "$OUT/ingest.txt" | sed 's/^/ingest: /'
+  cat "$OUT/training.txt"
+  for fn in hot hint suggest category; do
+    echo "$fn metrics: $(jq -c 'del(.errors)' "$OUT/$fn-extend-info.json")"
+  done
+  cat "$OUT/serving.txt"
+  cat "$OUT/memory.txt"
+} | tee "$OUT/summary.txt"
