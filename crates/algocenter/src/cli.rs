@@ -165,7 +165,7 @@ pub struct ServeArgs {
     /// Accepted distance between a request's signed date and the server's clock, in seconds [default: 900].
     #[arg(long, env = "ALGOCENTER_AUTH_WINDOW_SECS", value_name = "SECS")]
     pub auth_window_secs: Option<u64>,
-    /// Request nonces remembered to refuse replays [default: 500000].
+    /// Request nonces remembered to refuse replays [default: 4000000].
     #[arg(long, env = "ALGOCENTER_NONCE_CAPACITY", value_name = "N")]
     pub nonce_capacity: Option<usize>,
     /// Requests per second allowed per access key, 0 for no limit [default: 0].

@@ -127,7 +127,7 @@ impl ServeConfig {
         let nonce_capacity = args
             .nonce_capacity
             .or(file.nonce_capacity)
-            .unwrap_or(500_000);
+            .unwrap_or(4_000_000);
         if nonce_capacity < 1000 {
             return Err("nonce-capacity must be at least 1000".into());
         }
