@@ -193,13 +193,17 @@ fn fmt_ns(ns: u64) -> String {
     }
 }
 
-/// A guard holding `NONCE_CAPACITY` nonces dated a minute ago: every further check evicts one.
+/// A guard nearly full (95% of `NONCE_CAPACITY`), its nonces dated over the last 14 minutes: further checks
+/// fill it and then evict its oldest slices, as on a busy server.
 fn full_guard() -> ReplayGuard {
     let guard = ReplayGuard::new(WINDOW_MS, NONCE_CAPACITY);
     let now = now_ms();
-    for i in 0..NONCE_CAPACITY {
+    let prefill = NONCE_CAPACITY * 95 / 100;
+    let span = 14 * 60 * 1000;
+    for i in 0..prefill {
+        let at = now - span + (i as i64 * span / prefill as i64);
         guard
-            .check(KEY_ID, &format!("{i:032x}"), now - 60_000, now)
+            .check(KEY_ID, &format!("{i:032x}"), at, now)
             .expect("prefill");
     }
     guard

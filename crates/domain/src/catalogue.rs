@@ -149,6 +149,51 @@ const CTR_CREATE: &[ParameterSpec] = &[
         "feature values seen fewer times fall into the out-of-vocabulary bucket",
     ),
     p(
+        "latent_dim",
+        "4",
+        ParamKind::Int { min: 1, max: 16 },
+        "length of the field-aware factor vectors",
+    ),
+    p(
+        "max_epochs",
+        "8",
+        ParamKind::Int { min: 1, max: 50 },
+        "passes over the training examples at most; training stops earlier when the validation loss rises",
+    ),
+    p(
+        "learning_rate",
+        "0.05",
+        ParamKind::Float {
+            min: 0.0001,
+            max: 1.0,
+        },
+        "AdaGrad step size",
+    ),
+    p(
+        "l2",
+        "0.00002",
+        ParamKind::Float { min: 0.0, max: 1.0 },
+        "L2 regularisation of the weights",
+    ),
+    p(
+        "validation_share",
+        "0.1",
+        ParamKind::Float {
+            min: 0.01,
+            max: 0.5,
+        },
+        "most recent share of the training examples used for early stopping (not trained on)",
+    ),
+    p(
+        "seed",
+        "1",
+        ParamKind::Int {
+            min: 0,
+            max: 2_147_483_647,
+        },
+        "seed of the initial weights and of the example order: the same data and seed give the same model",
+    ),
+    p(
         "train_window_days",
         "14",
         WINDOW_DAYS,
@@ -167,6 +212,13 @@ const CTR_CREATE: &[ParameterSpec] = &[
         "held-out AUC a generation needs to become the serving generation",
     ),
 ];
+
+const CTR_USAGE: &[ParameterSpec] = &[p(
+    "serving_position",
+    "1",
+    ParamKind::Int { min: 1, max: 100 },
+    "the result position every candidate is scored at, so that the ranking is not the old order's",
+)];
 
 const POP_CREATE: &[ParameterSpec] = &[
     p(
@@ -473,7 +525,7 @@ static VERSIONS: &[FunctionVersion] = &[
         function_type: "PAAS",
         model_type: "tf_checkpoint",
         create_parameters: CTR_CREATE,
-        usage_parameters: &[],
+        usage_parameters: CTR_USAGE,
         depends: &[BEHAVIOUR_DEP, ITEM_DEP],
     },
     FunctionVersion {

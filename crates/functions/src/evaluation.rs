@@ -66,6 +66,47 @@ pub fn ndcg_at(k: usize, scores: &[f64], gains: &[f64]) -> Option<f64> {
     (best > 0.0).then(|| dcg(&by_score) / best)
 }
 
+/// Area under the ROC curve of `scores` for binary `labels` (ties count half); `None` without both classes.
+pub fn auc(scores: &[f32], labels: &[bool]) -> Option<f64> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_unstable_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let positives = labels.iter().filter(|&&l| l).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return None;
+    }
+    // Rank sum of the positives, ties sharing their average rank.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let average = (i + j) as f64 / 2.0 + 1.0;
+        let tied_positives = order[i..=j].iter().filter(|&&k| labels[k]).count() as f64;
+        rank_sum += average * tied_positives;
+        i = j + 1;
+    }
+    Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives))
+}
+
+/// Mean negative log-likelihood of `labels` under the probabilities `p` (clamped away from 0 and 1).
+pub fn logloss(p: &[f32], labels: &[bool]) -> Option<f64> {
+    if p.is_empty() {
+        return None;
+    }
+    let sum: f64 = p
+        .iter()
+        .zip(labels)
+        .map(|(&p, &y)| {
+            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum();
+    Some(sum / p.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +130,24 @@ mod tests {
         let constant = ndcg_at(10, &[1.0; 4], &gains).unwrap();
         assert!(constant < 1.0, "ties earn no credit: {constant}");
         assert_eq!(ndcg_at(10, &[1.0, 2.0], &[0.0, 0.0]), None);
+    }
+    #[test]
+    fn auc_of_known_cases() {
+        let labels = [false, true, false, true];
+        assert_eq!(auc(&[0.1, 0.9, 0.2, 0.8], &labels), Some(1.0));
+        assert_eq!(auc(&[0.9, 0.1, 0.8, 0.2], &labels), Some(0.0));
+        assert_eq!(auc(&[0.5; 4], &labels), Some(0.5), "ties count half");
+        // One positive above one negative of two: 3 of 4 pairs ordered right.
+        assert_eq!(auc(&[0.1, 0.3, 0.4, 0.9], &labels), Some(0.75));
+        assert_eq!(auc(&[0.1, 0.2], &[true, true]), None);
+    }
+
+    #[test]
+    fn logloss_of_known_cases() {
+        let l = logloss(&[0.5, 0.5], &[true, false]).unwrap();
+        assert!((l - std::f64::consts::LN_2).abs() < 1e-9, "{l}");
+        let confident = logloss(&[0.99, 0.01], &[true, false]).unwrap();
+        assert!(confident < 0.02, "{confident}");
+        assert!(logloss(&[1.0], &[false]).unwrap().is_finite(), "clamped");
     }
 }

@@ -6,6 +6,7 @@
 //! train (see [`Trainers::builtin`]).
 
 pub mod category;
+pub mod ctr;
 pub mod evaluation;
 pub mod pop;
 pub mod query;
@@ -108,6 +109,7 @@ impl Trainers {
     /// produce a fake model.
     pub fn builtin() -> Self {
         Trainers::default()
+            .with(Function::Ctr, Arc::new(ctr::CtrTrainer))
             .with(Function::Pop, Arc::new(pop::PopTrainer))
             .with(Function::Hot, Arc::new(query_list::HotTrainer))
             .with(Function::Hint, Arc::new(query_list::HintTrainer))

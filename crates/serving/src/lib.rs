@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
 use algocenter_functions::category::CategoryModel;
+use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
 use algocenter_functions::suggest::SuggestIndex;
@@ -26,6 +27,7 @@ pub enum Model {
     QueryList(QueryListModel),
     Suggest(SuggestIndex),
     Category(CategoryModel),
+    Ctr(CtrModel),
 }
 
 impl Model {
@@ -36,11 +38,7 @@ impl Model {
             Function::Hot | Function::Hint => Model::QueryList(QueryListModel::decode(bytes)?),
             Function::Suggest => Model::Suggest(SuggestIndex::decode(bytes)?),
             Function::Category => Model::Category(CategoryModel::decode(bytes)?),
-            Function::Ctr => {
-                return Err(Error::internal(
-                    "function 'ctr' has no model this build can serve",
-                ));
-            }
+            Function::Ctr => Model::Ctr(CtrModel::decode(bytes)?),
         })
     }
 
@@ -51,6 +49,7 @@ impl Model {
             Model::QueryList(m) => m.len(),
             Model::Suggest(m) => m.len(),
             Model::Category(m) => m.known_queries(),
+            Model::Ctr(m) => m.rows(),
         }
     }
 }
@@ -273,6 +272,13 @@ impl Model {
     pub fn as_category(&self) -> Option<&CategoryModel> {
         match self {
             Model::Category(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_ctr(&self) -> Option<&CtrModel> {
+        match self {
+            Model::Ctr(m) => Some(m),
             _ => None,
         }
     }

@@ -1043,6 +1043,23 @@ pub async fn documents_add_merge_delete(store: Arc<dyn Store>) {
     );
     let status = store.data_status(APP, 0, i64::MAX).await.unwrap();
     assert_eq!((status.items, status.users), (2, 1));
+    // Lookup by id: in the order asked, deleted and unknown ids left out, kinds kept apart.
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let found = store
+        .documents(APP, DocumentKind::Item, ids(&["3", "2", "1", "u1", "404"]))
+        .await
+        .unwrap();
+    let found_ids: Vec<&str> = found.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(found_ids, ["3", "1"]);
+    assert_eq!(found[1].attributes["brand"], "acme");
+    assert_eq!(
+        store
+            .documents(APP, DocumentKind::User, ids(&["u1"]))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn data_status_counts_by_day_and_type(store: Arc<dyn Store>) {

@@ -16,7 +16,7 @@ use algocenter_domain::app_group::{AppGroup, NewAppGroup};
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::catalogue::Parameter;
 use algocenter_domain::data::{TrainingData, WindowCounts};
-use algocenter_domain::document::{DocumentKind, DocumentOp};
+use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use algocenter_domain::instance::{Instance, InstanceFilter, InstanceUpdate, NewInstance};
 use algocenter_domain::paging::Page;
 use algocenter_domain::resource::{NewResource, Resource, ResourceData, ResourceType};
@@ -298,6 +298,13 @@ pub trait EventStore: Send + Sync {
         ops: Vec<DocumentOp>,
         now_ms: i64,
     ) -> Result<usize>;
+    /// The stored documents of `kind` among `ids`, in the order of `ids`; ids not stored are left out.
+    async fn documents(
+        &self,
+        app: &str,
+        kind: DocumentKind,
+        ids: Vec<String>,
+    ) -> Result<Vec<Document>>;
     /// Counts of the window `[from_ms, to_ms)`, by day.
     async fn data_status(&self, app: &str, from_ms: i64, to_ms: i64) -> Result<DataStatus>;
     /// Deletes events older than `cutoff_ms` (whole blocks and days); returns the number of events deleted.

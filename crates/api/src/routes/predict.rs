@@ -1,12 +1,14 @@
 //! Serving of trained generations (extension): `POST .../functions/{fn}/instances/{instance}/predict`, and
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
 //! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
-//! `category` `{"queries": [...], "topK"}`.
+//! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`.
 
 use algocenter_domain::catalogue::{ParameterList, version_for_model_type};
 use algocenter_domain::{Error, Function};
 use serde_json::{Value, json};
 
+use algocenter_domain::document::{Document, DocumentKind};
+use algocenter_functions::ctr::{Candidate, Situation};
 use algocenter_functions::{category, query_list, suggest};
 use algocenter_serving::not_of_kind;
 
@@ -230,6 +232,172 @@ async fn predict_category(
     })))
 }
 
+/// Most context entries of a ctr request, and the longest key or value.
+const MAX_CONTEXT: usize = 32;
+const MAX_CONTEXT_BYTES: usize = 1024;
+
+/// A candidate of a ctr request: an id, or an object with `item_id` (also `itemId`, `id`) and attributes.
+fn ctr_candidates(body: &Value) -> Result<Vec<(String, Option<Document>)>, ApiError> {
+    let list = field(body, &["items", "Items", "itemIds"])
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ApiError(Error::invalid(
+                "body must be {\"items\": [item ids or {\"item_id\", attributes...}]}.",
+            ))
+        })?;
+    if list.len() > MAX_ITEMS {
+        return Err(ApiError(Error::invalid(format_args!(
+            "at most {MAX_ITEMS} items per request."
+        ))));
+    }
+    let id = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() && s.len() <= 1024 => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(o) => {
+                let key = ["item_id", "itemId", "id"]
+                    .into_iter()
+                    .find(|k| o.contains_key(*k));
+                let item = key.and_then(|k| o.get(k)).and_then(id).ok_or_else(|| {
+                    ApiError(Error::invalid(format_args!(
+                        "items[{i}] needs an item_id (a string of 1 to 1024 bytes or a number)."
+                    )))
+                })?;
+                let mut attributes = o.clone();
+                if let Some(k) = key {
+                    attributes.remove(k);
+                }
+                Ok((
+                    item.clone(),
+                    Some(Document {
+                        id: item,
+                        attributes,
+                    }),
+                ))
+            }
+            other => id(other).map(|item| (item, None)).ok_or_else(|| {
+                ApiError(Error::invalid(format_args!(
+                    "items[{i}] must be an id (a string of 1 to 1024 bytes or a number) or an object."
+                )))
+            }),
+        })
+        .collect()
+}
+
+fn ctr_context(body: &Value) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(context) = field(body, &["context", "Context"]) else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        ApiError(Error::invalid(format_args!(
+            "context must be an object of at most {MAX_CONTEXT} string values \
+             (keys and values at most {MAX_CONTEXT_BYTES} bytes)."
+        )))
+    };
+    let map = context.as_object().ok_or_else(bad)?;
+    if map.len() > MAX_CONTEXT {
+        return Err(bad());
+    }
+    map.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) if k.len() <= MAX_CONTEXT_BYTES && s.len() <= MAX_CONTEXT_BYTES => {
+                Ok((k.clone(), s.clone()))
+            }
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+/// `ctr`: `{"query", "userId", "context", "items"}` → the candidates' click probabilities at the instance's
+/// `serving_position`, best first. Items the model does not know and the request gives no attributes for are
+/// looked up among the stored items.
+async fn predict_ctr(
+    state: &AppState,
+    app: &str,
+    instance: Option<&str>,
+    body: &Value,
+) -> ApiResult {
+    let candidates = ctr_candidates(body)?;
+    let query = match optional_text(body, &["query", "Query"])? {
+        Some(q) => Some(queries::typed_query(q)?),
+        None => None,
+    };
+    let user = queries::user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?;
+    let context = ctr_context(body)?;
+    let instance = state.serving.resolve(app, Function::Ctr, instance).await?;
+    let version = version_for_model_type(Function::Ctr, &instance.model_type)?;
+    let position = version
+        .effective(ParameterList::Usage, &instance.usage_parameters)
+        .int("serving_position")?
+        .clamp(1, 100) as u32;
+    let (generation, model) = state.serving.model(&instance).await?;
+    let model = model.as_ctr().ok_or_else(|| not_of_kind(&instance))?;
+
+    let missing: Vec<String> = candidates
+        .iter()
+        .filter(|(id, attributes)| attributes.is_none() && !model.knows_item(id))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let stored: std::collections::HashMap<String, Document> = if missing.is_empty() {
+        Default::default()
+    } else {
+        state
+            .store()
+            .documents(app, DocumentKind::Item, missing)
+            .await?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect()
+    };
+    let mut sources = Vec::with_capacity(candidates.len());
+    let scored: Vec<Candidate<'_>> = candidates
+        .iter()
+        .map(|(id, attributes)| {
+            let (attributes, source) = match attributes {
+                Some(a) => (Some(a), "request"),
+                None if model.knows_item(id) => (None, "model"),
+                None => match stored.get(id) {
+                    Some(d) => (Some(d), "store"),
+                    None => (None, "unknown"),
+                },
+            };
+            sources.push(source);
+            Candidate { id, attributes }
+        })
+        .collect();
+    let situation = Situation {
+        user,
+        query,
+        context: &context,
+        position,
+    };
+    let scores = model.score(&situation, &scored);
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    // Best first; equal scores keep the order they came in.
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let items: Vec<Value> = order
+        .iter()
+        .map(|&i| {
+            json!({
+                "ItemId": candidates[i].0,
+                "Score": rounded(scores[i]),
+                "InputIndex": i,
+                "Features": sources[i],
+            })
+        })
+        .collect();
+    Ok(Reply::result(json!({
+        "InstanceName": instance.name,
+        "Generation": generation.to_string(),
+        "Position": position,
+        "Items": items,
+    })))
+}
+
 async fn predict(
     state: AppState,
     app: String,
@@ -247,9 +415,7 @@ async fn predict(
         }
         Function::Suggest => predict_suggest(&state, &app, instance, &body).await,
         Function::Category => predict_category(&state, &app, instance, &body).await,
-        Function::Ctr => {
-            Err(Error::invalid("function 'ctr' cannot serve predictions in this build.").into())
-        }
+        Function::Ctr => predict_ctr(&state, &app, instance, &body).await,
     }
 }
 

@@ -309,6 +309,38 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn documents(
+        &self,
+        app: &str,
+        kind: DocumentKind,
+        ids: Vec<String>,
+    ) -> Result<Vec<Document>> {
+        let app = app.to_string();
+        self.read(move |conn| {
+            let app_id = app_id(conn, &app)?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT attributes FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3",
+                )
+                .db()?;
+            let mut out = Vec::new();
+            for id in ids {
+                let attributes: Option<String> = stmt
+                    .query_row(params![app_id, kind.as_str(), id], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                if let Some(attributes) = attributes {
+                    out.push(Document {
+                        id,
+                        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn data_status(&self, app: &str, from_ms: i64, to_ms: i64) -> Result<DataStatus> {
         let app = app.to_string();
         self.read(move |conn| {

@@ -1,0 +1,328 @@
+//! `ctr` on generated data, scored against the generator's true click probabilities.
+
+mod common;
+
+use std::collections::HashMap;
+
+use algocenter_domain::Function;
+use algocenter_domain::data::{DAY_MS, InMemoryData};
+use algocenter_functions::TrainError;
+use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
+use algocenter_functions::evaluation::auc;
+use algocenter_generator::{GeneratorConfig, World};
+use common::{NOW, train};
+
+/// A held-out exposure as the generator made it.
+struct Shown {
+    user: String,
+    rn: String,
+    query: String,
+    item: String,
+    position: u32,
+    context: Vec<(String, String)>,
+    truth: f64,
+    clicked: bool,
+}
+
+/// Every event of a generated world, and its exposures of the last day with their true click probabilities.
+fn world(config: GeneratorConfig) -> (InMemoryData, Vec<Shown>) {
+    let world = World::new(config);
+    let mut data = InMemoryData {
+        items: world.item_documents().collect(),
+        ..Default::default()
+    };
+    let mut query_of_rn: HashMap<String, String> = HashMap::new();
+    let mut held_out: Vec<Shown> = Vec::new();
+    world.events(&mut |e, truth| {
+        data.events.push(e.clone());
+        if e.bhv_time_ms < NOW - DAY_MS {
+            return;
+        }
+        match (e.bhv_type.as_str(), truth) {
+            ("search", _) => {
+                query_of_rn.insert(e.rn.clone(), e.raw_query.clone());
+            }
+            ("expose", Some(p)) => held_out.push(Shown {
+                user: e.user_id.clone(),
+                rn: e.rn.clone(),
+                query: query_of_rn.get(&e.rn).cloned().unwrap_or_default(),
+                item: e.item_id.clone(),
+                position: e.position.unwrap_or(0),
+                context: e.context.clone(),
+                truth: p,
+                clicked: false,
+            }),
+            ("click", _) => {
+                // The generator logs a click right after its exposure.
+                if let Some(last) = held_out.last_mut()
+                    && last.rn == e.rn
+                    && last.item == e.item_id
+                {
+                    last.clicked = true;
+                }
+            }
+            _ => {}
+        }
+    });
+    (data, held_out)
+}
+
+fn config(searches: u64, items: u32, users: u32, queries: u32, seed: u64) -> GeneratorConfig {
+    GeneratorConfig {
+        seed,
+        end_ms: NOW,
+        searches,
+        items,
+        users,
+        queries,
+        ..GeneratorConfig::default()
+    }
+}
+
+const PARAMS: &[(&str, &str)] = &[("id_field", "item_id"), ("title_field", "title")];
+
+fn score_at(model: &CtrModel, shown: &Shown, position: u32) -> f32 {
+    let situation = Situation {
+        user: Some(&shown.user),
+        query: Some(&shown.query),
+        context: &shown.context,
+        position,
+    };
+    model.score(
+        &situation,
+        &[Candidate {
+            id: &shown.item,
+            attributes: None,
+        }],
+    )[0]
+}
+
+#[test]
+fn the_model_comes_close_to_the_true_probabilities_and_beats_the_baselines() {
+    // A dense shop: ~1,000 exposures per item, so that the true item qualities can be learned to the precision
+    // the comparison with the truth needs (on sparser data the gap is wider: see bench/README).
+    let (data, held_out) = world(config(200_000, 2_000, 2_000, 3_000, 11));
+    let trained = train(
+        &CtrTrainer,
+        Function::Ctr,
+        "tf_checkpoint",
+        &data,
+        PARAMS,
+        &[],
+    )
+    .unwrap();
+    let m = &trained.metrics;
+    println!("{}", serde_json::to_string_pretty(m).unwrap());
+    let model = CtrModel::decode(&trained.artifact).unwrap();
+
+    let labels: Vec<bool> = held_out.iter().map(|s| s.clicked).collect();
+    let truth: Vec<f32> = held_out.iter().map(|s| s.truth as f32).collect();
+    let predicted: Vec<f32> = held_out
+        .iter()
+        .map(|s| score_at(&model, s, s.position))
+        .collect();
+    let truth_auc = auc(&truth, &labels).unwrap();
+    let model_auc = auc(&predicted, &labels).unwrap();
+    println!(
+        "held-out exposures {}, truth AUC {truth_auc:.4}, model AUC {model_auc:.4}",
+        labels.len()
+    );
+    // The served model is the evaluated one: the same AUC as ExtendInfo reports.
+    assert!((m["auc"].as_f64().unwrap() - model_auc).abs() < 0.002);
+    assert!(
+        model_auc > truth_auc - 0.01,
+        "model {model_auc} truth {truth_auc}"
+    );
+    let lr = m["baseline_lr_auc"].as_f64().unwrap();
+    let pop = m["baseline_pop_auc"].as_f64().unwrap();
+    assert!(model_auc > lr + 0.005, "model {model_auc} lr {lr}");
+    assert!(model_auc > pop + 0.02, "model {model_auc} pop {pop}");
+    let calibration = m["calibration"].as_f64().unwrap();
+    assert!((calibration - 1.0).abs() < 0.1, "calibration {calibration}");
+    assert!(trained.passed_quality_gate);
+
+    // Position bias: scored at one fixed position, the model orders each result page by true relevance (the
+    // true click probability without the position's examination factor) better than the logged order did.
+    let mut pages: HashMap<&str, Vec<&Shown>> = HashMap::new();
+    for s in &held_out {
+        pages.entry(&s.rn).or_default().push(s);
+    }
+    let (mut model_right, mut logged_right, mut pairs) = (0u64, 0u64, 0u64);
+    for page in pages.values() {
+        let relevance: Vec<f64> = page
+            .iter()
+            .map(|s| s.truth * f64::from(s.position).powf(0.9))
+            .collect();
+        let at_top: Vec<f32> = page.iter().map(|s| score_at(&model, s, 1)).collect();
+        for a in 0..page.len() {
+            for b in a + 1..page.len() {
+                if (relevance[a] - relevance[b]).abs() < 1e-9 {
+                    continue;
+                }
+                let a_better = relevance[a] > relevance[b];
+                pairs += 1;
+                model_right += u64::from((at_top[a] > at_top[b]) == a_better);
+                logged_right += u64::from((page[a].position < page[b].position) == a_better);
+            }
+        }
+    }
+    let (model_share, logged_share) = (
+        model_right as f64 / pairs as f64,
+        logged_right as f64 / pairs as f64,
+    );
+    println!(
+        "pairs ordered by true relevance: model at position 1 {model_share:.3}, logged order {logged_share:.3}"
+    );
+    assert!(
+        model_share > logged_share + 0.05,
+        "model {model_share} logged {logged_share}"
+    );
+}
+
+fn small() -> (InMemoryData, Vec<Shown>) {
+    world(config(20_000, 500, 500, 800, 5))
+}
+
+#[test]
+fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
+    let (data, held_out) = small();
+    let run = |seed: &str| {
+        let mut params = PARAMS.to_vec();
+        params.push(("seed", seed));
+        train(
+            &CtrTrainer,
+            Function::Ctr,
+            "tf_checkpoint",
+            &data,
+            &params,
+            &[],
+        )
+        .unwrap()
+    };
+    let (a, b, c) = (run("1"), run("1"), run("2"));
+    assert_eq!(a.artifact, b.artifact, "same data and seed, same model");
+    assert_eq!(a.metrics["auc"], b.metrics["auc"]);
+    assert_ne!(a.artifact, c.artifact, "another seed, another model");
+
+    let model = CtrModel::decode(&a.artifact).unwrap();
+    assert_eq!(model.encode().unwrap(), a.artifact);
+    assert!(model.known_items() > 400, "{}", model.known_items());
+    let first = &held_out[0];
+    let p = score_at(&model, first, 1);
+    assert!(p > 0.0 && p < 1.0);
+    // Lower positions are examined less: the same candidate scores lower there.
+    assert!(score_at(&model, first, 10) < p);
+
+    // Corrupt or foreign artifacts are refused with an error, never a panic.
+    let bytes = &a.artifact;
+    for bad in [
+        bytes[..bytes.len() / 2].to_vec(),
+        bytes[..3].to_vec(),
+        Vec::new(),
+        b"ACPOP\x01rest".to_vec(),
+        {
+            let mut newer = bytes.clone();
+            newer[5] = 2;
+            newer
+        },
+        {
+            let mut flipped = bytes.clone();
+            for b in flipped.iter_mut().skip(6).take(64) {
+                *b = 0xff;
+            }
+            flipped
+        },
+    ] {
+        assert!(CtrModel::decode(&bad).is_err());
+    }
+}
+
+#[test]
+fn unknown_values_degrade_gracefully() {
+    let (data, _) = small();
+    let trained = train(
+        &CtrTrainer,
+        Function::Ctr,
+        "tf_checkpoint",
+        &data,
+        PARAMS,
+        &[],
+    )
+    .unwrap();
+    let model = CtrModel::decode(&trained.artifact).unwrap();
+    let item = data.items[0].clone();
+    let unseen = Situation {
+        user: Some("nobody"),
+        query: Some("never searched before 123"),
+        context: &[],
+        position: 1,
+    };
+    let anonymous = Situation {
+        position: 1,
+        ..Default::default()
+    };
+    for situation in [&unseen, &anonymous] {
+        let scores = model.score(
+            situation,
+            &[
+                Candidate {
+                    id: &item.id,
+                    attributes: None,
+                },
+                Candidate {
+                    id: "new-item",
+                    attributes: None,
+                },
+                Candidate {
+                    id: "new-item",
+                    attributes: Some(&item),
+                },
+            ],
+        );
+        assert!(
+            scores.iter().all(|p| p.is_finite() && *p > 0.0 && *p < 1.0),
+            "{scores:?}"
+        );
+    }
+    assert!(model.score(&unseen, &[]).is_empty());
+}
+
+#[test]
+fn too_little_data_or_a_failed_gate_are_reported() {
+    let (data, _) = small();
+    let few = InMemoryData {
+        events: data.events.iter().take(500).cloned().collect(),
+        items: data.items.clone(),
+        ..Default::default()
+    };
+    match train(
+        &CtrTrainer,
+        Function::Ctr,
+        "tf_checkpoint",
+        &few,
+        PARAMS,
+        &[],
+    ) {
+        Err(TrainError::InsufficientData(reason)) => {
+            assert!(reason.contains("exposures"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut params = PARAMS.to_vec();
+    params.push(("available_threshold", "0.99"));
+    let trained = train(
+        &CtrTrainer,
+        Function::Ctr,
+        "tf_checkpoint",
+        &data,
+        &params,
+        &[],
+    )
+    .unwrap();
+    assert!(!trained.passed_quality_gate);
+    let gate = trained.metrics["quality_gate"].as_str().unwrap();
+    assert!(
+        gate.starts_with("not passed") && gate.contains("does not serve"),
+        "{gate}"
+    );
+}
