@@ -101,6 +101,15 @@ pub struct GenerateArgs {
     /// Also write truth_exposures.csv: the true click probability of every exposure.
     #[arg(long)]
     pub truth: bool,
+    /// Items in the catalogue [default: grows with --events, 20,000 at 1.2 M events].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub items: Option<u32>,
+    /// Users [default: grows with --events like --items].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub users: Option<u32>,
+    /// Distinct queries [default: grows with --events, 50,000 at 1.2 M events].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub queries: Option<u32>,
 }
 
 #[derive(Subcommand)]

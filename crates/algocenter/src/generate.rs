@@ -21,12 +21,12 @@ fn create(dir: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
 fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     std::fs::create_dir_all(&args.out)?;
     let end_ms = args.end_ms.unwrap_or_else(algocenter_domain::now_ms);
-    let world = World::new(GeneratorConfig::for_events(
-        args.events,
-        args.days,
-        end_ms,
-        args.seed,
-    ));
+    let mut config = GeneratorConfig::for_events(args.events, args.days, end_ms, args.seed);
+    // Shapes other than the default growth: a small dense shop, a long-tail catalogue.
+    config.items = args.items.unwrap_or(config.items);
+    config.users = args.users.unwrap_or(config.users);
+    config.queries = args.queries.unwrap_or(config.queries);
+    let world = World::new(config);
 
     let mut items = create(&args.out, "items.jsonl")?;
     for d in world.item_documents() {

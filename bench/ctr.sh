@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The ctr function on generated data sets of two shapes: for each, generate (with the true click probabilities),
+# push, restart the server (so that its peak memory is the training's), train one generation end to end (read
+# events, build examples, train, evaluate, write the artifact), compare its held-out metrics with the truth's on
+# the same exposures; then load the predict endpoint with reranks of 100 candidates, saturated and paced near
+# RATE requests/s, on the first shape. Raw outputs: bench/results/<timestamp>-ctr/.
+#
+# Knobs (environment): SHAPES="longtail dense" CONNECTIONS=8 (saturated) DURATION=20 RATE=200 (paced)
+#   longtail: EVENTS_LONGTAIL=12600000 events (~10 M exposures), catalogue, users and queries growing with them
+#   dense:    EVENTS_DENSE=3000000 events on 2,000 items, 2,000 users, 3,000 queries
+#   GEN_DIR_<SHAPE> reused when complete; REGENERATE=1 rebuilds (windows end at generation time: regenerate a
+#   data set older than about a day). SKIP_BUILD=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
+SHAPES="${SHAPES:-longtail dense}" CONNECTIONS="${CONNECTIONS:-8}" DURATION="${DURATION:-20}" RATE="${RATE:-200}"
+EVENTS_LONGTAIL="${EVENTS_LONGTAIL:-12600000}" EVENTS_DENSE="${EVENTS_DENSE:-3000000}"
+OUT="bench/results/$(date +%Y%m%d-%H%M%S)-ctr"
+mkdir -p "$OUT"
+log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
+die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  cargo build --release -p algocenter
+fi
+BIN="$CARGO_TARGET_DIR/release/algocenter"
+source bench/lib.sh
+FUNCTIONS=/v4/openapi/app-groups/bench/functions
+
+generate() {  # generate SHAPE DIR: the data set of a shape, reused when complete
+  local shape=$1 dir=$2
+  if [[ -n "${REGENERATE:-}" || ! -f "$dir/.complete" ]]; then
+    log "generating $shape into $dir"
+    rm -rf "$dir"
+    local t0; t0=$(date +%s%3N)
+    case $shape in
+      longtail) "$BIN" generate --out "$dir" --truth --events "$EVENTS_LONGTAIL" ;;
+      dense) "$BIN" generate --out "$dir" --truth --events "$EVENTS_DENSE" --items 2000 --users 2000 --queries 3000 ;;
+      *) die "unknown shape $shape" ;;
+    esac >"$OUT/generate-$shape.txt" 2>&1
+    echo "generated in $(( $(date +%s%3N) - t0 )) ms" >>"$OUT/generate-$shape.txt"
+    touch "$dir/.complete"
+  fi
+}
+
+run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; leaves the server running
+  local shape=$1 dir
+  local var="GEN_DIR_${shape^^}"
+  dir="${!var:-/tmp/algocenter-gen-ctr-$shape}"
+  generate "$shape" "$dir"
+  local events exposures
+  events=$(wc -l <"$dir/behavior.jsonl")
+  exposures=$(grep -c '"bhv_type":"expose"' "$dir/behavior.jsonl")
+  echo "$shape: $events events, $exposures exposures, $(wc -l <"$dir/items.jsonl") items" | tee -a "$OUT/dataset.txt"
+
+  start_server --workers 1
+  api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
+  log "$shape: pushing items and behaviour"
+  "$BIN" --endpoint "$URL" push --app bench --type item_info "$dir/items.jsonl" >"$OUT/items-$shape.txt" 2>&1 \
+    || { cat "$OUT/items-$shape.txt" >&2; die "item push"; }
+  python3 bench/ingest.py "$URL" "$dir/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest-$shape.txt" \
+    || die "ingest (see $OUT/ingest-$shape.txt)"
+  # A fresh process on the same data: its peak memory is then the training's, not the ingest's.
+  local keep="$DATA" port="${URL##*:}"
+  kill -TERM "$PID"; wait "$PID" || die "server stop"
+  "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$keep" --insecure-no-auth --workers 1 2>>"$OUT/server.log" &
+  PID=$!
+  for _ in $(seq 100); do curl -sf "$URL/v4/openapi/app-groups" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sf "$URL/v4/openapi/app-groups" >/dev/null || die "server did not restart"
+  echo "$shape: RSS before training $(mem VmRSS) MB" | tee -a "$OUT/memory.txt"
+
+  log "$shape: training"
+  api POST "$FUNCTIONS/ctr/instances" '{"instanceName":"rank","modelType":"tf_checkpoint","createParameters":[{"name":"id_field","value":"item_id"},{"name":"title_field","value":"title"}]}' >/dev/null
+  local t0; t0=$(date +%s%3N)
+  api POST "$FUNCTIONS/ctr/instances/rank/tasks" "" >/dev/null
+  local status
+  while :; do
+    api GET "$FUNCTIONS/ctr/instances/rank/tasks/1" >"$OUT/task-$shape.json"
+    status=$(jq -r .Result.Status "$OUT/task-$shape.json")
+    [[ "$status" == success || "$status" == failed ]] && break
+    sleep 0.2
+  done
+  local wall=$(( $(date +%s%3N) - t0 ))
+  jq -r .Result.ExtendInfo "$OUT/task-$shape.json" | jq -S . >"$OUT/metrics-$shape.json"
+  [[ "$status" == success ]] || die "ctr training $status: $(cat "$OUT/metrics-$shape.json")"
+  echo "$shape: wall_s=$(awk -v m="$wall" 'BEGIN {printf "%.2f", m / 1000}') peak_rss_mb=$(mem VmHWM) rss_after_mb=$(mem VmRSS)" \
+    | tee -a "$OUT/training.txt"
+  local start; start=$(jq -r .Result.StartTime "$OUT/task-$shape.json")
+  python3 bench/ctr_data.py truth "$dir" $(( start - 86400000 )) >"$OUT/truth-$shape.json" || die "truth"
+  jq -c --argjson t "$(cat "$OUT/truth-$shape.json")" \
+    '{shape: "'"$shape"'", training_seconds, artifact_bytes, auc, logloss, calibration, mean_predicted_ctr, observed_ctr,
+      truth_auc: $t.truth_auc, truth_logloss: $t.truth_logloss, truth_exposures: $t.exposures,
+      baseline_lr_auc, baseline_lr_logloss, baseline_pop_auc, baseline_pop_logloss,
+      examples_fit, examples_validation, examples_holdout, epochs_run, best_epoch, feature_rows}' \
+    "$OUT/metrics-$shape.json" | tee -a "$OUT/quality.txt"
+  GEN_USED="$dir"
+}
+
+load() {  # load: saturated, then paced, reranks of 100 candidates
+  python3 bench/ctr_data.py requests "$GEN_USED" "$OUT/requests.txt" --app bench --instance rank
+  REQUESTS="$OUT/requests.txt" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-saturated.txt" 2>&1 || die "wrk"
+  # Paced: each connection waits PACE_MS after every answer; enough connections for about RATE requests/s.
+  local pace=20 conns
+  conns=$(awk -v r="$RATE" -v p="$pace" 'BEGIN {c = r * (p + 1) / 1000; printf "%d", (c == int(c) ? c : int(c) + 1)}')
+  PACE_MS=$pace REQUESTS="$OUT/requests.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-paced.txt" 2>&1 || die "wrk paced"
+  for mode in saturated paced; do
+    local result; result=$(grep '^RESULT' "$OUT/wrk-$mode.txt" | sed 's/^RESULT //')
+    [[ -n "$result" ]] || die "no result in wrk-$mode.txt"
+    grep -q 'errors=0 non2xx=0' <<<"$result" || die "errors in $mode: $result"
+    echo "rerank-100 $mode: $result" | tee -a "$OUT/serving.txt"
+  done
+  echo "RSS after the loads $(mem VmRSS) MB" | tee -a "$OUT/memory.txt"
+}
+
+first=1
+for shape in $SHAPES; do
+  run_shape "$shape"
+  if [[ -n "$first" ]]; then
+    log "serving"
+    load
+    first=""
+  fi
+  stop_server
+  rm -rf "$DATA"; DATA=""
+done
+
+{
+  echo "algocenter ctr bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty')"
+  cat "$OUT/dataset.txt" "$OUT/training.txt" "$OUT/memory.txt" "$OUT/quality.txt" "$OUT/serving.txt"
+} | tee "$OUT/summary.txt"
