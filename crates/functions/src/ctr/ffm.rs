@@ -7,6 +7,8 @@
 //! so an example costs `O(features × fields × k)` instead of `O(features² × k)`; pairs within one field do not
 //! interact (terms of one title with each other, say), which is what the crosses between fields are for.
 
+use std::ops::Range;
+
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -56,52 +58,74 @@ impl Weights {
         self.linear.len()
     }
 
-    /// The logit of an example; leaves the field sums in `scratch` for a gradient step.
+    /// The logit of an example; leaves the field sums in `scratch`.
     pub fn logit(&self, features: &[Active], scratch: &mut Scratch) -> f32 {
-        let mut z = self.bias;
-        for a in features {
-            z += self.linear[a.index as usize] * a.x;
-        }
-        let k = self.k;
-        if k == 0 {
-            return z;
-        }
-        let present = present_fields(features);
-        let sums = &mut scratch.sums;
-        sums.iter_mut().for_each(|s| *s = 0.0);
-        for a in features {
-            let f = a.field as usize;
-            let row = a.index as usize * FIELDS * k;
-            for g in 0..FIELDS {
-                if g == f || present & (1 << g) == 0 {
-                    continue;
-                }
-                let v = &self.factors[row + g * k..row + (g + 1) * k];
-                let s = &mut sums[(f * FIELDS + g) * k..(f * FIELDS + g + 1) * k];
-                for (s, v) in s.iter_mut().zip(v) {
-                    *s += a.x * v;
-                }
-            }
-        }
-        for f in 0..FIELDS {
-            if present & (1 << f) == 0 {
-                continue;
-            }
-            for g in f + 1..FIELDS {
-                if present & (1 << g) == 0 {
-                    continue;
-                }
-                let a = &sums[(f * FIELDS + g) * k..(f * FIELDS + g + 1) * k];
-                let b = &sums[(g * FIELDS + f) * k..(g * FIELDS + f + 1) * k];
-                z += a.iter().zip(b).map(|(a, b)| a * b).sum::<f32>();
-            }
-        }
-        z
+        logit(
+            self.bias,
+            |i| self.linear[i],
+            &self.factors,
+            self.k,
+            self.k,
+            features,
+            scratch,
+        )
     }
 
     pub fn predict(&self, features: &[Active], scratch: &mut Scratch) -> f32 {
         sigmoid(self.logit(features, scratch))
     }
+}
+
+/// The logit of an example over weights laid out with the factor vector of `(row, field)` at
+/// `(row × FIELDS + field) × stride` (`stride` = k for served weights; the learner keeps its AdaGrad sums next to
+/// them, so that one cache line brings both). Leaves the field sums `S[f][g]` in `scratch`.
+fn logit(
+    bias: f32,
+    linear: impl Fn(usize) -> f32,
+    factors: &[f32],
+    k: usize,
+    stride: usize,
+    features: &[Active],
+    scratch: &mut Scratch,
+) -> f32 {
+    let mut z = bias;
+    for a in features {
+        z += linear(a.index as usize) * a.x;
+    }
+    if k == 0 {
+        return z;
+    }
+    let present = present_fields(features);
+    let sums = &mut scratch.sums;
+    sums.iter_mut().for_each(|s| *s = 0.0);
+    for a in features {
+        let f = a.field as usize;
+        let row = a.index as usize * FIELDS * stride;
+        for g in 0..FIELDS {
+            if g == f || present & (1 << g) == 0 {
+                continue;
+            }
+            let v = &factors[row + g * stride..row + g * stride + k];
+            let s = &mut sums[(f * FIELDS + g) * k..(f * FIELDS + g + 1) * k];
+            for (s, v) in s.iter_mut().zip(v) {
+                *s += a.x * v;
+            }
+        }
+    }
+    for f in 0..FIELDS {
+        if present & (1 << f) == 0 {
+            continue;
+        }
+        for g in f + 1..FIELDS {
+            if present & (1 << g) == 0 {
+                continue;
+            }
+            let a = &sums[(f * FIELDS + g) * k..(f * FIELDS + g + 1) * k];
+            let b = &sums[(g * FIELDS + f) * k..(g * FIELDS + f + 1) * k];
+            z += a.iter().zip(b).map(|(a, b)| a * b).sum::<f32>();
+        }
+    }
+    z
 }
 
 pub fn sigmoid(z: f32) -> f32 {
@@ -133,13 +157,15 @@ pub struct TrainReport {
     pub validation_logloss: Vec<f64>,
 }
 
-/// The learner: weights and their AdaGrad accumulators.
+/// The learner: weights and their AdaGrad accumulators, side by side.
 #[derive(Clone)]
 struct Learner {
-    weights: Weights,
+    bias: f32,
     grad_bias: f32,
-    grad_linear: Vec<f32>,
-    grad_factors: Vec<f32>,
+    /// Per row: weight, accumulator.
+    linear: Vec<[f32; 2]>,
+    /// Per row and field: the factor vector (k), then its accumulators (k).
+    cells: Vec<f32>,
     config: TrainConfig,
 }
 
@@ -149,58 +175,84 @@ impl Learner {
         let mut rng = SmallRng::seed_from_u64(config.seed);
         // Small symmetric initial factors: with ~8 fields present the initial interactions stay near zero.
         let scale = 0.1 / (k.max(1) as f32).sqrt();
-        let factors = (0..rows * FIELDS * k)
-            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
-            .collect();
-        Learner {
-            weights: Weights {
-                k,
-                bias: 0.0,
-                linear: vec![0.0; rows],
-                factors,
-            },
+        let mut cells = Vec::with_capacity(rows * FIELDS * 2 * k);
+        for _ in 0..rows * FIELDS {
+            cells.extend((0..k).map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale));
             // AdaGrad accumulators start at 1 (as in LIBFFM) so that the first steps are not huge.
+            cells.extend(std::iter::repeat_n(1.0, k));
+        }
+        Learner {
+            bias: 0.0,
             grad_bias: 1.0,
-            grad_linear: vec![1.0; rows],
-            grad_factors: vec![1.0; rows * FIELDS * k],
+            linear: vec![[0.0, 1.0]; rows],
+            cells,
             config,
+        }
+    }
+
+    fn predict(&self, features: &[Active], scratch: &mut Scratch) -> f32 {
+        let k = self.config.k;
+        sigmoid(logit(
+            self.bias,
+            |i| self.linear[i][0],
+            &self.cells,
+            k,
+            2 * k,
+            features,
+            scratch,
+        ))
+    }
+
+    /// The weights alone, as served.
+    fn weights(&self) -> Weights {
+        let k = self.config.k;
+        Weights {
+            k,
+            bias: self.bias,
+            linear: self.linear.iter().map(|l| l[0]).collect(),
+            factors: self
+                .cells
+                .chunks_exact(2 * k.max(1))
+                .flat_map(|c| c[..k].iter().copied())
+                .collect(),
         }
     }
 
     /// One AdaGrad step on one example; returns its predicted probability before the step.
     fn step(&mut self, features: &[Active], label: bool, scratch: &mut Scratch) -> f32 {
-        let p = self.weights.predict(features, scratch);
+        let p = self.predict(features, scratch);
         let g = p - if label { 1.0 } else { 0.0 };
         let (eta, l2, k) = (self.config.learning_rate, self.config.l2, self.config.k);
-        let w = &mut self.weights;
         self.grad_bias += g * g;
-        w.bias -= eta * g / self.grad_bias.sqrt();
+        self.bias -= eta * g / self.grad_bias.sqrt();
         for a in features {
-            let i = a.index as usize;
-            let gl = g * a.x + l2 * w.linear[i];
-            self.grad_linear[i] += gl * gl;
-            w.linear[i] -= eta * gl / self.grad_linear[i].sqrt();
+            let [w, acc] = &mut self.linear[a.index as usize];
+            let gl = g * a.x + l2 * *w;
+            *acc += gl * gl;
+            *w -= eta * gl / acc.sqrt();
         }
         if k == 0 {
             return p;
         }
         let present = present_fields(features);
+        let stride = 2 * k;
         for a in features {
             let f = a.field as usize;
-            let row = a.index as usize * FIELDS * k;
+            let row = a.index as usize * FIELDS * stride;
+            let gx = g * a.x;
             for gf in 0..FIELDS {
                 if gf == f || present & (1 << gf) == 0 {
                     continue;
                 }
                 // d logit / d v[i][gf] = x_i × S[gf][f]
                 let other = &scratch.sums[(gf * FIELDS + f) * k..(gf * FIELDS + f + 1) * k];
-                let at = row + gf * k;
-                let v = &mut w.factors[at..at + k];
-                let acc = &mut self.grad_factors[at..at + k];
-                for d in 0..k {
-                    let grad = g * a.x * other[d] + l2 * v[d];
-                    acc[d] += grad * grad;
-                    v[d] -= eta * grad / acc[d].sqrt();
+                let at = row + gf * stride;
+                let (v, acc) = self.cells[at..at + stride].split_at_mut(k);
+                // Zipped slices of equal length: no bounds checks, and the loop vectorises (sqrt included).
+                for ((v, acc), other) in v.iter_mut().zip(acc.iter_mut()).zip(other) {
+                    let grad = gx * other + l2 * *v;
+                    *acc += grad * grad;
+                    *v -= eta * grad / acc.sqrt();
                 }
             }
         }
@@ -208,56 +260,87 @@ impl Learner {
     }
 }
 
-/// Mean logistic loss of `weights` on the examples `indices`.
-pub fn mean_logloss(weights: &Weights, examples: &dyn Examples, indices: &[u32]) -> f64 {
-    let mut scratch = Scratch::new(weights.k);
+/// Mean logistic loss of `weights` on the examples of `groups`.
+pub fn mean_logloss(weights: &Weights, examples: &dyn Examples, groups: &[Range<u32>]) -> f64 {
+    loss_of(&|f, s| weights.predict(f, s), weights.k, examples, groups)
+}
+
+fn loss_of(
+    predict: &dyn Fn(&[Active], &mut Scratch) -> f32,
+    k: usize,
+    examples: &dyn Examples,
+    groups: &[Range<u32>],
+) -> f64 {
+    let mut scratch = Scratch::new(k);
     let mut buf = Vec::new();
     let mut sum = 0.0f64;
-    for &i in indices {
+    let mut n = 0usize;
+    for i in groups.iter().flat_map(Clone::clone) {
+        n += 1;
         examples.features(i as usize, &mut buf);
-        let p = f64::from(weights.predict(&buf, &mut scratch)).clamp(1e-7, 1.0 - 1e-7);
+        let p = f64::from(predict(&buf, &mut scratch)).clamp(1e-7, 1.0 - 1e-7);
         sum -= if examples.label(i as usize) {
             p.ln()
         } else {
             (1.0 - p).ln()
         };
     }
-    sum / indices.len().max(1) as f64
+    sum / n.max(1) as f64
 }
 
-/// Trains on `fit` in shuffled passes, evaluating on `validation` after each; stops when the validation loss
-/// stops falling, goes back to the best epoch's state and makes one last pass over the validation examples (the
-/// most recent ones, too valuable to leave out of the served model). `report(done_fraction)` is called now and
-/// then and stops training when it answers `false` (cancelled).
+/// Trains on the examples of `fit` in shuffled passes, evaluating on those of `validation` after each; stops
+/// when the validation loss stops falling, goes back to the best epoch's state and makes one last pass over the
+/// validation examples (the most recent ones, too valuable to leave out of the served model).
+///
+/// Examples come in groups (the exposures of one result page) that are shuffled as units: the examples of a group
+/// share their user, query and context, whose weights then stay in cache (on 3 M generated events: the model
+/// 11.9 → 9.2 s, logistic regression 7.0 → 2.6 s, held-out AUC 0.8246 → 0.8242). `report(done_fraction)` is called now and then and stops
+/// training when it answers `false` (cancelled).
 pub fn train(
     rows: usize,
     config: TrainConfig,
     examples: &dyn Examples,
-    fit: &[u32],
-    validation: &[u32],
+    fit: &[Range<u32>],
+    validation: &[Range<u32>],
     report: &mut dyn FnMut(f64) -> bool,
 ) -> Option<(Weights, TrainReport)> {
     let mut learner = Learner::new(rows, config);
     let mut scratch = Scratch::new(config.k);
     let mut buf = Vec::new();
-    let mut order: Vec<u32> = fit.to_vec();
     let mut rng = SmallRng::seed_from_u64(config.seed ^ 0x0dd5_eed5);
     let mut best: Option<(f64, Learner)> = None;
     let mut out = TrainReport::default();
+    let count = |groups: &[Range<u32>]| groups.iter().map(|g| g.len()).sum::<usize>();
     // Passes planned: the epochs and the final one over the validation examples.
-    let planned = (config.max_epochs * fit.len() + validation.len()).max(1) as f64;
+    let planned = (config.max_epochs * count(fit) + count(validation)).max(1) as f64;
     let mut done = 0usize;
-    for epoch in 0..config.max_epochs {
-        shuffle(&mut order, &mut rng);
-        for &i in &order {
-            if done.is_multiple_of(65_536) && !report(done as f64 / planned) {
-                return None;
+    let mut next_report = 0usize;
+    let mut pass = |learner: &mut Learner, groups: &mut Vec<Range<u32>>, rng: &mut SmallRng| {
+        shuffle(groups, rng);
+        for i in groups.iter().flat_map(Clone::clone) {
+            if done >= next_report {
+                if !report(done as f64 / planned) {
+                    return false;
+                }
+                next_report = done + 65_536;
             }
             done += 1;
             examples.features(i as usize, &mut buf);
             learner.step(&buf, examples.label(i as usize), &mut scratch);
         }
-        let loss = mean_logloss(&learner.weights, examples, validation);
+        true
+    };
+    let mut order = fit.to_vec();
+    for epoch in 0..config.max_epochs {
+        if !pass(&mut learner, &mut order, &mut rng) {
+            return None;
+        }
+        let loss = loss_of(
+            &|f, s| learner.predict(f, s),
+            config.k,
+            examples,
+            validation,
+        );
         out.epochs_run = epoch + 1;
         out.validation_logloss.push(loss);
         match &best {
@@ -269,21 +352,14 @@ pub fn train(
         }
     }
     let (_, mut learner) = best?;
-    let mut order = validation.to_vec();
-    shuffle(&mut order, &mut rng);
-    for &i in &order {
-        if done.is_multiple_of(65_536) && !report(done as f64 / planned) {
-            return None;
-        }
-        done += 1;
-        examples.features(i as usize, &mut buf);
-        learner.step(&buf, examples.label(i as usize), &mut scratch);
+    if !pass(&mut learner, &mut validation.to_vec(), &mut rng) {
+        return None;
     }
-    Some((learner.weights, out))
+    Some((learner.weights(), out))
 }
 
 /// Fisher–Yates with the seeded generator: the same seed gives the same order.
-fn shuffle(order: &mut [u32], rng: &mut SmallRng) {
+fn shuffle<T>(order: &mut [T], rng: &mut SmallRng) {
     for i in (1..order.len()).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
@@ -333,6 +409,10 @@ mod tests {
         Interaction { data }
     }
 
+    fn singles(r: Range<u32>) -> Vec<Range<u32>> {
+        r.map(|i| i..i + 1).collect()
+    }
+
     fn config(k: usize) -> TrainConfig {
         TrainConfig {
             k,
@@ -346,8 +426,8 @@ mod tests {
     #[test]
     fn factors_learn_an_interaction_that_a_linear_model_cannot() {
         let data = interaction_data();
-        let fit: Vec<u32> = (0..16_000).collect();
-        let validation: Vec<u32> = (16_000..20_000).collect();
+        let fit = singles(0..16_000);
+        let validation = singles(16_000..20_000);
         let (ffm, report) = train(4, config(4), &data, &fit, &validation, &mut |_| true).unwrap();
         let (lr, _) = train(4, config(0), &data, &fit, &validation, &mut |_| true).unwrap();
         let ffm_loss = mean_logloss(&ffm, &data, &validation);
@@ -370,8 +450,8 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_weights() {
         let data = interaction_data();
-        let fit: Vec<u32> = (0..5_000).collect();
-        let validation: Vec<u32> = (5_000..6_000).collect();
+        let fit = singles(0..5_000);
+        let validation = singles(5_000..6_000);
         let a = train(4, config(4), &data, &fit, &validation, &mut |_| true).unwrap();
         let b = train(4, config(4), &data, &fit, &validation, &mut |_| true).unwrap();
         assert_eq!(a.0, b.0);
@@ -386,7 +466,7 @@ mod tests {
     #[test]
     fn cancelling_stops_training() {
         let data = interaction_data();
-        let fit: Vec<u32> = (0..5_000).collect();
+        let fit = singles(0..5_000);
         assert!(train(4, config(4), &data, &fit, &fit, &mut |_| false).is_none());
     }
 }

@@ -26,6 +26,7 @@ pub mod ffm;
 mod model;
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use algocenter_domain::Function;
@@ -368,6 +369,7 @@ impl Trainer for CtrTrainer {
         });
         scan.finish(result)?;
 
+        let read_s = started.elapsed().as_secs_f64();
         scan.step("building examples", 25)?;
         log.label(params.attribution_ms);
         let exposures = &log.exposures;
@@ -504,19 +506,23 @@ impl Trainer for CtrTrainer {
             }
         }
 
+        let examples_s = started.elapsed().as_secs_f64() - read_s;
         // Train the model and the logistic-regression baseline side by side.
-        let fit: Vec<u32> = (0..fit_len as u32).collect();
-        let validation: Vec<u32> = (fit_len as u32..trained as u32).collect();
+        let fit = pages(exposures, 0..fit_len);
+        let validation = pages(exposures, fit_len..trained);
         let held_out: Vec<u32> = (trained as u32..exposures.len() as u32).collect();
         let lr_config = TrainConfig { k: 0, ..params.ffm };
         let stop = AtomicBool::new(false);
         let progress = &mut *scan.progress;
-        let (ffm, lr) = std::thread::scope(|s| {
+        let (ffm, ffm_s, lr) = std::thread::scope(|s| {
             let lr = s.spawn(|| {
-                ffm::train(rows, lr_config, &set, &fit, &validation, &mut |_| {
+                let t = std::time::Instant::now();
+                let lr = ffm::train(rows, lr_config, &set, &fit, &validation, &mut |_| {
                     !stop.load(Ordering::Relaxed)
-                })
+                });
+                (lr, t.elapsed().as_secs_f64())
             });
+            let t = std::time::Instant::now();
             let ffm = ffm::train(rows, params.ffm, &set, &fit, &validation, &mut |done| {
                 let ok = progress
                     .report("training", (30.0 + 60.0 * done) as u8)
@@ -529,12 +535,14 @@ impl Trainer for CtrTrainer {
             if ffm.is_none() {
                 stop.store(true, Ordering::Relaxed);
             }
-            (ffm, lr.join())
+            let ffm_s = t.elapsed().as_secs_f64();
+            (ffm, ffm_s, lr.join())
         });
         let (weights, report) = ffm.ok_or(TrainError::Cancelled)?;
-        let (lr_weights, lr_report) = lr
-            .map_err(|_| TrainError::Failed("the baseline trainer panicked".into()))?
-            .ok_or(TrainError::Cancelled)?;
+        let (lr, lr_s) =
+            lr.map_err(|_| TrainError::Failed("the baseline trainer panicked".into()))?;
+        let (lr_weights, lr_report) = lr.ok_or(TrainError::Cancelled)?;
+        let evaluation_started = std::time::Instant::now();
         progress
             .report("evaluating", 90)
             .map_err(|_| TrainError::Cancelled)?;
@@ -638,8 +646,15 @@ impl Trainer for CtrTrainer {
         };
         let artifact = model::encode(&stored).map_err(|e| TrainError::Failed(e.to_string()))?;
         metrics.insert(
-            "seconds_in_trainer".into(),
-            json!(round(started.elapsed().as_secs_f64())),
+            "seconds".into(),
+            json!({
+                "reading": round(read_s),
+                "examples": round(examples_s),
+                "model": round(ffm_s),
+                "baseline_lr": round(lr_s),
+                "evaluation_and_writing": round(evaluation_started.elapsed().as_secs_f64()),
+                "total": round(started.elapsed().as_secs_f64()),
+            }),
         );
         Ok(TrainedModel {
             artifact,
@@ -647,6 +662,19 @@ impl Trainer for CtrTrainer {
             passed_quality_gate: passed,
         })
     }
+}
+
+/// The exposures of `range` cut into runs of one result page (the same `rn`).
+fn pages(exposures: &[Exposure], range: Range<usize>) -> Vec<Range<u32>> {
+    let mut out = Vec::new();
+    let mut start = range.start;
+    for i in range.clone() {
+        if i + 1 == range.end || exposures[i + 1].rn != exposures[i].rn {
+            out.push(start as u32..i as u32 + 1);
+            start = i + 1;
+        }
+    }
+    out
 }
 
 /// Each held-out exposure scored by its item's training click-through rate, smoothed towards the average.

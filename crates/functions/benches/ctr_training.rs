@@ -1,0 +1,140 @@
+//! `ctr` training in process on a generated shop (no HTTP, no store): the trainer's phases, its held-out metrics
+//! and the true click probabilities' AUC on the same exposures.
+//!
+//! ```text
+//! cargo bench -p algocenter-functions --bench ctr_training [-- EVENTS [ITEMS USERS QUERIES]] [k=v ...]
+//! ```
+//! EVENTS defaults to 3,000,000; the catalogue grows with it unless ITEMS USERS QUERIES are given; `k=v`
+//! arguments are create parameters (`latent_dim=8`, `learning_rate=0.02`, ...).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
+
+use algocenter_domain::Function;
+use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_type};
+use algocenter_domain::data::{DAY_MS, InMemoryData};
+use algocenter_functions::ctr::CtrTrainer;
+use algocenter_functions::evaluation::auc;
+use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
+use algocenter_generator::{GeneratorConfig, World};
+
+const NOW: i64 = 1_790_000_000_000;
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn report(&mut self, _: &str, _: u8) -> Result<(), Cancelled> {
+        Ok(())
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let mut parameters = vec![
+        Parameter {
+            name: "id_field".into(),
+            value: "item_id".into(),
+        },
+        Parameter {
+            name: "title_field".into(),
+            value: "title".into(),
+        },
+    ];
+    for kv in args.iter().filter(|a| a.contains('=')) {
+        let (k, v) = kv.split_once('=').expect("k=v");
+        parameters.push(Parameter {
+            name: k.into(),
+            value: v.into(),
+        });
+    }
+    let events = numbers.first().copied().unwrap_or(3_000_000);
+    let mut config = GeneratorConfig::for_events(events, 14, NOW, 7);
+    if let [_, items, users, queries, ..] = numbers[..] {
+        (config.items, config.users, config.queries) = (items as u32, users as u32, queries as u32);
+    }
+    println!(
+        "generating {events} events: {} items, {} users, {} queries",
+        config.items, config.users, config.queries
+    );
+    let t = Instant::now();
+    let world = World::new(config);
+    let mut data = InMemoryData {
+        items: world.item_documents().collect(),
+        ..Default::default()
+    };
+    let mut truth: Vec<(String, String, f64)> = Vec::new();
+    let mut clicked: HashSet<(String, String)> = HashSet::new();
+    world.events(&mut |e, p| {
+        data.events.push(e.clone());
+        if e.bhv_time_ms >= NOW - DAY_MS {
+            if let Some(p) = p {
+                truth.push((e.rn.clone(), e.item_id.clone(), p));
+            } else if e.bhv_type == "click" {
+                clicked.insert((e.rn.clone(), e.item_id.clone()));
+            }
+        }
+    });
+    println!(
+        "{} events in {:.1} s",
+        data.events.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let labels: Vec<bool> = truth
+        .iter()
+        .map(|(rn, item, _)| clicked.contains(&(rn.clone(), item.clone())))
+        .collect();
+    let scores: Vec<f32> = truth.iter().map(|t| t.2 as f32).collect();
+    println!(
+        "truth on {} held-out exposures: AUC {:.4}",
+        truth.len(),
+        auc(&scores, &labels).unwrap_or(0.5)
+    );
+
+    let version = version_for_model_type(Function::Ctr, "tf_checkpoint").expect("catalogue");
+    version
+        .validate_parameters(ParameterList::Create, &parameters)
+        .expect("parameters");
+    let effective = version.effective(ParameterList::Create, &parameters);
+    let usage = version.effective(ParameterList::Usage, &[]);
+    let resources = BTreeMap::new();
+    let job = TrainingJob {
+        app_group: "bench",
+        instance: "bench",
+        function: Function::Ctr,
+        model_type: "tf_checkpoint",
+        generation: 1,
+        parameters: &effective,
+        usage_parameters: &usage,
+        now_ms: NOW,
+        data: &data,
+        resources: &resources,
+    };
+    let t = Instant::now();
+    let trained = CtrTrainer.train(&job, &mut Quiet).expect("training");
+    println!("trained in {:.1} s", t.elapsed().as_secs_f64());
+    let m = &trained.metrics;
+    for key in [
+        "auc",
+        "logloss",
+        "calibration",
+        "baseline_lr_auc",
+        "baseline_lr_logloss",
+        "baseline_lr_best_epoch",
+        "baseline_pop_auc",
+        "baseline_pop_logloss",
+        "examples_fit",
+        "examples_holdout",
+        "epochs_run",
+        "best_epoch",
+        "validation_logloss",
+        "feature_rows",
+        "seconds",
+    ] {
+        println!("  {key}: {}", m[key]);
+    }
+    println!("  artifact bytes: {}", trained.artifact.len());
+}
