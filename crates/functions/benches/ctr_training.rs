@@ -11,9 +11,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use algocenter_domain::Function;
+use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_type};
 use algocenter_domain::data::{DAY_MS, InMemoryData};
-use algocenter_functions::ctr::CtrTrainer;
+use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
 use algocenter_functions::evaluation::auc;
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
 use algocenter_generator::{GeneratorConfig, World};
@@ -137,4 +138,44 @@ fn main() {
         println!("  {key}: {}", m[key]);
     }
     println!("  artifact bytes: {}", trained.artifact.len());
+
+    // Serving: reranks of 100 candidates (the page's items and random others), timed one by one.
+    let t = Instant::now();
+    let model = CtrModel::decode(&trained.artifact).expect("decode");
+    println!("model loaded in {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+    let ids: Vec<&str> = data.items.iter().map(|d| d.id.as_str()).collect();
+    let searches: Vec<&BehaviourEvent> = data
+        .events
+        .iter()
+        .filter(|e| e.bhv_type == "search")
+        .take(5_000)
+        .collect();
+    let mut times = Vec::with_capacity(searches.len());
+    for (n, s) in searches.iter().enumerate() {
+        let candidates: Vec<Candidate<'_>> = (0..100)
+            .map(|i| Candidate {
+                id: ids[(n * 7919 + i * 104_729) % ids.len()],
+                attributes: None,
+            })
+            .collect();
+        let situation = Situation {
+            user: Some(&s.user_id),
+            query: Some(&s.raw_query),
+            context: &s.context,
+            position: 1,
+        };
+        let t = Instant::now();
+        let scores = model.score(&situation, &candidates);
+        times.push(t.elapsed().as_nanos() as u64);
+        assert_eq!(scores.len(), 100);
+    }
+    times.sort_unstable();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize] as f64 / 1e3;
+    println!(
+        "rerank of 100 candidates, {} requests: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        times.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }

@@ -5,6 +5,8 @@
 
 use algocenter_domain::catalogue::{ParameterList, version_for_model_type};
 use algocenter_domain::{Error, Function};
+use std::borrow::Cow;
+
 use serde_json::{Value, json};
 
 use algocenter_domain::document::{Document, DocumentKind};
@@ -236,8 +238,12 @@ async fn predict_category(
 const MAX_CONTEXT: usize = 32;
 const MAX_CONTEXT_BYTES: usize = 1024;
 
-/// A candidate of a ctr request: an id, or an object with `item_id` (also `itemId`, `id`) and attributes.
-fn ctr_candidates(body: &Value) -> Result<Vec<(String, Option<Document>)>, ApiError> {
+/// A candidate as asked for: its id, and its attributes when the request gives them.
+type Wanted<'a> = (Cow<'a, str>, Option<Document>);
+
+/// A candidate of a ctr request: an id (borrowed from the body when it is a string), or an object with
+/// `item_id` (also `itemId`, `id`) and attributes.
+fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
     let list = field(body, &["items", "Items", "itemIds"])
         .and_then(Value::as_array)
         .ok_or_else(|| {
@@ -250,11 +256,13 @@ fn ctr_candidates(body: &Value) -> Result<Vec<(String, Option<Document>)>, ApiEr
             "at most {MAX_ITEMS} items per request."
         ))));
     }
-    let id = |v: &Value| match v {
-        Value::String(s) if !s.is_empty() && s.len() <= 1024 => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
+    fn id(v: &Value) -> Option<Cow<'_, str>> {
+        match v {
+            Value::String(s) if !s.is_empty() && s.len() <= 1024 => Some(Cow::Borrowed(s)),
+            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            _ => None,
+        }
+    }
     list.iter()
         .enumerate()
         .map(|(i, v)| match v {
@@ -271,13 +279,11 @@ fn ctr_candidates(body: &Value) -> Result<Vec<(String, Option<Document>)>, ApiEr
                 if let Some(k) = key {
                     attributes.remove(k);
                 }
-                Ok((
-                    item.clone(),
-                    Some(Document {
-                        id: item,
-                        attributes,
-                    }),
-                ))
+                let document = Document {
+                    id: item.to_string(),
+                    attributes,
+                };
+                Ok((item, Some(document)))
             }
             other => id(other).map(|item| (item, None)).ok_or_else(|| {
                 ApiError(Error::invalid(format_args!(
@@ -340,7 +346,7 @@ async fn predict_ctr(
     let missing: Vec<String> = candidates
         .iter()
         .filter(|(id, attributes)| attributes.is_none() && !model.knows_item(id))
-        .map(|(id, _)| id.clone())
+        .map(|(id, _)| id.to_string())
         .collect();
     let stored: std::collections::HashMap<String, Document> = if missing.is_empty() {
         Default::default()
@@ -360,7 +366,7 @@ async fn predict_ctr(
             let (attributes, source) = match attributes {
                 Some(a) => (Some(a), "request"),
                 None if model.knows_item(id) => (None, "model"),
-                None => match stored.get(id) {
+                None => match stored.get(id.as_ref()) {
                     Some(d) => (Some(d), "store"),
                     None => (None, "unknown"),
                 },

@@ -71,6 +71,42 @@ impl Weights {
         )
     }
 
+    /// The part of the logit owed to features many examples share (a request's user, query, position and
+    /// context), computed once for all of them.
+    pub fn partial(&self, shared: &[Active]) -> Partial {
+        let k = self.k;
+        let mut z = self.bias;
+        let mut sums = vec![0.0; FIELDS * FIELDS * k];
+        for a in shared {
+            z += self.linear[a.index as usize] * a.x;
+            add_towards_all(&self.factors, k, a, &mut sums);
+        }
+        Partial {
+            linear: z,
+            sums,
+            present: present_fields(shared),
+        }
+    }
+
+    /// The probability of an example made of `partial`'s shared features and its `own`: the same as
+    /// [`Weights::predict`] on all of them (up to rounding).
+    pub fn predict_with(&self, partial: &Partial, own: &[Active], scratch: &mut Scratch) -> f32 {
+        let k = self.k;
+        let mut z = partial.linear;
+        for a in own {
+            z += self.linear[a.index as usize] * a.x;
+        }
+        if k > 0 {
+            let sums = &mut scratch.sums;
+            sums.copy_from_slice(&partial.sums);
+            for a in own {
+                add_towards_all(&self.factors, k, a, sums);
+            }
+            z += pairs(sums, k, partial.present | present_fields(own));
+        }
+        sigmoid(z)
+    }
+
     pub fn predict(&self, features: &[Active], scratch: &mut Scratch) -> f32 {
         sigmoid(self.logit(features, scratch))
     }
@@ -112,6 +148,12 @@ fn logit(
             }
         }
     }
+    z + pairs(sums, k, present)
+}
+
+/// `Σ_{f<g} ⟨S[f][g], S[g][f]⟩` over the fields present.
+fn pairs(sums: &[f32], k: usize, present: u32) -> f32 {
+    let mut z = 0.0;
     for f in 0..FIELDS {
         if present & (1 << f) == 0 {
             continue;
@@ -126,6 +168,29 @@ fn logit(
         }
     }
     z
+}
+
+/// Adds feature `a`'s factor vectors towards every other field to the sums (served layout, stride k).
+fn add_towards_all(factors: &[f32], k: usize, a: &Active, sums: &mut [f32]) {
+    let f = a.field as usize;
+    let row = a.index as usize * FIELDS * k;
+    for g in 0..FIELDS {
+        if g == f {
+            continue;
+        }
+        let v = &factors[row + g * k..row + (g + 1) * k];
+        let s = &mut sums[(f * FIELDS + g) * k..(f * FIELDS + g + 1) * k];
+        for (s, v) in s.iter_mut().zip(v) {
+            *s += a.x * v;
+        }
+    }
+}
+
+/// See [`Weights::partial`].
+pub struct Partial {
+    linear: f32,
+    sums: Vec<f32>,
+    present: u32,
 }
 
 pub fn sigmoid(z: f32) -> f32 {
@@ -461,6 +526,22 @@ mod tests {
         };
         let c = train(4, other, &data, &fit, &validation, &mut |_| true).unwrap();
         assert_ne!(a.0, c.0);
+    }
+
+    #[test]
+    fn shared_features_computed_once_give_the_same_probability() {
+        let data = interaction_data();
+        let fit = singles(0..5_000);
+        let (w, _) = train(4, config(4), &data, &fit, &fit, &mut |_| true).unwrap();
+        let mut scratch = Scratch::new(4);
+        let mut buf = Vec::new();
+        for i in 0..50 {
+            data.features(i, &mut buf);
+            let whole = w.predict(&buf, &mut scratch);
+            let partial = w.partial(&buf[..1]);
+            let split = w.predict_with(&partial, &buf[1..], &mut scratch);
+            assert!((whole - split).abs() < 1e-6, "{whole} {split}");
+        }
     }
 
     #[test]

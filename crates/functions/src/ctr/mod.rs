@@ -152,6 +152,8 @@ struct Log {
     queries: Interner,
     query_raw: Vec<Vec<RawFeature>>,
     contexts: Interner,
+    /// The last exposure's context and its id: the exposures of a page share theirs.
+    last_context: Option<(Vec<(String, String)>, u32)>,
     context_raw: Vec<Vec<RawFeature>>,
 }
 
@@ -192,18 +194,22 @@ impl Log {
                 if new {
                     self.user_raw.push(user_feature(e.user()));
                 }
-                let context_key: String = if e.context.is_empty() {
-                    String::new()
-                } else {
-                    e.context
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}\u{1}"))
-                        .collect()
+                let context = match &self.last_context {
+                    Some((last, id)) if *last == e.context => *id,
+                    _ => {
+                        let key: String = e
+                            .context
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}\u{1}"))
+                            .collect();
+                        let (id, new) = self.contexts.id(&key);
+                        if new {
+                            self.context_raw.push(context_features(&e.context));
+                        }
+                        self.last_context = Some((e.context.clone(), id));
+                        id
+                    }
                 };
-                let (context, new) = self.contexts.id(&context_key);
-                if new {
-                    self.context_raw.push(context_features(&e.context));
-                }
                 self.exposures.push(Exposure {
                     rn,
                     item,

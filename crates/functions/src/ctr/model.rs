@@ -50,6 +50,10 @@ pub struct CtrModel {
     stored: Stored,
     rows: HashMap<(u8, u64), u32>,
     items: HashMap<u64, usize>,
+    /// The catalogue items' features, weighted, ready to score: item `i` is
+    /// `item_active[item_start[i]..item_start[i + 1]]`.
+    item_active: Vec<Active>,
+    item_start: Vec<u32>,
 }
 
 /// Rows of raw features, each field's values weighted `1/√n` so that a field with many values (title words)
@@ -100,10 +104,34 @@ impl CtrModel {
             }
             items.insert(*hash, i);
         }
+        let field_of = |r: u32| {
+            let r = r as usize;
+            if r < FIELDS {
+                r
+            } else {
+                usize::from(stored.vocabulary[r - FIELDS].0)
+            }
+        };
+        let mut item_active = Vec::new();
+        let mut item_start = vec![0u32];
+        for (_, rows) in &stored.items {
+            let mut counts = [0u32; FIELDS];
+            for &r in rows {
+                counts[field_of(r)] += 1;
+            }
+            item_active.extend(rows.iter().map(|&r| Active {
+                index: r,
+                field: field_of(r) as u8,
+                x: 1.0 / (counts[field_of(r)] as f32).sqrt(),
+            }));
+            item_start.push(item_active.len() as u32);
+        }
         Ok(CtrModel {
             stored,
             rows: by_key,
             items,
+            item_active,
+            item_start,
         })
     }
 
@@ -171,45 +199,27 @@ impl CtrModel {
         let mut shared = Vec::new();
         activate(&shared_raw, &row_of, &mut shared);
 
-        let mut scratch = Scratch::new(self.stored.weights.k);
-        let mut features = Vec::with_capacity(shared.len() + 24);
+        let weights = &self.stored.weights;
+        let partial = weights.partial(&shared);
+        let mut scratch = Scratch::new(weights.k);
+        let mut own = Vec::with_capacity(24);
         candidates
             .iter()
-            .map(|c| {
-                features.clear();
-                features.extend_from_slice(&shared);
-                match (c.attributes, self.items.get(&item_hash(c.id))) {
-                    (None, Some(&i)) => {
-                        let rows = &self.stored.items[i].1;
-                        // Stored rows are in raw order, so the per-field weights are recomputed.
-                        let mut counts = [0u32; FIELDS];
-                        let field_of = |r: u32| self.field_of(r);
-                        for &r in rows {
-                            counts[field_of(r)] += 1;
-                        }
-                        features.extend(rows.iter().map(|&r| Active {
-                            index: r,
-                            field: field_of(r) as u8,
-                            x: 1.0 / (counts[field_of(r)] as f32).sqrt(),
-                        }));
-                    }
-                    (attributes, _) => {
-                        let raw = self.stored.item_fields.features(c.id, attributes);
-                        activate(&raw, &row_of, &mut features);
-                    }
+            .map(|c| match (c.attributes, self.items.get(&item_hash(c.id))) {
+                (None, Some(&i)) => weights.predict_with(&partial, self.item_rows(i), &mut scratch),
+                (attributes, _) => {
+                    own.clear();
+                    let raw = self.stored.item_fields.features(c.id, attributes);
+                    activate(&raw, &row_of, &mut own);
+                    weights.predict_with(&partial, &own, &mut scratch)
                 }
-                self.stored.weights.predict(&features, &mut scratch)
             })
             .collect()
     }
 
-    fn field_of(&self, row: u32) -> usize {
-        let r = row as usize;
-        if r < FIELDS {
-            r
-        } else {
-            usize::from(self.stored.vocabulary[r - FIELDS].0)
-        }
+    /// The active features of the `i`-th catalogue item.
+    fn item_rows(&self, i: usize) -> &[Active] {
+        &self.item_active[self.item_start[i] as usize..self.item_start[i + 1] as usize]
     }
 }
 
