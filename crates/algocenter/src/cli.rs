@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// Requests per second allowed per access key, 0 for no limit [default: 0].
     #[arg(long, env = "ALGOCENTER_RATE_LIMIT", value_name = "RPS")]
     pub rate_limit: Option<u32>,
+    /// Serve GET /metrics without a signature, for a Prometheus scraper (which cannot sign); otherwise it needs an
+    /// admin key like any other request.
+    #[arg(long, env = "ALGOCENTER_OPEN_METRICS")]
+    pub open_metrics: bool,
     /// Requests a key may send at once above its rate [default: twice the rate].
     #[arg(long, env = "ALGOCENTER_RATE_BURST", value_name = "N")]
     pub rate_burst: Option<u32>,

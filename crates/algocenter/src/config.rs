@@ -30,6 +30,7 @@ struct FileConfig {
     nonce_capacity: Option<usize>,
     rate_limit: Option<u32>,
     rate_burst: Option<u32>,
+    open_metrics: Option<bool>,
     master_key_file: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -55,6 +56,8 @@ pub struct ServeConfig {
     pub nonce_capacity: usize,
     /// Requests per second and burst per key; `None` for no limit.
     pub rate_limit: Option<(u32, u32)>,
+    /// `/metrics` without a signature.
+    pub open_metrics: bool,
     pub master_key_file: PathBuf,
     /// Certificate chain and key files: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -187,6 +190,7 @@ impl ServeConfig {
             auth_window: Duration::from_secs(auth_window_secs),
             nonce_capacity,
             rate_limit: (rate > 0).then_some((rate, burst)),
+            open_metrics: args.open_metrics || file.open_metrics.unwrap_or(false),
             master_key_file,
             tls,
             header_timeout: Duration::from_secs(header_timeout_secs),

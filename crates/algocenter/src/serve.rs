@@ -153,6 +153,7 @@ async fn gate(config: &ServeConfig, store: &dyn Store) -> Result<Gate, String> {
             window: config.auth_window,
             nonce_capacity: config.nonce_capacity,
             rate_limit: config.rate_limit,
+            open_metrics: config.open_metrics,
         },
     ))
 }

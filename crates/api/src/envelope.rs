@@ -141,7 +141,9 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     // The v3 data plane (pushes, serving) answers errors in its own shape.
     let data_plane = path.starts_with("/v3/");
-    let mut response = next.run(request).await;
+    // Every log line written while the request runs carries its id (the same as `RequestId` in the answer).
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
     let latency = started.elapsed().as_millis() as u64;
 
     let (status, code, body) = if let Some(reply) = response.extensions_mut().remove::<Reply>() {

@@ -5,6 +5,7 @@
 pub mod envelope;
 pub mod extract;
 pub mod gate;
+pub mod metrics;
 mod operations;
 mod routes;
 pub mod wire;
@@ -47,6 +48,7 @@ pub struct ApiState {
     pub limits: Limits,
     /// Behaviour events older than this many days are refused on push and deleted by the retention job.
     pub event_retention_days: u32,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl ApiState {
@@ -68,6 +70,7 @@ impl ApiState {
             gate,
             limits,
             event_retention_days,
+            metrics: Arc::new(metrics::Metrics::default()),
         }
     }
 
@@ -147,6 +150,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             &format!("{SERVING}/suggest/{{instance}}/search"),
             get(queries::suggest),
         )
+        .route("/metrics", get(metrics_text))
         .route(KEYS, post(keys::create).get(keys::list))
         .route(&format!("{KEYS}/{{key}}"), delete(keys::revoke))
         // The gate runs on matched routes only, after routing, where the operation is known.
@@ -158,6 +162,22 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(envelope::finalize))
+}
+
+/// `GET /metrics`: the Prometheus text exposition (OpenMetrics 1.0).
+async fn metrics_text(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let text = state.metrics.render(state.store().as_ref()).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 async fn not_found(request: Request) -> ApiError {

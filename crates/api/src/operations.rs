@@ -93,6 +93,8 @@ pub fn classify(method: &str, path: &str) -> Option<Operation> {
         ("POST", KEYS) => op("CreateAccessKey", Admin),
         ("GET", KEYS) => op("ListAccessKeys", Admin),
         ("DELETE", "/v4/openapi/access-keys/{key}") => op("RevokeAccessKey", Admin),
+        // Counts span every app group.
+        ("GET", "/metrics") => op("GetMetrics", Admin),
         _ => None,
     }
 }

@@ -395,6 +395,15 @@ pub async fn one_active_task_and_monotonic_generations(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!((first.generation, first.state), (1, TaskState::Queued));
     assert_eq!(first.run_id, "trigger__2023-11-14T22:13:20");
+    assert_eq!(
+        store.task_counts().await.unwrap(),
+        vec![crate::TaskCount {
+            function: "pop".into(),
+            state: "queued".into(),
+            tasks: 1,
+            run_ms: 0,
+        }]
+    );
     assert!(matches!(
         store
             .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
@@ -1107,6 +1116,8 @@ pub async fn data_status_counts_by_day_and_type(store: Arc<dyn Store>) {
         "small sets are counted exactly by the sketch"
     );
     assert_eq!((status.distinct_users, status.distinct_queries), (50, 3));
+    let all = status.totals.exposures + status.totals.engagements + status.totals.searches;
+    assert_eq!(store.events_stored().await.unwrap(), all);
     let later = store
         .data_status(APP, T0 + day, T0 + 2 * day)
         .await

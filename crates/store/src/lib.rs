@@ -140,6 +140,8 @@ pub trait TaskStore: Send + Sync {
         filter: TaskFilter,
         page: Page,
     ) -> Result<(Vec<Task>, u64)>;
+    /// Task records by function and state, for monitoring.
+    async fn task_counts(&self) -> Result<Vec<TaskCount>>;
     /// Removes a finished generation's record; returns its artifact to remove. Refuses active tasks.
     async fn delete_task(
         &self,
@@ -285,6 +287,17 @@ pub struct DataStatus {
     pub users: u64,
 }
 
+/// How many task records of one function are in one state, and the summed run time of those that succeeded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskCount {
+    pub function: String,
+    /// `queued`, `running`, `success` or `failed`.
+    pub state: String,
+    pub tasks: u64,
+    /// Sum of `EndTime − StartTime` over the successful ones (0 for other states).
+    pub run_ms: i64,
+}
+
 /// Behaviour events, items and users.
 #[async_trait]
 pub trait EventStore: Send + Sync {
@@ -307,6 +320,8 @@ pub trait EventStore: Send + Sync {
     ) -> Result<Vec<Document>>;
     /// Counts of the window `[from_ms, to_ms)`, by day.
     async fn data_status(&self, app: &str, from_ms: i64, to_ms: i64) -> Result<DataStatus>;
+    /// Behaviour events stored, all app groups.
+    async fn events_stored(&self) -> Result<u64>;
     /// Deletes events older than `cutoff_ms` (whole blocks and days); returns the number of events deleted.
     async fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64>;
     /// A reader of one app group's data for a trainer. Blocking: call it on a blocking thread.

@@ -70,6 +70,9 @@ pub async fn bulk(
         _ => (0, 0),
     };
 
+    state
+        .metrics
+        .pushed(stored as u64, duplicates as u64, push.errors.len() as u64);
     let errors: Vec<Value> = push
         .errors
         .iter()

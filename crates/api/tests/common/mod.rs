@@ -185,6 +185,26 @@ impl TestServer {
         self.send(method, path, body, &headers).await
     }
 
+    /// A GET whose answer is not JSON: status, content type and text; signed with the server's key when it
+    /// checks requests and `sign` is set.
+    pub async fn get_text(&self, path: &str, sign: bool) -> (u16, String, String) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let (true, Some(c)) = (sign, self.credentials.as_ref()) {
+            let host = self.base.trim_start_matches("http://");
+            for (name, value) in acs3_headers("GET", host, path, b"", "Test", c).unwrap() {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, content_type, response.text().await.unwrap())
+    }
+
     /// A request with exactly these extra headers.
     pub async fn send(
         &self,

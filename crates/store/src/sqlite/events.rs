@@ -350,6 +350,20 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn events_stored(&self) -> Result<u64> {
+        self.read(|conn| {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT coalesce(sum(events), 0) FROM event_block",
+                    [],
+                    |r| r.get(0),
+                )
+                .db()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64> {
         let cutoff_day = day_of(cutoff_ms);
         self.write(move |tx| {

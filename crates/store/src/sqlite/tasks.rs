@@ -7,7 +7,7 @@ use serde_json::Map;
 
 use super::rows::{TASK_COLUMNS, count, instance_id, parse_generation, task_from_row};
 use super::{Db, SqliteStore};
-use crate::{ArtifactKey, TaskStore};
+use crate::{ArtifactKey, TaskCount, TaskStore};
 
 /// Queues a run of an instance in the caller's transaction: allocates the next generation and inserts the task.
 /// `Task.IsRunning` when the instance has an active task (the unique partial index `task_one_active` is the
@@ -92,6 +92,31 @@ fn recompute_serving_generation(tx: &Transaction<'_>, instance_id: i64) -> Resul
 
 #[async_trait]
 impl TaskStore for SqliteStore {
+    async fn task_counts(&self) -> Result<Vec<TaskCount>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT i.function, t.state, count(*),
+                            coalesce(sum(CASE WHEN t.state = 'success' THEN t.ended_ms - t.started_ms END), 0)
+                     FROM task t JOIN instance i ON i.id = t.instance_id
+                     GROUP BY i.function, t.state ORDER BY i.function, t.state",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(TaskCount {
+                        function: r.get(0)?,
+                        state: r.get(1)?,
+                        tasks: r.get::<_, i64>(2)? as u64,
+                        run_ms: r.get(3)?,
+                    })
+                })
+                .db()?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().db()
+        })
+        .await
+    }
+
     async fn enqueue_task(
         &self,
         app: &str,

@@ -1,0 +1,164 @@
+//! `GET /metrics` in the Prometheus text format.
+//!
+//! Counted as requests arrive: requests by operation and outcome (`ok` or the error code) and their latency by
+//! operation (serving is the `Predict`, `GetHotQueries`, `GetHints` and `GetSuggestions` operations), and the
+//! records of data pushes (stored, duplicates, refused). Read from the store when scraped: task records by
+//! function and state, the summed run time of the successful ones, and the behaviour events stored.
+
+use std::time::Duration;
+
+use algocenter_domain::Result;
+use algocenter_store::Store;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    function: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FunctionLabels {
+    function: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RecordLabels {
+    result: &'static str,
+}
+
+/// The counters of one running server.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<OperationLabels, Histogram>,
+    pushed: Family<RecordLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("algocenter");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by operation and outcome (ok, or the error code)",
+            requests.clone(),
+        );
+        // 50 µs to ~1.6 s: serving answers in well under a millisecond, writes in a few.
+        let latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time from routing to the answer, by operation",
+            latency.clone(),
+        );
+        let pushed = Family::<RecordLabels, Counter>::default();
+        registry.register(
+            "pushed_records",
+            "Records of data pushes: stored, duplicate (already stored) or refused",
+            pushed.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            pushed,
+        }
+    }
+}
+
+impl Metrics {
+    /// One answered request of a routed operation.
+    pub fn observe(&self, operation: &'static str, outcome: &'static str, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+        self.latency
+            .get_or_create(&OperationLabels { operation })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The outcome of one data push.
+    pub fn pushed(&self, stored: u64, duplicates: u64, refused: u64) {
+        for (result, n) in [
+            ("stored", stored),
+            ("duplicate", duplicates),
+            ("refused", refused),
+        ] {
+            self.pushed
+                .get_or_create(&RecordLabels { result })
+                .inc_by(n);
+        }
+    }
+
+    /// The text exposition: the live counters, then what the store holds now.
+    pub async fn render(&self, store: &dyn Store) -> Result<String> {
+        let counts = store.task_counts().await?;
+        let events = store.events_stored().await?;
+
+        let mut stored = Registry::with_prefix("algocenter");
+        let tasks = Family::<TaskLabels, Gauge>::default();
+        let run_seconds =
+            Family::<FunctionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        for c in &counts {
+            tasks
+                .get_or_create(&TaskLabels {
+                    function: c.function.clone(),
+                    state: c.state.clone(),
+                })
+                .set(c.tasks as i64);
+            if c.state == "success" {
+                run_seconds
+                    .get_or_create(&FunctionLabels {
+                        function: c.function.clone(),
+                    })
+                    .set(c.run_ms as f64 / 1000.0);
+            }
+        }
+        stored.register(
+            "tasks",
+            "Task records by function and state (deleted records are not counted)",
+            tasks,
+        );
+        stored.register(
+            "successful_training_seconds",
+            "Summed run time of the stored successful tasks, by function (divide by tasks{state=\"success\"})",
+            run_seconds,
+        );
+        let events_gauge = Gauge::<i64>::default();
+        events_gauge.set(events as i64);
+        stored.register(
+            "events_stored",
+            "Behaviour events in the store, all app groups",
+            events_gauge,
+        );
+
+        let mut out = String::new();
+        let failed = |e: std::fmt::Error| algocenter_domain::Error::internal(e.to_string());
+        encode(&mut out, &self.registry).map_err(failed)?;
+        // Each encoding ends with `# EOF`; one exposition has one.
+        if let Some(body) = out.strip_suffix("# EOF\n") {
+            out.truncate(body.len());
+        }
+        encode(&mut out, &stored).map_err(failed)?;
+        Ok(out)
+    }
+}
