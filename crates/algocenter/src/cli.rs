@@ -32,6 +32,12 @@ pub enum Command {
     /// Manage access keys on a running server (admin scope).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Create, list, show, update and delete function instances on a running server.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Start, list, show, cancel and watch training tasks on a running server.
+    #[command(subcommand)]
+    Task(TaskCommand),
     /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
     Call {
         /// GET, POST, PUT or DELETE.
@@ -272,6 +278,119 @@ pub enum KeyCommand {
     List,
     /// Revoke an access key.
     Revoke { id: String },
+}
+
+/// Which function of which app group.
+#[derive(Args, Debug, Clone)]
+pub struct FunctionTarget {
+    /// App group.
+    #[arg(long)]
+    pub app: String,
+    /// `ctr`, `pop`, `category`, `hot`, `hint` or `suggest`.
+    #[arg(long)]
+    pub function: String,
+}
+
+#[derive(Subcommand)]
+pub enum InstanceCommand {
+    /// Create an instance.
+    Create {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+        /// Model type (see the catalogue: `algocenter call GET /v4/openapi/functions/ctr/current-version?...`).
+        #[arg(long)]
+        model_type: String,
+        /// A create parameter, `name=value`; repeat for several.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// A usage parameter, `name=value`; repeat for several.
+        #[arg(long = "usage", value_name = "NAME=VALUE")]
+        usage: Vec<String>,
+        /// Training schedule, 5-field cron in UTC.
+        #[arg(long)]
+        cron: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List a function's instances.
+    List {
+        #[command(flatten)]
+        target: FunctionTarget,
+    },
+    /// Show one instance with its latest task.
+    Show {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+    },
+    /// Change an instance's schedule, description or parameters (a list given replaces the stored one).
+    Update {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+        /// New schedule; "" removes it.
+        #[arg(long)]
+        cron: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[arg(long = "usage", value_name = "NAME=VALUE")]
+        usage: Vec<String>,
+    },
+    /// Delete an instance (refused while a task runs).
+    Delete {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCommand {
+    /// Queue a training run of an instance; `--watch` follows it to the end.
+    Start {
+        #[command(flatten)]
+        target: FunctionTarget,
+        instance: String,
+        #[arg(long)]
+        watch: bool,
+    },
+    /// List an instance's tasks, newest first.
+    List {
+        #[command(flatten)]
+        target: FunctionTarget,
+        instance: String,
+        /// `running`, `success` or `failed`.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+        page_size: u32,
+    },
+    /// Show one task with its metrics.
+    Show {
+        #[command(flatten)]
+        target: FunctionTarget,
+        instance: String,
+        generation: String,
+    },
+    /// Cancel a queued or running task.
+    Cancel {
+        #[command(flatten)]
+        target: FunctionTarget,
+        instance: String,
+        generation: String,
+    },
+    /// Follow a task with a progress bar until it ends, then print its metrics. Exit code 0 when it succeeded,
+    /// 1 when it failed.
+    Watch {
+        #[command(flatten)]
+        target: FunctionTarget,
+        instance: String,
+        /// [default: the newest task]
+        generation: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -18,6 +18,8 @@ pub enum Failure {
     Api(String),
     /// No usable answer, or a local problem (unreadable file).
     Transport(String),
+    /// The command line itself is wrong.
+    Usage(String),
 }
 
 impl Failure {
@@ -30,6 +32,10 @@ impl Failure {
             Failure::Transport(message) => {
                 eprintln!("error: {message}");
                 ExitCode::from(3)
+            }
+            Failure::Usage(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod functions;
 pub mod generate;
 pub mod keys;
 mod listener;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algocenter::{cli, client, data, export, generate, keys, push, serve};
+use algocenter::{cli, client, data, export, functions, generate, keys, push, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             cli::Command::Generate(args) => generate::run(args),
             cli::Command::Export(args) => export::run(cli.client, args).await,
             cli::Command::Key(command) => keys::run(cli.client, command).await,
+            cli::Command::Instance(command) => functions::instance(cli.client, command).await,
+            cli::Command::Task(command) => functions::task(cli.client, command).await,
             cli::Command::Call { method, path, body } => {
                 client::raw_call(cli.client, method, path, body).await
             }
