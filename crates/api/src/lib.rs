@@ -6,7 +6,8 @@ pub mod envelope;
 pub mod extract;
 pub mod gate;
 pub mod metrics;
-mod operations;
+pub mod openapi;
+pub mod operations;
 mod routes;
 pub mod wire;
 
@@ -17,7 +18,7 @@ use algocenter_engine::Engine;
 use algocenter_store::Store;
 use axum::Router;
 use axum::extract::Request;
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::envelope::ApiError;
 
@@ -79,80 +80,64 @@ impl ApiState {
     }
 }
 
-/// Every route of the service, wrapped in the envelope middleware.
-pub fn router(state: Arc<ApiState>) -> Router {
-    use operations::{APP, APP_GROUPS, DATA, FUNCTION, KEYS, SERVING, VERSIONS};
+/// The handler of an endpoint of [`operations::ENDPOINTS`].
+fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>> {
     use routes::{
         app_groups, data, default_instance, instances, keys, predict, queries, resources, tasks,
         versions,
     };
-    Router::new()
-        .route(APP_GROUPS, post(app_groups::create).get(app_groups::list))
-        .route(APP, get(app_groups::describe).delete(app_groups::remove))
-        .route(
-            &format!("{FUNCTION}/instances"),
-            post(instances::create).get(instances::list),
-        )
-        .route(
-            &format!("{FUNCTION}/instances/{{instance}}"),
-            get(instances::get)
-                .put(instances::update)
-                .delete(instances::delete),
-        )
-        .route(
-            &format!("{FUNCTION}/instances/{{instance}}/tasks"),
-            post(tasks::create).get(tasks::list),
-        )
-        .route(
-            &format!("{FUNCTION}/instances/{{instance}}/tasks/{{generation}}"),
-            get(tasks::get).delete(tasks::delete),
-        )
-        .route(
-            &format!("{FUNCTION}/instances/{{instance}}/tasks/{{generation}}/actions/cancel"),
-            post(tasks::cancel),
-        )
-        .route(
-            &format!("{FUNCTION}/resources"),
-            post(resources::create).get(resources::list),
-        )
-        .route(
-            &format!("{FUNCTION}/resources/{{resource}}"),
-            get(resources::get)
-                .put(resources::update)
-                .delete(resources::delete),
-        )
-        .route(
-            &format!("{FUNCTION}/default-instance"),
-            get(default_instance::get).put(default_instance::update),
-        )
-        .route(
-            &format!("{VERSIONS}/current-version"),
-            get(versions::current),
-        )
-        .route(
-            &format!("{VERSIONS}/versions/{{version}}"),
-            get(versions::by_id),
-        )
-        .route(
-            &format!("{FUNCTION}/instances/{{instance}}/predict"),
-            post(predict::instance),
-        )
-        .route(
-            &format!("{FUNCTION}/predict"),
-            post(predict::default_instance),
-        )
-        .route(&format!("{APP}/data-status"), get(data::status))
-        .route(&format!("{DATA}/bulk"), post(data::bulk))
-        .route(&format!("{DATA}/export"), get(data::export))
-        .route(&format!("{SERVING}/actions/hot"), get(queries::hot))
-        .route(&format!("{SERVING}/actions/hint"), get(queries::hint))
-        .route(
-            &format!("{SERVING}/suggest/{{instance}}/search"),
-            get(queries::suggest),
-        )
-        .route("/metrics", get(metrics_text))
-        .route(KEYS, post(keys::create).get(keys::list))
-        .route(&format!("{KEYS}/{{key}}"), delete(keys::revoke))
+    Some(match e.action {
+        "CreateAppGroup" => post(app_groups::create),
+        "ListAppGroups" => get(app_groups::list),
+        "DescribeAppGroup" => get(app_groups::describe),
+        "RemoveAppGroup" => delete(app_groups::remove),
+        "CreateFunctionInstance" => post(instances::create),
+        "ListFunctionInstances" => get(instances::list),
+        "GetFunctionInstance" => get(instances::get),
+        "UpdateFunctionInstance" => put(instances::update),
+        "DeleteFunctionInstance" => delete(instances::delete),
+        "CreateFunctionTask" => post(tasks::create),
+        "ListFunctionTasks" => get(tasks::list),
+        "GetFunctionTask" => get(tasks::get),
+        "DeleteFunctionTask" => delete(tasks::delete),
+        "CancelFunctionTask" => post(tasks::cancel),
+        "CreateFunctionResource" => post(resources::create),
+        "ListFunctionResources" => get(resources::list),
+        "GetFunctionResource" => get(resources::get),
+        "UpdateFunctionResource" => put(resources::update),
+        "DeleteFunctionResource" => delete(resources::delete),
+        "GetFunctionDefaultInstance" => get(default_instance::get),
+        "UpdateFunctionDefaultInstance" => put(default_instance::update),
+        "GetFunctionCurrentVersion" => get(versions::current),
+        "GetFunctionVersion" => get(versions::by_id),
+        "Predict" if e.path.contains("{instance}") => post(predict::instance),
+        "Predict" => post(predict::default_instance),
+        "GetHotQueries" => get(queries::hot),
+        "GetHints" => get(queries::hint),
+        "GetSuggestions" => get(queries::suggest),
+        "PushData" => post(data::bulk),
+        "ExportData" => get(data::export),
+        "GetDataStatus" => get(data::status),
+        "CreateAccessKey" => post(keys::create),
+        "ListAccessKeys" => get(keys::list),
+        "RevokeAccessKey" => delete(keys::revoke),
+        "GetMetrics" => get(metrics_text),
+        "GetOpenApi" => get(openapi_json),
+        _ => return None,
+    })
+}
+
+/// Every endpoint of [`operations::ENDPOINTS`], wrapped in the envelope middleware.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let mut router = Router::new();
+    for endpoint in operations::ENDPOINTS {
+        match method_router(endpoint) {
+            // Routes of one path with different methods merge.
+            Some(handler) => router = router.route(endpoint.path, handler),
+            None => tracing::error!(action = endpoint.action, "endpoint without a handler"),
+        }
+    }
+    router
         // The gate runs on matched routes only, after routing, where the operation is known.
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -162,6 +147,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(envelope::finalize))
+}
+
+/// `GET /openapi.json`: the API reference.
+async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi::document().to_string(),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: the Prometheus text exposition (OpenMetrics 1.0).
