@@ -38,6 +38,9 @@ pub enum Command {
     /// Start, list, show, cancel and watch training tasks on a running server.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Show the whole system on a running server: generate a shop, push it into a new app group, train one
+    /// instance of every function with a progress bar, print what each serves.
+    Demo(DemoArgs),
     /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
     Call {
         /// GET, POST, PUT or DELETE.
@@ -278,6 +281,16 @@ pub enum KeyCommand {
     List,
     /// Revoke an access key.
     Revoke { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// App group to create (it must not exist yet).
+    #[arg(long, default_value = "demo")]
+    pub app: String,
+    /// About how many behaviour events to generate and push.
+    #[arg(long, default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(20_000..=20_000_000))]
+    pub events: u64,
 }
 
 /// Which function of which app group.

@@ -244,7 +244,7 @@ fn tasks_path(target: &FunctionTarget, instance: &str) -> String {
 }
 
 /// Follows a task until it ends; answers it and whether it succeeded.
-async fn watch(
+pub(crate) async fn watch(
     client: &Client,
     target: &FunctionTarget,
     instance: &str,

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod data;
+pub mod demo;
 pub mod export;
 pub mod functions;
 pub mod generate;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algocenter::{cli, client, data, export, functions, generate, keys, push, serve};
+use algocenter::{cli, client, data, demo, export, functions, generate, keys, push, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             cli::Command::Key(command) => keys::run(cli.client, command).await,
             cli::Command::Instance(command) => functions::instance(cli.client, command).await,
             cli::Command::Task(command) => functions::task(cli.client, command).await,
+            cli::Command::Demo(args) => demo::run(cli.client, args).await,
             cli::Command::Call { method, path, body } => {
                 client::raw_call(cli.client, method, path, body).await
             }

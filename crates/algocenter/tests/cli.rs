@@ -268,3 +268,50 @@ async fn instances_and_tasks_from_the_command_line() {
     );
     assert_eq!(unreachable.0, Some(3));
 }
+
+#[tokio::test]
+async fn the_demo_trains_every_function_and_shows_what_each_serves() {
+    let (_tmp, data) = temp_data_dir();
+    let server = Process::serve(&data, &[]);
+    let (code, stdout, stderr) = run(&server.base, &["demo", "--events", "40000"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}\n{}", server.log());
+    for shown in [
+        "created app group demo",
+        "ctr reranks 20 items for the query",
+        "hot: today's top searches",
+        "suggest completes",
+        "category predicts:",
+    ] {
+        assert!(stdout.contains(shown), "{shown}: {stdout}");
+    }
+    // Six instances trained, each the default instance of its function.
+    for (function, instance) in [
+        ("pop", "popular"),
+        ("ctr", "rank"),
+        ("hot", "top"),
+        ("hint", "hints"),
+        ("suggest", "complete"),
+        ("category", "categories"),
+    ] {
+        let (_, shown, _) = run(
+            &server.base,
+            &[
+                "--json",
+                "task",
+                "show",
+                "--app",
+                "demo",
+                "--function",
+                function,
+                instance,
+                "1",
+            ],
+        );
+        let task: Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(task["Status"], "success", "{function}: {task}");
+    }
+    // A second demo into the same app group is refused with the API's code.
+    let (code, _, stderr) = run(&server.base, &["demo", "--events", "20000"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("App.Duplicated"), "{stderr}");
+}
