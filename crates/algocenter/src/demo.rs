@@ -18,8 +18,16 @@ use crate::functions::watch;
 /// Records per push request.
 const BATCH: usize = 5_000;
 
-/// One instance per function: (function, instance, model type, create parameters).
-const INSTANCES: &[(&str, &str, &str, &[(&str, &str)])] = &[
+/// (function, instance, model type, create parameters as name/value pairs).
+type DemoInstance = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// One instance per function.
+const INSTANCES: &[DemoInstance] = &[
     ("pop", "popular", "pop", &[]),
     (
         "ctr",
