@@ -182,6 +182,7 @@ async fn ctr_trains_on_pushed_behaviour_and_reranks_candidates() {
             {"item_id": "given", "title": "given dress", "category": "女装>连衣裙"},
             "ghost",
             ids[0],
+            {"item_id": ids[1]},
         ]}),
     )
     .await;
@@ -200,6 +201,11 @@ async fn ctr_trains_on_pushed_behaviour_and_reranks_candidates() {
     assert_eq!(source("given"), "request");
     assert_eq!(source("ghost"), "unknown");
     assert_eq!(source(ids[0]), "model");
+    assert_eq!(
+        source(ids[1]),
+        "model",
+        "an object with the id alone is an id"
+    );
 
     // Bad requests: clear errors, nothing served.
     let too_many: Vec<String> = (0..1001).map(|i| format!("i{i}")).collect();

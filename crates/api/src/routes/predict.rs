@@ -279,11 +279,12 @@ fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
                 if let Some(k) = key {
                     attributes.remove(k);
                 }
-                let document = Document {
+                // An object with the id alone is an id: the model's or the store's attributes apply.
+                let document = (!attributes.is_empty()).then(|| Document {
                     id: item.to_string(),
                     attributes,
-                };
-                Ok((item, Some(document)))
+                });
+                Ok((item, document))
             }
             other => id(other).map(|item| (item, None)).ok_or_else(|| {
                 ApiError(Error::invalid(format_args!(
