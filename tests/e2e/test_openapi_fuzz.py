@@ -26,7 +26,7 @@ def test_no_generated_request_gets_a_server_error(start_server, tmp_path):
         [schemathesis, "--config-file", str(config), "run", f"http://{server.address}/openapi.json",
          "--checks", "not_a_server_error", "--max-examples", "40", "--seed", "1",
          "--phases", "coverage,fuzzing", "--workers", "2", "--request-timeout", "10", "--no-color"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     report = run.stdout + run.stderr
     assert run.returncode == 0, report

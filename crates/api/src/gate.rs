@@ -265,9 +265,10 @@ async fn check(State(state): State<Arc<ApiState>>, request: Request, next: Next)
 
     let open = match &state.gate.enforcement {
         None => true,
-        // The API reference is public; metrics when the operator says so.
+        // The API reference and health checks are public; metrics when the operator says so.
         Some(e) => {
-            operation.action == "GetOpenApi" || (e.open_metrics && operation.action == "GetMetrics")
+            crate::operations::is_public(operation.action)
+                || (e.open_metrics && operation.action == "GetMetrics")
         }
     };
     let Some(enforcement) = state.gate.enforcement.as_ref().filter(|_| !open) else {

@@ -123,6 +123,8 @@ fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>
         "RevokeAccessKey" => delete(keys::revoke),
         "GetMetrics" => get(metrics_text),
         "GetOpenApi" => get(openapi_json),
+        "GetHealthLive" => get(health_live),
+        "GetHealthReady" => get(health_ready),
         _ => return None,
     })
 }
@@ -147,6 +149,40 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(envelope::finalize))
+}
+
+fn plain_json(status: axum::http::StatusCode, body: serde_json::Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /health/live`: the process is up and answering.
+async fn health_live() -> axum::response::Response {
+    plain_json(
+        axum::http::StatusCode::OK,
+        serde_json::json!({"status": "live"}),
+    )
+}
+
+/// `GET /health/ready`: 200 when the store answers a read, 503 with the reason otherwise.
+async fn health_ready(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+) -> axum::response::Response {
+    match state.store().has_keys().await {
+        Ok(_) => plain_json(
+            axum::http::StatusCode::OK,
+            serde_json::json!({"status": "ready"}),
+        ),
+        Err(e) => plain_json(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "not ready", "reason": format!("store: {e}")}),
+        ),
+    }
 }
 
 /// `GET /openapi.json`: the API reference.

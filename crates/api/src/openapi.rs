@@ -39,6 +39,10 @@ fn operation(e: &Endpoint) -> Value {
             "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}),
         "ExportData" => json!({"description": "JSON Lines of push records",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}),
+        "GetHealthLive" | "GetHealthReady" => {
+            json!({"description": "`{\"status\": \"live\"}` or `{\"status\": \"ready\"}`; 503 when not ready",
+            "content": {"application/json": {"schema": {"type": "object"}}}})
+        }
         "GetOpenApi" => json!({"description": "This document",
             "content": {"application/json": {"schema": {"type": "object"}}}}),
         _ => json!({"description": "Success",
@@ -50,11 +54,15 @@ fn operation(e: &Endpoint) -> Value {
     op.insert("tags".into(), json!([e.group]));
     op.insert(
         "description".into(),
-        json!(format!(
-            "Action `{}`; needs an access key of scope `{}`.",
-            e.action,
-            e.scope.as_str()
-        )),
+        json!(if crate::operations::is_public(e.action) {
+            format!("Action `{}`; public, no access key needed.", e.action)
+        } else {
+            format!(
+                "Action `{}`; needs an access key of scope `{}`.",
+                e.action,
+                e.scope.as_str()
+            )
+        }),
     );
     op.insert("parameters".into(), Value::Array(parameters));
     if e.body {
