@@ -8,7 +8,6 @@
 //! Crosses are not enumerated by hand: the field-aware factorization machine learns an interaction for every pair
 //! of fields (query × item, query terms × category, user × category, ...).
 
-use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::document::Document;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -163,11 +162,6 @@ impl ItemFields {
 
 fn nonempty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
-}
-
-/// The context features of an exposure event.
-pub fn event_context(event: &BehaviourEvent) -> Vec<RawFeature> {
-    context_features(&event.context)
 }
 
 #[cfg(test)]

@@ -170,11 +170,6 @@ impl CtrModel {
         self.items.contains_key(&item_hash(id))
     }
 
-    /// The attribute names items are read with.
-    pub fn item_fields(&self) -> &ItemFields {
-        &self.stored.item_fields
-    }
-
     fn row(&self, field: Field, key: u64) -> u32 {
         self.rows
             .get(&(field as u8, key))
