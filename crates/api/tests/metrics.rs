@@ -146,3 +146,71 @@ async fn metrics_need_an_admin_key_unless_opened() {
     let (status, _, _) = open.get_text("/v4/openapi/app-groups", false).await;
     assert_eq!(status, 400);
 }
+
+/// Trains nothing and succeeds at once: enough for the engine to record a successful run.
+struct Instant;
+
+impl algocenter_functions::Trainer for Instant {
+    fn train(
+        &self,
+        _: &algocenter_functions::TrainingJob<'_>,
+        _: &mut dyn algocenter_functions::Progress,
+    ) -> Result<algocenter_functions::TrainedModel, algocenter_functions::TrainError> {
+        Ok(algocenter_functions::TrainedModel {
+            artifact: b"test".to_vec(),
+            metrics: Default::default(),
+            passed_quality_gate: true,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn successful_runs_fill_the_training_duration_histogram() {
+    let trainers = Trainers::default().with(
+        algocenter_domain::Function::Pop,
+        std::sync::Arc::new(Instant),
+    );
+    let server = start(trainers, 1).await;
+    server.create_app("shop").await;
+    server
+        .create_instance(
+            "shop",
+            "pop",
+            r#"{"instanceName": "p1", "modelType": "pop"}"#,
+        )
+        .await
+        .assert_ok();
+    for generation in ["1", "2"] {
+        server
+            .call(
+                "POST",
+                "/v4/openapi/app-groups/shop/functions/pop/instances/p1/tasks",
+                None,
+            )
+            .await
+            .assert_ok();
+        let task = server.wait_task("shop", "pop", "p1", generation).await;
+        assert_eq!(task["Status"], "success", "{task}");
+    }
+    let (_, _, text) = server.get_text("/metrics", false).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"algocenter_training_duration_seconds_count{function="pop"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"algocenter_tasks{function="pop",state="success"}"#),
+        Some(2.0)
+    );
+    // Buckets are cumulative: the last holds every run.
+    assert!(
+        text.contains(r#"algocenter_training_duration_seconds_bucket{le="+Inf",function="pop"} 2"#)
+            || text.contains(
+                r#"algocenter_training_duration_seconds_bucket{function="pop",le="+Inf"} 2"#
+            ),
+        "{text}"
+    );
+}

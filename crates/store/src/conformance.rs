@@ -401,8 +401,11 @@ pub async fn one_active_task_and_monotonic_generations(store: Arc<dyn Store>) {
             function: "pop".into(),
             state: "queued".into(),
             tasks: 1,
-            run_ms: 0,
         }]
+    );
+    assert!(
+        store.training_times().await.unwrap().is_empty(),
+        "no task succeeded yet"
     );
     assert!(matches!(
         store

@@ -142,6 +142,8 @@ pub trait TaskStore: Send + Sync {
     ) -> Result<(Vec<Task>, u64)>;
     /// Task records by function and state, for monitoring.
     async fn task_counts(&self) -> Result<Vec<TaskCount>>;
+    /// `(function, EndTime − StartTime in ms)` of every stored successful task, for monitoring.
+    async fn training_times(&self) -> Result<Vec<(String, i64)>>;
     /// Removes a finished generation's record; returns its artifact to remove. Refuses active tasks.
     async fn delete_task(
         &self,
@@ -287,15 +289,13 @@ pub struct DataStatus {
     pub users: u64,
 }
 
-/// How many task records of one function are in one state, and the summed run time of those that succeeded.
+/// How many task records of one function are in one state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskCount {
     pub function: String,
     /// `queued`, `running`, `success` or `failed`.
     pub state: String,
     pub tasks: u64,
-    /// Sum of `EndTime − StartTime` over the successful ones (0 for other states).
-    pub run_ms: i64,
 }
 
 /// Behaviour events, items and users.

@@ -96,8 +96,7 @@ impl TaskStore for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT i.function, t.state, count(*),
-                            coalesce(sum(CASE WHEN t.state = 'success' THEN t.ended_ms - t.started_ms END), 0)
+                    "SELECT i.function, t.state, count(*)
                      FROM task t JOIN instance i ON i.id = t.instance_id
                      GROUP BY i.function, t.state ORDER BY i.function, t.state",
                 )
@@ -108,9 +107,25 @@ impl TaskStore for SqliteStore {
                         function: r.get(0)?,
                         state: r.get(1)?,
                         tasks: r.get::<_, i64>(2)? as u64,
-                        run_ms: r.get(3)?,
                     })
                 })
+                .db()?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().db()
+        })
+        .await
+    }
+
+    async fn training_times(&self) -> Result<Vec<(String, i64)>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT i.function, t.ended_ms - t.started_ms
+                     FROM task t JOIN instance i ON i.id = t.instance_id
+                     WHERE t.state = 'success' AND t.started_ms IS NOT NULL AND t.ended_ms IS NOT NULL",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .db()?;
             rows.collect::<std::result::Result<Vec<_>, _>>().db()
         })
