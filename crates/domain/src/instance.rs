@@ -100,3 +100,9 @@ pub struct InstanceFilter {
     /// `false` when `source=builtin`: algocenter has no built-in instances, so the list is empty.
     pub include_user: bool,
 }
+
+/// The serving epoch is an `AtomicU64` shared by the engine and serving. Its low bits count changes of serving
+/// state (a generation recorded, an instance changed); while a change is being committed it also holds this much,
+/// so that serving neither trusts nor remembers what it reads until the change is done (otherwise a reader could
+/// see the change in the store and still be answered from what it remembered before).
+pub const SERVING_CHANGE_IN_FLIGHT: u64 = 1 << 48;

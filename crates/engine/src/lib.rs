@@ -178,6 +178,24 @@ impl Engine {
         self.serving_epoch.fetch_add(1, Ordering::Release);
     }
 
+    /// A change of serving state is about to be committed: serving reads the store, not its memory, until
+    /// [`Engine::serving_change_done`].
+    pub(crate) fn serving_change_begins(&self) {
+        self.serving_epoch.fetch_add(
+            algocenter_domain::instance::SERVING_CHANGE_IN_FLIGHT,
+            Ordering::AcqRel,
+        );
+    }
+
+    /// The change announced by [`Engine::serving_change_begins`] is committed (or failed).
+    pub(crate) fn serving_change_done(&self) {
+        self.serving_epoch.fetch_add(1, Ordering::AcqRel);
+        self.serving_epoch.fetch_sub(
+            algocenter_domain::instance::SERVING_CHANGE_IN_FLIGHT,
+            Ordering::AcqRel,
+        );
+    }
+
     /// Stops claiming and refuses new tasks; running tasks get the grace period. [`EngineHandle::shutdown`]
     /// waits for the end.
     pub fn begin_shutdown(&self) {

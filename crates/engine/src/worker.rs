@@ -108,7 +108,8 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
     release_freed_memory();
     let task_id = claimed.task.id;
     let failed = matches!(completion, Completion::Failed { .. });
-    match engine
+    engine.serving_change_begins();
+    let completed = engine
         .store
         .complete_task(
             task_id,
@@ -117,10 +118,10 @@ async fn run_task(engine: &Arc<Engine>, worker: &str, claimed: ClaimedTask) {
             engine.config.keep_generations,
             now_ms(),
         )
-        .await
-    {
+        .await;
+    engine.serving_change_done();
+    match completed {
         Ok(outcome) => {
-            engine.serving_changed();
             if !outcome.recorded {
                 tracing::info!(
                     "task was cancelled or reconciled meanwhile; its result is discarded"

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use algocenter_domain::instance::Instance;
+use algocenter_domain::instance::{Instance, SERVING_CHANGE_IN_FLIGHT};
 use algocenter_domain::{Error, Function, Result};
 use algocenter_functions::category::CategoryModel;
 use algocenter_functions::ctr::CtrModel;
@@ -121,11 +121,14 @@ impl Serving {
     ) -> Result<Instance> {
         let key = (app.to_string(), function, instance.map(str::to_string));
         let epoch = self.epoch.load(Ordering::Acquire);
-        if let Some((read_at, read_epoch, found)) = self
-            .instances
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+        // A change being committed: what was remembered may be stale, what is read now may be too.
+        let settled = epoch < SERVING_CHANGE_IN_FLIGHT;
+        if settled
+            && let Some((read_at, read_epoch, found)) = self
+                .instances
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
             && *read_epoch == epoch
             && read_at.elapsed() < INSTANCE_TTL
         {
@@ -136,6 +139,10 @@ impl Serving {
             None => self.store.default_instance(app, function).await?,
         };
         let found = self.store.instance(app, function, &name).await?;
+        // Remembered only when nothing changed while it was read.
+        if !settled || self.epoch.load(Ordering::Acquire) != epoch {
+            return Ok(found);
+        }
         let mut cache = self.instances.write().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_CACHED_INSTANCES {
             cache.clear();
