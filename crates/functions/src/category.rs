@@ -33,7 +33,7 @@ use serde_json::{Map, Value, json};
 
 use crate::query::log::{LogFilter, QueryLog};
 use crate::query::{normalise, terms};
-use crate::scan::{Scan, param_error};
+use crate::scan::{Scan, param_error, window_days};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 
 const MAGIC: &[u8; 5] = b"ACCAT";
@@ -650,13 +650,7 @@ impl Trainer for CategoryTrainer {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         let p = job.parameters;
-        let window_days = p.int("train_window_days").map_err(param_error)?;
-        let holdout_days = p.int("holdout_days").map_err(param_error)?;
-        if holdout_days >= window_days {
-            return Err(TrainError::Failed(format!(
-                "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
-            )));
-        }
+        let (window_days, holdout_days) = window_days(p)?;
         let settings = CategorySettings {
             window_days,
             min_evidence: p.int("min_evidence").map_err(param_error)?.max(1) as u32,

@@ -27,7 +27,7 @@ use algocenter_domain::{Error, Function};
 use serde_json::{Map, Value, json};
 
 use crate::evaluation::{ndcg_at, spearman};
-use crate::scan::{Scan, param_error};
+use crate::scan::{Scan, param_error, window_days};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 
 /// Magic and format version at the start of every pop artifact.
@@ -85,13 +85,7 @@ impl Trainer for PopTrainer {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         let p = job.parameters;
-        let window_days = p.int("train_window_days").map_err(param_error)?;
-        let holdout_days = p.int("holdout_days").map_err(param_error)?;
-        if holdout_days >= window_days {
-            return Err(TrainError::Failed(format!(
-                "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
-            )));
-        }
+        let (window_days, holdout_days) = window_days(p)?;
         let half_life_ms = p.float("half_life_days").map_err(param_error)? * DAY_MS as f64;
         let weights: HashMap<String, f64> =
             parse_behaviour_weights(p.get("behavior_weights").map_err(param_error)?)

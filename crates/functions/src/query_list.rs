@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 
 use crate::query::log::{LogFilter, QueryCount, QueryLog, dictionary, dictionary_entries};
 use crate::query::normalise;
-use crate::scan::{Scan, param_error};
+use crate::scan::{Scan, param_error, window_days};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 
 const MAGIC: &[u8; 5] = b"ACQLS";
@@ -273,13 +273,7 @@ struct ListSettings {
 impl ListSettings {
     fn read(job: &TrainingJob<'_>) -> Result<Self, TrainError> {
         let p = job.parameters;
-        let window_days = p.int("train_window_days").map_err(param_error)?;
-        let holdout_days = p.int("holdout_days").map_err(param_error)?;
-        if holdout_days >= window_days {
-            return Err(TrainError::Failed(format!(
-                "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
-            )));
-        }
+        let (window_days, holdout_days) = window_days(p)?;
         let whitelist: Vec<(String, String)> = dictionary_entries(job.resource("whitelist"));
         let blacklist: HashSet<String> =
             dictionary(job.resource("blacklist")).into_iter().collect();

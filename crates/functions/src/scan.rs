@@ -1,6 +1,7 @@
 //! Plumbing shared by the trainers: progress reports from inside a data scan, and parameter errors.
 
 use algocenter_domain::Error;
+use algocenter_domain::catalogue::EffectiveParameters;
 
 use crate::{Progress, TrainError};
 
@@ -47,4 +48,16 @@ impl<'a> Scan<'a> {
 
 pub(crate) fn param_error(e: Error) -> TrainError {
     TrainError::Failed(e.to_string())
+}
+
+/// `train_window_days` and `holdout_days`, the held-out days inside the window.
+pub(crate) fn window_days(p: &EffectiveParameters) -> Result<(i64, i64), TrainError> {
+    let window_days = p.int("train_window_days").map_err(param_error)?;
+    let holdout_days = p.int("holdout_days").map_err(param_error)?;
+    if holdout_days >= window_days {
+        return Err(TrainError::Failed(format!(
+            "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
+        )));
+    }
+    Ok((window_days, holdout_days))
 }

@@ -36,7 +36,7 @@ use algocenter_domain::document::DocumentKind;
 use serde_json::{Map, Value, json};
 
 use crate::evaluation::{auc, logloss};
-use crate::scan::{Scan, param_error};
+use crate::scan::{Scan, param_error, window_days};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 use features::{
     FIELDS, Field, ItemFields, MAX_POSITION, RawFeature, context_features, position_feature,
@@ -70,13 +70,7 @@ struct Params {
 fn params(job: &TrainingJob<'_>) -> Result<Params, TrainError> {
     let p = job.parameters;
     let text = |name: &str| p.get(name).map(str::to_string).map_err(param_error);
-    let window_days = p.int("train_window_days").map_err(param_error)?;
-    let holdout_days = p.int("holdout_days").map_err(param_error)?;
-    if holdout_days >= window_days {
-        return Err(TrainError::Failed(format!(
-            "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
-        )));
-    }
+    let (window_days, holdout_days) = window_days(p)?;
     Ok(Params {
         window_days,
         holdout_days,

@@ -34,7 +34,7 @@ use serde_json::{Map as JsonMap, json};
 
 use crate::query::log::{LogFilter, QueryLog, dictionary};
 use crate::query::{is_usable, normalise, pinyin_keys};
-use crate::scan::{Scan, param_error};
+use crate::scan::{Scan, param_error, window_days};
 
 mod typo;
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
@@ -542,13 +542,7 @@ impl Trainer for SuggestTrainer {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         let p = job.parameters;
-        let window_days = p.int("train_window_days").map_err(param_error)?;
-        let holdout_days = p.int("holdout_days").map_err(param_error)?;
-        if holdout_days >= window_days {
-            return Err(TrainError::Failed(format!(
-                "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"
-            )));
-        }
+        let (window_days, holdout_days) = window_days(p)?;
         let settings = SuggestSettings {
             window_days,
             filter: LogFilter {
