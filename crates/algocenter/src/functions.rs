@@ -243,6 +243,10 @@ fn tasks_path(target: &FunctionTarget, instance: &str) -> String {
     format!("{}/instances/{}/tasks", base(target), segment(instance))
 }
 
+fn task_path(target: &FunctionTarget, instance: &str, generation: &str) -> String {
+    format!("{}/{}", tasks_path(target, instance), segment(generation))
+}
+
 /// Follows a task until it ends; answers it and whether it succeeded.
 pub(crate) async fn watch(
     client: &Client,
@@ -250,7 +254,7 @@ pub(crate) async fn watch(
     instance: &str,
     generation: &str,
 ) -> Result<(Value, bool), Failure> {
-    let path = format!("{}/{}", tasks_path(target, instance), segment(generation));
+    let path = task_path(target, instance, generation);
     let bar = ProgressBar::new(100);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {pos:>3}% {msg} ({elapsed})")
@@ -357,11 +361,7 @@ pub async fn task(args: ClientArgs, command: TaskCommand) -> ExitCode {
             generation,
         } => {
             async {
-                let path = format!(
-                    "{}/{}",
-                    tasks_path(&target, &instance),
-                    segment(&generation)
-                );
+                let path = task_path(&target, &instance, &generation);
                 let answer = client.call(Method::GET, &path, None).await?;
                 if client.json {
                     println!("{}", answer["Result"]);
@@ -379,9 +379,8 @@ pub async fn task(args: ClientArgs, command: TaskCommand) -> ExitCode {
         } => {
             async {
                 let path = format!(
-                    "{}/{}/actions/cancel",
-                    tasks_path(&target, &instance),
-                    segment(&generation)
+                    "{}/actions/cancel",
+                    task_path(&target, &instance, &generation)
                 );
                 let answer = client.call(Method::POST, &path, None).await?;
                 if client.json {
