@@ -74,12 +74,7 @@ run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; 
   local t0; t0=$(date +%s%3N)
   api POST "$FUNCTIONS/ctr/instances/rank/tasks" "" >/dev/null
   local status
-  while :; do
-    api GET "$FUNCTIONS/ctr/instances/rank/tasks/1" >"$OUT/task-$shape.json"
-    status=$(jq -r .Result.Status "$OUT/task-$shape.json")
-    [[ "$status" == success || "$status" == failed ]] && break
-    sleep 0.2
-  done
+  status=$(wait_task "$FUNCTIONS/ctr/instances/rank/tasks/1" "$OUT/task-$shape.json")
   local wall=$(( $(date +%s%3N) - t0 ))
   jq -r .Result.ExtendInfo "$OUT/task-$shape.json" | jq -S . >"$OUT/metrics-$shape.json"
   [[ "$status" == success ]] || die "ctr training $status: $(cat "$OUT/metrics-$shape.json")"

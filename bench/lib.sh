@@ -4,6 +4,8 @@
 #   stop_server                   SIGTERM and wait; fails when the server exits with an error
 #   api METHOD PATH [BODY]        one request; prints the answer, fails on a non-2xx status
 #   mem VmRSS|VmHWM               the server's resident / peak memory in MB
+#   wait_task PATH FILE           polls GetFunctionTask PATH until the task ends, the last answer in FILE; prints
+#                                 its status
 # The EXIT trap stops the server and removes the data dir (KEEP_DATA=1 keeps it).
 
 BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
@@ -47,4 +49,15 @@ api() {
 
 mem() {
   awk -v k="$1" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$PID/status"
+}
+
+wait_task() {
+  local status
+  while :; do
+    api GET "$1" >"$2"
+    status=$(jq -r .Result.Status "$2")
+    [[ "$status" == success || "$status" == failed ]] && break
+    sleep 0.2
+  done
+  echo "$status"
 }

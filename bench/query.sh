@@ -50,12 +50,7 @@ train() {  # train FUNCTION INSTANCE MODEL_TYPE: one run, timed; prints a summar
   local t0; t0=$(date +%s%3N)
   api POST "$FUNCTIONS/$fn/instances/$name/tasks" "" >/dev/null
   local status
-  while :; do
-    api GET "$FUNCTIONS/$fn/instances/$name/tasks/1" >"$OUT/$fn-task.json"
-    status=$(jq -r .Result.Status "$OUT/$fn-task.json")
-    [[ "$status" == success || "$status" == failed ]] && break
-    sleep 0.2
-  done
+  status=$(wait_task "$FUNCTIONS/$fn/instances/$name/tasks/1" "$OUT/$fn-task.json")
   local wall=$(( $(date +%s%3N) - t0 ))
   jq -r .Result.ExtendInfo "$OUT/$fn-task.json" | jq -S . >"$OUT/$fn-extend-info.json"
   [[ "$status" == success ]] || die "$fn training $status: $(cat "$OUT/$fn-extend-info.json")"
