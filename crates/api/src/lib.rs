@@ -101,6 +101,8 @@ fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>
         "GetFunctionTask" => get(tasks::get),
         "DeleteFunctionTask" => delete(tasks::delete),
         "CancelFunctionTask" => post(tasks::cancel),
+        "PinServingGeneration" => put(tasks::pin),
+        "UnpinServingGeneration" => delete(tasks::unpin),
         "CreateFunctionResource" => post(resources::create),
         "ListFunctionResources" => get(resources::list),
         "GetFunctionResource" => get(resources::get),

@@ -75,6 +75,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}", "GetFunctionTask", Read, F, "Get a task", &[]),
     e("DELETE", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}", "DeleteFunctionTask", Write, F, "Delete a finished task and its artifact", &[]),
     e("POST", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}/actions/cancel", "CancelFunctionTask", Write, F, "Cancel a queued or running task (extension)", &[]),
+    e("PUT", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/pinned-generation", "PinServingGeneration", Write, F, "Pin the generation that serves (extension)", &[]),
+    e("DELETE", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/pinned-generation", "UnpinServingGeneration", Write, F, "Unpin: the newest servable generation serves again (extension)", &[]),
     e("POST", "/v4/openapi/app-groups/{app}/functions/{function}/resources", "CreateFunctionResource", Write, F, "Create a resource", &[]),
     e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/resources", "ListFunctionResources", Read, F, "List resources", &["pageNumber", "pageSize", "resourceType", "output"]),
     e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/resources/{resource}", "GetFunctionResource", Read, F, "Get a resource", &["output"]),

@@ -61,6 +61,7 @@ fn instance_extend_info(i: &Instance) -> String {
         .unwrap_or_else(|| json!([]));
     json!({
         "serving_generation": i.serving_generation,
+        "pinned_generation": i.pinned_generation,
         "last_generation": i.last_task.as_ref().map(|t| t.generation),
         "errors": errors,
     })

@@ -901,6 +901,79 @@ async fn queued_tasks_show_as_running_and_can_be_cancelled() {
         .assert_ok();
 }
 
+#[tokio::test]
+async fn pinning_holds_the_serving_generation_until_unpinned() {
+    let server = shop(1).await;
+    pop_instance(&server, "p").await;
+    let train = || async {
+        let created = server
+            .call("POST", &format!("{POP}/instances/p/tasks"), None)
+            .await;
+        let generation = created.assert_ok()["Result"]["Generation"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        server.wait_task("shop", "pop", "p", &generation).await;
+    };
+    let generations = || async {
+        let instance = server
+            .call("GET", &format!("{POP}/instances/p"), None)
+            .await
+            .body["Result"]
+            .clone();
+        let info: Value = serde_json::from_str(instance["ExtendInfo"].as_str().unwrap()).unwrap();
+        (
+            info["serving_generation"].as_i64(),
+            info["pinned_generation"].as_i64(),
+        )
+    };
+    let pin = format!("{POP}/instances/p/pinned-generation");
+    server
+        .call("PUT", &pin, Some(r#"{"generation": 1}"#))
+        .await
+        .assert_error(404, "Task.NotExist");
+    train().await;
+    train().await;
+    assert_eq!(generations().await, (Some(2), None));
+
+    for body in [
+        "{}",
+        r#"{"generation": null}"#,
+        r#"{"generation": [1]}"#,
+        "[1",
+    ] {
+        server
+            .call("PUT", &pin, Some(body))
+            .await
+            .assert_error(400, "InvalidParameter");
+    }
+    let pinned = server.call("PUT", &pin, Some(r#"{"generation": 1}"#)).await;
+    assert!(
+        pinned.assert_ok()["Result"]["ExtendInfo"]
+            .as_str()
+            .unwrap()
+            .contains(r#""pinned_generation":1"#)
+    );
+    train().await;
+    assert_eq!(
+        generations().await,
+        (Some(1), Some(1)),
+        "generation 3 trained but the pin holds"
+    );
+    server
+        .call("DELETE", &format!("{POP}/instances/p/tasks/1"), None)
+        .await
+        .assert_error(409, "Task.IsPinned");
+    server.call("DELETE", &pin, None).await.assert_ok();
+    assert_eq!(generations().await, (Some(3), None));
+    // A string generation, as the task API spells it.
+    server
+        .call("PUT", &pin, Some(r#"{"generation": "2"}"#))
+        .await
+        .assert_ok();
+    assert_eq!(generations().await, (Some(2), Some(2)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_create_task_calls_make_one_task() {
     let server = Arc::new(shop(0).await);

@@ -38,6 +38,12 @@ pub enum Error {
         instance: String,
         generation: String,
     },
+    /// Pinning a generation that cannot serve (failed, below its quality gate, or its artifact removed).
+    #[error("{0}")]
+    TaskNotServable(String),
+    /// Deleting the pinned generation.
+    #[error("{0}")]
+    TaskIsPinned(String),
     #[error("version not exist: {0}.")]
     VersionNotExist(String),
     #[error("Resource not exist: '{0}'.")]
@@ -104,6 +110,8 @@ impl Error {
             Error::TaskNotExist { .. } => "Task.NotExist",
             Error::TaskIsRunning(_) => "Task.IsRunning",
             Error::TaskFinished { .. } => "Task.Finished",
+            Error::TaskNotServable(_) => "Task.NotServable",
+            Error::TaskIsPinned(_) => "Task.IsPinned",
             Error::VersionNotExist(_) => "Version.NotExist",
             Error::ResourceNotExist(_) => "Resource.NotExist",
             Error::ResourceDuplicated(_) => "Resource.Duplicated",
@@ -148,6 +156,8 @@ impl Error {
             | Error::InstanceUnavailable(_)
             | Error::TaskIsRunning(_)
             | Error::TaskFinished { .. }
+            | Error::TaskNotServable(_)
+            | Error::TaskIsPinned(_)
             | Error::ResourceDuplicated(_)
             | Error::AccessKeyDuplicated(_)
             | Error::LastAdminKey(_)

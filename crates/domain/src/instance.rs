@@ -23,6 +23,8 @@ pub struct Instance {
     pub usage_parameters: Vec<Parameter>,
     /// The generation whose artifact answers queries (DESIGN: serving generation).
     pub serving_generation: Option<i64>,
+    /// Set by an operator: this generation serves until unpinned, whatever newer generations train.
+    pub pinned_generation: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// The newest task of the instance, if any (for `Task{DagStatus, LastRunTime}` and `ExtendInfo`).

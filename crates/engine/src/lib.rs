@@ -156,6 +156,28 @@ impl Engine {
             .await
     }
 
+    /// Pins the serving generation of an instance (or unpins with `None`); serving switches at once.
+    pub async fn pin_generation(
+        &self,
+        app: &str,
+        function: Function,
+        instance: &str,
+        generation: Option<&str>,
+    ) -> Result<algocenter_domain::instance::Instance> {
+        // A guard, because the request (and this future) may be dropped while the store commits.
+        struct ChangeInFlight<'a>(&'a Engine);
+        impl Drop for ChangeInFlight<'_> {
+            fn drop(&mut self) {
+                self.0.serving_change_done();
+            }
+        }
+        self.serving_change_begins();
+        let _done = ChangeInFlight(self);
+        self.store
+            .pin_generation(app, function, instance, generation, now_ms())
+            .await
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -672,6 +672,87 @@ pub async fn serving_generation_follows_gate_and_deletion(store: Arc<dyn Store>)
     );
 }
 
+pub async fn pinned_generation_serves_until_unpinned(store: Arc<dyn Store>) {
+    with_app(&*store).await;
+    store
+        .create_instance(APP, new_instance("p"), T0)
+        .await
+        .unwrap();
+    let instance = || async { store.instance(APP, Function::Pop, "p").await.unwrap() };
+    // Generations: 1 serves, 2 below its gate, 3 failed.
+    for serve in [true, false] {
+        store
+            .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+            .await
+            .unwrap();
+        run_next(&*store, |g| success(g, serve)).await;
+    }
+    store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+        .await
+        .unwrap();
+    run_next(&*store, |_| Completion::Failed {
+        errors: vec![],
+        metrics: Map::new(),
+    })
+    .await;
+    for (generation, refused) in [("2", "quality gate"), ("3", "failed")] {
+        match store
+            .pin_generation(APP, Function::Pop, "p", Some(generation), T0)
+            .await
+        {
+            Err(Error::TaskNotServable(message)) => assert!(message.contains(refused), "{message}"),
+            other => panic!("pinning generation {generation}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store
+            .pin_generation(APP, Function::Pop, "p", Some("9"), T0)
+            .await,
+        Err(Error::TaskNotExist { .. })
+    ));
+    let pinned = store
+        .pin_generation(APP, Function::Pop, "p", Some("1"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pinned.pinned_generation, pinned.serving_generation),
+        (Some(1), Some(1))
+    );
+
+    // A newer generation that passes its gate trains but does not serve while 1 is pinned.
+    store
+        .enqueue_task(APP, Function::Pop, "p", Trigger::Manual, T0)
+        .await
+        .unwrap();
+    run_next(&*store, |g| success(g, true)).await;
+    assert_eq!(instance().await.serving_generation, Some(1));
+    assert!(matches!(
+        store.delete_task(APP, Function::Pop, "p", "1").await,
+        Err(Error::TaskIsPinned(_))
+    ));
+    // Deleting another generation keeps the pin.
+    store
+        .delete_task(APP, Function::Pop, "p", "2")
+        .await
+        .unwrap();
+    assert_eq!(instance().await.serving_generation, Some(1));
+
+    let unpinned = store
+        .pin_generation(APP, Function::Pop, "p", None, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (unpinned.pinned_generation, unpinned.serving_generation),
+        (None, Some(4)),
+        "unpinning serves the newest servable generation"
+    );
+    store
+        .delete_task(APP, Function::Pop, "p", "1")
+        .await
+        .unwrap();
+}
+
 pub async fn retention_keeps_newest_and_serving(store: Arc<dyn Store>) {
     with_app(&*store).await;
     store
@@ -1254,6 +1335,7 @@ macro_rules! conformance_suite {
             concurrent_enqueues_create_exactly_one_task,
             task_lookup_listing_filters_and_order,
             serving_generation_follows_gate_and_deletion,
+            pinned_generation_serves_until_unpinned,
             retention_keeps_newest_and_serving,
             cancel_queued_and_running_tasks,
             expired_leases_and_start_up_reconciliation,

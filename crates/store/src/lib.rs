@@ -152,6 +152,17 @@ pub trait TaskStore: Send + Sync {
         instance: &str,
         generation: &str,
     ) -> Result<Option<ArtifactKey>>;
+    /// Pins the serving generation to `generation` (which must have succeeded, passed its gate and kept its
+    /// artifact: `Task.NotServable` otherwise), or unpins with `None` (the newest servable generation serves).
+    /// While pinned, newly trained generations do not serve and the pinned one cannot be deleted.
+    async fn pin_generation(
+        &self,
+        app: &str,
+        function: Function,
+        instance: &str,
+        generation: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Instance>;
     /// Ends a queued or running task as `failed` with `errors: ["cancelled"]` (the worker notices and stops).
     async fn cancel_task(
         &self,

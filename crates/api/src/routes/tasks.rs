@@ -1,13 +1,13 @@
-//! CreateFunctionTask, GetFunctionTask, ListFunctionTasks, DeleteFunctionTask and the cancel extension.
+//! CreateFunctionTask, GetFunctionTask, ListFunctionTasks, DeleteFunctionTask and the cancel and pin extensions.
 
 use algocenter_domain::Error;
-use algocenter_domain::paging::Page;
+use algocenter_domain::paging::{OutputLevel, Page};
 use algocenter_domain::task::{TaskFilter, WireStatus};
 use serde_json::json;
 
 use super::AppState;
 use crate::envelope::{ApiError, ApiResult, Reply};
-use crate::extract::{Query, Segments, function};
+use crate::extract::{JsonBody, Query, Segments, function};
 use crate::wire;
 
 /// `startTime`/`endTime` below this are read as epoch seconds: the spec says milliseconds but the documentation's
@@ -98,4 +98,50 @@ pub async fn cancel(
         .cancel_task(&app, function, &instance, &generation)
         .await?;
     Ok(Reply::result(wire::task(&task)))
+}
+
+/// Extension: `PUT .../instances/{instance}/pinned-generation` with `{"generation": N}` (number or string) makes
+/// generation N serve until unpinned; newer generations still train but do not serve.
+pub async fn pin(
+    state: AppState,
+    Segments((app, name, instance)): Segments<(String, String, String)>,
+    body: JsonBody,
+) -> ApiResult {
+    let function = function(&name)?;
+    let body: serde_json::Value = body.parse()?;
+    let generation = match body.get("generation").or_else(|| body.get("Generation")) {
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err(ApiError(Error::invalid(
+                "generation is required: the generation to pin, as a number or a string.",
+            )));
+        }
+    };
+    let instance = state
+        .engine
+        .pin_generation(&app, function, &instance, Some(&generation))
+        .await?;
+    Ok(Reply::result(wire::instance(
+        &instance,
+        OutputLevel::Normal,
+        false,
+    )))
+}
+
+/// Extension: `DELETE .../instances/{instance}/pinned-generation`: the newest servable generation serves again.
+pub async fn unpin(
+    state: AppState,
+    Segments((app, name, instance)): Segments<(String, String, String)>,
+) -> ApiResult {
+    let function = function(&name)?;
+    let instance = state
+        .engine
+        .pin_generation(&app, function, &instance, None)
+        .await?;
+    Ok(Reply::result(wire::instance(
+        &instance,
+        OutputLevel::Normal,
+        false,
+    )))
 }

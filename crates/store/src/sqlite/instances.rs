@@ -10,7 +10,7 @@ use super::rows::{
 use super::{Db, SqliteStore};
 use crate::{ArtifactKey, InstanceStore};
 
-fn load_instance(conn: &Connection, id: i64) -> Result<Instance> {
+pub(super) fn load_instance(conn: &Connection, id: i64) -> Result<Instance> {
     conn.prepare_cached(&format!("{INSTANCE_SELECT} WHERE i.id = ?1"))
         .db()?
         .query_row([id], instance_from_row)

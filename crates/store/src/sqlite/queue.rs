@@ -157,7 +157,8 @@ impl QueueStore for SqliteStore {
                     .db()?;
                     if serve {
                         tx.execute(
-                            "UPDATE instance SET serving_generation = ?1 WHERE id = ?2",
+                            "UPDATE instance SET serving_generation = ?1
+                             WHERE id = ?2 AND pinned_generation IS NULL",
                             params![generation, instance_id],
                         )
                         .db()?;

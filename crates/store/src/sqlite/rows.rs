@@ -31,7 +31,7 @@ pub(super) fn app_group_from_row(row: &Row<'_>) -> rusqlite::Result<AppGroup> {
 pub(super) const INSTANCE_SELECT: &str = "
 SELECT i.id, a.name, i.function, i.name, i.model_type, i.function_type, i.description, i.cron, i.version_id,
        i.create_parameters, i.usage_parameters, i.serving_generation, i.created_ms, i.updated_ms,
-       t.generation, t.state, t.created_ms, t.started_ms, t.extend_info
+       t.generation, t.state, t.created_ms, t.started_ms, t.extend_info, i.pinned_generation
 FROM instance i
 JOIN app_group a ON a.id = i.app_id
 LEFT JOIN task t ON t.id = (SELECT id FROM task WHERE instance_id = i.id ORDER BY generation DESC LIMIT 1)";
@@ -68,6 +68,7 @@ pub(super) fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
         create_parameters: parse_parameters(&create),
         usage_parameters: parse_parameters(&usage),
         serving_generation: row.get(11)?,
+        pinned_generation: row.get(19)?,
         created_ms: row.get(12)?,
         updated_ms: row.get(13)?,
         last_task,

@@ -167,6 +167,10 @@ CREATE TABLE access_key (
     revoked_ms    INTEGER
 );
 "#,
+    r#"
+-- A generation an operator pinned: it serves until unpinned, whatever newer generations train.
+ALTER TABLE instance ADD COLUMN pinned_generation INTEGER;
+"#,
 ];
 
 /// Applies the missing migrations; refuses a database written by a newer algocenter.

@@ -1,3 +1,4 @@
+use algocenter_domain::instance::Instance;
 use algocenter_domain::paging::Page;
 use algocenter_domain::task::{Task, TaskFilter, Trigger, empty_extend_info, extend_info};
 use algocenter_domain::{Error, Function, Result};
@@ -5,6 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 use serde_json::Map;
 
+use super::instances::load_instance;
 use super::rows::{TASK_COLUMNS, count, instance_id, parse_generation, task_from_row};
 use super::{Db, SqliteStore};
 use crate::{ArtifactKey, TaskCount, TaskStore};
@@ -76,13 +78,13 @@ pub(super) fn load_task(conn: &Connection, task_id: i64) -> Result<Task> {
     .db()
 }
 
-/// Points the instance's serving generation at its newest successful generation that passed the quality gate and
-/// still has its artifact (after that generation's record was removed).
+/// Points the instance's serving generation at its pinned generation, or else at its newest successful generation
+/// that passed the quality gate and still has its artifact (after a record was removed or a pin changed).
 fn recompute_serving_generation(tx: &Transaction<'_>, instance_id: i64) -> Result<()> {
     tx.execute(
-        "UPDATE instance SET serving_generation = (
+        "UPDATE instance SET serving_generation = coalesce(pinned_generation, (
              SELECT max(generation) FROM task
-             WHERE instance_id = ?1 AND state = 'success' AND serve = 1 AND artifact IS NOT NULL)
+             WHERE instance_id = ?1 AND state = 'success' AND serve = 1 AND artifact IS NOT NULL))
          WHERE id = ?1",
         [instance_id],
     )
@@ -271,9 +273,79 @@ impl TaskStore for SqliteStore {
                     "generation {number} of instance '{instance}' is still running; cancel it first."
                 )));
             }
+            let pinned: Option<i64> = tx
+                .query_row("SELECT pinned_generation FROM instance WHERE id = ?1", [id], |r| r.get(0))
+                .db()?;
+            if pinned == Some(number) {
+                return Err(Error::TaskIsPinned(format!(
+                    "generation {number} of instance '{instance}' is pinned to serve; unpin it first."
+                )));
+            }
             tx.execute("DELETE FROM task WHERE instance_id = ?1 AND generation = ?2", params![id, number]).db()?;
             recompute_serving_generation(tx, id)?;
             Ok(artifact.map(ArtifactKey::from_stored))
+        })
+        .await
+    }
+
+    async fn pin_generation(
+        &self,
+        app: &str,
+        function: Function,
+        instance: &str,
+        generation: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Instance> {
+        let (app, instance, generation) = (
+            app.to_string(),
+            instance.to_string(),
+            generation.map(str::to_string),
+        );
+        self.write(move |tx| {
+            let id = instance_id(tx, &app, function, &instance)?;
+            let pinned = match generation {
+                None => None,
+                Some(generation) => {
+                    let number = parse_generation(&instance, &generation)?;
+                    let row: Option<(String, bool, bool)> = tx
+                        .query_row(
+                            "SELECT state, serve = 1, artifact IS NOT NULL FROM task
+                             WHERE instance_id = ?1 AND generation = ?2",
+                            params![id, number],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .optional()
+                        .db()?;
+                    let Some((state, passed_gate, has_artifact)) = row else {
+                        return Err(Error::TaskNotExist {
+                            instance,
+                            generation,
+                        });
+                    };
+                    let why_not = if state != "success" {
+                        Some(format!("it is {state}"))
+                    } else if !passed_gate {
+                        Some("it did not pass its quality gate".to_string())
+                    } else if !has_artifact {
+                        Some("its model was removed by artifact retention".to_string())
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why_not {
+                        return Err(Error::TaskNotServable(format!(
+                            "generation {number} of instance '{instance}' cannot serve: {why}."
+                        )));
+                    }
+                    Some(number)
+                }
+            };
+            tx.execute(
+                "UPDATE instance SET pinned_generation = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![pinned, now_ms, id],
+            )
+            .db()?;
+            recompute_serving_generation(tx, id)?;
+            load_instance(tx, id)
         })
         .await
     }
