@@ -117,7 +117,8 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         tcp,
         tls,
         config.header_timeout,
-        algocenter_api::router(state),
+        // The dashboard's pages have their own login (a session cookie), not the API's signatures.
+        algocenter_api::router(Arc::clone(&state)).merge(algocenter_dashboard::router(state)),
         shutdown,
     )
     .await;

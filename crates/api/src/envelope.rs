@@ -126,7 +126,7 @@ pub type ApiResult = Result<Reply, ApiError>;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-fn new_request_id() -> String {
+pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
 }
 

@@ -122,11 +122,60 @@ impl Gate {
         self.enforcement.as_ref().map(|e| &e.master)
     }
 
+    /// The dashboard's login: a key id and its secret typed into a form (no request signature). Answers who the
+    /// key is; `InvalidAccessKeyId.NotFound` for an unknown or revoked key or a wrong secret alike, so that the
+    /// form does not tell which key ids exist. With checking off, everyone is an admin.
+    pub async fn login(
+        &self,
+        state: &ApiState,
+        key_id: &str,
+        secret: &str,
+    ) -> Result<Principal, Error> {
+        let Some(e) = &self.enforcement else {
+            return Ok(open_principal());
+        };
+        let active = e.key(state, key_id).await?;
+        if !algocenter_auth::secret_matches(secret, &active.secret) {
+            return Err(Error::InvalidAccessKeyId);
+        }
+        Ok(principal_of(&active.key))
+    }
+
+    /// Who a logged-in key is now (it may have been revoked since the login: then an error, within the key cache's
+    /// lifetime).
+    pub async fn current(
+        &self,
+        state: &ApiState,
+        key_id: Option<&str>,
+    ) -> Result<Principal, Error> {
+        match (&self.enforcement, key_id) {
+            (None, _) => Ok(open_principal()),
+            (Some(e), Some(id)) => Ok(principal_of(&e.key(state, id).await?.key)),
+            (Some(_), None) => Err(Error::InvalidAccessKeyId),
+        }
+    }
+
     /// Drops a key from the cache (after a revocation).
     pub fn forget_key(&self, id: &str) {
         if let Some(e) = &self.enforcement {
             e.keys.write().unwrap_or_else(|p| p.into_inner()).remove(id);
         }
+    }
+}
+
+fn open_principal() -> Principal {
+    Principal {
+        key_id: None,
+        scope: Scope::Admin,
+        apps: Vec::new(),
+    }
+}
+
+fn principal_of(key: &AccessKey) -> Principal {
+    Principal {
+        key_id: Some(key.id.clone()),
+        scope: key.scope,
+        apps: key.apps.clone(),
     }
 }
 
@@ -207,11 +256,7 @@ impl Enforcement {
                 .take(&key.id, now)
                 .map_err(|retry_after_ms| Error::Throttled { retry_after_ms })?;
         }
-        Ok(Principal {
-            key_id: Some(key.id.clone()),
-            scope: key.scope,
-            apps: key.apps.clone(),
-        })
+        Ok(principal_of(key))
     }
 }
 
@@ -272,11 +317,7 @@ async fn check(State(state): State<Arc<ApiState>>, request: Request, next: Next)
         }
     };
     let Some(enforcement) = state.gate.enforcement.as_ref().filter(|_| !open) else {
-        parts.extensions.insert(Principal {
-            key_id: None,
-            scope: Scope::Admin,
-            apps: Vec::new(),
-        });
+        parts.extensions.insert(open_principal());
         let response = next.run(Request::from_parts(parts, body)).await;
         audit(None, &response);
         return response;

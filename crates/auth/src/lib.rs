@@ -20,7 +20,7 @@ pub mod throttle;
 
 use std::fmt;
 
-pub use acs3::sign as sign_acs3;
+pub use acs3::{secret_matches, sign as sign_acs3};
 pub use opensearch::{content_md5, sign as sign_opensearch};
 pub use roa::sign as sign_roa;
 
@@ -219,6 +219,14 @@ pub fn nonce<'a>(request: &'a RequestParts<'_>, scheme: Scheme) -> Result<&'a st
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typed_secret_matches_only_the_stored_one() {
+        assert!(super::secret_matches("s3cret", b"s3cret"));
+        for other in ["s3cre", "s3cret ", "S3cret", ""] {
+            assert!(!super::secret_matches(other, b"s3cret"), "{other:?}");
+        }
+    }
+
     use super::*;
 
     fn parts<'a>(headers: &'a [(String, String)]) -> RequestParts<'a> {

@@ -1,0 +1,57 @@
+//! The web dashboard at `/ui`: server-rendered pages over the same store and engine as the API, with a little
+//! JavaScript that refreshes the live parts of a page (task progress, metric charts) once a second.
+//!
+//! Pages: app groups → an app group's instances and data status → an instance's tasks (live progress bars, start,
+//! cancel, pin and unpin buttons) and a chart of each metric across generations; and the API reference rendered
+//! from the same endpoint table as `/openapi.json`. A person logs in with an access key id and secret (checked
+//! like the API's keys, with the same scopes and app groups); the session lives in this process's memory.
+
+mod chart;
+mod pages;
+mod session;
+mod views;
+
+use std::sync::Arc;
+
+use algocenter_api::ApiState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+/// Largest form body accepted (login and buttons send a few short fields).
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+pub struct Dashboard {
+    api: Arc<ApiState>,
+    sessions: session::Sessions,
+}
+
+/// The dashboard's routes under `/ui`, to be merged with the API's router.
+pub fn router(api: Arc<ApiState>) -> Router {
+    let dashboard = Arc::new(Dashboard {
+        api,
+        sessions: session::Sessions::default(),
+    });
+    const INSTANCE: &str = "/ui/apps/{app}/functions/{function}/instances/{instance}";
+    Router::new()
+        .route("/ui", get(pages::apps))
+        .route("/ui/", get(pages::apps))
+        .route("/ui/login", get(pages::login_form).post(pages::login))
+        .route("/ui/logout", post(pages::logout))
+        .route("/ui/static/{file}", get(pages::static_file))
+        .route("/ui/api", get(pages::api_reference))
+        .route("/ui/apps/{app}", get(pages::app))
+        .route(INSTANCE, get(pages::instance))
+        .route(&format!("{INSTANCE}/live"), get(pages::instance_live))
+        .route(&format!("{INSTANCE}/start"), post(pages::start_task))
+        .route(
+            &format!("{INSTANCE}/tasks/{{generation}}/cancel"),
+            post(pages::cancel_task),
+        )
+        .route(&format!("{INSTANCE}/pin"), post(pages::pin))
+        .route(&format!("{INSTANCE}/unpin"), post(pages::unpin))
+        .route("/ui/{*rest}", get(pages::not_found))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::from_fn(pages::request_span))
+        .with_state(dashboard)
+}
