@@ -59,6 +59,11 @@ pub fn field(v: &Value, key: &str) -> String {
 }
 
 impl Client {
+    /// The server's base URL, without a trailing slash.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub fn new(args: &ClientArgs) -> Self {
         let endpoint = args
             .endpoint

@@ -239,9 +239,12 @@ async fn demo(client: &Client, args: &DemoArgs) -> Result<(), Failure> {
         );
     }
     println!(
-        "\nEvery instance's metrics: algocenter task show --app {app} --function ctr rank 1 (and pop popular, \
+        "\nSee it all in the dashboard: {}/ui/apps/{app} (log in with the same access key): every instance's \
+         tasks, metric charts across generations and the data status.\n\
+         From the command line: algocenter task show --app {app} --function ctr rank 1 (and pop popular, \
          hot top, hint hints, suggest complete, category categories); the API reference is at /openapi.json, \
-         metrics at /metrics."
+         metrics at /metrics.",
+        client.endpoint()
     );
     Ok(())
 }

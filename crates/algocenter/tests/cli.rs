@@ -284,6 +284,8 @@ async fn the_demo_trains_every_function_and_shows_what_each_serves() {
     ] {
         assert!(stdout.contains(shown), "{shown}: {stdout}");
     }
+    let dashboard = format!("{}/ui/apps/demo", server.base);
+    assert!(stdout.contains(&dashboard), "where to look: {stdout}");
     // Six instances trained, each the default instance of its function.
     for (function, instance) in [
         ("pop", "popular"),
