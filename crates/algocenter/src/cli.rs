@@ -41,6 +41,9 @@ pub enum Command {
     /// Show the whole system on a running server: generate a shop, push it into a new app group, train one
     /// instance of every function with a progress bar, print what each serves.
     Demo(DemoArgs),
+    /// Ask a trained instance: rerank items (ctr, pop), top searches (hot), hints (hint), completions (suggest),
+    /// categories of queries (category).
+    Predict(PredictArgs),
     /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
     Call {
         /// GET, POST, PUT or DELETE.
@@ -51,6 +54,33 @@ pub enum Command {
         #[arg(long)]
         body: Option<String>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub target: FunctionTarget,
+    /// The instance to ask [default: the function's default instance].
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// The query (ctr: what the user searched; suggest: the prefix typed).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// The user (ctr, hot, hint).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Candidate item ids, comma-separated (ctr, pop).
+    #[arg(long, value_delimiter = ',')]
+    pub items: Vec<String>,
+    /// A context feature `name=value` (ctr); repeat for several.
+    #[arg(long = "context", value_name = "NAME=VALUE")]
+    pub context: Vec<String>,
+    /// Queries to categorise (category); repeat for several.
+    #[arg(long = "text", value_name = "QUERY")]
+    pub texts: Vec<String>,
+    /// How many answers (hot, hint, suggest; category: categories per query).
+    #[arg(long)]
+    pub hit: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -261,6 +291,15 @@ pub struct ClientArgs {
         hide_env_values = true
     )]
     pub access_key_secret: Option<String>,
+    /// TOML file with `endpoint`, `access_key_id` and `access_key_secret`, used for what flags and environment do
+    /// not set [default: $XDG_CONFIG_HOME/algocenter/client.toml or ~/.config/algocenter/client.toml, if present].
+    #[arg(
+        long,
+        global = true,
+        env = "ALGOCENTER_CLIENT_CONFIG",
+        value_name = "FILE"
+    )]
+    pub client_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -354,6 +393,19 @@ pub enum InstanceCommand {
     },
     /// Delete an instance (refused while a task runs).
     Delete {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+    },
+    /// Pin the serving generation: it serves until unpinned, whatever newer generations train.
+    Pin {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+        generation: String,
+    },
+    /// Unpin: the newest generation that passed its quality gate serves again.
+    Unpin {
         #[command(flatten)]
         target: FunctionTarget,
         name: String,

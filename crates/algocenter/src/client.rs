@@ -41,6 +41,73 @@ impl Failure {
     }
 }
 
+/// What a client configuration file may set (`--client-config`).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClientFile {
+    endpoint: Option<String>,
+    access_key_id: Option<String>,
+    access_key_secret: Option<String>,
+}
+
+impl ClientArgs {
+    /// Fills what flags and environment left unset from the client configuration file: the one named, or the
+    /// default one when it exists. A named file that is missing or invalid is an error.
+    pub fn with_config_file(mut self) -> Result<Self, Failure> {
+        let path = match &self.client_config {
+            Some(path) => path.clone(),
+            None => match default_client_config() {
+                Some(path) if path.exists() => path,
+                _ => return Ok(self),
+            },
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Failure::Usage(format!(
+                "cannot read the client configuration {}: {e}",
+                path.display()
+            ))
+        })?;
+        let file: ClientFile = toml::from_str(&text).map_err(|e| {
+            Failure::Usage(format!(
+                "invalid client configuration {}: {e}",
+                path.display()
+            ))
+        })?;
+        warn_if_readable_by_others(&path, file.access_key_secret.is_some());
+        self.endpoint = self.endpoint.or(file.endpoint);
+        // A key id from the flags or the environment comes with its own secret: never mix the two sources.
+        if self.access_key_id.is_none() {
+            self.access_key_id = file.access_key_id;
+            self.access_key_secret = self.access_key_secret.or(file.access_key_secret);
+        }
+        Ok(self)
+    }
+}
+
+fn default_client_config() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("algocenter").join("client.toml"))
+}
+
+/// A secret in a file others can read is a leaked secret: say so (the command still runs).
+fn warn_if_readable_by_others(path: &std::path::Path, has_secret: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    if has_secret
+        && let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: {} holds an access key secret and is readable by others; chmod 600 it",
+            path.display()
+        );
+    }
+}
+
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,

@@ -67,9 +67,15 @@ fn print_instance(instance: &Value) {
         );
     }
     if let Ok(extend) = serde_json::from_str::<Value>(&field(instance, "ExtendInfo")) {
+        let pinned = field(&extend, "pinned_generation");
         println!(
-            "serving:     generation {}",
-            field(&extend, "serving_generation")
+            "serving:     generation {}{}",
+            field(&extend, "serving_generation"),
+            if pinned.is_empty() {
+                String::new()
+            } else {
+                format!(" (pinned to {pinned})")
+            }
         );
     }
 }
@@ -216,6 +222,52 @@ pub async fn instance(args: ClientArgs, command: InstanceCommand) -> ExitCode {
                 client.call(Method::PUT, &path, Some(body)).await?;
                 if !client.json {
                     println!("updated {name}");
+                }
+                Ok(())
+            }
+            .await
+        }
+        InstanceCommand::Pin {
+            target,
+            name,
+            generation,
+        } => {
+            async {
+                let path = format!(
+                    "{}/instances/{}/pinned-generation",
+                    base(&target),
+                    segment(&name)
+                );
+                let answer = client
+                    .call(Method::PUT, &path, Some(json!({"generation": generation})))
+                    .await?;
+                if client.json {
+                    println!("{}", answer["Result"]);
+                } else {
+                    println!("{name}: generation {generation} pinned; it serves until unpinned");
+                }
+                Ok(())
+            }
+            .await
+        }
+        InstanceCommand::Unpin { target, name } => {
+            async {
+                let path = format!(
+                    "{}/instances/{}/pinned-generation",
+                    base(&target),
+                    segment(&name)
+                );
+                let answer = client.call(Method::DELETE, &path, None).await?;
+                if client.json {
+                    println!("{}", answer["Result"]);
+                } else {
+                    let extend =
+                        serde_json::from_str::<Value>(&field(&answer["Result"], "ExtendInfo"))
+                            .unwrap_or_default();
+                    println!(
+                        "{name}: unpinned; generation {} serves",
+                        field(&extend, "serving_generation")
+                    );
                 }
                 Ok(())
             }

@@ -11,5 +11,6 @@ pub mod functions;
 pub mod generate;
 pub mod keys;
 mod listener;
+pub mod predict;
 pub mod push;
 pub mod serve;

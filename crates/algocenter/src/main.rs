@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use algocenter::{cli, client, data, demo, export, functions, generate, keys, push, serve};
+use algocenter::{
+    cli, client, data, demo, export, functions, generate, keys, predict, push, serve,
+};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -18,21 +20,32 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let cli::Cli { client, command } = cli;
+    // Client commands read the client configuration file for what flags and environment leave unset.
+    let client = if matches!(command, cli::Command::Serve(_) | cli::Command::Generate(_)) {
+        client
+    } else {
+        match client.with_config_file() {
+            Ok(client) => client,
+            Err(failure) => return failure.exit(),
+        }
+    };
     let code = runtime.block_on(async move {
-        match cli.command {
+        match command {
             cli::Command::Serve(args) => serve::run(*args).await,
-            cli::Command::App(command) => client::app(cli.client, command).await,
-            cli::Command::Push(args) => push::run(cli.client, args).await,
+            cli::Command::App(command) => client::app(client, command).await,
+            cli::Command::Push(args) => push::run(client, args).await,
             cli::Command::Generate(args) => generate::run(args),
-            cli::Command::Export(args) => export::run(cli.client, args).await,
-            cli::Command::Key(command) => keys::run(cli.client, command).await,
-            cli::Command::Instance(command) => functions::instance(cli.client, command).await,
-            cli::Command::Task(command) => functions::task(cli.client, command).await,
-            cli::Command::Demo(args) => demo::run(cli.client, args).await,
+            cli::Command::Export(args) => export::run(client, args).await,
+            cli::Command::Key(command) => keys::run(client, command).await,
+            cli::Command::Instance(command) => functions::instance(client, command).await,
+            cli::Command::Task(command) => functions::task(client, command).await,
+            cli::Command::Demo(args) => demo::run(client, args).await,
             cli::Command::Call { method, path, body } => {
-                client::raw_call(cli.client, method, path, body).await
+                client::raw_call(client, method, path, body).await
             }
-            cli::Command::Data(command) => data::run(cli.client, command).await,
+            cli::Command::Data(command) => data::run(client, command).await,
+            cli::Command::Predict(args) => predict::run(client, args).await,
         }
     });
     // A trainer thread that ignored its cancellation must not keep the process alive after shutdown.

@@ -312,8 +312,141 @@ async fn the_demo_trains_every_function_and_shows_what_each_serves() {
         let task: Value = serde_json::from_str(&shown).unwrap();
         assert_eq!(task["Status"], "success", "{function}: {task}");
     }
+    predict_and_pin_on_the_demo(&server.base);
+    client_configuration_file(&server.base);
     // A second demo into the same app group is refused with the API's code.
     let (code, _, stderr) = run(&server.base, &["demo", "--events", "20000"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("App.Duplicated"), "{stderr}");
+}
+
+/// `algocenter predict` for each function of the trained demo, as a table and as JSON, and `instance pin|unpin`.
+fn predict_and_pin_on_the_demo(base: &str) {
+    let predict = |function: &str, extra: &[&str]| {
+        let mut args = vec!["predict", "--app", "demo", "--function", function];
+        args.extend_from_slice(extra);
+        run(base, &args)
+    };
+    let (code, table, stderr) = predict(
+        "ctr",
+        &["--items", "i1,i2,i3", "--query", "牛仔裤", "--user", "u1"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        table.starts_with("instance rank generation 1\nRANK"),
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().count(),
+        5,
+        "a header and three ranked items: {table}"
+    );
+    let (_, json, _) = run(
+        base,
+        &[
+            "--json",
+            "predict",
+            "--app",
+            "demo",
+            "--function",
+            "pop",
+            "--instance",
+            "popular",
+            "--items",
+            "i1,nope",
+        ],
+    );
+    let result: Value = serde_json::from_str(&json).unwrap();
+    let items = result["Scores"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{result}");
+    assert!(
+        items
+            .iter()
+            .any(|i| i["ItemId"] == "nope" && i["Known"] == false),
+        "{result}"
+    );
+    let (code, hot, _) = predict("hot", &["--hit", "3"]);
+    assert_eq!((code, hot.lines().count()), (Some(0), 5), "{hot}");
+    let (code, completions, _) = predict("suggest", &["--query", "牛"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        completions.lines().skip(1).all(|l| l.starts_with('牛')),
+        "{completions}"
+    );
+    let (code, categories, _) = predict("category", &["--text", "牛仔裤", "--text", "lamp"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        categories.contains("牛仔裤 → ") && categories.contains("lamp → "),
+        "{categories}"
+    );
+    // Bad usage is exit 2; an unknown instance is the server's refusal, exit 1.
+    assert_eq!(predict("ctr", &[]).0, Some(2));
+    assert_eq!(predict("sideways", &[]).0, Some(2));
+    assert_eq!(
+        predict("pop", &["--instance", "nope", "--items", "i1"]).0,
+        Some(1)
+    );
+
+    let instance = ["--app", "demo", "--function", "pop", "popular"];
+    let pin = |extra: &[&str]| {
+        let mut args = vec!["instance"];
+        args.extend_from_slice(extra);
+        run(base, &args)
+    };
+    let (code, pinned, stderr) = pin(&[&["pin"][..], &instance[..], &["1"][..]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(pinned.contains("generation 1 pinned"), "{pinned}");
+    let (_, shown, _) = pin(&[&["show"][..], &instance[..]].concat());
+    assert!(
+        shown.contains("serving:     generation 1 (pinned to 1)"),
+        "{shown}"
+    );
+    let (code, _, stderr) = pin(&[&["pin"][..], &instance[..], &["7"][..]].concat());
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("Task.NotExist"), "{stderr}");
+    let (code, unpinned, _) = pin(&[&["unpin"][..], &instance[..]].concat());
+    assert_eq!(code, Some(0));
+    assert!(
+        unpinned.contains("unpinned; generation 1 serves"),
+        "{unpinned}"
+    );
+}
+
+/// Endpoint and key from a client configuration file when neither flags nor environment give them.
+fn client_configuration_file(base: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "endpoint = \"{base}\"\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\n",
+            support::ADMIN_ID,
+            support::ADMIN_SECRET
+        ),
+    )
+    .unwrap();
+    let run_with = |file: &std::path::Path| {
+        std::process::Command::new(BINARY)
+            .env_remove("ALGOCENTER_ACCESS_KEY_ID")
+            .env_remove("ALGOCENTER_ACCESS_KEY_SECRET")
+            .env_remove("ALGOCENTER_ENDPOINT")
+            .arg("--client-config")
+            .arg(file)
+            .args(["app", "list"])
+            .output()
+            .unwrap()
+    };
+    let listed = run_with(&file);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("demo"));
+    let missing = run_with(&dir.path().join("nope.toml"));
+    assert_eq!(missing.status.code(), Some(2));
+    std::fs::write(&file, "endpoint = 3\n").unwrap();
+    let invalid = run_with(&file);
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid client configuration"));
 }
