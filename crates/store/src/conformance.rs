@@ -1372,3 +1372,20 @@ mod sqlite {
 
     conformance_suite!(make());
 }
+
+/// The same suite on PostgreSQL: each test gets a new database on the test cluster (see `postgres::testing`).
+mod postgres {
+    use std::sync::Arc;
+
+    use crate::Store;
+    use crate::postgres::PostgresStore;
+    use crate::postgres::testing::fresh_database;
+
+    async fn make() -> (Arc<dyn Store>, ()) {
+        let url = fresh_database().await;
+        let store = PostgresStore::connect(&url, 8).await.unwrap();
+        (Arc::new(store), ())
+    }
+
+    conformance_suite!(make());
+}

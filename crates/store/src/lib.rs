@@ -9,6 +9,7 @@ pub mod artifacts;
 #[cfg(test)]
 mod conformance;
 mod event_block;
+pub mod postgres;
 pub mod sqlite;
 
 use algocenter_domain::access_key::AccessKey;

@@ -1,0 +1,431 @@
+//! Tasks, worker and scheduler side. Several workers and schedulers share the queue: claims skip rows locked by
+//! another claim, and every state change is conditional on the state it leaves (lock order: see `tasks.rs`).
+
+use algocenter_domain::task::{Trigger, extend_info};
+use algocenter_domain::{Function, Result};
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+
+use super::rows::{TASK_COLUMNS, artifact_keys, column, task_from_row};
+use super::tasks::{active_generation, enqueue, hold_app_group};
+use super::{Db, PostgresStore, execute, get, in_transaction, query, query_one, query_opt};
+use crate::{
+    ArtifactKey, ClaimedTask, Completion, CompletionOutcome, DueSchedule, FireOutcome, QueueStore,
+};
+
+/// Drops the artifacts of successful generations beyond the newest `keep`, sparing the serving generation.
+async fn prune_artifacts(
+    tx: &impl GenericClient,
+    instance_id: i64,
+    keep: u32,
+) -> Result<Vec<ArtifactKey>> {
+    // The instance lock keeps a concurrent pin from choosing a generation pruned here (see `tasks.rs`).
+    let row = query_one(
+        tx,
+        "SELECT serving_generation FROM instance WHERE id = $1 FOR NO KEY UPDATE",
+        &[&instance_id],
+    )
+    .await?;
+    let serving: Option<i64> = get(&row, 0)?;
+    let rows = query(
+        tx,
+        "SELECT id, generation, artifact FROM task
+         WHERE instance_id = $1 AND state = 'success' AND artifact IS NOT NULL
+         ORDER BY generation DESC",
+        &[&instance_id],
+    )
+    .await?;
+    let mut pruned = Vec::new();
+    for row in rows.iter().skip(keep as usize) {
+        let (task_id, generation, artifact): (i64, i64, String) =
+            (get(row, 0)?, get(row, 1)?, get(row, 2)?);
+        if Some(generation) == serving {
+            continue;
+        }
+        execute(
+            tx,
+            "UPDATE task SET artifact = NULL WHERE id = $1",
+            &[&task_id],
+        )
+        .await?;
+        pruned.push(ArtifactKey::from_stored(artifact));
+    }
+    Ok(pruned)
+}
+
+/// Ids of changed rows in ascending order (`UPDATE … RETURNING` answers them in no particular order).
+fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids
+}
+
+#[async_trait]
+impl QueueStore for PostgresStore {
+    async fn claim_task(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ClaimedTask>> {
+        // SKIP LOCKED: concurrent workers take different tasks and never wait for each other.
+        let sql = format!(
+            "WITH claimed AS (
+                 UPDATE task SET state = 'running', started_ms = $1, lease_owner = $2, lease_until_ms = $3,
+                     step = 'starting'
+                 WHERE id = (SELECT id FROM task WHERE state = 'queued' ORDER BY created_ms, id LIMIT 1
+                             FOR UPDATE SKIP LOCKED)
+                 RETURNING *
+             )
+             SELECT {TASK_COLUMNS}, a.name, i.name, i.model_type, i.create_parameters, i.usage_parameters
+             FROM claimed t JOIN instance i ON i.id = t.instance_id JOIN app_group a ON a.id = i.app_id"
+        );
+        in_transaction!(self, |tx| {
+            let row = query_opt(&tx, &sql, &[&now_ms, &worker, &lease_until_ms]).await?;
+            let Some(row) = row else { return Ok(None) };
+            let create: String = get(&row, 15)?;
+            let usage: String = get(&row, 16)?;
+            Some(ClaimedTask {
+                task: task_from_row(&row)?,
+                app_group: get(&row, 12)?,
+                instance_name: get(&row, 13)?,
+                model_type: get(&row, 14)?,
+                create_parameters: serde_json::from_str(&create).unwrap_or_default(),
+                usage_parameters: serde_json::from_str(&usage).unwrap_or_default(),
+            })
+        })
+    }
+
+    async fn heartbeat(
+        &self,
+        task_id: i64,
+        worker: &str,
+        progress: i64,
+        step: &str,
+        lease_until_ms: i64,
+    ) -> Result<bool> {
+        in_transaction!(self, |tx| {
+            let changed = execute(
+                &tx,
+                "UPDATE task SET progress = greatest(progress, $1), step = $2, lease_until_ms = $3
+                 WHERE id = $4 AND state = 'running' AND lease_owner = $5",
+                &[
+                    &progress.clamp(0, 99),
+                    &step,
+                    &lease_until_ms,
+                    &task_id,
+                    &worker,
+                ],
+            )
+            .await?;
+            changed == 1
+        })
+    }
+
+    async fn complete_task(
+        &self,
+        task_id: i64,
+        worker: &str,
+        completion: Completion,
+        keep_generations: u32,
+        now_ms: i64,
+    ) -> Result<CompletionOutcome> {
+        in_transaction!(self, |tx| {
+            // Each update is conditional on the task still being ours: a cancellation or lease expiry committed by
+            // another process meanwhile makes it change nothing, and the result is discarded.
+            match completion {
+                Completion::Success {
+                    artifact,
+                    metrics,
+                    serve,
+                } => {
+                    let owned = query_opt(
+                        &tx,
+                        "UPDATE task SET state = 'success', progress = 100, step = 'done', ended_ms = $1,
+                             extend_info = $2, artifact = $3, serve = $4, lease_owner = NULL, lease_until_ms = NULL
+                         WHERE id = $5 AND state = 'running' AND lease_owner = $6
+                         RETURNING instance_id, generation",
+                        &[
+                            &now_ms,
+                            &extend_info(metrics, Vec::new()),
+                            &artifact.as_str(),
+                            &serve,
+                            &task_id,
+                            &worker,
+                        ],
+                    )
+                    .await?;
+                    let Some(owned) = owned else {
+                        return Ok(CompletionOutcome {
+                            recorded: false,
+                            pruned: Vec::new(),
+                        });
+                    };
+                    let (instance_id, generation): (i64, i64) = (get(&owned, 0)?, get(&owned, 1)?);
+                    if serve {
+                        execute(
+                            &tx,
+                            "UPDATE instance SET serving_generation = $1
+                             WHERE id = $2 AND pinned_generation IS NULL",
+                            &[&generation, &instance_id],
+                        )
+                        .await?;
+                    }
+                    let pruned = prune_artifacts(&tx, instance_id, keep_generations.max(1)).await?;
+                    CompletionOutcome {
+                        recorded: true,
+                        pruned,
+                    }
+                }
+                Completion::Failed { errors, metrics } => {
+                    let changed = execute(
+                        &tx,
+                        "UPDATE task SET state = 'failed', ended_ms = $1, extend_info = $2, lease_owner = NULL,
+                             lease_until_ms = NULL
+                         WHERE id = $3 AND state = 'running' AND lease_owner = $4",
+                        &[&now_ms, &extend_info(metrics, errors), &task_id, &worker],
+                    )
+                    .await?;
+                    CompletionOutcome {
+                        recorded: changed == 1,
+                        pruned: Vec::new(),
+                    }
+                }
+            }
+        })
+    }
+
+    async fn fail_expired_tasks(&self, now_ms: i64, reason: &str) -> Result<Vec<i64>> {
+        let info = extend_info(Default::default(), vec![reason.to_string()]);
+        in_transaction!(self, |tx| {
+            // One conditional update: a lease renewed by a heartbeat committed meanwhile is re-checked and kept,
+            // and of two processes reconciling at once each task is failed (and reported) by one.
+            let expired = column::<i64>(
+                &tx,
+                "UPDATE task SET state = 'failed', ended_ms = $1, extend_info = $2, lease_owner = NULL,
+                     lease_until_ms = NULL
+                 WHERE state = 'running' AND lease_until_ms < $1
+                 RETURNING id",
+                &[&now_ms, &info],
+            )
+            .await?;
+            sorted(expired)
+        })
+    }
+
+    async fn fail_all_running_tasks(&self, now_ms: i64, reason: &str) -> Result<Vec<i64>> {
+        let info = extend_info(Default::default(), vec![reason.to_string()]);
+        in_transaction!(self, |tx| {
+            let running = column::<i64>(
+                &tx,
+                "UPDATE task SET state = 'failed', ended_ms = $1, extend_info = $2, lease_owner = NULL,
+                     lease_until_ms = NULL
+                 WHERE state = 'running'
+                 RETURNING id",
+                &[&now_ms, &info],
+            )
+            .await?;
+            sorted(running)
+        })
+    }
+
+    async fn due_schedules(&self, now_ms: i64, limit: u32) -> Result<Vec<DueSchedule>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT i.id, a.name, i.function, i.name, i.cron, i.next_fire_ms
+             FROM instance i JOIN app_group a ON a.id = i.app_id
+             WHERE i.next_fire_ms IS NOT NULL AND i.next_fire_ms <= $1
+             ORDER BY i.next_fire_ms LIMIT $2",
+            &[&now_ms, &i64::from(limit)],
+        )
+        .await?;
+        let mut due = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let function: String = get(row, 2)?;
+            // Skipped like in the embedded store: a function this build does not know cannot be trained.
+            let Ok(function) = function.parse::<Function>() else {
+                continue;
+            };
+            due.push(DueSchedule {
+                instance_id: get(row, 0)?,
+                app_group: get(row, 1)?,
+                function,
+                instance_name: get(row, 3)?,
+                cron: get(row, 4)?,
+                fire_ms: get(row, 5)?,
+            });
+        }
+        Ok(due)
+    }
+
+    async fn fire_schedule(
+        &self,
+        due: &DueSchedule,
+        next_fire_ms: Option<i64>,
+    ) -> Result<FireOutcome> {
+        in_transaction!(self, |tx| {
+            hold_app_group(&tx, due.instance_id).await?;
+            // Moving next_fire_ms only if it still holds the value we read makes firing idempotent across
+            // processes: of several schedulers firing the same `due`, exactly one changes the row. The update also
+            // locks the instance for the enqueue below (see `tasks.rs`).
+            let moved = execute(
+                &tx,
+                "UPDATE instance SET next_fire_ms = $1 WHERE id = $2 AND next_fire_ms = $3 AND cron = $4",
+                &[&next_fire_ms, &due.instance_id, &due.fire_ms, &due.cron],
+            )
+            .await?;
+            if moved == 0 {
+                return Ok(FireOutcome::AlreadyHandled);
+            }
+            if active_generation(&tx, due.instance_id).await?.is_some() {
+                // Committed with the move: this firing is consumed although it queues nothing.
+                FireOutcome::SkippedActive
+            } else {
+                let task = enqueue(
+                    &tx,
+                    due.instance_id,
+                    &due.app_group,
+                    due.function,
+                    &due.instance_name,
+                    Trigger::Scheduled,
+                    due.fire_ms,
+                )
+                .await?;
+                FireOutcome::Queued(task)
+            }
+        })
+    }
+
+    async fn referenced_artifacts(&self) -> Result<Vec<ArtifactKey>> {
+        let client = self.client().await?;
+        artifact_keys(
+            &client,
+            "SELECT artifact FROM task WHERE artifact IS NOT NULL",
+            &[],
+        )
+        .await
+    }
+}
+
+/// What the shared queue adds to the conformance suite: several processes (here, stores with their own pools) on
+/// one database.
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use algocenter_domain::Function;
+    use algocenter_domain::app_group::NewAppGroup;
+    use algocenter_domain::instance::NewInstance;
+    use algocenter_domain::task::Trigger;
+
+    use super::super::PostgresStore;
+    use super::super::testing::fresh_database;
+    use crate::{AppGroupStore, FireOutcome, InstanceStore, QueueStore, TaskStore};
+
+    const T0: i64 = 1_700_000_000_000;
+
+    async fn processes(n: usize) -> Vec<Arc<PostgresStore>> {
+        let url = fresh_database().await;
+        let mut stores = Vec::new();
+        for _ in 0..n {
+            stores.push(Arc::new(PostgresStore::connect(&url, 4).await.unwrap()));
+        }
+        let new = NewAppGroup {
+            name: "shop".into(),
+            app_type: "enhanced".into(),
+            description: String::new(),
+            extra: Default::default(),
+        };
+        stores[0].create_app_group(new, T0).await.unwrap();
+        stores
+    }
+
+    fn instance(name: &str, next_fire_ms: Option<i64>) -> NewInstance {
+        NewInstance {
+            function: Function::Pop,
+            name: name.into(),
+            model_type: "pop".into(),
+            function_type: "PAAS".into(),
+            description: String::new(),
+            cron: if next_fire_ms.is_some() {
+                "* * * * *".into()
+            } else {
+                String::new()
+            },
+            version_id: 201,
+            create_parameters: vec![],
+            usage_parameters: vec![],
+            resource_refs: vec![],
+            next_fire_ms,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn workers_of_several_processes_claim_each_task_once() {
+        let stores = processes(3).await;
+        for i in 0..30 {
+            let name = format!("p{i}");
+            stores[0]
+                .create_instance("shop", instance(&name, None), T0)
+                .await
+                .unwrap();
+            stores[0]
+                .enqueue_task("shop", Function::Pop, &name, Trigger::Manual, T0 + i)
+                .await
+                .unwrap();
+        }
+        let mut workers = Vec::new();
+        for w in 0..12 {
+            let store = Arc::clone(&stores[w % stores.len()]);
+            workers.push(tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                while let Some(task) = store
+                    .claim_task(&format!("w{w}"), T0, T0 + 60_000)
+                    .await
+                    .unwrap()
+                {
+                    claimed.push(task.task.id);
+                }
+                claimed
+            }));
+        }
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.await.unwrap());
+        }
+        let distinct: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!(
+            (all.len(), distinct.len()),
+            (30, 30),
+            "every task claimed exactly once"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_of_several_schedulers_fires_a_due_schedule() {
+        let stores = processes(3).await;
+        stores[0]
+            .create_instance("shop", instance("p", Some(T0)), T0)
+            .await
+            .unwrap();
+        let due = stores[1].due_schedules(T0, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        let mut firings = Vec::new();
+        for i in 0..12 {
+            let (store, due) = (Arc::clone(&stores[i % stores.len()]), due[0].clone());
+            firings.push(tokio::spawn(async move {
+                store.fire_schedule(&due, Some(T0 + 60_000)).await.unwrap()
+            }));
+        }
+        let mut queued = 0;
+        for firing in firings {
+            match firing.await.unwrap() {
+                FireOutcome::Queued(_) => queued += 1,
+                FireOutcome::AlreadyHandled => {}
+                FireOutcome::SkippedActive => panic!("the firing was taken twice"),
+            }
+        }
+        assert_eq!(queued, 1);
+    }
+}
