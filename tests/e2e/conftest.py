@@ -17,8 +17,25 @@ BINARY = os.environ.get("ALGOCENTER_BIN", "target/debug/algocenter")
 ADMIN_ID, ADMIN_SECRET = "testAK", "testSecret"
 
 
+# With ALGOCENTER_E2E_DATABASE_URL set (a PostgreSQL server; scripts/test sets it for a second run of the core
+# suite), every test server runs on its own new database there instead of the embedded SQLite file.
+E2E_DATABASE_URL = os.environ.get("ALGOCENTER_E2E_DATABASE_URL")
+_databases = iter(range(1_000_000))
+
+
+def fresh_database_url():
+    """A new empty database on the E2E PostgreSQL server, created with psql."""
+    name = f"e2e_{os.getpid()}_{next(_databases)}_{int(time.time() * 1000)}"
+    subprocess.run(["psql", "-q", "-X", E2E_DATABASE_URL, "-c", f"CREATE DATABASE {name}"], check=True,
+                   capture_output=True)
+    base = E2E_DATABASE_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
 class Server:
     def __init__(self, data_dir, *extra):
+        if E2E_DATABASE_URL and "--database-url" not in extra:
+            extra = (*extra, "--database-url", fresh_database_url())
         # The SDK honours proxy variables; loopback calls must not go through one (spec §5.3).
         for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             os.environ.pop(var, None)

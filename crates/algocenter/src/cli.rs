@@ -17,6 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: the OpenSearch function API and the task engine on an embedded data directory.
     Serve(Box<ServeArgs>),
+    /// Run training workers only (no API), on the PostgreSQL database that serve processes share
+    /// (`--database-url`); takes the same options as `serve`.
+    Worker(Box<ServeArgs>),
     /// Manage app groups through a running server.
     #[command(subcommand)]
     App(AppCommand),
@@ -197,6 +200,18 @@ pub struct ServeArgs {
     /// Behaviour events older than this are refused on push and deleted hourly [default: 30].
     #[arg(long, env = "ALGOCENTER_EVENT_RETENTION_DAYS", value_name = "DAYS")]
     pub event_retention_days: Option<u32>,
+    /// PostgreSQL database shared by several algocenter processes, `postgres://user:password@host:port/db`, instead
+    /// of the embedded SQLite file (the data directory still holds the master key and, for now, artifacts).
+    #[arg(
+        long,
+        env = "ALGOCENTER_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Connections to the PostgreSQL database this process opens at most [default: 16].
+    #[arg(long, env = "ALGOCENTER_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    pub database_max_connections: Option<usize>,
     /// SQLite durability: `normal` survives process crashes, `full` also power loss [default: normal].
     #[arg(long, env = "ALGOCENTER_SQLITE_SYNCHRONOUS", value_enum)]
     pub sqlite_synchronous: Option<SyncMode>,

@@ -23,6 +23,8 @@ struct FileConfig {
     max_push_bytes: Option<usize>,
     event_retention_days: Option<u32>,
     sqlite_synchronous: Option<SyncMode>,
+    database_url: Option<String>,
+    database_max_connections: Option<usize>,
     log_format: Option<LogFormat>,
     log: Option<String>,
     insecure_no_auth: Option<bool>,
@@ -49,6 +51,9 @@ pub struct ServeConfig {
     pub max_push_bytes: usize,
     pub event_retention_days: u32,
     pub sqlite_synchronous: SyncMode,
+    /// PostgreSQL instead of the embedded SQLite file.
+    pub database_url: Option<String>,
+    pub database_max_connections: usize,
     pub log_format: LogFormat,
     pub log: String,
     pub insecure_no_auth: bool,
@@ -163,6 +168,19 @@ impl ServeConfig {
         if !(1..=300).contains(&header_timeout_secs) {
             return Err("header-timeout-secs must be between 1 and 300".into());
         }
+        let database_url = args.database_url.or(file.database_url);
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err("database-url must be a postgres:// URL".into());
+        }
+        let database_max_connections = args
+            .database_max_connections
+            .or(file.database_max_connections)
+            .unwrap_or(16);
+        if !(1..=1000).contains(&database_max_connections) {
+            return Err("database-max-connections must be between 1 and 1000".into());
+        }
         Ok(ServeConfig {
             listen,
             data_dir,
@@ -181,6 +199,8 @@ impl ServeConfig {
                 .sqlite_synchronous
                 .or(file.sqlite_synchronous)
                 .unwrap_or(SyncMode::Normal),
+            database_url,
+            database_max_connections,
             log_format: args
                 .log_format
                 .or(file.log_format)

@@ -22,7 +22,10 @@ fn main() -> ExitCode {
     };
     let cli::Cli { client, command } = cli;
     // Client commands read the client configuration file for what flags and environment leave unset.
-    let client = if matches!(command, cli::Command::Serve(_) | cli::Command::Generate(_)) {
+    let client = if matches!(
+        command,
+        cli::Command::Serve(_) | cli::Command::Worker(_) | cli::Command::Generate(_)
+    ) {
         client
     } else {
         match client.with_config_file() {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async move {
         match command {
             cli::Command::Serve(args) => serve::run(*args).await,
+            cli::Command::Worker(args) => serve::run_worker(*args).await,
             cli::Command::App(command) => client::app(client, command).await,
             cli::Command::Push(args) => push::run(client, args).await,
             cli::Command::Generate(args) => generate::run(args),

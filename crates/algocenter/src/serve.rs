@@ -12,6 +12,7 @@ use algocenter_engine::{Engine, EngineConfig};
 use algocenter_functions::Trainers;
 use algocenter_store::Store;
 use algocenter_store::artifacts::LocalArtifacts;
+use algocenter_store::postgres::PostgresStore;
 use algocenter_store::sqlite::{SqliteStore, Synchronous};
 use tracing_subscriber::EnvFilter;
 
@@ -54,14 +55,78 @@ pub fn init_logging(config: &ServeConfig) {
     }
 }
 
+/// What a process does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The API (and dashboard), with `workers` embedded training workers (0 for an API-only node).
+    Serve,
+    /// Training workers only, on a shared PostgreSQL database.
+    Worker,
+}
+
+/// `algocenter worker`: the task engine without the API, on the database other processes share.
+pub async fn run_worker(args: ServeArgs) -> ExitCode {
+    let config = match ServeConfig::resolve(args) {
+        Ok(config) if config.database_url.is_none() => {
+            eprintln!(
+                "error: a worker needs --database-url: the embedded SQLite file belongs to one serve process"
+            );
+            return ExitCode::from(2);
+        }
+        Ok(config) if config.workers == 0 => {
+            eprintln!("error: a worker needs --workers 1 or more");
+            return ExitCode::from(2);
+        }
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    match work(config, Trainers::builtin()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Runs the server with the given trainers until SIGTERM/SIGINT.
 pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String> {
+    serve_as(config, trainers, Role::Serve).await
+}
+
+/// Runs training workers only (on a shared database) with the given trainers until SIGTERM/SIGINT.
+pub async fn work(config: ServeConfig, trainers: Trainers) -> Result<(), String> {
+    serve_as(config, trainers, Role::Worker).await
+}
+
+async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result<(), String> {
     let synchronous = match config.sqlite_synchronous {
         SyncMode::Normal => Synchronous::Normal,
         SyncMode::Full => Synchronous::Full,
     };
-    let store =
-        Arc::new(SqliteStore::open(&config.data_dir, 8, synchronous).map_err(|e| e.to_string())?);
+    // The embedded file belongs to this process alone; a PostgreSQL database is shared with other processes.
+    let (store, sqlite): (Arc<dyn Store>, Option<Arc<SqliteStore>>) = match &config.database_url {
+        Some(url) => {
+            let store = PostgresStore::connect(url, config.database_max_connections)
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+            tracing::info!(
+                max_connections = config.database_max_connections,
+                "using PostgreSQL"
+            );
+            (Arc::new(store), None)
+        }
+        None => {
+            let sqlite = Arc::new(
+                SqliteStore::open(&config.data_dir, 8, synchronous).map_err(|e| e.to_string())?,
+            );
+            (Arc::clone(&sqlite) as Arc<dyn Store>, Some(sqlite))
+        }
+    };
     let artifacts =
         LocalArtifacts::open(config.data_dir.join("artifacts")).map_err(|e| e.to_string())?;
     let engine_config = EngineConfig {
@@ -70,11 +135,11 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         keep_generations: config.keep_generations,
         shutdown_grace: config.shutdown_grace,
         event_retention_days: config.event_retention_days,
-        exclusive_store: true,
+        exclusive_store: sqlite.is_some(),
         ..EngineConfig::default()
     };
     let engine = Engine::new(
-        Arc::clone(&store) as Arc<dyn algocenter_store::Store>,
+        Arc::clone(&store),
         Arc::new(artifacts),
         trainers,
         engine_config,
@@ -83,6 +148,18 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
         .start()
         .await
         .map_err(|e| format!("start-up recovery failed: {e}"))?;
+    if role == Role::Worker {
+        tracing::info!(
+            workers = config.workers,
+            "worker started: training tasks of the shared database"
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new tasks; running tasks get their grace period");
+        engine.begin_shutdown();
+        engine_handle.shutdown().await;
+        tracing::info!("stopped");
+        return Ok(());
+    }
     let limits = Limits {
         max_body_bytes: config.max_body_bytes,
         max_push_bytes: config.max_push_bytes,
@@ -123,7 +200,9 @@ pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String
     )
     .await;
     engine_handle.shutdown().await;
-    if let Err(e) = store.checkpoint().await {
+    if let Some(sqlite) = &sqlite
+        && let Err(e) = sqlite.checkpoint().await
+    {
         tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
     }
     tracing::info!("stopped");
@@ -190,10 +269,12 @@ async fn bootstrap_admin_key(store: &dyn Store, master: &MasterKey) -> Result<()
         created_ms: algocenter_domain::now_ms(),
         revoked_ms: None,
     };
-    store
-        .create_key(key, sealed)
-        .await
-        .map_err(|e| e.to_string())?;
+    match store.create_key(key, sealed).await {
+        Ok(()) => {}
+        // Another process on the same shared database created it a moment ago.
+        Err(algocenter_domain::Error::AccessKeyDuplicated(_)) if !printed => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
     if printed {
         println!("First start: created an admin access key for this data directory.");
         println!("  AccessKeyId:     {id}");

@@ -14,6 +14,11 @@ use serde_json::Value;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_algocenter");
 
+/// What a server logs when it answers (followed by its address).
+const LISTENING: &str = "listening on ";
+/// What a worker logs when it takes tasks.
+pub const WORKER_READY: &str = "worker started";
+
 /// A server process and everything it logged.
 pub struct Process {
     pub child: Child,
@@ -48,7 +53,38 @@ impl Process {
         Process::spawn(command)
     }
 
-    fn spawn(mut command: Command) -> Process {
+    /// Starts the real binary as a worker: `algocenter worker --data-dir DIR <extra>`.
+    pub fn worker(data_dir: &Path, extra: &[&str]) -> Process {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["worker", "--data-dir"])
+            .arg(data_dir)
+            .args(extra);
+        Process::spawn_until(command, WORKER_READY)
+    }
+
+    /// Re-executes this test binary's test `name` as a child process with `env` (helpers that run a server or
+    /// worker with test-only trainers); waits for `ready` in its log.
+    pub fn child(name: &str, env: &[(&str, &str)], ready: &'static str) -> Process {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Process::spawn_until(command, ready)
+    }
+
+    fn spawn(command: Command) -> Process {
+        Process::spawn_until(command, LISTENING)
+    }
+
+    fn spawn_until(mut command: Command, ready: &'static str) -> Process {
         command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -66,7 +102,7 @@ impl Process {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
-                if let Some(rest) = line.split("listening on ").nth(1) {
+                if let Some(rest) = line.split(ready).nth(1) {
                     let address = rest.split_whitespace().next().unwrap_or("").to_string();
                     let _ = tx.send(address);
                 }
@@ -76,7 +112,7 @@ impl Process {
             Ok(address) => address,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not log 'listening on': {}", log.lock().unwrap());
+                panic!("process did not log '{ready}': {}", log.lock().unwrap());
             }
         };
         Process {

@@ -1,0 +1,376 @@
+//! Several algocenter processes on one PostgreSQL database (and one shared data directory for the master key and
+//! artifacts): tasks complete exactly once across `serve` and `worker` processes, a `kill -9`ed worker's task is
+//! reconciled by another node and its generation never reused, a killed API process loses no acknowledged event,
+//! and a cron firing seen by two nodes queues one task.
+//!
+//! Needs the test cluster of `scripts/test` (`ALGOCENTER_TEST_DATABASE_URL`).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use algocenter::config::ServeConfig;
+use algocenter_domain::Function;
+use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
+use algocenter_store::postgres::testing::fresh_database;
+use serde_json::{Map, Value, json};
+use support::{BINARY, Process, WORKER_READY, admin_env, call, temp_data_dir};
+
+const POP: &str = "/v4/openapi/app-groups/shop/functions/pop";
+
+/// Reports progress every 100 ms for a minute: long enough to be killed in the middle.
+struct SlowTrainer;
+
+impl Trainer for SlowTrainer {
+    fn train(
+        &self,
+        _job: &TrainingJob<'_>,
+        progress: &mut dyn Progress,
+    ) -> Result<TrainedModel, TrainError> {
+        for step in 0..600u32 {
+            progress.report("slow", (1 + step / 7).min(99) as u8)?;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(TrainedModel {
+            artifact: b"slow".to_vec(),
+            metrics: Map::new(),
+            passed_quality_gate: true,
+        })
+    }
+}
+
+/// Not a test: a worker process with the slow trainer (started by the kill test through `Process::child`).
+#[test]
+#[ignore = "helper run as a child process by other tests"]
+fn child_worker() {
+    let (Ok(url), Ok(data_dir)) = (
+        std::env::var("ALGOCENTER_TEST_CHILD_DATABASE_URL"),
+        std::env::var("ALGOCENTER_TEST_CHILD_DATA_DIR"),
+    ) else {
+        return;
+    };
+    let args = algocenter::cli::ServeArgs {
+        data_dir: Some(data_dir.into()),
+        database_url: Some(url),
+        lease_secs: Some(3),
+        ..Default::default()
+    };
+    let config = ServeConfig::resolve(args).unwrap();
+    algocenter::serve::init_logging(&config);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let trainers = Trainers::default().with(Function::Pop, Arc::new(SlowTrainer));
+    runtime
+        .block_on(algocenter::serve::work(config, trainers))
+        .unwrap();
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+fn node(data: &std::path::Path, url: &str, extra: &[&str]) -> Process {
+    let mut args = vec!["--database-url", url];
+    args.extend_from_slice(extra);
+    Process::serve(data, &args)
+}
+
+async fn ok(base: &str, method: &str, path: &str, body: Option<&str>) -> Value {
+    let (status, answer) = call(base, method, path, body).await;
+    assert_eq!(status, 200, "{method} {path}: {answer}");
+    answer
+}
+
+async fn task(base: &str, instance: &str, generation: &str) -> Value {
+    ok(
+        base,
+        "GET",
+        &format!("{POP}/instances/{instance}/tasks/{generation}"),
+        None,
+    )
+    .await["Result"]
+        .clone()
+}
+
+/// Polls a task until `done` holds.
+async fn wait_task(
+    base: &str,
+    instance: &str,
+    generation: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let task = task(base, instance, generation).await;
+        if done(&task) {
+            return task;
+        }
+        assert!(Instant::now() < deadline, "{instance}/{generation}: {task}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `(instance, generation)` of every "training started" line of a process log.
+fn trained(log: &str) -> Vec<(String, i64)> {
+    log.lines()
+        .filter(|l| l.contains("training started"))
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split(&format!("{name}="))
+                    .nth(1)?
+                    .split([' ', '}'])
+                    .next()
+                    .map(str::to_string)
+            };
+            Some((field("instance")?, field("generation")?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_and_one_worker_process_complete_every_task_exactly_once() {
+    let url = fresh_database().await;
+    let (tmp, data) = temp_data_dir();
+    let a = node(&data, &url, &["--workers", "1"]);
+    let b = node(&data, &url, &["--workers", "1"]);
+    let w = Process::worker(&data, &["--database-url", &url, "--workers", "1"]);
+    ok(
+        &a.base,
+        "POST",
+        "/v4/openapi/app-groups",
+        Some(r#"{"name":"shop"}"#),
+    )
+    .await;
+    let generated = tmp.path().join("generated");
+    let made = std::process::Command::new(BINARY)
+        .args(["generate", "--events", "20000", "--days", "7", "--out"])
+        .arg(&generated)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let pushed = admin_env(&mut std::process::Command::new(BINARY))
+        .args([
+            "--endpoint",
+            &b.base,
+            "push",
+            "--app",
+            "shop",
+            "--type",
+            "behavior",
+        ])
+        .arg(generated.join("behavior.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
+    const INSTANCES: usize = 100;
+    let nodes = [a.base.as_str(), b.base.as_str()];
+    for i in 0..INSTANCES {
+        let body = format!(r#"{{"instanceName":"p{i}","modelType":"pop"}}"#);
+        ok(
+            nodes[i % 2],
+            "POST",
+            &format!("{POP}/instances"),
+            Some(&body),
+        )
+        .await;
+    }
+    for generation in ["1", "2"] {
+        for i in 0..INSTANCES {
+            let created = ok(
+                nodes[i % 2],
+                "POST",
+                &format!("{POP}/instances/p{i}/tasks"),
+                None,
+            )
+            .await;
+            assert_eq!(created["Result"]["Generation"], generation);
+        }
+        for i in 0..INSTANCES {
+            let done = wait_task(nodes[(i + 1) % 2], &format!("p{i}"), generation, |t| {
+                t["Status"] != "running"
+            })
+            .await;
+            assert_eq!(done["Status"], "success", "p{i}/{generation}: {done}");
+        }
+    }
+    // Every task was trained by exactly one process, once.
+    let logs = [a.log(), b.log(), w.log()];
+    let mut runs: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    for log in &logs {
+        for run in trained(log) {
+            *runs.entry(run).or_default() += 1;
+        }
+    }
+    assert_eq!(runs.len(), INSTANCES * 2, "{runs:?}");
+    assert!(runs.values().all(|n| *n == 1), "a task ran twice: {runs:?}");
+    let busy: Vec<usize> = logs.iter().map(|l| trained(l).len()).collect();
+    assert!(
+        busy.iter().filter(|n| **n > 0).count() >= 2,
+        "the work spread over the processes: {busy:?}"
+    );
+    let listed = ok(&a.base, "GET", &format!("{POP}/instances/p7/tasks?pageSize=10"), None).await;
+    let generations: BTreeSet<String> = listed["Result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Generation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        generations,
+        BTreeSet::from(["1".to_string(), "2".to_string()])
+    );
+    drop(w);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_task_is_reconciled_by_another_node_and_its_generation_never_reused() {
+    let url = fresh_database().await;
+    let (_tmp, data) = temp_data_dir();
+    // An API node without workers: only the child worker can train.
+    let api = node(&data, &url, &["--workers", "0", "--lease-secs", "3"]);
+    ok(
+        &api.base,
+        "POST",
+        "/v4/openapi/app-groups",
+        Some(r#"{"name":"shop"}"#),
+    )
+    .await;
+    ok(
+        &api.base,
+        "POST",
+        &format!("{POP}/instances"),
+        Some(r#"{"instanceName":"p","modelType":"pop"}"#),
+    )
+    .await;
+    let data_dir = data.to_string_lossy().to_string();
+    let worker = Process::child(
+        "child_worker",
+        &[
+            ("ALGOCENTER_TEST_CHILD_DATABASE_URL", &url),
+            ("ALGOCENTER_TEST_CHILD_DATA_DIR", &data_dir),
+        ],
+        WORKER_READY,
+    );
+    ok(&api.base, "POST", &format!("{POP}/instances/p/tasks"), None).await;
+    wait_task(&api.base, "p", "1", |t| {
+        t["Progress"].as_i64().unwrap_or(0) > 1
+    })
+    .await;
+    worker.kill();
+
+    // The lease (3 s) runs out; the API node's reconciler fails the task with the reason.
+    let failed = wait_task(&api.base, "p", "1", |t| t["Status"] != "running").await;
+    assert_eq!(failed["Status"], "failed", "{failed}");
+    let info: Value = serde_json::from_str(failed["ExtendInfo"].as_str().unwrap()).unwrap();
+    let errors = info["errors"].to_string();
+    assert!(errors.contains("lease"), "{errors}");
+    let again = ok(&api.base, "POST", &format!("{POP}/instances/p/tasks"), None).await;
+    assert_eq!(again["Result"]["Generation"], "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_api_process_loses_no_acknowledged_event() {
+    let url = fresh_database().await;
+    let (_tmp, data) = temp_data_dir();
+    let a = node(&data, &url, &["--workers", "0"]);
+    let b = node(&data, &url, &["--workers", "0"]);
+    ok(
+        &a.base,
+        "POST",
+        "/v4/openapi/app-groups",
+        Some(r#"{"name":"shop"}"#),
+    )
+    .await;
+    let bulk = "/v3/openapi/app-groups/shop/data-collections/shop/data-collection-type/behavior/actions/bulk";
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let (base, counter) = (a.base.clone(), Arc::clone(&acknowledged));
+    let pusher = tokio::spawn(async move {
+        let now = algocenter_domain::now_ms();
+        for batch in 0u64.. {
+            let records: Vec<Value> = (0..100)
+                .map(|i| {
+                    json!({"cmd": "ADD", "fields": {"user_id": format!("u{batch}"), "biz_id": "1",
+                        "trace_id": "t", "rn": format!("rn{batch}"), "item_id": format!("i{i}"),
+                        "item_type": "item", "bhv_type": "click", "bhv_time": now, "reach_time": now}})
+                })
+                .collect();
+            let body = Value::Array(records).to_string();
+            match support::signed(&base, "POST", bulk, Some(&body))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => {
+                    counter.fetch_add(100, Ordering::SeqCst);
+                }
+                _ => break,
+            }
+        }
+    });
+    while acknowledged.load(Ordering::SeqCst) < 3_000 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.kill();
+    pusher.await.unwrap();
+    let acked = acknowledged.load(Ordering::SeqCst);
+    let status = ok(
+        &b.base,
+        "GET",
+        "/v4/openapi/app-groups/shop/data-status",
+        None,
+    )
+    .await;
+    let stored = status["Result"]["totals"]["clicks"].as_u64().unwrap();
+    assert!(
+        stored >= acked && stored <= acked + 100,
+        "stored {stored}, acknowledged {acked}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_firing_seen_by_two_nodes_queues_one_task() {
+    let url = fresh_database().await;
+    let (_tmp, data) = temp_data_dir();
+    let a = node(&data, &url, &["--workers", "0"]);
+    let b = node(&data, &url, &["--workers", "0"]);
+    ok(
+        &a.base,
+        "POST",
+        "/v4/openapi/app-groups",
+        Some(r#"{"name":"shop"}"#),
+    )
+    .await;
+    // Next firing next January; then both nodes are told it is due now, as if the time had come.
+    let body = r#"{"instanceName":"p","modelType":"pop","cron":"0 3 1 1 *"}"#;
+    ok(&b.base, "POST", &format!("{POP}/instances"), Some(body)).await;
+    let due = std::process::Command::new("psql")
+        .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", &url, "-c"])
+        .arg(format!(
+            "UPDATE instance SET next_fire_ms = {} WHERE name = 'p'",
+            algocenter_domain::now_ms() - 1
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        due.status.success(),
+        "{}",
+        String::from_utf8_lossy(&due.stderr)
+    );
+    // Both schedulers look every second; give them several looks.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tasks = loop {
+        let listed = ok(&a.base, "GET", &format!("{POP}/instances/p/tasks"), None).await;
+        if listed["TotalCount"].as_u64().unwrap_or(0) > 0 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            break ok(&b.base, "GET", &format!("{POP}/instances/p/tasks"), None).await;
+        }
+        assert!(Instant::now() < deadline, "the cron never fired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(tasks["TotalCount"], 1, "{tasks}");
+    let run_id = tasks["Result"][0]["RunId"].as_str().unwrap();
+    assert!(run_id.starts_with("scheduled__"), "{run_id}");
+}
