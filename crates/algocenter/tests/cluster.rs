@@ -212,7 +212,13 @@ async fn two_serve_and_one_worker_process_complete_every_task_exactly_once() {
         busy.iter().filter(|n| **n > 0).count() >= 2,
         "the work spread over the processes: {busy:?}"
     );
-    let listed = ok(&a.base, "GET", &format!("{POP}/instances/p7/tasks?pageSize=10"), None).await;
+    let listed = ok(
+        &a.base,
+        "GET",
+        &format!("{POP}/instances/p7/tasks?pageSize=10"),
+        None,
+    )
+    .await;
     let generations: BTreeSet<String> = listed["Result"]
         .as_array()
         .unwrap()
