@@ -209,6 +209,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// Where trained models are kept: `s3://bucket[/prefix]` for S3-compatible object storage shared by several
+    /// processes (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) [default: DATA_DIR/artifacts].
+    #[arg(long, env = "ALGOCENTER_ARTIFACT_STORE", value_name = "URL")]
+    pub artifact_store: Option<String>,
+    /// Endpoint of an S3-compatible server, e.g. http://minio:9000 [default: AWS].
+    #[arg(long, env = "ALGOCENTER_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region of the bucket [default: us-east-1].
+    #[arg(long, env = "ALGOCENTER_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
     /// Connections to the PostgreSQL database this process opens at most [default: 16].
     #[arg(long, env = "ALGOCENTER_DATABASE_MAX_CONNECTIONS", value_name = "N")]
     pub database_max_connections: Option<usize>,

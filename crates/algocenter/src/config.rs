@@ -25,6 +25,9 @@ struct FileConfig {
     sqlite_synchronous: Option<SyncMode>,
     database_url: Option<String>,
     database_max_connections: Option<usize>,
+    artifact_store: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
     insecure_no_auth: Option<bool>,
@@ -54,6 +57,8 @@ pub struct ServeConfig {
     /// PostgreSQL instead of the embedded SQLite file.
     pub database_url: Option<String>,
     pub database_max_connections: usize,
+    /// S3-compatible object storage for artifacts instead of `DATA_DIR/artifacts`.
+    pub s3: Option<algocenter_store::s3_artifacts::S3Settings>,
     pub log_format: LogFormat,
     pub log: String,
     pub insecure_no_auth: bool,
@@ -181,6 +186,18 @@ impl ServeConfig {
         if !(1..=1000).contains(&database_max_connections) {
             return Err("database-max-connections must be between 1 and 1000".into());
         }
+        let s3 = match args.artifact_store.or(file.artifact_store) {
+            None => None,
+            Some(url) => {
+                let mut settings = algocenter_store::s3_artifacts::S3Settings::from_url(&url)
+                    .map_err(|e| e.to_string())?;
+                settings.endpoint = args.s3_endpoint.or(file.s3_endpoint);
+                if let Some(region) = args.s3_region.or(file.s3_region) {
+                    settings.region = region;
+                }
+                Some(settings)
+            }
+        };
         Ok(ServeConfig {
             listen,
             data_dir,
@@ -201,6 +218,7 @@ impl ServeConfig {
                 .unwrap_or(SyncMode::Normal),
             database_url,
             database_max_connections,
+            s3,
             log_format: args
                 .log_format
                 .or(file.log_format)

@@ -10,10 +10,11 @@ use algocenter_auth::sealing::{MasterKey, generate_key};
 use algocenter_domain::access_key::{AccessKey, Scope, validate_key_id, validate_secret};
 use algocenter_engine::{Engine, EngineConfig};
 use algocenter_functions::Trainers;
-use algocenter_store::Store;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::postgres::PostgresStore;
+use algocenter_store::s3_artifacts::S3Artifacts;
 use algocenter_store::sqlite::{SqliteStore, Synchronous};
+use algocenter_store::{ArtifactStore, Store};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs, SyncMode};
@@ -127,8 +128,17 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
             (Arc::clone(&sqlite) as Arc<dyn Store>, Some(sqlite))
         }
     };
-    let artifacts =
-        LocalArtifacts::open(config.data_dir.join("artifacts")).map_err(|e| e.to_string())?;
+    let artifacts: Arc<dyn ArtifactStore> = match &config.s3 {
+        Some(settings) => {
+            let s3 = S3Artifacts::open(settings).map_err(|e| e.to_string())?;
+            s3.check().await.map_err(|e| e.to_string())?;
+            tracing::info!(artifacts = s3.describe(), "artifacts in object storage");
+            Arc::new(s3)
+        }
+        None => Arc::new(
+            LocalArtifacts::open(config.data_dir.join("artifacts")).map_err(|e| e.to_string())?,
+        ),
+    };
     let engine_config = EngineConfig {
         workers: config.workers,
         lease: config.lease,
@@ -138,12 +148,7 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
         exclusive_store: sqlite.is_some(),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(
-        Arc::clone(&store),
-        Arc::new(artifacts),
-        trainers,
-        engine_config,
-    );
+    let engine = Engine::new(Arc::clone(&store), artifacts, trainers, engine_config);
     let engine_handle = engine
         .start()
         .await

@@ -126,13 +126,64 @@ fn trained(log: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// A new bucket on the test S3 server (moto, started by scripts/test): `(endpoint, s3://bucket/run)`.
+async fn s3_bucket() -> (String, String) {
+    let endpoint = std::env::var("ALGOCENTER_TEST_S3_ENDPOINT")
+        .expect("ALGOCENTER_TEST_S3_ENDPOINT: scripts/test starts a moto server for these tests");
+    let bucket = format!(
+        "cluster{}-{}",
+        std::process::id(),
+        algocenter_domain::now_ms()
+    );
+    // moto creates buckets on an unsigned PUT.
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    (endpoint, format!("s3://{bucket}/run"))
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serve_and_one_worker_process_complete_every_task_exactly_once() {
     let url = fresh_database().await;
-    let (tmp, data) = temp_data_dir();
-    let a = node(&data, &url, &["--workers", "1"]);
-    let b = node(&data, &url, &["--workers", "1"]);
-    let w = Process::worker(&data, &["--database-url", &url, "--workers", "1"]);
+    let (endpoint, artifacts) = s3_bucket().await;
+    // Nothing shared but the database, the bucket and the master key file: each process has its own directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let master = tmp.path().join("master.key");
+    let args = |workers: &str| -> Vec<String> {
+        [
+            "--master-key-file",
+            master.to_str().unwrap(),
+            "--artifact-store",
+            &artifacts,
+            "--s3-endpoint",
+            &endpoint,
+            "--workers",
+            workers,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    // moto takes any credentials; without some, the S3 client would ask the cloud metadata service.
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let mut node_args = vec!["--database-url".to_string(), url.clone()];
+    node_args.extend(args("1"));
+    let a = Process::serve_with_env(&tmp.path().join("a"), &as_strs(&node_args), &credentials);
+    let b = Process::serve_with_env(&tmp.path().join("b"), &as_strs(&node_args), &credentials);
+    let w = Process::worker(&tmp.path().join("w"), &as_strs(&node_args), &credentials);
+    for node in [&a, &b] {
+        let (status, body) = call(&node.base, "GET", "/health/ready", None).await;
+        assert_eq!(status, 200, "{body}");
+    }
     ok(
         &a.base,
         "POST",
@@ -229,6 +280,15 @@ async fn two_serve_and_one_worker_process_complete_every_task_exactly_once() {
         generations,
         BTreeSet::from(["1".to_string(), "2".to_string()])
     );
+    // Every model is served by both API nodes, from the bucket, whichever process trained it.
+    for i in [0, 1, 2, 97, 98, 99] {
+        for node in [&a, &b] {
+            let body = r#"{"items":["i1","i2"]}"#;
+            let path = format!("{POP}/instances/p{i}/predict");
+            let served = ok(&node.base, "POST", &path, Some(body)).await;
+            assert_eq!(served["Result"]["Generation"], "2", "p{i}: {served}");
+        }
+    }
     drop(w);
 }
 

@@ -171,18 +171,28 @@ async fn health_live() -> axum::response::Response {
     )
 }
 
-/// `GET /health/ready`: 200 when the store answers a read, 503 with the reason otherwise.
+/// `GET /health/ready`: 200 when the database answers a read and the artifact store answers, 503 with the reason
+/// otherwise.
 async fn health_ready(
     axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
 ) -> axum::response::Response {
-    match state.store().has_keys().await {
-        Ok(_) => plain_json(
+    let checked = match state.store().has_keys().await {
+        Ok(_) => state
+            .engine
+            .artifacts()
+            .check()
+            .await
+            .map_err(|e| format!("artifacts: {e}")),
+        Err(e) => Err(format!("store: {e}")),
+    };
+    match checked {
+        Ok(()) => plain_json(
             axum::http::StatusCode::OK,
             serde_json::json!({"status": "ready"}),
         ),
-        Err(e) => plain_json(
+        Err(reason) => plain_json(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({"status": "not ready", "reason": format!("store: {e}")}),
+            serde_json::json!({"status": "not ready", "reason": reason}),
         ),
     }
 }

@@ -44,6 +44,8 @@ pub trait ArtifactStore: Send + Sync {
     /// Removing a missing artifact is not an error.
     async fn delete(&self, key: &ArtifactKey) -> Result<()>;
     async fn list(&self) -> Result<Vec<ArtifactKey>>;
+    /// Whether the store answers (for readiness checks).
+    async fn check(&self) -> Result<()>;
 }
 
 /// Artifacts as files under a directory (`<data dir>/artifacts`).
@@ -132,6 +134,19 @@ impl ArtifactStore for LocalArtifacts {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error("cannot remove", &path, e)),
+        })
+        .await
+    }
+
+    async fn check(&self) -> Result<()> {
+        let root = self.root.clone();
+        blocking(move || match std::fs::metadata(&root) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(Error::internal(format_args!(
+                "{} is not a directory",
+                root.display()
+            ))),
+            Err(e) => Err(io_error("cannot reach", &root, e)),
         })
         .await
     }

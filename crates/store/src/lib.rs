@@ -10,6 +10,7 @@ pub mod artifacts;
 mod conformance;
 mod event_block;
 pub mod postgres;
+pub mod s3_artifacts;
 pub mod sqlite;
 
 use algocenter_domain::access_key::AccessKey;

@@ -53,13 +53,25 @@ impl Process {
         Process::spawn(command)
     }
 
+    /// [`Process::serve`] with extra environment variables.
+    pub fn serve_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .envs(env.iter().copied());
+        Process::spawn(command)
+    }
+
     /// Starts the real binary as a worker: `algocenter worker --data-dir DIR <extra>`.
-    pub fn worker(data_dir: &Path, extra: &[&str]) -> Process {
+    pub fn worker(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Process {
         let mut command = Command::new(BINARY);
         command
             .args(["worker", "--data-dir"])
             .arg(data_dir)
-            .args(extra);
+            .args(extra)
+            .envs(env.iter().copied());
         Process::spawn_until(command, WORKER_READY)
     }
 
