@@ -72,13 +72,25 @@ if [[ ! -f "$GEN_DIR/.complete" ]]; then
   rm -rf "$GEN_DIR"; "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" >/dev/null; touch "$GEN_DIR/.complete"
 fi
 DB=$(database ingest)
-start ingest "$DB" --workers 0
+start ingest "$DB" --workers 1
 api "$URL_ingest" POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
 log "ingest: $(wc -l <"$GEN_DIR/behavior.jsonl") events, $CLIENTS clients x $BATCH events per request"
 python3 bench/ingest.py "$URL_ingest" "$GEN_DIR/behavior.jsonl" --clients "$CLIENTS" --batch "$BATCH" \
   | tee "$OUT/ingest.txt"
 psql -X -At "$DB" -c "SELECT pg_size_pretty(pg_database_size(current_database()))" | sed 's/^/database size: /' \
   | tee -a "$OUT/ingest.txt"
+# A pop run over everything just pushed: its time bounds how fast a training window streams out of PostgreSQL.
+log "pop training on the ingested events"
+POP=/v4/openapi/app-groups/bench/functions/pop/instances
+api "$URL_ingest" POST "$POP" '{"instanceName":"pop1","modelType":"pop"}' >/dev/null
+api "$URL_ingest" POST "$POP/pop1/tasks" >/dev/null
+while :; do
+  api "$URL_ingest" GET "$POP/pop1/tasks/1" >"$OUT/pop-task.json"
+  [[ "$(jq -r .Result.Status "$OUT/pop-task.json")" == running ]] || break
+  sleep 0.2
+done
+jq -r '.Result | "pop: \(.Status) in \((.EndTime - .StartTime) / 1000) s; " + (.ExtendInfo | fromjson
+  | "train_events \(.train_events), holdout_events \(.holdout_events)")' "$OUT/pop-task.json" | tee "$OUT/pop.txt"
 stop_all
 
 # 2. GetFunctionTask with two API processes on one database.
@@ -130,6 +142,7 @@ read -r N OK WALL BUSY <"$OUT/queue.txt"
   echo "algocenter cluster bench $(date -u +%F) on $(nproc) cores (PostgreSQL $(psql -X -At "$ALGOCENTER_TEST_DATABASE_URL" -c 'SHOW server_version'), fsync on; every process and load generator shares the cores)"
   grep -E '^(events|seconds|latency_ms)' "$OUT/ingest.txt" | tr '\n' ' '; echo
   grep 'database size' "$OUT/ingest.txt"
+  cat "$OUT/pop.txt"
   cat "$OUT/seed.txt"
   for p in a b; do
     printf 'GetFunctionTask on process %s: %s req/s, p50 %s, p99 %s, non-2xx %s\n' "$p" \

@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn a_typed_secret_matches_only_the_stored_one() {
         assert!(super::secret_matches("s3cret", b"s3cret"));
-        for other in ["s3cre", "s3cret ", "S3cret", ""] {
+        for other in ["s3cre", "s3cret ", "S3cret", "", "s3cret\0", "s3cret\0\0"] {
             assert!(!super::secret_matches(other, b"s3cret"), "{other:?}");
         }
     }

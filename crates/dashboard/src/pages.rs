@@ -29,6 +29,8 @@ use crate::views::{
 
 type Shared = State<Arc<Dashboard>>;
 
+/// Pages of app groups read for the app group list (100 each).
+const MAX_APP_PAGES: u32 = 50;
 /// Tasks listed on an instance page.
 const TASKS_SHOWN: u32 = 50;
 /// Days of data status on an app group's page.
@@ -108,7 +110,11 @@ impl Viewer {
 /// The viewer of a request, or a redirect to the login form (back to `uri` afterwards).
 async fn viewer(d: &Dashboard, headers: &HeaderMap, uri: &Uri) -> Result<Viewer, Response> {
     let login = || {
-        let next = uri.path_and_query().map_or("/ui", |p| p.as_str());
+        // After logging in, a refresh of the live fragment returns to its page.
+        let next = match uri.path().strip_suffix("/live") {
+            Some(page) => page,
+            None => uri.path_and_query().map_or("/ui", |p| p.as_str()),
+        };
         redirect(&format!(
             "/ui/login?next={}",
             form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
@@ -246,13 +252,28 @@ pub async fn login(State(d): Shared, body: Bytes) -> Response {
             next,
         );
     }
+    // Only well-formed ids reach the log: a secret pasted into the id field must not end up there.
+    let logged_id = if algocenter_domain::access_key::validate_key_id(key_id).is_ok() {
+        key_id
+    } else {
+        "<malformed id>"
+    };
+    if !d.sessions.may_try(key_id) {
+        tracing::info!(target: "audit", key_id = logged_id, action = "DashboardLogin", outcome = "Throttling.User", "audit");
+        return login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed logins with this access key id: wait a few minutes.".into()),
+            next,
+        );
+    }
     match d.api.gate.login(&d.api, key_id, secret).await {
         Ok(principal) => {
-            tracing::info!(target: "audit", key_id, action = "DashboardLogin", outcome = "ok", "audit");
+            tracing::info!(target: "audit", key_id = logged_id, action = "DashboardLogin", outcome = "ok", "audit");
             start_session(&d, principal.key_id, &next)
         }
         Err(Error::InvalidAccessKeyId) => {
-            tracing::info!(target: "audit", key_id, action = "DashboardLogin", outcome = "refused", "audit");
+            d.sessions.failed(key_id);
+            tracing::info!(target: "audit", key_id = logged_id, action = "DashboardLogin", outcome = "refused", "audit");
             login_page(
                 StatusCode::UNAUTHORIZED,
                 Some("Unknown or revoked access key, or a wrong secret.".into()),
@@ -315,14 +336,26 @@ pub async fn apps(State(d): Shared, headers: HeaderMap, uri: Uri) -> Response {
         Ok(v) => v,
         Err(response) => return response,
     };
-    let page = Page {
-        number: 1,
-        size: MAX_PAGE_SIZE,
-    };
-    let (groups, total) = match d.api.store().list_app_groups(None, None, page).await {
-        Ok(found) => found,
-        Err(e) => return viewer.error(e),
-    };
+    // Every page of app groups (a key limited to some may see ones beyond the first page), up to a bound.
+    let mut groups = Vec::new();
+    let mut total = 0;
+    for number in 1..=MAX_APP_PAGES {
+        let page = Page {
+            number,
+            size: MAX_PAGE_SIZE,
+        };
+        match d.api.store().list_app_groups(None, None, page).await {
+            Ok((found, all)) => {
+                total = all;
+                let last = found.len() < MAX_PAGE_SIZE as usize;
+                groups.extend(found);
+                if last {
+                    break;
+                }
+            }
+            Err(e) => return viewer.error(e),
+        }
+    }
     let apps: Vec<AppRow> = groups
         .into_iter()
         .filter(|g| viewer.principal.allows_app(&g.name))

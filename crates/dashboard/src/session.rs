@@ -14,6 +14,14 @@ pub const COOKIE_NAME: &str = "algocenter_session";
 pub const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// Sessions held at most; logins beyond it are refused until some expire or log out.
 const CAPACITY: usize = 10_000;
+/// Sessions of one access key at most: a new login ends that key's oldest session, so that one key cannot fill
+/// the table and lock everybody else out.
+const PER_KEY: usize = 16;
+/// Failed logins per key id in [`FAILURE_WINDOW`] before further attempts for it are refused until the window ends.
+const MAX_FAILURES: u32 = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+/// Key ids whose failures are remembered at most (random ids cannot grow the table without bound).
+const FAILURE_CAPACITY: usize = 10_000;
 
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -27,6 +35,8 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     by_token: Mutex<HashMap<String, Session>>,
+    /// Failed logins by key id: count and when the window started.
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl Sessions {
@@ -39,6 +49,17 @@ impl Sessions {
             expires: Instant::now() + LIFETIME,
         };
         let mut sessions = self.by_token.lock().unwrap_or_else(|p| p.into_inner());
+        let mut same_key: Vec<(Instant, String)> = sessions
+            .iter()
+            .filter(|(_, s)| s.key_id == session.key_id)
+            .map(|(token, s)| (s.expires, token.clone()))
+            .collect();
+        if same_key.len() >= PER_KEY {
+            same_key.sort();
+            for (_, token) in &same_key[..=same_key.len() - PER_KEY] {
+                sessions.remove(token);
+            }
+        }
         if sessions.len() >= CAPACITY {
             let now = Instant::now();
             sessions.retain(|_, s| s.expires > now);
@@ -64,6 +85,33 @@ impl Sessions {
             }
             None => None,
         }
+    }
+
+    /// Whether a login for `key_id` may be tried now (too many recent failures: no).
+    pub fn may_try(&self, key_id: &str) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match failures.get(key_id) {
+            Some((count, since)) => *count < MAX_FAILURES || since.elapsed() >= FAILURE_WINDOW,
+            None => true,
+        }
+    }
+
+    /// Counts a failed login for `key_id`.
+    pub fn failed(&self, key_id: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= FAILURE_CAPACITY && !failures.contains_key(key_id) {
+            failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            if failures.len() >= FAILURE_CAPACITY {
+                failures.clear();
+            }
+        }
+        let entry = failures
+            .entry(key_id.to_string())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
     }
 
     pub fn end(&self, token: &str) {
@@ -128,8 +176,32 @@ mod tests {
         );
         sessions.end(&token);
         assert!(sessions.of(&headers).is_none());
+        for _ in 0..PER_KEY {
+            sessions.create(Some("AK1".into())).unwrap();
+        }
+        let (newest, _) = sessions.create(Some("AK1".into())).unwrap();
+        let held = sessions
+            .by_token
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s.key_id.as_deref() == Some("AK1"))
+            .count();
+        assert_eq!(held, PER_KEY, "one key holds at most {PER_KEY} sessions");
+        assert!(sessions.by_token.lock().unwrap().contains_key(&newest));
         let mut forged = HeaderMap::new();
         forged.insert(COOKIE, format!("{COOKIE_NAME}=00").parse().unwrap());
         assert!(sessions.of(&forged).is_none());
+    }
+
+    #[test]
+    fn repeated_failed_logins_of_a_key_id_are_held_off() {
+        let sessions = Sessions::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(sessions.may_try("AK1"));
+            sessions.failed("AK1");
+        }
+        assert!(!sessions.may_try("AK1"));
+        assert!(sessions.may_try("AK2"), "other keys are not affected");
     }
 }

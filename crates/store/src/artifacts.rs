@@ -71,7 +71,11 @@ impl LocalArtifacts {
     }
 }
 
-/// Removes the `.bin.tmp` files an interrupted `put` left behind. Runs when the store opens, before any worker.
+/// A temporary file younger than this may belong to a `put` of another process sharing the directory.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the `.bin.tmp` files an interrupted `put` left behind (those older than an hour: another process
+/// sharing the directory may be writing a younger one). Runs when the store opens.
 fn remove_temporary_files(root: &Path) {
     let Ok(dirs) = std::fs::read_dir(root) else {
         return;
@@ -81,7 +85,13 @@ fn remove_temporary_files(root: &Path) {
             continue;
         };
         for file in files.flatten() {
-            if file.file_name().to_string_lossy().ends_with(".bin.tmp") {
+            let stale = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= STALE_TEMPORARY);
+            if stale && file.file_name().to_string_lossy().ends_with(".bin.tmp") {
                 let _ = std::fs::remove_file(file.path());
             }
         }
@@ -198,9 +208,21 @@ mod tests {
         let root = dir.path().join("artifacts");
         std::fs::create_dir_all(root.join("1")).unwrap();
         std::fs::write(root.join("1/2.bin.tmp"), b"half").unwrap();
+        std::fs::write(root.join("1/3.bin.tmp"), b"being written").unwrap();
         std::fs::write(root.join("1/1.bin"), b"whole").unwrap();
+        let old = std::time::SystemTime::now() - STALE_TEMPORARY * 2;
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("1/2.bin.tmp"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         LocalArtifacts::open(&root).unwrap();
         assert!(!root.join("1/2.bin.tmp").exists());
+        assert!(
+            root.join("1/3.bin.tmp").exists(),
+            "a young temporary file may be another process's write"
+        );
         assert!(root.join("1/1.bin").exists());
     }
 }

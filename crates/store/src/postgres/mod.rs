@@ -44,7 +44,13 @@ pub(crate) trait Db<T> {
 
 impl<T> Db<T> for std::result::Result<T, tokio_postgres::Error> {
     fn db(self) -> Result<T> {
-        self.map_err(|e| Error::internal(format_args!("database: {}", describe(&e))))
+        self.map_err(|e| {
+            // PostgreSQL text cannot hold a NUL character (SQLite can): the client's input, not our fault.
+            if e.code() == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+                return Error::invalid("text values may not contain the NUL character (\\u0000).");
+            }
+            Error::internal(format_args!("database: {}", describe(&e)))
+        })
     }
 }
 
@@ -194,6 +200,35 @@ mod tests {
         a.create_app_group(new, 1).await.unwrap();
         assert_eq!(b.app_group("shared").await.unwrap().name, "shared");
         assert_eq!(a.pool_status().1, 2, "the pool limit is the one asked for");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nul_character_is_the_client_s_error_and_names_sort_by_bytes() {
+        let url = testing::fresh_database().await;
+        let store = PostgresStore::connect(&url, 2).await.unwrap();
+        let group = |name: &str, description: &str| NewAppGroup {
+            name: name.into(),
+            app_type: "enhanced".into(),
+            description: description.into(),
+            extra: Default::default(),
+        };
+        let refused = store.create_app_group(group("nul", "a\0b"), 1).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidParameter(_))),
+            "{refused:?}"
+        );
+        for name in ["b", "B", "a", "A"] {
+            store.create_app_group(group(name, ""), 1).await.unwrap();
+        }
+        let client = store.client().await.unwrap();
+        let names: Vec<String> = client
+            .query("SELECT name FROM app_group ORDER BY name", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(names, ["A", "B", "a", "b"], "byte order, as in SQLite");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! Versioned schema of the shared database, tracked in `algocenter_schema`. Several processes may start at once:
-//! migrations run under an advisory lock, each step in its own transaction.
+//! migrations run under an advisory lock, all missing steps in one transaction.
 
 use algocenter_domain::{Error, Result};
 use deadpool_postgres::Object;
@@ -8,7 +8,8 @@ use super::Db;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only; never edit a released step.
 /// Same tables as the embedded store (see `sqlite/schema.rs` for what each column means), with PostgreSQL types.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE app_group (
     id          BIGSERIAL PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -156,7 +157,16 @@ CREATE TABLE access_key (
     created_ms    BIGINT NOT NULL,
     revoked_ms    BIGINT
 );
-"#];
+"#,
+    r#"
+-- Names and document ids compare byte by byte, as in the embedded store: listings and trainers see the same order
+-- whatever the database's default collation.
+ALTER TABLE app_group ALTER COLUMN name TYPE TEXT COLLATE "C";
+ALTER TABLE instance ALTER COLUMN name TYPE TEXT COLLATE "C";
+ALTER TABLE resource ALTER COLUMN name TYPE TEXT COLLATE "C";
+ALTER TABLE document ALTER COLUMN id TYPE TEXT COLLATE "C";
+"#,
+];
 
 /// Key of the advisory lock that serialises migrations of processes starting together.
 const MIGRATION_LOCK: i64 = 0x616c_676f_6365_6e74; // "algocent"
