@@ -184,7 +184,8 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = tcp.local_addr().map_err(|e| e.to_string())?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let https = tls.is_some();
+    let scheme = if https { "https" } else { "http" };
     tracing::info!(data_dir = %config.data_dir.display(), workers = config.workers, scheme, "listening on {address}");
 
     let stopping = Arc::clone(&engine);
@@ -200,7 +201,8 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
         tls,
         config.header_timeout,
         // The dashboard's pages have their own login (a session cookie), not the API's signatures.
-        algocenter_api::router(Arc::clone(&state)).merge(algocenter_dashboard::router(state)),
+        algocenter_api::router(Arc::clone(&state))
+            .merge(algocenter_dashboard::router(state, https)),
         shutdown,
     )
     .await;

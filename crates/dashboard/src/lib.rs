@@ -24,13 +24,16 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 pub struct Dashboard {
     api: Arc<ApiState>,
     sessions: session::Sessions,
+    /// The server speaks HTTPS: session cookies are marked `Secure`.
+    secure_cookies: bool,
 }
 
-/// The dashboard's routes under `/ui`, to be merged with the API's router.
-pub fn router(api: Arc<ApiState>) -> Router {
+/// The dashboard's routes under `/ui`, to be merged with the API's router; `https` when the server serves TLS.
+pub fn router(api: Arc<ApiState>, https: bool) -> Router {
     let dashboard = Arc::new(Dashboard {
         api,
         sessions: session::Sessions::default(),
+        secure_cookies: https,
     });
     const INSTANCE: &str = "/ui/apps/{app}/functions/{function}/instances/{instance}";
     Router::new()

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::Dashboard;
 use crate::chart::charts;
-use crate::session::{Session, set_cookie};
+use crate::session::{Session, set_cookie, token_matches};
 use crate::views::{
     ApiPage, AppPage, AppRow, AppsPage, DayRow, EndpointRow, ErrorPage, InstancePage, InstanceRow,
     Live, LiveFragment, LoginPage, Nav, TaskRow, app_href, instance_href, time,
@@ -231,7 +231,7 @@ fn start_session(d: &Dashboard, key_id: Option<String>, next: &str) -> Response 
     match d.sessions.create(key_id) {
         Ok((token, _)) => {
             let mut response = redirect(next);
-            if let Ok(cookie) = HeaderValue::from_str(&set_cookie(Some(&token))) {
+            if let Ok(cookie) = HeaderValue::from_str(&set_cookie(Some(&token), d.secure_cookies)) {
                 response.headers_mut().insert(SET_COOKIE, cookie);
             }
             response
@@ -286,7 +286,7 @@ pub async fn login(State(d): Shared, body: Bytes) -> Response {
 
 pub async fn logout(State(d): Shared, headers: HeaderMap, body: Bytes) -> Response {
     if let Some((token, session)) = d.sessions.of(&headers) {
-        if form(&body).get("csrf") != Some(&session.csrf) {
+        if !token_matches(form(&body).get("csrf"), &session) {
             return error_page(
                 None,
                 Error::Forbidden("the form is stale; reload the page.".into()),
@@ -295,7 +295,7 @@ pub async fn logout(State(d): Shared, headers: HeaderMap, body: Bytes) -> Respon
         d.sessions.end(&token);
     }
     let mut response = redirect("/ui/login");
-    if let Ok(cookie) = HeaderValue::from_str(&set_cookie(None)) {
+    if let Ok(cookie) = HeaderValue::from_str(&set_cookie(None, d.secure_cookies)) {
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
     response
@@ -672,7 +672,7 @@ async fn button(
     let viewer = viewer(d, headers, uri).await?;
     viewer.may_see(app).map_err(|e| viewer.error(e))?;
     let fields = form(body);
-    if fields.get("csrf") != Some(&viewer.session.csrf) {
+    if !token_matches(fields.get("csrf"), &viewer.session) {
         return Err(viewer.error(Error::Forbidden(
             "the form is stale or from another site; reload the page.".into(),
         )));

@@ -141,15 +141,22 @@ fn token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// `Set-Cookie` starting a session (or, with `None`, ending it).
-pub fn set_cookie(token: Option<&str>) -> String {
+/// `Set-Cookie` starting a session (or, with `None`, ending it); `secure` when the server speaks HTTPS, so that the
+/// browser never sends the cookie over plain HTTP.
+pub fn set_cookie(token: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
     match token {
         Some(token) => format!(
-            "{COOKIE_NAME}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
+            "{COOKIE_NAME}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
             LIFETIME.as_secs()
         ),
-        None => format!("{COOKIE_NAME}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"),
+        None => format!("{COOKIE_NAME}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
+}
+
+/// Whether a form's token is the session's, compared in constant time.
+pub fn token_matches(given: Option<&String>, session: &Session) -> bool {
+    given.is_some_and(|given| algocenter_auth::secret_matches(given, session.csrf.as_bytes()))
 }
 
 #[cfg(test)]
@@ -192,6 +199,17 @@ mod tests {
         let mut forged = HeaderMap::new();
         forged.insert(COOKIE, format!("{COOKIE_NAME}=00").parse().unwrap());
         assert!(sessions.of(&forged).is_none());
+    }
+
+    #[test]
+    fn cookies_are_secure_over_https_and_form_tokens_must_match() {
+        assert!(set_cookie(Some("t"), true).ends_with("; Secure"));
+        assert!(!set_cookie(Some("t"), false).contains("Secure"));
+        assert!(set_cookie(None, true).contains("Max-Age=0; Secure"));
+        let (_, session) = Sessions::default().create(None).unwrap();
+        assert!(token_matches(Some(&session.csrf.clone()), &session));
+        assert!(!token_matches(Some(&"0".repeat(64)), &session));
+        assert!(!token_matches(None, &session));
     }
 
     #[test]

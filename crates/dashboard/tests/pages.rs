@@ -137,7 +137,7 @@ async fn start() -> Dashboard {
     let gate = Gate::enforcing(master, GateConfig::default());
     let state = Arc::new(ApiState::new(engine, gate, Default::default(), 30));
     let router = algocenter_api::router(Arc::clone(&state))
-        .merge(algocenter_dashboard::router(Arc::clone(&state)));
+        .merge(algocenter_dashboard::router(Arc::clone(&state), false));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
