@@ -518,90 +518,88 @@ fn query_value(uri: &Uri, name: &str) -> Option<String> {
     })
 }
 
-pub async fn instance(
-    State(d): Shared,
-    Path((app, function, name)): InstancePath,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let viewer = match viewer(&d, &headers, &uri).await {
-        Ok(v) => v,
-        Err(response) => return response,
-    };
-    if let Err(e) = viewer.may_see(&app) {
-        return viewer.error(e);
-    }
+/// What both the instance page and its live fragment need: the viewer, allowed to see the app group, the instance
+/// and its live part; or the response that refuses.
+async fn instance_view(
+    d: &Dashboard,
+    (app, function, name): (String, String, String),
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(Viewer, Instance, Live), Response> {
+    let viewer = viewer(d, headers, uri).await?;
     let loaded = async {
+        viewer.may_see(&app)?;
         let function: Function = function.parse()?;
         let instance = d.api.store().instance(&app, function, &name).await?;
-        let live = live(&d, &instance).await?;
+        let live = live(d, &instance).await?;
         Ok::<_, Error>((instance, live))
     };
     match loaded.await {
-        Ok((instance, live)) => html(
-            StatusCode::OK,
-            InstancePage {
-                nav: viewer.nav(),
-                app_href: app_href(&instance.app_group),
-                function: instance.function.as_str(),
-                base: instance_href(
-                    &instance.app_group,
-                    instance.function.as_str(),
-                    &instance.name,
-                ),
-                app: instance.app_group,
-                name: instance.name,
-                model_type: instance.model_type,
-                function_type: instance.function_type,
-                cron: instance.cron,
-                description: instance.description,
-                can_write: viewer.can_write(),
-                notice: query_value(&uri, "notice"),
-                error: query_value(&uri, "error"),
-                live,
-                csrf: viewer.session.csrf.clone(),
-            },
-        ),
-        Err(e) => viewer.error(e),
+        Ok((instance, live)) => Ok((viewer, instance, live)),
+        Err(e) => Err(viewer.error(e)),
     }
+}
+
+pub async fn instance(
+    State(d): Shared,
+    Path(path): InstancePath,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let (viewer, instance, live) = match instance_view(&d, path, &headers, &uri).await {
+        Ok(view) => view,
+        Err(response) => return response,
+    };
+    html(
+        StatusCode::OK,
+        InstancePage {
+            nav: viewer.nav(),
+            app_href: app_href(&instance.app_group),
+            function: instance.function.as_str(),
+            base: instance_href(
+                &instance.app_group,
+                instance.function.as_str(),
+                &instance.name,
+            ),
+            app: instance.app_group,
+            name: instance.name,
+            model_type: instance.model_type,
+            function_type: instance.function_type,
+            cron: instance.cron,
+            description: instance.description,
+            can_write: viewer.can_write(),
+            notice: query_value(&uri, "notice"),
+            error: query_value(&uri, "error"),
+            live,
+            csrf: viewer.session.csrf.clone(),
+        },
+    )
 }
 
 /// The refreshing part of the instance page alone (polled by `dashboard.js`).
 pub async fn instance_live(
     State(d): Shared,
-    Path((app, function, name)): InstancePath,
+    Path(path): InstancePath,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let viewer = match viewer(&d, &headers, &uri).await {
-        Ok(v) => v,
+    let (viewer, instance, live) = match instance_view(&d, path, &headers, &uri).await {
+        Ok(view) => view,
         Err(response) => return response,
     };
-    if let Err(e) = viewer.may_see(&app) {
-        return viewer.error(e);
-    }
-    let loaded = async {
-        let function: Function = function.parse()?;
-        let instance = d.api.store().instance(&app, function, &name).await?;
-        let live = live(&d, &instance).await?;
-        Ok::<_, Error>((instance, live))
-    };
-    match loaded.await {
-        Ok((instance, live)) => html(
-            StatusCode::OK,
-            LiveFragment {
-                base: instance_href(
-                    &instance.app_group,
-                    instance.function.as_str(),
-                    &instance.name,
-                ),
-                can_write: viewer.can_write(),
-                csrf: viewer.session.csrf.clone(),
-                live,
-            },
-        ),
-        Err(e) => viewer.error(e),
-    }
+    html(
+        StatusCode::OK,
+        LiveFragment {
+            base: instance_href(
+                &instance.app_group,
+                instance.function.as_str(),
+                &instance.name,
+            ),
+            can_write: viewer.can_write(),
+            csrf: viewer.session.csrf.clone(),
+            live,
+        },
+    )
 }
 
 async fn live(d: &Dashboard, instance: &Instance) -> Result<Live, Error> {
