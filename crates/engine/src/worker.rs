@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use algocenter_domain::catalogue::{self, ParameterList};
 use algocenter_domain::now_ms;
+use algocenter_functions::progress::{Level, describe, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, TrainingJob};
 use algocenter_store::{ArtifactKey, ClaimedTask, Completion};
 use serde_json::{Map, Value};
@@ -75,18 +76,17 @@ impl ProgressCell {
     }
 }
 
+/// The trainer's side of the cell: flattens each report's stack of steps into the task's `Step` text and
+/// 0–100 `Progress`.
 struct Reporter(Arc<ProgressCell>);
 
 impl Progress for Reporter {
-    fn report(&mut self, step: &str, percent: u8) -> Result<(), Cancelled> {
+    fn update(&mut self, stack: &[Level<'_>]) -> Result<(), Cancelled> {
         if self.0.cancelled.load(Ordering::Relaxed) {
             return Err(Cancelled);
         }
-        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.0 != step {
-            state.0 = step.to_string();
-        }
-        state.1 = percent.min(100);
+        let flattened = (describe(stack), percent(stack));
+        *self.0.state.lock().unwrap_or_else(|p| p.into_inner()) = flattened;
         Ok(())
     }
 }

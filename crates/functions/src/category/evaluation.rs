@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
-
 use super::model::CategoryModel;
 use super::text::Catalogue;
 use super::trainer::{CategorySettings, click_counts};
+use crate::evaluation::{Metrics, rounded, share};
+use crate::held_out::Evaluation;
 use crate::query::log::QueryLog;
 
 /// Predictions scored below this are not counted by the evaluation's precision.
@@ -24,15 +24,17 @@ struct Tally {
     unseen: (u64, u64),
 }
 
+/// Predicts every query searched and clicked in the held-out days with the model fitted before them.
 pub(super) fn evaluate(
     model: &CategoryModel,
     log: &QueryLog,
     catalogue: &Catalogue,
     settings: &CategorySettings,
-    holdout: (i64, i64),
-    trained: &HashMap<u32, HashMap<u16, u32>>,
-) -> Map<String, Value> {
-    let truth = click_counts(log, catalogue, settings, holdout.0, holdout.1);
+    evaluation: Evaluation,
+) -> Metrics {
+    let trained: HashMap<u32, HashMap<u16, u32>> =
+        click_counts(log, catalogue, settings, evaluation.fit);
+    let truth = click_counts(log, catalogue, settings, evaluation.held_out);
     let mut t = Tally::default();
     for (&query, by_category) in &truth {
         let total: u32 = by_category.values().sum();
@@ -68,42 +70,33 @@ pub(super) fn evaluate(
         if evidence >= settings.min_evidence {
             t.seen.0 += 1;
             t.seen.1 += correct;
-        } else if log.first_seen_ms(query) >= holdout.0 {
+        } else if log.first_seen_ms(query) >= evaluation.held_out.from_ms {
             t.unseen.0 += 1;
             t.unseen.1 += correct;
         }
     }
-    let ratio =
-        |a: u64, b: u64| (b > 0).then(|| ((a as f64 / b as f64) * 10_000.0).round() / 10_000.0);
-    let mut metrics = Map::new();
-    metrics.insert("holdout_queries".into(), json!(t.queries));
-    metrics.insert("holdout_clicks".into(), json!(t.clicks));
+    let mut metrics = Metrics::default();
+    metrics.put("holdout_queries", t.queries);
+    metrics.put("holdout_clicks", t.clicks);
     for (i, k) in [1, 3].into_iter().enumerate() {
-        let precision = ratio(t.predicted_clicked[i], t.predicted[i]);
-        let recall = ratio(t.clicks_covered[i], t.clicks);
+        let precision = share(t.predicted_clicked[i], t.predicted[i]);
+        let recall = share(t.clicks_covered[i], t.clicks);
         let f1 = match (precision, recall) {
-            (Some(p), Some(r)) if p + r > 0.0 => {
-                Some(((2.0 * p * r / (p + r)) * 10_000.0).round() / 10_000.0)
-            }
+            (Some(p), Some(r)) if p + r > 0.0 => Some(rounded(2.0 * p * r / (p + r))),
             _ => None,
         };
-        metrics.insert(format!("precision_at_{k}"), json!(precision));
-        metrics.insert(format!("recall_at_{k}"), json!(recall));
-        metrics.insert(format!("f1_at_{k}"), json!(f1));
+        metrics.put(format!("precision_at_{k}"), precision);
+        metrics.put(format!("recall_at_{k}"), recall);
+        metrics.put(format!("f1_at_{k}"), f1);
     }
-    metrics.insert(
-        "recall".into(),
-        json!(ratio(t.clicks_covered[1], t.clicks).map(|r| (r * 100.0).round() as i64)),
+    // recall@3 in percent, as OpenSearch's `ExtendInfo` has it.
+    metrics.put(
+        "recall",
+        share(t.clicks_covered[1], t.clicks).map(|r| (r * 100.0).round() as i64),
     );
-    metrics.insert(
-        "top1_accuracy_seen".into(),
-        json!(ratio(t.seen.1, t.seen.0)),
-    );
-    metrics.insert("holdout_queries_seen".into(), json!(t.seen.0));
-    metrics.insert(
-        "top1_accuracy_unseen".into(),
-        json!(ratio(t.unseen.1, t.unseen.0)),
-    );
-    metrics.insert("holdout_queries_unseen".into(), json!(t.unseen.0));
+    metrics.put("top1_accuracy_seen", share(t.seen.1, t.seen.0));
+    metrics.put("holdout_queries_seen", t.seen.0);
+    metrics.put("top1_accuracy_unseen", share(t.unseen.1, t.unseen.0));
+    metrics.put("holdout_queries_unseen", t.unseen.0);
     metrics
 }

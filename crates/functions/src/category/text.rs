@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 
-use algocenter_domain::document::DocumentKind;
-
+use crate::progress::Steps;
 use crate::query::log::QueryLog;
 use crate::query::{normalise, terms};
-use crate::scan::{Scan, param_error};
 use crate::{TrainError, TrainingJob};
 
 /// Additive smoothing of the text model's term counts.
@@ -71,18 +69,11 @@ impl Catalogue {
 
 pub(super) fn read_catalogue(
     job: &TrainingJob<'_>,
-    scan: &mut Scan<'_>,
+    steps: &mut Steps<'_>,
 ) -> Result<Catalogue, TrainError> {
-    let title_field = job
-        .parameters
-        .get("title_field")
-        .map_err(param_error)?
-        .to_string();
-    let category_field = job
-        .parameters
-        .get("category_field")
-        .map_err(param_error)?
-        .to_string();
+    let p = job.params();
+    let title_field = p.text("title_field")?;
+    let category_field = p.text("category_field")?;
     let mut catalogue = Catalogue {
         categories: Vec::new(),
         category_ids: HashMap::new(),
@@ -92,13 +83,13 @@ pub(super) fn read_catalogue(
         name_terms: Vec::new(),
         query_terms: Vec::new(),
     };
-    let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
-        let Some(path) = item.text(&category_field) else {
-            return Ok(());
+    steps.for_each_item(job.data, |item| {
+        let Some(path) = item.text(category_field) else {
+            return;
         };
         let path = path.trim();
         if path.is_empty() {
-            return Ok(());
+            return;
         }
         let c = match catalogue.category_ids.get(path) {
             Some(&c) => c,
@@ -108,16 +99,14 @@ pub(super) fn read_catalogue(
                 catalogue.category_ids.insert(path.to_string(), c);
                 c
             }
-            None => return Ok(()),
+            None => return,
         };
         catalogue.item_category.insert(item.id.clone(), c);
-        if let Some(title) = item.text(&title_field) {
+        if let Some(title) = item.text(title_field) {
             let title_terms = catalogue.terms.of(&normalise(&title));
             catalogue.titles.push((title_terms, c));
         }
-        Ok(())
-    });
-    scan.finish(result)?;
+    })?;
     Ok(catalogue)
 }
 

@@ -4,32 +4,39 @@
 use std::collections::HashMap;
 
 use algocenter_domain::Function;
-use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
-use serde_json::json;
+use algocenter_domain::data::WindowCounts;
 
 use super::evaluation::evaluate;
 use super::model::{CategoryModel, KEPT_PER_QUERY, parse_intervention};
 use super::text::{Catalogue, TextModel, fit_text, read_catalogue};
-use crate::query::log::{LogFilter, QueryLog};
-use crate::scan::{Scan, param_error, window_days};
-use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
+use crate::held_out::{EVALUATING, HeldOutSplit, REFITTING, Window};
+use crate::progress::{Step, Steps, step};
+use crate::query::log::{LogFilter, QueryLog, READING_LOG};
+use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob, ensure_ready};
+
+const READING_ITEMS: &str = "reading items";
+const PLAN: &[Step] = &[
+    step(READING_ITEMS, 10),
+    step(READING_LOG, 60),
+    step(EVALUATING, 15),
+    step(REFITTING, 15),
+];
 
 pub(super) struct CategorySettings {
-    pub window_days: i64,
     pub min_evidence: u32,
     pub smoothing: f64,
     pub filter: LogFilter,
 }
 
-/// Per query: clicks per category, from the kept searches of `[from, to)`.
+/// Per query: clicks per category, from the kept searches of `window`.
 pub(super) fn click_counts(
     log: &QueryLog,
     catalogue: &Catalogue,
     settings: &CategorySettings,
-    from: i64,
-    to: i64,
+    window: Window,
 ) -> HashMap<u32, HashMap<u16, u32>> {
-    let (kept, _) = log.kept(from, to, settings.filter);
+    let to = window.to_ms;
+    let (kept, _) = log.kept(window.from_ms, to, settings.filter);
     let mut counts: HashMap<u32, HashMap<u16, u32>> = HashMap::new();
     for s in kept {
         let query = log.searches[s as usize].query;
@@ -42,21 +49,15 @@ pub(super) fn click_counts(
     counts
 }
 
-/// Trains a model on the clicks of `[to - window, to)` and the catalogue.
+/// Trains a model on the clicks of `window` and the catalogue.
 fn fit(
     log: &QueryLog,
     catalogue: &Catalogue,
     settings: &CategorySettings,
-    to: i64,
+    window: Window,
     intervention: &HashMap<String, Vec<(String, u8)>>,
 ) -> CategoryModel {
-    let clicks = click_counts(
-        log,
-        catalogue,
-        settings,
-        to - settings.window_days * DAY_MS,
-        to,
-    );
+    let clicks = click_counts(log, catalogue, settings, window);
     let TextModel {
         vocabulary,
         postings,
@@ -110,14 +111,13 @@ impl Trainer for CategoryTrainer {
         job: &TrainingJob<'_>,
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
-        let p = job.parameters;
-        let (window_days, holdout_days) = window_days(p)?;
+        let p = job.params();
+        let split = HeldOutSplit::read(job)?;
         let settings = CategorySettings {
-            window_days,
-            min_evidence: p.int("min_evidence").map_err(param_error)?.max(1) as u32,
-            smoothing: p.float("smoothing").map_err(param_error)?,
+            min_evidence: p.int("min_evidence")?.max(1) as u32,
+            smoothing: p.float("smoothing")?,
             filter: LogFilter {
-                user_query_cap: p.int("user_query_cap").map_err(param_error)?.max(1) as u32,
+                user_query_cap: p.int("user_query_cap")?.max(1) as u32,
                 drop_no_result: false,
                 drop_no_click: false,
             },
@@ -126,82 +126,69 @@ impl Trainer for CategoryTrainer {
             Some(content) => parse_intervention(content).map_err(TrainError::Failed)?,
             None => HashMap::new(),
         };
-        let window = window_days * DAY_MS;
-        let holdout_start = job.now_ms - holdout_days * DAY_MS;
-        let mut scan = Scan::new(progress);
-        scan.step("reading items", 1)?;
-        let mut catalogue = read_catalogue(job, &mut scan)?;
+        let mut steps = Steps::new(progress, PLAN);
+        steps.enter(READING_ITEMS)?;
+        let mut catalogue = read_catalogue(job, &mut steps)?;
         if catalogue.categories.is_empty() {
             return Err(TrainError::InsufficientData(format!(
                 "no item has a '{}' attribute: the categories to predict come from the items",
-                p.get("category_field").map_err(param_error)?
+                p.text("category_field")?
             )));
         }
-        let log = QueryLog::read(
-            job.data,
-            holdout_start - window,
-            job.now_ms,
-            &mut scan,
-            (10, 70),
-        )?;
+        steps.enter(READING_LOG)?;
+        let whole = split.whole_window();
+        let read = Window {
+            from_ms: split.evaluated_window().from_ms,
+            to_ms: whole.to_ms,
+        };
+        let log = QueryLog::read(job.data, read, &mut steps)?;
         catalogue.add_text(&log);
-        let searches = log
-            .searches
-            .iter()
-            .filter(|s| s.at_ms >= job.now_ms - window)
-            .count() as u64;
         let joined_clicks = log
             .clicks
             .iter()
-            .filter(|c| log.searches[c.search as usize].at_ms >= job.now_ms - window)
+            .filter(|c| log.searches[c.search as usize].at_ms >= whole.from_ms)
             .count() as u64;
-        let ready = readiness(
+        let counts = WindowCounts {
+            searches: log.searches_in(whole),
+            clicks: joined_clicks,
+            ..Default::default()
+        };
+        ensure_ready(
             Function::Category,
-            &WindowCounts {
-                searches,
-                clicks: joined_clicks,
-                ..Default::default()
+            &counts,
+            format_args!(
+                "(searches with a usable raw_query, and clicks joined to them by rn, in the last {} days)",
+                split.window_days()
+            ),
+        )?;
+
+        // Interventions apply to the served model only: the evaluation measures what was learned.
+        let no_intervention = HashMap::new();
+        let (served, mut metrics) = split.evaluate_then_refit(
+            &mut steps,
+            |fit_on| {
+                let rules = if fit_on.is_served() {
+                    &intervention
+                } else {
+                    &no_intervention
+                };
+                Ok(fit(&log, &catalogue, &settings, fit_on.window(), rules))
             },
-        );
-        if !ready.ready {
-            return Err(TrainError::InsufficientData(format!(
-                "{} (searches with a usable raw_query, and clicks joined to them by rn, in the last {window_days} days)",
-                ready.reason
-            )));
-        }
-
-        scan.step("evaluating on held-out days", 70)?;
-        let evaluated = fit(&log, &catalogue, &settings, holdout_start, &HashMap::new());
-        let trained = click_counts(
-            &log,
-            &catalogue,
-            &settings,
-            holdout_start - window,
-            holdout_start,
-        );
-        let mut metrics = evaluate(
-            &evaluated,
-            &log,
-            &catalogue,
-            &settings,
-            (holdout_start, job.now_ms),
-            &trained,
-        );
-
-        scan.step("fitting the served model", 85)?;
-        let served = fit(&log, &catalogue, &settings, job.now_ms, &intervention);
-        metrics.insert("categories".into(), json!(served.category_count()));
-        metrics.insert(
-            "queries_with_click_evidence".into(),
-            json!(served.known_queries()),
-        );
-        metrics.insert("vocabulary".into(), json!(served.vocabulary_size()));
-        metrics.insert("intervention_queries".into(), json!(intervention.len()));
-        metrics.insert("log_searches".into(), json!(log.stats.searches));
-        metrics.insert("unjoined_clicks".into(), json!(log.stats.unjoined_clicks));
+            |evaluated, evaluation| {
+                Ok(evaluate(evaluated, &log, &catalogue, &settings, evaluation))
+            },
+        )?;
+        metrics.put("categories", served.category_count());
+        metrics.put("queries_with_click_evidence", served.known_queries());
+        metrics.put("vocabulary", served.vocabulary_size());
+        metrics.put("intervention_queries", intervention.len());
+        metrics.put("log_searches", log.stats.searches);
+        metrics.put("unjoined_clicks", log.stats.unjoined_clicks);
+        let artifact = served.encode()?;
+        steps.finish()?;
         Ok(TrainedModel {
-            artifact: served.encode()?,
-            metrics,
+            artifact,
+            metrics: metrics.into(),
             passed_quality_gate: true,
         })
     }

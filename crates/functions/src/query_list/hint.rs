@@ -4,14 +4,23 @@ use std::collections::{HashMap, HashSet};
 
 use algocenter_domain::Function;
 use algocenter_domain::data::DAY_MS;
-use serde_json::{Map, json};
 
 use super::model::{ListedQuery, MAX_HIT, QueryListModel};
 use super::personal::{Categories, insert_personal_metrics, personalise, read_categories};
-use super::{ListSettings, insert_log_stats, rounded, tag};
-use crate::query::log::QueryLog;
-use crate::scan::{Scan, param_error};
+use super::{ListSettings, insert_window_stats, read_log, tag};
+use crate::evaluation::{Metrics, share};
+use crate::held_out::{EVALUATING, Evaluation, HeldOutSplit, REFITTING, Window};
+use crate::progress::{Step, Steps, step};
+use crate::query::log::{QueryLog, READING_LOG};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
+
+const READING_CATEGORIES: &str = "reading item categories";
+const PLAN: &[Step] = &[
+    step(READING_CATEGORIES, 5),
+    step(READING_LOG, 70),
+    step(EVALUATING, 15),
+    step(REFITTING, 10),
+];
 
 /// Pseudo-searches pulling a query's click-through towards the average.
 const CTR_PSEUDO_SEARCHES: f64 = 10.0;
@@ -30,15 +39,16 @@ struct HintList {
 fn build_hint(
     log: &QueryLog,
     settings: &ListSettings,
-    to: i64,
+    window: Window,
     half_life_ms: f64,
     categories: Option<&Categories>,
 ) -> HintList {
-    let window = settings.window_ms();
-    let (kept, _) = log.kept(to - window, to, settings.filter);
+    let to = window.to_ms;
+    let (kept, _) = log.kept(window.from_ms, to, settings.filter);
     let counts = log.counts(&kept, to, Some(half_life_ms));
-    let (before_kept, _) = log.kept(to - 2 * window, to - window, settings.filter);
-    let before = log.counts(&before_kept, to - window, None);
+    let before = window.before();
+    let (before_kept, _) = log.kept(before.from_ms, before.to_ms, settings.filter);
+    let before = log.counts(&before_kept, before.to_ms, None);
     let (searches, clicked) = counts.iter().fold((0u64, 0u64), |(s, c), q| {
         (s + u64::from(q.searches), c + u64::from(q.clicked))
     });
@@ -97,85 +107,76 @@ fn build_hint(
     HintList { model, order }
 }
 
+/// How many held-out searches the hints fitted before them cover, and how the personal ones did.
+fn score(
+    log: &QueryLog,
+    settings: &ListSettings,
+    evaluated: &HintList,
+    evaluation: Evaluation,
+    personal: bool,
+) -> Metrics {
+    let held_out = evaluation.held_out;
+    let (searches, _) = log.kept(held_out.from_ms, held_out.to_ms, settings.filter);
+    let mut metrics = Metrics::default();
+    metrics.put("holdout_searches", searches.len());
+    for k in [3, 10] {
+        let hinted: HashSet<u32> = evaluated.order.iter().take(k).copied().collect();
+        let covered = searches
+            .iter()
+            .filter(|&&s| hinted.contains(&log.searches[s as usize].query))
+            .count();
+        metrics.put(
+            format!("holdout_coverage_at_{k}"),
+            share(covered as u64, searches.len() as u64),
+        );
+    }
+    if personal {
+        insert_personal_metrics(&mut metrics, log, &searches, &evaluated.model);
+    }
+    metrics
+}
+
 impl Trainer for HintTrainer {
     fn train(
         &self,
         job: &TrainingJob<'_>,
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
+        let split = HeldOutSplit::read(job)?;
         let settings = ListSettings::read(job)?;
-        let half_life_ms = job
-            .parameters
-            .float("half_life_days")
-            .map_err(param_error)?
-            * DAY_MS as f64;
+        let half_life_ms = job.params().float("half_life_days")? * DAY_MS as f64;
         let personal = job.model_type == "near_realtime";
-        let window = settings.window_ms();
-        let holdout_start = job.now_ms - settings.holdout_days * DAY_MS;
-        let mut scan = Scan::new(progress);
+        let mut steps = Steps::new(progress, PLAN);
         let categories = if personal {
-            scan.step("reading item categories", 1)?;
-            Some(read_categories(job, &mut scan)?)
+            steps.enter(READING_CATEGORIES)?;
+            Some(read_categories(job, &mut steps)?)
         } else {
             None
         };
-        let log = QueryLog::read(
-            job.data,
-            job.now_ms - 2 * window,
-            job.now_ms,
-            &mut scan,
-            (5, 75),
+        let log = read_log(Function::Hint, job, &split, &mut steps)?;
+        let (served, mut metrics) = split.evaluate_then_refit(
+            &mut steps,
+            |fit| {
+                Ok(build_hint(
+                    &log,
+                    &settings,
+                    fit.window(),
+                    half_life_ms,
+                    categories.as_ref(),
+                ))
+            },
+            |evaluated, evaluation| Ok(score(&log, &settings, evaluated, evaluation, personal)),
         )?;
-        settings.check_ready(Function::Hint, &log, job.now_ms - window, job.now_ms)?;
-
-        scan.step("evaluating on held-out days", 75)?;
-        let evaluated = build_hint(
-            &log,
-            &settings,
-            holdout_start,
-            half_life_ms,
-            categories.as_ref(),
-        );
-        let (held_out, _) = log.kept(holdout_start, job.now_ms, settings.filter);
-        let mut metrics = Map::new();
-        metrics.insert("holdout_searches".into(), json!(held_out.len()));
-        for k in [3, 10] {
-            let hinted: HashSet<u32> = evaluated.order.iter().take(k).copied().collect();
-            let covered = held_out
-                .iter()
-                .filter(|&&s| hinted.contains(&log.searches[s as usize].query))
-                .count();
-            metrics.insert(
-                format!("holdout_coverage_at_{k}"),
-                json!(
-                    (!held_out.is_empty()).then(|| rounded(covered as f64 / held_out.len() as f64))
-                ),
-            );
-        }
+        insert_window_stats(&mut metrics, &log, &settings, split.whole_window());
+        metrics.put("listed", served.model.len());
         if personal {
-            insert_personal_metrics(&mut metrics, &log, &held_out, &evaluated.model);
+            metrics.put("user_profiles", served.model.profiles.len());
         }
-
-        scan.step("ranking queries", 90)?;
-        let served = build_hint(
-            &log,
-            &settings,
-            job.now_ms,
-            half_life_ms,
-            categories.as_ref(),
-        );
-        let (kept, capped) = log.kept(job.now_ms - window, job.now_ms, settings.filter);
-        metrics.insert("searches_counted".into(), json!(kept.len()));
-        metrics.insert("searches_capped_as_spam".into(), json!(capped));
-        metrics.insert("distinct_queries".into(), json!(log.query_count()));
-        metrics.insert("listed".into(), json!(served.model.len()));
-        if personal {
-            metrics.insert("user_profiles".into(), json!(served.model.profiles.len()));
-        }
-        insert_log_stats(&mut metrics, &log);
+        let artifact = served.model.encode()?;
+        steps.finish()?;
         Ok(TrainedModel {
-            artifact: served.model.encode()?,
-            metrics,
+            artifact,
+            metrics: metrics.into(),
             passed_quality_gate: true,
         })
     }

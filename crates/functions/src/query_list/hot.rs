@@ -3,14 +3,20 @@
 use std::collections::{HashMap, HashSet};
 
 use algocenter_domain::Function;
-use algocenter_domain::data::DAY_MS;
-use serde_json::{Map, json};
 
 use super::model::{ListOrder, ListedQuery, MAX_HIT, QueryListModel};
-use super::{ListSettings, insert_log_stats, ranked, rounded, tag};
-use crate::query::log::{QueryCount, QueryLog};
-use crate::scan::{Scan, param_error};
+use super::{ListSettings, insert_window_stats, ranked, read_log, tag};
+use crate::evaluation::{Metrics, rounded};
+use crate::held_out::{EVALUATING, Evaluation, HeldOutSplit, REFITTING, Window};
+use crate::progress::{Step, Steps, step};
+use crate::query::log::{QueryCount, QueryLog, READING_LOG};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
+
+const PLAN: &[Step] = &[
+    step(READING_LOG, 80),
+    step(EVALUATING, 10),
+    step(REFITTING, 10),
+];
 
 /// Share of the real top list the predicted list has, both cut to the real list's length (when the held-out
 /// days have fewer queries than asked for, more guesses must not inflate the figure).
@@ -32,20 +38,21 @@ struct HotList {
     order: Vec<u32>,
 }
 
+/// The list of the searches of `window`, tagged against the window before it. For the evaluated list that
+/// window may start before the log does: its tags are then partial, and unused (the evaluation compares lists,
+/// not tags).
 fn build_hot(
     log: &QueryLog,
     settings: &ListSettings,
-    to: i64,
+    window: Window,
     rising_ratio: f64,
     default_uv: bool,
 ) -> HotList {
-    let window = settings.window_ms();
-    let (kept, _) = log.kept(to - window, to, settings.filter);
-    let counts = log.counts(&kept, to, None);
-    // For the evaluated model the window before may start before the log does: its tags are then partial, and
-    // unused (the evaluation compares lists, not tags).
-    let (before_kept, _) = log.kept(to - 2 * window, to - window, settings.filter);
-    let before = log.counts(&before_kept, to - window, None);
+    let (kept, _) = log.kept(window.from_ms, window.to_ms, settings.filter);
+    let counts = log.counts(&kept, window.to_ms, None);
+    let before = window.before();
+    let (before_kept, _) = log.kept(before.from_ms, before.to_ms, settings.filter);
+    let before = log.counts(&before_kept, before.to_ms, None);
     let mut model = QueryListModel {
         default_uv,
         ..Default::default()
@@ -80,69 +87,77 @@ fn build_hot(
     }
 }
 
+/// How the list fitted before the held-out days overlaps their real top queries.
+fn score(
+    log: &QueryLog,
+    settings: &ListSettings,
+    evaluated: &HotList,
+    evaluation: Evaluation,
+    default_uv: bool,
+) -> Metrics {
+    let held_out = evaluation.held_out;
+    let (searches, _) = log.kept(held_out.from_ms, held_out.to_ms, settings.filter);
+    let held_out_counts = log.counts(&searches, held_out.to_ms, None);
+    let key = |c: &QueryCount| {
+        if default_uv {
+            (c.users, c.searches)
+        } else {
+            (c.searches, c.users)
+        }
+    };
+    let real: Vec<u32> = ranked(log, &held_out_counts, key)
+        .into_iter()
+        .filter(|id| settings.listable(log.query(*id)))
+        .collect();
+    let mut metrics = Metrics::default();
+    for k in [10, 30] {
+        let predicted = &evaluated.order[..evaluated.order.len().min(k)];
+        let real = &real[..real.len().min(k)];
+        metrics.put(
+            format!("holdout_top{k}_overlap"),
+            overlap(predicted, real).map(rounded),
+        );
+    }
+    metrics.put("holdout_searches", searches.len());
+    metrics
+}
+
 impl Trainer for HotTrainer {
     fn train(
         &self,
         job: &TrainingJob<'_>,
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
+        let split = HeldOutSplit::read(job)?;
         let settings = ListSettings::read(job)?;
-        let p = job.parameters;
-        let rising_ratio = p.float("rising_ratio").map_err(param_error)?;
-        let default_uv = p.get("sort_type").map_err(param_error)? == "uv";
-        let window = settings.window_ms();
-        let holdout_start = job.now_ms - settings.holdout_days * DAY_MS;
-        let mut scan = Scan::new(progress);
-        // Two windows: tags compare with the window before.
-        let log = QueryLog::read(
-            job.data,
-            job.now_ms - 2 * window,
-            job.now_ms,
-            &mut scan,
-            (1, 80),
+        let p = job.params();
+        let rising_ratio = p.float("rising_ratio")?;
+        let default_uv = p.text("sort_type")? == "uv";
+        let mut steps = Steps::new(progress, PLAN);
+        let log = read_log(Function::Hot, job, &split, &mut steps)?;
+        let (served, mut metrics) = split.evaluate_then_refit(
+            &mut steps,
+            |fit| {
+                Ok(build_hot(
+                    &log,
+                    &settings,
+                    fit.window(),
+                    rising_ratio,
+                    default_uv,
+                ))
+            },
+            |evaluated, evaluation| Ok(score(&log, &settings, evaluated, evaluation, default_uv)),
         )?;
-        settings.check_ready(Function::Hot, &log, job.now_ms - window, job.now_ms)?;
-
-        scan.step("evaluating on held-out days", 80)?;
-        let evaluated = build_hot(&log, &settings, holdout_start, rising_ratio, default_uv);
-        let (held_out, _) = log.kept(holdout_start, job.now_ms, settings.filter);
-        let held_out_counts = log.counts(&held_out, job.now_ms, None);
-        let key = |c: &QueryCount| {
-            if default_uv {
-                (c.users, c.searches)
-            } else {
-                (c.searches, c.users)
-            }
-        };
-        let real: Vec<u32> = ranked(&log, &held_out_counts, key)
-            .into_iter()
-            .filter(|id| settings.listable(log.query(*id)))
-            .collect();
-        let mut metrics = Map::new();
-        for k in [10, 30] {
-            let predicted = &evaluated.order[..evaluated.order.len().min(k)];
-            let real = &real[..real.len().min(k)];
-            metrics.insert(
-                format!("holdout_top{k}_overlap"),
-                json!(overlap(predicted, real).map(rounded)),
-            );
-        }
-        metrics.insert("holdout_searches".into(), json!(held_out.len()));
-
-        scan.step("ranking queries", 90)?;
-        let served = build_hot(&log, &settings, job.now_ms, rising_ratio, default_uv);
-        let (kept, capped) = log.kept(job.now_ms - window, job.now_ms, settings.filter);
-        metrics.insert("searches_counted".into(), json!(kept.len()));
-        metrics.insert("searches_capped_as_spam".into(), json!(capped));
-        metrics.insert("distinct_queries".into(), json!(log.query_count()));
-        metrics.insert(
-            "listed".into(),
-            json!(served.model.top(MAX_HIT, ListOrder::Default, None).len()),
+        insert_window_stats(&mut metrics, &log, &settings, split.whole_window());
+        metrics.put(
+            "listed",
+            served.model.top(MAX_HIT, ListOrder::Default, None).len(),
         );
-        insert_log_stats(&mut metrics, &log);
+        let artifact = served.model.encode()?;
+        steps.finish()?;
         Ok(TrainedModel {
-            artifact: served.model.encode()?,
-            metrics,
+            artifact,
+            metrics: metrics.into(),
             passed_quality_gate: true,
         })
     }

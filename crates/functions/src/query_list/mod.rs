@@ -26,12 +26,15 @@ mod personal;
 use std::collections::HashSet;
 
 use algocenter_domain::Function;
-use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
-use serde_json::{Map, Value, json};
+use algocenter_domain::data::WindowCounts;
 
-use crate::query::log::{LogFilter, QueryCount, QueryLog, dictionary, dictionary_entries};
-use crate::scan::{param_error, window_days};
-use crate::{TrainError, TrainingJob};
+use crate::evaluation::Metrics;
+use crate::held_out::{HeldOutSplit, Window};
+use crate::progress::Steps;
+use crate::query::log::{
+    LogFilter, QueryCount, QueryLog, READING_LOG, dictionary, dictionary_entries,
+};
+use crate::{TrainError, TrainingJob, ensure_ready};
 
 pub use hint::HintTrainer;
 pub use hot::HotTrainer;
@@ -41,8 +44,6 @@ pub use model::{
 
 /// Parameters shared by `hot` and `hint`.
 pub(super) struct ListSettings {
-    window_days: i64,
-    holdout_days: i64,
     filter: LogFilter,
     blacklist: HashSet<String>,
     /// (normal form, as written), in file order.
@@ -52,18 +53,15 @@ pub(super) struct ListSettings {
 
 impl ListSettings {
     fn read(job: &TrainingJob<'_>) -> Result<Self, TrainError> {
-        let p = job.parameters;
-        let (window_days, holdout_days) = window_days(p)?;
+        let p = job.params();
         let whitelist: Vec<(String, String)> = dictionary_entries(job.resource("whitelist"));
         let blacklist: HashSet<String> =
             dictionary(job.resource("blacklist")).into_iter().collect();
         Ok(ListSettings {
-            window_days,
-            holdout_days,
             filter: LogFilter {
-                user_query_cap: p.int("user_query_cap").map_err(param_error)?.max(1) as u32,
-                drop_no_result: p.get("drop_no_result").map_err(param_error)? == "true",
-                drop_no_click: p.get("drop_no_click").map_err(param_error)? == "true",
+                user_query_cap: p.int("user_query_cap")?.max(1) as u32,
+                drop_no_result: p.flag("drop_no_result")?,
+                drop_no_click: p.flag("drop_no_click")?,
             },
             whitelisted: whitelist
                 .iter()
@@ -78,43 +76,40 @@ impl ListSettings {
         })
     }
 
-    fn window_ms(&self) -> i64 {
-        self.window_days * DAY_MS
-    }
-
     /// Whether a query may be listed (not blacklisted, not already pinned).
     fn listable(&self, normal: &str) -> bool {
         !self.blacklist.contains(normal) && !self.whitelisted.contains(normal)
     }
+}
 
-    fn check_ready(
-        &self,
-        function: Function,
-        log: &QueryLog,
-        from: i64,
-        to: i64,
-    ) -> Result<(), TrainError> {
-        let searches = log
-            .searches
-            .iter()
-            .filter(|s| s.at_ms >= from && s.at_ms < to)
-            .count() as u64;
-        let ready = readiness(
-            function,
-            &WindowCounts {
-                searches,
-                ..Default::default()
-            },
-        );
-        if ready.ready {
-            Ok(())
-        } else {
-            Err(TrainError::InsufficientData(format!(
-                "{} (searches with a usable raw_query in the last {} days)",
-                ready.reason, self.window_days
-            )))
-        }
-    }
+/// Reads the query log of two whole windows (tags compare a window with the one before) in the
+/// [`READING_LOG`] step, and checks the whole window has enough searches.
+fn read_log(
+    function: Function,
+    job: &TrainingJob<'_>,
+    split: &HeldOutSplit,
+    steps: &mut Steps<'_>,
+) -> Result<QueryLog, TrainError> {
+    steps.enter(READING_LOG)?;
+    let whole = split.whole_window();
+    let read = Window {
+        from_ms: whole.before().from_ms,
+        to_ms: whole.to_ms,
+    };
+    let log = QueryLog::read(job.data, read, steps)?;
+    let counts = WindowCounts {
+        searches: log.searches_in(whole),
+        ..Default::default()
+    };
+    ensure_ready(
+        function,
+        &counts,
+        format_args!(
+            "(searches with a usable raw_query in the last {} days)",
+            split.window_days()
+        ),
+    )?;
+    Ok(log)
 }
 
 pub(super) fn tag(now: &QueryCount, before: Option<&QueryCount>, rising_ratio: f64) -> u8 {
@@ -123,10 +118,6 @@ pub(super) fn tag(now: &QueryCount, before: Option<&QueryCount>, rising_ratio: f
         b if f64::from(now.searches) >= rising_ratio * f64::from(b) => TAG_RISING,
         _ => TAG_POPULAR,
     }
-}
-
-pub(super) fn rounded(v: f64) -> f64 {
-    (v * 10_000.0).round() / 10_000.0
 }
 
 /// Ids of queries with a count, best first by `key`, ties by query text.
@@ -146,9 +137,19 @@ pub(super) fn ranked<K: Ord>(
     ids
 }
 
-pub(super) fn insert_log_stats(metrics: &mut Map<String, Value>, log: &QueryLog) {
-    metrics.insert("log_events".into(), json!(log.stats.events));
-    metrics.insert("log_searches".into(), json!(log.stats.searches));
-    metrics.insert("unusable_queries".into(), json!(log.stats.unusable_queries));
-    metrics.insert("unjoined_clicks".into(), json!(log.stats.unjoined_clicks));
+/// What both report of the served list's window and of the log.
+fn insert_window_stats(
+    metrics: &mut Metrics,
+    log: &QueryLog,
+    settings: &ListSettings,
+    whole: Window,
+) {
+    let (kept, capped) = log.kept(whole.from_ms, whole.to_ms, settings.filter);
+    metrics.put("searches_counted", kept.len());
+    metrics.put("searches_capped_as_spam", capped);
+    metrics.put("distinct_queries", log.query_count());
+    metrics.put("log_events", log.stats.events);
+    metrics.put("log_searches", log.stats.searches);
+    metrics.put("unusable_queries", log.stats.unusable_queries);
+    metrics.put("unjoined_clicks", log.stats.unjoined_clicks);
 }

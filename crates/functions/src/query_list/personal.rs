@@ -3,14 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use algocenter_domain::document::DocumentKind;
-use serde_json::{Map, Value, json};
-
 use super::model::{Affinity, ListOrder, ListedQuery, NO_CATEGORY, QueryListModel};
-use super::rounded;
+use crate::evaluation::{Metrics, share};
+use crate::progress::Steps;
 use crate::query::log::QueryLog;
 use crate::query::normalise;
-use crate::scan::{Scan, param_error};
 use crate::{TrainError, TrainingJob};
 
 /// Queries kept per category as candidates for personalised hints.
@@ -31,25 +28,21 @@ pub(super) struct Categories {
 
 pub(super) fn read_categories(
     job: &TrainingJob<'_>,
-    scan: &mut Scan<'_>,
+    steps: &mut Steps<'_>,
 ) -> Result<Categories, TrainError> {
-    let field = job
-        .parameters
-        .get("category_field")
-        .map_err(param_error)?
-        .to_string();
+    let field = job.params().text("category_field")?;
     let mut categories = Categories {
         names: Vec::new(),
         of_item: HashMap::new(),
     };
     let mut ids: HashMap<String, u16> = HashMap::new();
-    let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
-        let Some(path) = item.text(&field) else {
-            return Ok(());
+    steps.for_each_item(job.data, |item| {
+        let Some(path) = item.text(field) else {
+            return;
         };
         let top = path.split('>').next().unwrap_or("").trim();
         if top.is_empty() {
-            return Ok(());
+            return;
         }
         let id = match ids.get(top) {
             Some(&id) => id,
@@ -59,12 +52,10 @@ pub(super) fn read_categories(
                 ids.insert(top.to_string(), id);
                 id
             }
-            None => return Ok(()),
+            None => return,
         };
         categories.of_item.insert(item.id.clone(), id);
-        Ok(())
-    });
-    scan.finish(result)?;
+    })?;
     Ok(categories)
 }
 
@@ -197,7 +188,7 @@ pub(super) fn personalise(
 /// For users known to the evaluated model who searched in the held-out days: the share of them who searched
 /// one of their three personal hints, next to the share who searched one of the three overall hints.
 pub(super) fn insert_personal_metrics(
-    metrics: &mut Map<String, Value>,
+    metrics: &mut Metrics,
     log: &QueryLog,
     held_out: &[u32],
     model: &QueryListModel,
@@ -225,9 +216,8 @@ pub(super) fn insert_personal_metrics(
         personal += usize::from(hit(&personal_hints, queries));
         overall += usize::from(hit(&overall_hints, queries));
     }
-    let users = searched.len();
-    let share = |n: usize| (users > 0).then(|| rounded(n as f64 / users as f64));
-    metrics.insert("holdout_users_evaluated".into(), json!(users));
-    metrics.insert("personal_hit_rate_at_3".into(), json!(share(personal)));
-    metrics.insert("overall_hit_rate_at_3".into(), json!(share(overall)));
+    let users = searched.len() as u64;
+    metrics.put("holdout_users_evaluated", users);
+    metrics.put("personal_hit_rate_at_3", share(personal as u64, users));
+    metrics.put("overall_hit_rate_at_3", share(overall as u64, users));
 }

@@ -4,13 +4,20 @@
 use std::collections::{HashMap, HashSet};
 
 use algocenter_domain::Function;
-use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
-use serde_json::{Map as JsonMap, json};
+use algocenter_domain::data::{DAY_MS, WindowCounts};
 
 use super::index::{Candidate, SuggestIndex, prefix_ends, rank};
-use crate::query::log::{LogFilter, QueryLog, dictionary};
-use crate::scan::{Scan, param_error, window_days};
-use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
+use crate::evaluation::{Metrics, rounded, share};
+use crate::held_out::{EVALUATING, Evaluation, HeldOutSplit, REFITTING, Window};
+use crate::progress::{Step, Steps, step};
+use crate::query::log::{LogFilter, QueryLog, READING_LOG, dictionary};
+use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob, ensure_ready};
+
+const PLAN: &[Step] = &[
+    step(READING_LOG, 70),
+    step(EVALUATING, 15),
+    step(REFITTING, 15),
+];
 
 /// Completions per prefix counted by the evaluation.
 const EVAL_DEPTH: usize = 10;
@@ -20,7 +27,6 @@ const CTR_PSEUDO_SEARCHES: f64 = 10.0;
 pub struct SuggestTrainer;
 
 struct SuggestSettings {
-    window_days: i64,
     filter: LogFilter,
     min_count: u32,
     half_life_ms: f64,
@@ -29,9 +35,15 @@ struct SuggestSettings {
     blacklist: HashSet<String>,
 }
 
-/// Candidates of the window ending at `to`: by the trained weight, or by raw searches (the baseline).
-fn candidates(log: &QueryLog, s: &SuggestSettings, to: i64, baseline: bool) -> Vec<Candidate> {
-    let (kept, _) = log.kept(to - s.window_days * DAY_MS, to, s.filter);
+/// Candidates of `window`: by the trained weight, or by raw searches (the baseline).
+fn candidates(
+    log: &QueryLog,
+    s: &SuggestSettings,
+    window: Window,
+    baseline: bool,
+) -> Vec<Candidate> {
+    let to = window.to_ms;
+    let (kept, _) = log.kept(window.from_ms, to, s.filter);
     let counts = log.counts(&kept, to, (!baseline).then_some(s.half_life_ms));
     let (searches, clicked) = counts.iter().fold((0u64, 0u64), |(n, c), q| {
         (n + u64::from(q.searches), c + u64::from(q.clicked))
@@ -128,113 +140,122 @@ fn mean_reciprocal_rank(
     (if pairs > 0 { sum / pairs as f64 } else { 0.0 }, pairs)
 }
 
+/// Replays the held-out searches users finally typed, prefix by prefix, on the index fitted before them and
+/// on the most-popular baseline.
+fn score(
+    log: &QueryLog,
+    settings: &SuggestSettings,
+    (model, numbers): &(SuggestIndex, HashMap<String, u32>),
+    evaluation: Evaluation,
+) -> Result<Metrics, TrainError> {
+    let held_out_window = evaluation.held_out;
+    let (held_out_searches, _) = log.kept(
+        held_out_window.from_ms,
+        held_out_window.to_ms,
+        settings.filter,
+    );
+    let final_searches = finally_typed(log, &held_out_searches);
+    let mut held_out: HashMap<&str, u32> = HashMap::new();
+    for &s in &final_searches {
+        *held_out
+            .entry(log.query(log.searches[s as usize].query))
+            .or_default() += 1;
+    }
+    let (baseline, baseline_numbers) = build_numbered(
+        candidates(log, settings, evaluation.fit, true),
+        settings.pinyin,
+    )?;
+    let (mrr, pairs) = mean_reciprocal_rank(model, numbers, &held_out);
+    let (baseline_mrr, _) = mean_reciprocal_rank(&baseline, &baseline_numbers, &held_out);
+    // Of the queries users finally typed, the share the index could complete at all.
+    let covered = final_searches
+        .iter()
+        .filter(|&&s| numbers.contains_key(log.query(log.searches[s as usize].query)))
+        .count();
+    let mut metrics = Metrics::default();
+    metrics.put("holdout_searches", held_out_searches.len());
+    metrics.put("holdout_final_searches", final_searches.len());
+    metrics.put("holdout_prefixes", pairs);
+    metrics.put("mrr", (pairs > 0).then(|| rounded(mrr)));
+    metrics.put(
+        "baseline_most_popular_mrr",
+        (pairs > 0).then(|| rounded(baseline_mrr)),
+    );
+    metrics.put(
+        "holdout_query_coverage",
+        share(covered as u64, final_searches.len() as u64),
+    );
+    Ok(metrics)
+}
+
 impl Trainer for SuggestTrainer {
     fn train(
         &self,
         job: &TrainingJob<'_>,
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
-        let p = job.parameters;
-        let (window_days, holdout_days) = window_days(p)?;
+        let p = job.params();
+        let split = HeldOutSplit::read(job)?;
         let settings = SuggestSettings {
-            window_days,
             filter: LogFilter {
-                user_query_cap: p.int("user_query_cap").map_err(param_error)?.max(1) as u32,
-                drop_no_result: p.get("drop_no_result").map_err(param_error)? == "true",
+                user_query_cap: p.int("user_query_cap")?.max(1) as u32,
+                drop_no_result: p.flag("drop_no_result")?,
                 drop_no_click: false,
             },
-            min_count: p.int("min_count").map_err(param_error)?.max(1) as u32,
-            half_life_ms: p.float("half_life_days").map_err(param_error)? * DAY_MS as f64,
-            click_weight: p.float("click_weight").map_err(param_error)?,
-            pinyin: p.get("pinyin").map_err(param_error)? == "true",
+            min_count: p.int("min_count")?.max(1) as u32,
+            half_life_ms: p.float("half_life_days")? * DAY_MS as f64,
+            click_weight: p.float("click_weight")?,
+            pinyin: p.flag("pinyin")?,
             blacklist: dictionary(job.resource("blacklist")).into_iter().collect(),
         };
-        let window = window_days * DAY_MS;
-        let holdout_start = job.now_ms - holdout_days * DAY_MS;
-        let mut scan = Scan::new(progress);
-        let log = QueryLog::read(
-            job.data,
-            holdout_start - window,
-            job.now_ms,
-            &mut scan,
-            (1, 70),
-        )?;
-        let searches = log
-            .searches
-            .iter()
-            .filter(|s| s.at_ms >= job.now_ms - window)
-            .count() as u64;
-        let ready = readiness(
+        let mut steps = Steps::new(progress, PLAN);
+        steps.enter(READING_LOG)?;
+        let whole = split.whole_window();
+        let read = Window {
+            from_ms: split.evaluated_window().from_ms,
+            to_ms: whole.to_ms,
+        };
+        let log = QueryLog::read(job.data, read, &mut steps)?;
+        let counts = WindowCounts {
+            searches: log.searches_in(whole),
+            ..Default::default()
+        };
+        ensure_ready(
             Function::Suggest,
-            &WindowCounts {
-                searches,
-                ..Default::default()
-            },
-        );
-        if !ready.ready {
-            return Err(TrainError::InsufficientData(format!(
-                "{} (searches with a usable raw_query in the last {window_days} days)",
-                ready.reason
-            )));
-        }
-
-        scan.step("evaluating on held-out days", 70)?;
-        let (held_out_searches, _) = log.kept(holdout_start, job.now_ms, settings.filter);
-        let final_searches = finally_typed(&log, &held_out_searches);
-        let mut held_out: HashMap<&str, u32> = HashMap::new();
-        for &s in &final_searches {
-            *held_out
-                .entry(log.query(log.searches[s as usize].query))
-                .or_default() += 1;
-        }
-        let (model, numbers) = build_numbered(
-            candidates(&log, &settings, holdout_start, false),
-            settings.pinyin,
-        )?;
-        let (baseline, baseline_numbers) = build_numbered(
-            candidates(&log, &settings, holdout_start, true),
-            settings.pinyin,
-        )?;
-        let (mrr, pairs) = mean_reciprocal_rank(&model, &numbers, &held_out);
-        let (baseline_mrr, _) = mean_reciprocal_rank(&baseline, &baseline_numbers, &held_out);
-        // Of the queries users finally typed, the share the index could complete at all.
-        let covered = final_searches
-            .iter()
-            .filter(|&&s| numbers.contains_key(log.query(log.searches[s as usize].query)))
-            .count();
-        let round = |v: f64| (v * 10_000.0).round() / 10_000.0;
-        let mut metrics = JsonMap::new();
-        metrics.insert("holdout_searches".into(), json!(held_out_searches.len()));
-        metrics.insert("holdout_final_searches".into(), json!(final_searches.len()));
-        metrics.insert("holdout_prefixes".into(), json!(pairs));
-        metrics.insert("mrr".into(), json!((pairs > 0).then(|| round(mrr))));
-        metrics.insert(
-            "baseline_most_popular_mrr".into(),
-            json!((pairs > 0).then(|| round(baseline_mrr))),
-        );
-        metrics.insert(
-            "holdout_query_coverage".into(),
-            json!(
-                (!final_searches.is_empty())
-                    .then(|| round(covered as f64 / final_searches.len() as f64))
+            &counts,
+            format_args!(
+                "(searches with a usable raw_query in the last {} days)",
+                split.window_days()
             ),
-        );
+        )?;
 
-        scan.step("building the index", 85)?;
-        let served = SuggestIndex::build(
-            candidates(&log, &settings, job.now_ms, false),
-            settings.pinyin,
+        let ((served, _), mut metrics) = split.evaluate_then_refit(
+            &mut steps,
+            |fit| {
+                let candidates = candidates(&log, &settings, fit.window(), false);
+                if fit.is_served() {
+                    // Only the evaluation needs to know the number the index gave each query.
+                    Ok((
+                        SuggestIndex::build(candidates, settings.pinyin)?,
+                        HashMap::new(),
+                    ))
+                } else {
+                    build_numbered(candidates, settings.pinyin)
+                }
+            },
+            |evaluated, evaluation| score(&log, &settings, evaluated, evaluation),
         )?;
         let artifact = served.encode()?;
-        metrics.insert("suggestions".into(), json!(served.len()));
-        metrics.insert("index_keys".into(), json!(served.key_count()));
-        metrics.insert("heavy_prefixes".into(), json!(served.heavy_prefix_count()));
-        metrics.insert("distinct_queries".into(), json!(log.query_count()));
-        metrics.insert("log_searches".into(), json!(log.stats.searches));
-        metrics.insert("unusable_queries".into(), json!(log.stats.unusable_queries));
+        metrics.put("suggestions", served.len());
+        metrics.put("index_keys", served.key_count());
+        metrics.put("heavy_prefixes", served.heavy_prefix_count());
+        metrics.put("distinct_queries", log.query_count());
+        metrics.put("log_searches", log.stats.searches);
+        metrics.put("unusable_queries", log.stats.unusable_queries);
+        steps.finish()?;
         Ok(TrainedModel {
             artifact,
-            metrics,
+            metrics: metrics.into(),
             passed_quality_gate: !served.is_empty(),
         })
     }
