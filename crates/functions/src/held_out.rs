@@ -16,6 +16,7 @@ use algocenter_domain::catalogue::EffectiveParameters;
 use algocenter_domain::data::DAY_MS;
 
 use crate::evaluation::Metrics;
+use crate::params::param_error;
 use crate::progress::{Step, Steps, step};
 use crate::{TrainError, TrainingJob};
 
@@ -56,9 +57,8 @@ impl Window {
 
 /// `train_window_days` and `holdout_days`: the held-out days are the last ones of the window.
 pub(crate) fn window_days(p: &EffectiveParameters) -> Result<(i64, i64), TrainError> {
-    let failed = |e: algocenter_domain::Error| TrainError::Failed(e.to_string());
-    let window_days = p.int("train_window_days").map_err(failed)?;
-    let holdout_days = p.int("holdout_days").map_err(failed)?;
+    let window_days = p.int("train_window_days").map_err(param_error)?;
+    let holdout_days = p.int("holdout_days").map_err(param_error)?;
     if holdout_days >= window_days {
         return Err(TrainError::Failed(format!(
             "train_window_days ({window_days}) must be larger than holdout_days ({holdout_days})"

@@ -14,7 +14,6 @@ pub mod pop;
 pub mod progress;
 pub mod query;
 pub mod query_list;
-mod scan;
 pub mod suggest;
 
 use std::collections::BTreeMap;

@@ -8,7 +8,8 @@ use crate::TrainError;
 #[derive(Clone, Copy)]
 pub struct Params<'a>(&'a EffectiveParameters);
 
-fn failed(e: algocenter_domain::Error) -> TrainError {
+/// A parameter that cannot be read fails the run.
+pub(crate) fn param_error(e: algocenter_domain::Error) -> TrainError {
     TrainError::Failed(e.to_string())
 }
 
@@ -18,15 +19,15 @@ impl<'a> Params<'a> {
     }
 
     pub fn text(&self, name: &str) -> Result<&'a str, TrainError> {
-        self.0.get(name).map_err(failed)
+        self.0.get(name).map_err(param_error)
     }
 
     pub fn int(&self, name: &str) -> Result<i64, TrainError> {
-        self.0.int(name).map_err(failed)
+        self.0.int(name).map_err(param_error)
     }
 
     pub fn float(&self, name: &str) -> Result<f64, TrainError> {
-        self.0.float(name).map_err(failed)
+        self.0.float(name).map_err(param_error)
     }
 
     /// A `true`/`false` choice.

@@ -9,7 +9,7 @@ use algocenter_domain::Function;
 use algocenter_domain::data::InMemoryData;
 use algocenter_functions::progress::{Level, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, Trainer};
-use algocenter_functions::{category, pop, query_list, suggest};
+use algocenter_functions::{category, ctr, pop, query_list, suggest};
 use algocenter_generator::{GeneratorConfig, World};
 use common::{NOW, Recorder, train_reporting};
 
@@ -24,34 +24,59 @@ static DATA: LazyLock<InMemoryData> = LazyLock::new(|| {
     data
 });
 
-fn trainers() -> Vec<(&'static dyn Trainer, Function, &'static str)> {
+type Case = (
+    &'static dyn Trainer,
+    Function,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+fn trainers() -> Vec<Case> {
     vec![
-        (&pop::PopTrainer, Function::Pop, "pop"),
-        (&query_list::HotTrainer, Function::Hot, "offline_inference"),
-        (&query_list::HintTrainer, Function::Hint, "near_realtime"),
+        (&pop::PopTrainer, Function::Pop, "pop", &[]),
+        (
+            &query_list::HotTrainer,
+            Function::Hot,
+            "offline_inference",
+            &[],
+        ),
+        (
+            &query_list::HintTrainer,
+            Function::Hint,
+            "near_realtime",
+            &[],
+        ),
         (
             &suggest::SuggestTrainer,
             Function::Suggest,
             "offline_inference",
+            &[],
         ),
         (
             &category::CategoryTrainer,
             Function::Category,
             "offline_inference",
+            &[],
+        ),
+        (
+            &ctr::CtrTrainer,
+            Function::Ctr,
+            "tf_checkpoint",
+            &[("id_field", "item_id"), ("title_field", "title")],
         ),
     ]
 }
 
 #[test]
 fn every_trainer_reports_its_steps_rising_to_100() {
-    for (trainer, function, model_type) in trainers() {
+    for (trainer, function, model_type, params) in trainers() {
         let mut recorder = Recorder::default();
         train_reporting(
             trainer,
             function,
             model_type,
             &DATA,
-            &[],
+            params,
             &[],
             &mut recorder,
         )
@@ -78,7 +103,8 @@ fn every_trainer_reports_its_steps_rising_to_100() {
             shown(" events"),
             "{function}: a scan counts its events: {seen:?}"
         );
-        if function != Function::Pop {
+        // pop and ctr serve the model they evaluated.
+        if !matches!(function, Function::Pop | Function::Ctr) {
             assert!(
                 shown("refitting on the whole window"),
                 "{function}: {seen:?}"
@@ -110,7 +136,7 @@ impl Progress for CancelAt {
 
 #[test]
 fn a_cancelled_run_stops_at_once_wherever_it_is() {
-    for (trainer, function, model_type) in trainers() {
+    for (trainer, function, model_type, params) in trainers() {
         for at in [1, 50, 90] {
             let mut sink = CancelAt {
                 at,
@@ -118,7 +144,7 @@ fn a_cancelled_run_stops_at_once_wherever_it_is() {
                 after: 0,
             };
             let outcome =
-                train_reporting(trainer, function, model_type, &DATA, &[], &[], &mut sink);
+                train_reporting(trainer, function, model_type, &DATA, params, &[], &mut sink);
             assert!(
                 matches!(outcome, Err(TrainError::Cancelled)),
                 "{function} cancelled at {at}%: {outcome:?}"
