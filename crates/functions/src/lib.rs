@@ -4,6 +4,17 @@
 //!
 //! A function without a trainer in this build fails its tasks with an honest reason instead of pretending to
 //! train (see [`Trainers::builtin`]).
+//!
+//! A trainer, as `pop` or `hot` are written:
+//! 1. reads its parameters through [`TrainingJob::params`] and its window through
+//!    [`held_out::HeldOutSplit::read`] (which refuses held-out days that fill the window);
+//! 2. declares its plan, a `const` list of [`progress::step`]s weighted by their share of the run, and wraps the
+//!    engine's sink in [`progress::Steps`]; it enters the steps in order and scans data through
+//!    `Steps::for_each_event` / `for_each_item`, which count progress and carry cancellation;
+//! 3. evaluates through the split: `evaluate` when the evaluated model serves, `evaluate_then_refit` when the
+//!    served model is refit on the whole window; both enter the shared steps and hand the fit and the scoring
+//!    only the windows they may read; metrics go into an [`evaluation::Metrics`];
+//! 4. encodes its artifact and ends with `Steps::finish` (100%).
 
 pub mod category;
 pub mod ctr;
