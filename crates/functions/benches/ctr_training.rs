@@ -17,6 +17,7 @@ use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_t
 use algocenter_domain::data::{DAY_MS, InMemoryData};
 use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
 use algocenter_functions::evaluation::auc;
+use algocenter_functions::progress::Level;
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
 use algocenter_generator::{GeneratorConfig, World};
 
@@ -25,7 +26,7 @@ const NOW: i64 = 1_790_000_000_000;
 struct Quiet;
 
 impl Progress for Quiet {
-    fn report(&mut self, _: &str, _: u8) -> Result<(), Cancelled> {
+    fn update(&mut self, _: &[Level<'_>]) -> Result<(), Cancelled> {
         Ok(())
     }
 }

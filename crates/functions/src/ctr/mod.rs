@@ -32,11 +32,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use algocenter_domain::Function;
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
-use algocenter_domain::document::DocumentKind;
 use serde_json::{Map, Value, json};
 
 use crate::evaluation::{auc, logloss};
-use crate::scan::{Scan, param_error, window_days};
+use crate::held_out::{EVALUATING, Window, window_days};
+use crate::params::param_error;
+use crate::progress::{Step, Steps, step};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 use features::{
     FIELDS, Field, ItemFields, MAX_POSITION, RawFeature, context_features, position_feature,
@@ -46,8 +47,19 @@ use ffm::{Active, Examples, TrainConfig, Weights};
 pub use model::{Candidate, CtrModel, Situation};
 use model::{Stored, activate, item_hash};
 
-/// Events between two progress reports during the scan.
-const REPORT_EVERY: u64 = 1 << 16;
+const READING_ITEMS: &str = "reading items";
+const READING_BEHAVIOUR: &str = "reading behaviour";
+const BUILDING_EXAMPLES: &str = "building examples";
+const TRAINING: &str = "training";
+const WRITING: &str = "writing the model";
+const PLAN: &[Step] = &[
+    step(READING_ITEMS, 3),
+    step(READING_BEHAVIOUR, 22),
+    step(BUILDING_EXAMPLES, 5),
+    step(TRAINING, 60),
+    step(EVALUATING, 5),
+    step(WRITING, 5),
+];
 /// Pseudo-exposures pulling an item's click-through rate towards the average (popularity baseline).
 const POP_SMOOTHING: f64 = 20.0;
 /// No search for this exposure's `rn`.
@@ -333,44 +345,30 @@ impl Trainer for CtrTrainer {
         let params = params(job)?;
         let eval_start = job.now_ms - params.holdout_days * DAY_MS;
         let train_start = job.now_ms - params.window_days * DAY_MS;
-        let mut scan = Scan::new(progress);
+        let mut steps = Steps::new(progress, PLAN);
 
         // The catalogue: features of every item as it is now.
-        scan.step("reading items", 1)?;
+        steps.enter(READING_ITEMS)?;
         let mut catalogue: HashMap<String, Vec<RawFeature>> = HashMap::new();
         let fields = &params.item_fields;
-        let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
+        steps.for_each_item(job.data, |item| {
             if let Some(id) = fields.id_of(item) {
                 let features = fields.features(&id, Some(item));
                 catalogue.insert(id, features);
             }
-            Ok(())
-        });
-        scan.finish(result)?;
+        })?;
 
         // The behaviour of the window.
-        let expected = job
-            .data
-            .estimate_events(train_start, job.now_ms)
-            .map_err(param_error)?
-            .max(1);
+        steps.enter(READING_BEHAVIOUR)?;
         let mut log = Log::default();
-        let mut seen = 0u64;
-        let result = job.data.for_each_event(train_start, job.now_ms, &mut |e| {
-            seen += 1;
-            if seen.is_multiple_of(REPORT_EVERY) {
-                scan.report(
-                    "reading behaviour",
-                    (3 + 22 * seen.min(expected) / expected) as u8,
-                )?;
-            }
-            log.add(e, &params.positives);
-            Ok(())
-        });
-        scan.finish(result)?;
+        let window = Window {
+            from_ms: train_start,
+            to_ms: job.now_ms,
+        };
+        steps.for_each_event(job.data, window, |e| log.add(e, &params.positives))?;
 
         let read_s = started.elapsed().as_secs_f64();
-        scan.step("building examples", 25)?;
+        steps.enter(BUILDING_EXAMPLES)?;
         log.label(params.attribution_ms);
         let exposures = &log.exposures;
         let trained = exposures.partition_point(|e| e.time_ms < eval_start);
@@ -513,7 +511,7 @@ impl Trainer for CtrTrainer {
         let held_out: Vec<u32> = (trained as u32..exposures.len() as u32).collect();
         let lr_config = TrainConfig { k: 0, ..params.ffm };
         let stop = AtomicBool::new(false);
-        let progress = &mut *scan.progress;
+        steps.enter(TRAINING)?;
         let (ffm, ffm_s, lr) = std::thread::scope(|s| {
             let lr = s.spawn(|| {
                 let t = std::time::Instant::now();
@@ -524,9 +522,7 @@ impl Trainer for CtrTrainer {
             });
             let t = std::time::Instant::now();
             let ffm = ffm::train(rows, params.ffm, &set, &fit, &validation, &mut |done| {
-                let ok = progress
-                    .report("training", (30.0 + 60.0 * done) as u8)
-                    .is_ok();
+                let ok = steps.fraction(done).is_ok();
                 if !ok {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -543,9 +539,7 @@ impl Trainer for CtrTrainer {
             lr.map_err(|_| TrainError::Failed("the baseline trainer panicked".into()))?;
         let (lr_weights, lr_report) = lr.ok_or(TrainError::Cancelled)?;
         let evaluation_started = std::time::Instant::now();
-        progress
-            .report("evaluating", 90)
-            .map_err(|_| TrainError::Cancelled)?;
+        steps.enter(EVALUATING)?;
 
         // Held-out evaluation at the logged positions.
         let labels: Vec<bool> = holdout.iter().map(|e| e.label).collect();
@@ -624,9 +618,7 @@ impl Trainer for CtrTrainer {
             }),
         );
 
-        progress
-            .report("writing the model", 95)
-            .map_err(|_| TrainError::Cancelled)?;
+        steps.enter(WRITING)?;
         let mut items: Vec<(u64, Vec<u32>)> = catalogue
             .iter()
             .map(|(id, raw)| {
@@ -656,6 +648,7 @@ impl Trainer for CtrTrainer {
                 "total": round(started.elapsed().as_secs_f64()),
             }),
         );
+        steps.finish()?;
         Ok(TrainedModel {
             artifact,
             metrics,
