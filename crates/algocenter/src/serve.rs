@@ -4,12 +4,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use algocenter_api::gate::{Gate, GateConfig};
+use algocenter_api::gate::GateConfig;
 use algocenter_api::{ApiState, Limits};
 use algocenter_auth::sealing::{MasterKey, generate_key};
 use algocenter_domain::access_key::{AccessKey, Scope, validate_key_id, validate_secret};
 use algocenter_engine::{Engine, EngineConfig};
 use algocenter_functions::Trainers;
+use algocenter_service::Services;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::postgres::PostgresStore;
 use algocenter_store::s3_artifacts::S3Artifacts;
@@ -169,13 +170,15 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
         max_body_bytes: config.max_body_bytes,
         max_push_bytes: config.max_push_bytes,
     };
-    let gate = gate(&config, &*store).await?;
-    let state = Arc::new(ApiState::new(
-        Arc::clone(&engine),
-        gate,
-        limits,
-        config.event_retention_days,
-    ));
+    let master = master_key(&config, &*store).await?;
+    let services = Arc::new(Services::new(Arc::clone(&engine), master));
+    let gate = GateConfig {
+        window: config.auth_window,
+        nonce_capacity: config.nonce_capacity,
+        rate_limit: config.rate_limit,
+        open_metrics: config.open_metrics,
+    };
+    let state = Arc::new(ApiState::new(Arc::clone(&services), gate, limits));
     let tls = match &config.tls {
         Some((cert, key)) => Some(listener::tls_acceptor(cert, key)?),
         None => None,
@@ -201,8 +204,7 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
         tls,
         config.header_timeout,
         // The dashboard's pages have their own login (a session cookie), not the API's signatures.
-        algocenter_api::router(Arc::clone(&state))
-            .merge(algocenter_dashboard::router(state, https)),
+        algocenter_api::router(state).merge(algocenter_dashboard::router(services, https)),
         shutdown,
     )
     .await;
@@ -216,16 +218,16 @@ async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result
     Ok(())
 }
 
-/// Request checking: off only with `--insecure-no-auth` (on loopback, checked by the configuration); otherwise
-/// keys sealed with the master key, and a first admin key on a fresh data directory.
-async fn gate(config: &ServeConfig, store: &dyn Store) -> Result<Gate, String> {
+/// The master key sealing access keys, and a first admin key on a fresh data directory; `None` (request checking
+/// off) only with `--insecure-no-auth` (on loopback, checked by the configuration).
+async fn master_key(config: &ServeConfig, store: &dyn Store) -> Result<Option<MasterKey>, String> {
     if config.insecure_no_auth {
         tracing::warn!(
             "REQUEST CHECKING IS OFF (--insecure-no-auth): anyone who can reach {} can do anything; never use this \
              outside local experiments",
             config.listen
         );
-        return Ok(Gate::open());
+        return Ok(None);
     }
     let master = match std::env::var("ALGOCENTER_MASTER_KEY") {
         Ok(text) => MasterKey::parse(&text).map_err(|e| format!("ALGOCENTER_MASTER_KEY: {e}"))?,
@@ -234,15 +236,7 @@ async fn gate(config: &ServeConfig, store: &dyn Store) -> Result<Gate, String> {
     if !store.has_keys().await.map_err(|e| e.to_string())? {
         bootstrap_admin_key(store, &master).await?;
     }
-    Ok(Gate::enforcing(
-        master,
-        GateConfig {
-            window: config.auth_window,
-            nonce_capacity: config.nonce_capacity,
-            rate_limit: config.rate_limit,
-            open_metrics: config.open_metrics,
-        },
-    ))
+    Ok(Some(master))
 }
 
 /// The first admin key of a fresh data directory: `ALGOCENTER_BOOTSTRAP_KEY=ID:SECRET` when set (automation),

@@ -13,7 +13,7 @@ mod views;
 
 use std::sync::Arc;
 
-use algocenter_api::ApiState;
+use algocenter_service::Services;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -22,16 +22,16 @@ use axum::routing::{get, post};
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 pub struct Dashboard {
-    api: Arc<ApiState>,
+    services: Arc<Services>,
     sessions: session::Sessions,
     /// The server speaks HTTPS: session cookies are marked `Secure`.
     secure_cookies: bool,
 }
 
-/// The dashboard's routes under `/ui`, to be merged with the API's router; `https` when the server serves TLS.
-pub fn router(api: Arc<ApiState>, https: bool) -> Router {
+/// The dashboard's routes under `/ui` over the same services as the API, to be merged with the API's router; `https` when the server serves TLS.
+pub fn router(services: Arc<Services>, https: bool) -> Router {
     let dashboard = Arc::new(Dashboard {
-        api,
+        services,
         sessions: session::Sessions::default(),
         secure_cookies: https,
     });

@@ -4,13 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use algocenter_api::gate::Principal;
-use algocenter_api::operations::ENDPOINTS;
 use algocenter_domain::access_key::Scope;
 use algocenter_domain::instance::{Instance, InstanceFilter};
 use algocenter_domain::paging::{MAX_PAGE_SIZE, Page};
 use algocenter_domain::task::{TaskFilter, WireStatus};
 use algocenter_domain::{Error, Function, now_ms};
+use algocenter_service::access::Principal;
+use algocenter_service::operations::{ENDPOINTS, is_public};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -42,7 +42,7 @@ const KIND_ORDER: [&str; 5] = ["search", "expose", "click", "cart", "buy"];
 /// Every dashboard request runs in a span with its own request id (as API requests do), sent back in
 /// `x-acs-request-id`, with the security headers of a page that loads nothing from elsewhere.
 pub async fn request_span(request: Request, next: Next) -> Response {
-    let request_id = algocenter_api::envelope::new_request_id();
+    let request_id = algocenter_service::new_request_id();
     let span = tracing::info_span!("request", request_id = %request_id);
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let mut response = tracing::Instrument::instrument(next.run(request), span).await;
@@ -123,7 +123,7 @@ async fn viewer(d: &Dashboard, headers: &HeaderMap, uri: &Uri) -> Result<Viewer,
     let Some((token, session)) = d.sessions.of(headers) else {
         return Err(login());
     };
-    match d.api.gate.current(&d.api, session.key_id.as_deref()).await {
+    match d.services.keys().current(session.key_id.as_deref()).await {
         Ok(principal) => Ok(Viewer { session, principal }),
         Err(Error::InvalidAccessKeyId) => {
             // Revoked since the login.
@@ -206,7 +206,7 @@ pub async fn login_form(State(d): Shared, uri: Uri) -> Response {
             .map(|(_, v)| v.into_owned())
             .as_deref(),
     );
-    if !d.api.gate.is_enforcing() {
+    if !d.services.keys().checks_requests() {
         // Request checking is off (loopback only): there is no key to ask for.
         return start_session(&d, None, &next);
     }
@@ -266,7 +266,7 @@ pub async fn login(State(d): Shared, body: Bytes) -> Response {
             next,
         );
     }
-    match d.api.gate.login(&d.api, key_id, secret).await {
+    match d.services.keys().login(key_id, secret).await {
         Ok(principal) => {
             tracing::info!(target: "audit", key_id = logged_id, action = "DashboardLogin", outcome = "ok", "audit");
             start_session(&d, principal.key_id, &next)
@@ -344,7 +344,7 @@ pub async fn apps(State(d): Shared, headers: HeaderMap, uri: Uri) -> Response {
             number,
             size: MAX_PAGE_SIZE,
         };
-        match d.api.store().list_app_groups(None, None, page).await {
+        match d.services.store().list_app_groups(None, None, page).await {
             Ok((found, all)) => {
                 total = all;
                 let last = found.len() < MAX_PAGE_SIZE as usize;
@@ -402,7 +402,7 @@ pub async fn app(
 }
 
 async fn app_page(d: &Dashboard, viewer: &Viewer, app: &str) -> Result<AppPage, Error> {
-    let store = d.api.store();
+    let store = d.services.store();
     let group = store.app_group(app).await?;
     let mut instances = Vec::new();
     let mut more_instances = false;
@@ -530,7 +530,7 @@ async fn instance_view(
     let loaded = async {
         viewer.may_see(&app)?;
         let function: Function = function.parse()?;
-        let instance = d.api.store().instance(&app, function, &name).await?;
+        let instance = d.services.store().instance(&app, function, &name).await?;
         let live = live(d, &instance).await?;
         Ok::<_, Error>((instance, live))
     };
@@ -603,7 +603,7 @@ pub async fn instance_live(
 }
 
 async fn live(d: &Dashboard, instance: &Instance) -> Result<Live, Error> {
-    let store = d.api.store();
+    let store = d.services.store();
     let (app, function, name) = (&instance.app_group, instance.function, &instance.name);
     let (tasks, _) = store
         .list_tasks(
@@ -724,7 +724,7 @@ pub async fn start_task(
     };
     let outcome = async {
         let f: Function = function.parse()?;
-        let task = d.api.engine.create_task(&app, f, &name).await?;
+        let task = d.services.engine().create_task(&app, f, &name).await?;
         Ok(format!("Generation {} queued.", task.generation))
     }
     .await;
@@ -746,8 +746,8 @@ pub async fn cancel_task(
     let outcome = async {
         let f: Function = function.parse()?;
         let task = d
-            .api
-            .engine
+            .services
+            .engine()
             .cancel_task(&app, f, &name, &generation)
             .await?;
         Ok(format!("Generation {} cancelled.", task.generation))
@@ -771,8 +771,8 @@ pub async fn pin(
     let generation = fields.get("generation").cloned().unwrap_or_default();
     let outcome = async {
         let f: Function = function.parse()?;
-        d.api
-            .engine
+        d.services
+            .engine()
             .pin_generation(&app, f, &name, Some(&generation))
             .await?;
         Ok(format!(
@@ -797,7 +797,11 @@ pub async fn unpin(
     };
     let outcome = async {
         let f: Function = function.parse()?;
-        let instance = d.api.engine.pin_generation(&app, f, &name, None).await?;
+        let instance = d
+            .services
+            .engine()
+            .pin_generation(&app, f, &name, None)
+            .await?;
         Ok(format!(
             "Unpinned: generation {} serves.",
             generation_text(instance.serving_generation)
@@ -819,7 +823,7 @@ pub async fn api_reference(State(d): Shared, headers: HeaderMap, uri: Uri) -> Re
             method: e.method,
             path: e.path,
             action: e.action,
-            scope: if algocenter_api::operations::is_public(e.action) {
+            scope: if is_public(e.action) {
                 "public"
             } else {
                 e.scope.as_str()

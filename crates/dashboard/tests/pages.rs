@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use algocenter_api::ApiState;
-use algocenter_api::gate::{Gate, GateConfig};
+use algocenter_api::gate::GateConfig;
 use algocenter_auth::sealing::MasterKey;
 use algocenter_domain::Function;
 use algocenter_domain::access_key::{AccessKey, Scope};
@@ -15,6 +15,7 @@ use algocenter_domain::app_group::NewAppGroup;
 use algocenter_domain::instance::NewInstance;
 use algocenter_engine::{Engine, EngineConfig};
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
+use algocenter_service::Services;
 use algocenter_store::Store;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::sqlite::{SqliteStore, Synchronous};
@@ -59,7 +60,7 @@ struct Dashboard {
     base: String,
     http: reqwest::Client,
     store: Arc<dyn Store>,
-    state: Arc<ApiState>,
+    services: Arc<Services>,
     _dir: tempfile::TempDir,
 }
 
@@ -134,10 +135,14 @@ async fn start() -> Dashboard {
         };
         store.create_instance("shop", new, 0).await.unwrap();
     }
-    let gate = Gate::enforcing(master, GateConfig::default());
-    let state = Arc::new(ApiState::new(engine, gate, Default::default(), 30));
-    let router = algocenter_api::router(Arc::clone(&state))
-        .merge(algocenter_dashboard::router(Arc::clone(&state), false));
+    let services = Arc::new(Services::new(engine, Some(master)));
+    let state = Arc::new(ApiState::new(
+        Arc::clone(&services),
+        GateConfig::default(),
+        Default::default(),
+    ));
+    let router = algocenter_api::router(state)
+        .merge(algocenter_dashboard::router(Arc::clone(&services), false));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -148,7 +153,7 @@ async fn start() -> Dashboard {
             .build()
             .unwrap(),
         store,
-        state,
+        services,
         _dir: dir,
     }
 }
@@ -340,7 +345,7 @@ async fn a_read_key_sees_its_app_groups_only_and_has_no_buttons() {
 
     // A revoked key's session ends at its next page.
     d.store.revoke_key(READER.0, 1).await.unwrap();
-    d.state.gate.forget_key(READER.0);
+    d.services.keys().forget(READER.0);
     let after = d.get("/ui", Some(&cookie)).await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
 }
@@ -515,7 +520,7 @@ async fn the_app_page_lists_instances_and_the_api_page_every_endpoint() {
         StatusCode::NOT_FOUND
     );
     let api = d.get("/ui/api", Some(&cookie)).await;
-    for endpoint in algocenter_api::operations::ENDPOINTS {
+    for endpoint in algocenter_service::operations::ENDPOINTS {
         assert!(
             api.body
                 .contains(&format!("<code>{}</code>", endpoint.path)),

@@ -117,7 +117,8 @@ fn item_ids(body: &Value) -> Result<Vec<String>, ApiError> {
 async fn predict_pop(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
     let items = item_ids(body)?;
     let scored = state
-        .serving
+        .services
+        .serving()
         .pop(ScoreRequest {
             target,
             items: &items,
@@ -145,7 +146,7 @@ async fn predict_list(
         order: list_order(optional_text(body, &["sortType", "SortType", "sort_type"])?)?,
         user: user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?,
     };
-    let list = state.serving.query_list(request).await?;
+    let list = state.services.serving().query_list(request).await?;
     let queries: Vec<Value> = list
         .queries
         .into_iter()
@@ -166,7 +167,7 @@ async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> 
         typed: typed_query(typed)?,
         hit: count(body, &["hit", "Hit"], suggest::MAX_HIT)?,
     };
-    let found = state.serving.suggest(request).await?;
+    let found = state.services.serving().suggest(request).await?;
     answer(found.served, json!({"Suggestions": found.suggestions}))
 }
 
@@ -192,7 +193,7 @@ async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) ->
         queries: &queries,
         top_k: count(body, &["topK", "TopK", "top_k"], category::MAX_TOP_K)?,
     };
-    let found = state.serving.categorise(request).await?;
+    let found = state.services.serving().categorise(request).await?;
     let predictions: Vec<Value> = found
         .predictions
         .iter()
@@ -310,7 +311,7 @@ async fn predict_ctr(state: &AppState, target: Target<'_>, body: &Value) -> ApiR
         context: &context,
         items: &items,
     };
-    let reranked = state.serving.rerank(request).await?;
+    let reranked = state.services.serving().rerank(request).await?;
     let ranked: Vec<Value> = reranked
         .items
         .iter()

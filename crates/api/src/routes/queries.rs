@@ -30,7 +30,7 @@ async fn list_action(state: AppState, app: String, kind: ListKind, query: Query)
         order: list_order(query.non_empty("sort_type"))?,
         user: user_id(query.non_empty("user_id"))?,
     };
-    let list = state.serving.query_list(request).await?;
+    let list = state.services.serving().query_list(request).await?;
     let result = list
         .queries
         .into_iter()
@@ -69,7 +69,7 @@ pub async fn suggest(
         typed,
         hit: hit(query.non_empty("hit"), suggest::MAX_HIT)?,
     };
-    let found = state.serving.suggest(request).await?;
+    let found = state.services.serving().suggest(request).await?;
     let mut body = Map::new();
     body.insert("searchtime".into(), searchtime(started));
     body.insert(

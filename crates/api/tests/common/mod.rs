@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use algocenter_api::gate::{Gate, GateConfig};
+use algocenter_api::gate::GateConfig;
 use algocenter_api::{ApiState, Limits};
 use algocenter_auth::client::{Credentials, acs3_headers};
 use algocenter_auth::sealing::MasterKey;
 use algocenter_domain::access_key::{AccessKey, Scope};
 use algocenter_engine::{Engine, EngineConfig, EngineHandle};
 use algocenter_functions::Trainers;
+use algocenter_service::Services;
 use algocenter_store::Store;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::sqlite::{SqliteStore, Synchronous};
@@ -115,8 +116,8 @@ async fn launch(
     let artifacts = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
     let engine = Engine::new(Arc::clone(&store), Arc::new(artifacts), trainers, config);
     let handle = engine.start().await.unwrap();
-    let (gate, credentials) = match gate {
-        None => (Gate::open(), None),
+    let (master, gate, credentials) = match gate {
+        None => (None, GateConfig::default(), None),
         Some(config) => {
             let admin = admin();
             let key = AccessKey {
@@ -131,10 +132,11 @@ async fn launch(
                 .create_key(key, master().seal(&admin.key_id, &admin.secret).unwrap())
                 .await
                 .unwrap();
-            (Gate::enforcing(master(), config), Some(admin))
+            (Some(master()), config, Some(admin))
         }
     };
-    let router = algocenter_api::router(Arc::new(ApiState::new(engine, gate, limits, 30)));
+    let services = Arc::new(Services::new(engine, master));
+    let router = algocenter_api::router(Arc::new(ApiState::new(services, gate, limits)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
