@@ -1,15 +1,12 @@
 //! The function API over real HTTP on 127.0.0.1, against a real SQLite store in a fresh directory.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use algocenter_api::Limits;
 use algocenter_domain::Function;
-use algocenter_engine::EngineConfig;
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
-use common::{TestServer, start, start_with};
+use algocenter_testkit::{AppOptions, Deadline, TestApp, spawn_app, wait_until};
 use serde_json::{Map, Value, json};
 
 const POP: &str = "/v4/openapi/app-groups/shop/functions/pop";
@@ -24,6 +21,7 @@ impl Trainer for StepTrainer {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         for p in [20, 40, 60, 80] {
+            // A run that takes time is the behaviour under test: progress shows while it runs.
             std::thread::sleep(Duration::from_millis(60));
             progress.report("fitting", p)?;
         }
@@ -37,17 +35,17 @@ impl Trainer for StepTrainer {
     }
 }
 
-async fn shop(workers: usize) -> TestServer {
-    let server = start(
+async fn shop(workers: usize) -> TestApp {
+    let server = spawn_app(AppOptions::training(
         Trainers::default().with(Function::Pop, Arc::new(StepTrainer)),
         workers,
-    )
+    ))
     .await;
     server.create_app("shop").await;
     server
 }
 
-async fn pop_instance(server: &TestServer, name: &str) {
+async fn pop_instance(server: &TestApp, name: &str) {
     server
         .create_instance(
             "shop",
@@ -440,14 +438,13 @@ async fn update_keeps_omitted_fields_and_replaces_sent_lists() {
 
 #[tokio::test]
 async fn body_limits_and_malformed_bodies_never_store_anything() {
-    let server = start_with(
-        Trainers::default(),
-        EngineConfig::default(),
-        Limits {
+    let server = spawn_app(AppOptions {
+        limits: Limits {
             max_body_bytes: 4096,
             ..Limits::default()
         },
-    )
+        ..AppOptions::default()
+    })
     .await;
     server.create_app("shop").await;
     let huge = format!(
@@ -686,6 +683,7 @@ async fn tasks_queue_run_report_progress_and_list() {
         .await;
     assert_eq!(created.assert_ok()["Result"]["Generation"], "1");
     let mut seen = Vec::new();
+    let deadline = Deadline::after(Duration::from_secs(20));
     let task = loop {
         let task = server
             .call("GET", &format!("{POP}/instances/p/tasks/1"), None)
@@ -696,7 +694,7 @@ async fn tasks_queue_run_report_progress_and_list() {
         if task["Status"] != "running" {
             break task;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        deadline.again(format_args!("the run to end: {task}")).await;
     };
     assert_eq!(
         (task["Status"].as_str(), task["Progress"].as_i64()),
@@ -810,15 +808,12 @@ async fn tasks_queue_run_report_progress_and_list() {
         .call("GET", &format!("{POP}/instances/p/tasks/1"), None)
         .await
         .assert_error(404, "Task.NotExist");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while artifact_files() != ["2.bin"] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            artifact_files()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(
+        "the deleted generation's artifact to be removed",
+        Duration::from_secs(5),
+        || async { (artifact_files() == ["2.bin"]).then_some(()) },
+    )
+    .await;
     server
         .call("DELETE", &format!("{POP}/instances/p/tasks/1"), None)
         .await
@@ -1066,7 +1061,7 @@ async fn catalogue_versions() {
 
 #[tokio::test]
 async fn app_groups_create_list_describe_remove() {
-    let server = start(Trainers::default(), 1).await;
+    let server = spawn_app(AppOptions::training(Trainers::default(), 1)).await;
     let body = r#"{"name":"shop","type":"enhanced","chargeType":"POSTPAY","quota":{"docSize":1,"computeResource":20,"spec":"opensearch.share.common"},"tags":[{"key":"team","value":"search"}]}"#;
     let created = server
         .call("POST", "/v4/openapi/app-groups", Some(body))
