@@ -30,6 +30,7 @@ impl Trainer for Steps {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         for step in 1..self.0 {
+            // Taking time is the point: the pages show the run's progress, and a button cancels it.
             std::thread::sleep(Duration::from_millis(40));
             let percent = (u32::from(step) * 100 / u32::from(self.0)) as u8;
             if let Err(cancelled) = progress.report("fitting", percent) {
