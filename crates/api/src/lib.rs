@@ -1,6 +1,7 @@
 //! The HTTP face of algocenter: the 18 operations of the OpenSearch 2017-12-25 function API (spec §1), the
-//! app-group operations the SDK needs, and algocenter's extensions. Routes parse and validate, call the engine or
-//! the store, and answer through the one envelope of [`envelope`].
+//! app-group operations the SDK needs, and algocenter's extensions. Routes parse and validate the wire form, act
+//! through the application services (`algocenter-service`: the store, the engine, serving's typed prediction
+//! entries), and shape the answer into the one envelope of [`envelope`]. Every request passes the [`gate`] first.
 
 pub mod envelope;
 pub mod extract;
