@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use algocenter_api::gate::GateConfig;
 use algocenter_domain::Function;
 use algocenter_domain::access_key::{AccessKey, Scope};
 use algocenter_domain::app_group::NewAppGroup;
@@ -67,7 +66,7 @@ async fn start() -> Dashboard {
         // Long enough to be cancelled while it runs.
         .with(Function::Hot, Arc::new(Steps(250)));
     let app = spawn_app(AppOptions {
-        checked: Some(GateConfig::default()),
+        checked: Some(Default::default()),
         ..AppOptions::training(trainers, 2)
     })
     .await;
