@@ -39,7 +39,7 @@ pub struct RunningWorker {
 }
 
 /// The store, artifacts and started engine of a configuration.
-async fn engine(
+async fn start_engine(
     config: &ServerConfig,
     trainers: Trainers,
 ) -> Result<(EngineHandle, Option<Arc<SqliteStore>>), String> {
@@ -58,7 +58,7 @@ async fn engine(
 
 /// Starts the server: answers requests (and trains with the engine's workers) until [`RunningServer::stop`].
 pub async fn start(config: ServerConfig, trainers: Trainers) -> Result<RunningServer, String> {
-    let (engine, sqlite) = self::engine(&config, trainers).await?;
+    let (engine, sqlite) = start_engine(&config, trainers).await?;
     let store = Arc::clone(engine.engine().store());
     let ServerConfig {
         listen,
@@ -111,7 +111,7 @@ pub async fn start_worker(
     config: ServerConfig,
     trainers: Trainers,
 ) -> Result<RunningWorker, String> {
-    let (engine, _) = self::engine(&config, trainers).await?;
+    let (engine, _) = start_engine(&config, trainers).await?;
     tracing::info!(
         workers = config.engine.workers,
         "worker started: training tasks of the shared database"

@@ -27,6 +27,9 @@ struct Loaded {
     model: Model,
 }
 
+/// Prediction from the serving generations of instances: the shared plumbing here, one entry per function in the
+/// function's module (`Serving::pop`, `Serving::query_list`, `Serving::suggest`, `Serving::categorise`,
+/// `Serving::rerank`).
 pub struct Serving {
     store: Arc<dyn Store>,
     artifacts: Arc<dyn ArtifactStore>,
@@ -214,8 +217,8 @@ impl Serving {
     }
 }
 
-/// The serving generation of the instance a request targets, with its usage parameters and typed model: what
-/// every entry starts from.
+/// The instance a request targets, its serving generation and that generation's typed model: what every entry
+/// starts from.
 pub(crate) struct Ready<M> {
     pub instance: Instance,
     pub generation: i64,
@@ -225,7 +228,9 @@ pub(crate) struct Ready<M> {
 impl<M> Ready<M> {
     /// The instance's usage parameters, catalogue defaults filled in.
     pub fn usage(&self) -> Result<EffectiveParameters> {
-        usage(&self.instance)
+        let instance = &self.instance;
+        let version = version_for_model_type(instance.function, &instance.model_type)?;
+        Ok(version.effective(ParameterList::Usage, &instance.usage_parameters))
     }
 
     pub fn served(&self) -> Served {
@@ -234,12 +239,6 @@ impl<M> Ready<M> {
             generation: self.generation,
         }
     }
-}
-
-/// The usage parameters of an instance, catalogue defaults filled in.
-pub(crate) fn usage(instance: &Instance) -> Result<EffectiveParameters> {
-    let version = version_for_model_type(instance.function, &instance.model_type)?;
-    Ok(version.effective(ParameterList::Usage, &instance.usage_parameters))
 }
 
 impl Serving {
