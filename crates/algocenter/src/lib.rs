@@ -10,7 +10,6 @@ pub mod export;
 pub mod functions;
 pub mod generate;
 pub mod keys;
-mod listener;
 pub mod predict;
 pub mod push;
 pub mod serve;

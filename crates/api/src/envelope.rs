@@ -126,9 +126,7 @@ pub type ApiResult = Result<Reply, ApiError>;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
-}
+pub use algocenter_service::new_request_id;
 
 /// Middleware: assigns the request id, runs the request, writes the envelope and logs one line.
 pub async fn finalize(mut request: Request, next: Next) -> Response {
