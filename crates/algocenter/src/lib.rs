@@ -13,4 +13,5 @@ pub mod keys;
 mod listener;
 pub mod predict;
 pub mod push;
+pub mod retry;
 pub mod serve;
