@@ -10,8 +10,10 @@ pub mod artifacts;
 mod conformance;
 mod event_block;
 pub mod postgres;
+mod rules;
 pub mod s3_artifacts;
 pub mod sqlite;
+mod stored;
 
 use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::app_group::{AppGroup, NewAppGroup};

@@ -5,65 +5,29 @@
 //! primary key (a key inserted by a concurrent push makes ours wait for its commit, then do nothing), counts are
 //! added atomically, and sketches (read-modify-write) are updated under a row lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use algocenter_domain::Result;
 use algocenter_domain::behaviour::BehaviourEvent;
-use algocenter_domain::data::{TrainingData, WindowCounts, day_label, day_of};
+use algocenter_domain::data::{TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
-use algocenter_domain::sketch::DistinctSketch;
-use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
-use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use super::rows::app_id;
 use super::{Db, PostgresStore, execute, get, in_transaction, query, query_one, query_opt};
 use crate::event_block;
-use crate::{AppendOutcome, DataStatus, DayCounts, EventStore};
+use crate::rules::{DaySketches, StatusTally, merged_attributes, object_json, summarise};
+use crate::stored::StoredRow;
+use crate::stored::records;
+use crate::{AppendOutcome, DataStatus, EventStore};
 
 /// Blocks read per query while streaming a window, so that a long scan holds neither a connection nor much memory.
 const BLOCKS_PER_QUERY: i64 = 256;
 
 /// Documents read per query, so that a large catalogue is not loaded at once.
 const DOCUMENTS_PER_QUERY: i64 = 1000;
-
-/// The distinct-count sketches of one day.
-#[derive(Default)]
-struct DaySketches {
-    users: DistinctSketch,
-    items: DistinctSketch,
-    queries: DistinctSketch,
-}
-
-impl DaySketches {
-    /// From the columns `users, items, queries` of a row.
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(DaySketches {
-            users: DistinctSketch::from_bytes(get::<&[u8]>(row, 0)?),
-            items: DistinctSketch::from_bytes(get::<&[u8]>(row, 1)?),
-            queries: DistinctSketch::from_bytes(get::<&[u8]>(row, 2)?),
-        })
-    }
-
-    fn merge(&mut self, other: &DaySketches) {
-        self.users.merge(&other.users);
-        self.items.merge(&other.items);
-        self.queries.merge(&other.queries);
-    }
-}
-
-/// Normal form of a query for distinct counting (the full normaliser belongs to the query functions).
-fn query_key(raw: &str) -> String {
-    raw.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-fn json(attributes: &Map<String, Value>) -> Result<String> {
-    serde_json::to_string(attributes).map_err(Error::internal)
-}
 
 async fn append(
     tx: &Transaction<'_>,
@@ -115,31 +79,8 @@ async fn append(
             duplicates,
         });
     }
-    let min_ms = fresh
-        .iter()
-        .map(|e| e.bhv_time_ms)
-        .min()
-        .unwrap_or_default();
-    let max_ms = fresh
-        .iter()
-        .map(|e| e.bhv_time_ms)
-        .max()
-        .unwrap_or_default();
-    // Ordered maps: rows are locked in key order, the same in every push.
-    let mut counts: BTreeMap<(i64, &str), i64> = BTreeMap::new();
-    let mut sketches: BTreeMap<i64, DaySketches> = BTreeMap::new();
-    for event in &fresh {
-        let day = day_of(event.bhv_time_ms);
-        *counts.entry((day, event.bhv_type.as_str())).or_default() += 1;
-        let sketch = sketches.entry(day).or_default();
-        sketch.users.insert(event.user());
-        if !event.item_id.is_empty() {
-            sketch.items.insert(&event.item_id);
-        }
-        if !event.raw_query.is_empty() {
-            sketch.queries.insert(&query_key(&event.raw_query));
-        }
-    }
+    let summary = summarise(&fresh);
+    let counts = &summary.counts;
     let count_days: Vec<i64> = counts.keys().map(|(day, _)| *day).collect();
     let count_types: Vec<&str> = counts.keys().map(|(_, bhv_type)| *bhv_type).collect();
     let count_events: Vec<i64> = counts.values().copied().collect();
@@ -151,7 +92,7 @@ async fn append(
         &[&app_id, &count_days, &count_types, &count_events],
     )
     .await?;
-    for (day, ours) in &sketches {
+    for (day, ours) in &summary.sketches {
         update_sketches(tx, app_id, *day, ours).await?;
     }
     let stored = fresh.len();
@@ -160,8 +101,8 @@ async fn append(
         "INSERT INTO event_block (app_id, min_ms, max_ms, events, data) VALUES ($1, $2, $3, $4, $5)",
         &[
             &app_id,
-            &min_ms,
-            &max_ms,
+            &summary.min_ms,
+            &summary.max_ms,
             &(stored as i64),
             &event_block::encode(&fresh)?,
         ],
@@ -205,7 +146,7 @@ async fn update_sketches(
         else {
             continue;
         };
-        let mut stored = DaySketches::from_row(&row)?;
+        let mut stored = sketches_of(app_id, day, &row)?;
         stored.merge(ours);
         execute(
             tx,
@@ -221,6 +162,17 @@ async fn update_sketches(
         .await?;
         return Ok(());
     }
+}
+
+/// The stored sketches of a day from the columns `users, items, queries` of `row`.
+fn sketches_of(app_id: i64, day: i64, row: &Row) -> Result<DaySketches> {
+    DaySketches::read(
+        app_id,
+        day,
+        get::<&[u8]>(row, 0)?,
+        get::<&[u8]>(row, 1)?,
+        get::<&[u8]>(row, 2)?,
+    )
 }
 
 /// The id a document command is about.
@@ -252,11 +204,11 @@ async fn apply(
                     "INSERT INTO document (app_id, kind, id, attributes, updated_ms) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (app_id, kind, id) DO UPDATE SET attributes = excluded.attributes,
                          updated_ms = excluded.updated_ms",
-                    &[&app_id, &kind_name, &doc.id, &json(&doc.attributes)?, &now_ms],
+                    &[&app_id, &kind_name, &doc.id, &object_json(doc.attributes), &now_ms],
                 )
                 .await?;
             }
-            DocumentOp::Update(doc) => update_document(tx, app_id, kind_name, doc, now_ms).await?,
+            DocumentOp::Update(doc) => update_document(tx, app_id, kind, doc, now_ms).await?,
             DocumentOp::Delete(id) => {
                 execute(
                     tx,
@@ -275,25 +227,25 @@ async fn apply(
 async fn update_document(
     tx: &Transaction<'_>,
     app_id: i64,
-    kind: &str,
+    kind: DocumentKind,
     doc: Document,
     now_ms: i64,
 ) -> Result<()> {
+    let kind_name = kind.as_str();
     loop {
         let current = query_opt(
             tx,
             "SELECT attributes FROM document WHERE app_id = $1 AND kind = $2 AND id = $3 FOR UPDATE",
-            &[&app_id, &kind, &doc.id],
+            &[&app_id, &kind_name, &doc.id],
         )
         .await?;
         if let Some(row) = current {
             let stored: &str = get(&row, 0)?;
-            let mut merged: Map<String, Value> = serde_json::from_str(stored).unwrap_or_default();
-            merged.extend(doc.attributes);
+            let merged = merged_attributes(app_id, kind, &doc.id, Some(stored), doc.attributes)?;
             execute(
                 tx,
                 "UPDATE document SET attributes = $4, updated_ms = $5 WHERE app_id = $1 AND kind = $2 AND id = $3",
-                &[&app_id, &kind, &doc.id, &json(&merged)?, &now_ms],
+                &[&app_id, &kind_name, &doc.id, &merged, &now_ms],
             )
             .await?;
             return Ok(());
@@ -303,7 +255,7 @@ async fn update_document(
             tx,
             "INSERT INTO document (app_id, kind, id, attributes, updated_ms) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
-            &[&app_id, &kind, &doc.id, &json(&doc.attributes)?, &now_ms],
+            &[&app_id, &kind_name, &doc.id, &object_json(doc.attributes.clone()), &now_ms],
         )
         .await?;
         if inserted == 1 {
@@ -319,8 +271,7 @@ async fn status(
     to_ms: i64,
 ) -> Result<DataStatus> {
     let (first, last) = (day_of(from_ms), day_of(to_ms - 1));
-    let mut days: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
-    let mut totals = WindowCounts::default();
+    let mut tally = StatusTally::default();
     let rows = query(
         c,
         "SELECT day, bhv_type, events FROM event_count WHERE app_id = $1 AND day BETWEEN $2 AND $3",
@@ -328,32 +279,17 @@ async fn status(
     )
     .await?;
     for row in &rows {
-        let day: i64 = get(row, 0)?;
-        let bhv_type: String = get(row, 1)?;
-        let events = get::<i64>(row, 2)? as u64;
-        match bhv_type.as_str() {
-            "search" => totals.searches += events,
-            "expose" => totals.exposures += events,
-            other => {
-                totals.engagements += events;
-                if other == "click" {
-                    totals.clicks += events;
-                }
-            }
-        }
-        days.entry(day).or_default().insert(bhv_type, events);
+        tally.count(row.int(0)?, row.text(1)?, row.int(2)? as u64);
     }
-    let mut sketches = DaySketches::default();
     let rows = query(
         c,
-        "SELECT users, items, queries FROM event_sketch WHERE app_id = $1 AND day BETWEEN $2 AND $3",
+        "SELECT users, items, queries, day FROM event_sketch WHERE app_id = $1 AND day BETWEEN $2 AND $3",
         &[&app_id, &first, &last],
     )
     .await?;
     for row in &rows {
-        sketches.merge(&DaySketches::from_row(row)?);
+        tally.sketches(&sketches_of(app_id, row.int(3)?, row)?);
     }
-    totals.distinct_items = sketches.items.estimate();
     let rows = query(
         c,
         "SELECT kind, count(*) FROM document WHERE app_id = $1 GROUP BY kind",
@@ -370,20 +306,7 @@ async fn status(
             _ => {}
         }
     }
-    Ok(DataStatus {
-        days: days
-            .into_iter()
-            .map(|(day, events)| DayCounts {
-                day: day_label(day),
-                events,
-            })
-            .collect(),
-        totals,
-        distinct_users: sketches.users.estimate(),
-        distinct_queries: sketches.queries.estimate(),
-        items,
-        users,
-    })
+    Ok(tally.finish(items, users))
 }
 
 #[async_trait]
@@ -429,10 +352,7 @@ impl EventStore for PostgresStore {
         let mut out = Vec::with_capacity(found.len());
         for id in &ids {
             if let Some(attributes) = found.get(id.as_str()) {
-                out.push(Document {
-                    id: id.clone(),
-                    attributes: serde_json::from_str(attributes).unwrap_or_default(),
-                });
+                out.push(records::document(app_id, kind, id.clone(), attributes)?);
             }
         }
         Ok(out)
@@ -533,7 +453,7 @@ impl TrainingData for PostgresTrainingData {
             // million events in memory (measured on the embedded store: 170 MB more during training).
             for row in &rows {
                 after = get(row, 0)?;
-                for event in event_block::decode(get::<&[u8]>(row, 1)?)? {
+                for event in event_block::decode(after, get::<&[u8]>(row, 1)?)? {
                     if event.bhv_time_ms >= from_ms && event.bhv_time_ms < to_ms {
                         f(&event)?;
                     }
@@ -562,7 +482,7 @@ impl TrainingData for PostgresTrainingData {
         kind: DocumentKind,
         f: &mut dyn FnMut(&Document) -> Result<()>,
     ) -> Result<()> {
-        let kind = kind.as_str();
+        let kind_name = kind.as_str();
         let mut after: Option<String> = None;
         loop {
             let rows = self.store.runtime.block_on(async {
@@ -575,7 +495,7 @@ impl TrainingData for PostgresTrainingData {
                             &client,
                             "SELECT id, attributes FROM document WHERE app_id = $1 AND kind = $2
                              ORDER BY id LIMIT $3",
-                            &[&self.app_id, &kind, &DOCUMENTS_PER_QUERY],
+                            &[&self.app_id, &kind_name, &DOCUMENTS_PER_QUERY],
                         )
                         .await
                     }
@@ -584,7 +504,7 @@ impl TrainingData for PostgresTrainingData {
                             &client,
                             "SELECT id, attributes FROM document WHERE app_id = $1 AND kind = $2 AND id > $3
                              ORDER BY id LIMIT $4",
-                            &[&self.app_id, &kind, after, &DOCUMENTS_PER_QUERY],
+                            &[&self.app_id, &kind_name, after, &DOCUMENTS_PER_QUERY],
                         )
                         .await
                     }
@@ -596,10 +516,7 @@ impl TrainingData for PostgresTrainingData {
             after = Some(get(last, 0)?);
             for row in &rows {
                 let attributes: &str = get(row, 1)?;
-                let document = Document {
-                    id: get(row, 0)?,
-                    attributes: serde_json::from_str(attributes).unwrap_or_default(),
-                };
+                let document = records::document(self.app_id, kind, get(row, 0)?, attributes)?;
                 f(&document)?;
             }
         }
@@ -612,6 +529,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::AppendOutcome;
     use crate::postgres::testing::fresh_database;
 
     const T0: i64 = 1_790_000_000_000;

@@ -49,6 +49,11 @@ impl<T> Db<T> for std::result::Result<T, tokio_postgres::Error> {
             if e.code() == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
                 return Error::invalid("text values may not contain the NUL character (\\u0000).");
             }
+            // 53100 disk_full: the server could not extend a file; the statement (and its transaction) failed
+            // whole. The rest of class 53 (memory, connections) is not about storage.
+            if e.code() == Some(&SqlState::DISK_FULL) {
+                return Error::StorageFull(format!("the database cannot grow: {}", describe(&e)));
+            }
             Error::internal(format_args!("database: {}", describe(&e)))
         })
     }

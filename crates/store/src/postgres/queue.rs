@@ -1,19 +1,22 @@
 //! Tasks, worker and scheduler side. Several workers and schedulers share the queue: claims skip rows locked by
 //! another claim, and every state change is conditional on the state it leaves (lock order: see `tasks.rs`).
 
+use algocenter_domain::Result;
 use algocenter_domain::task::{Trigger, extend_info};
-use algocenter_domain::{Function, Result};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::rows::{TASK_COLUMNS, artifact_keys, column, task_from_row};
+use super::rows::{artifact_keys, column};
 use super::tasks::{active_generation, enqueue, hold_app_group};
 use super::{Db, PostgresStore, execute, get, in_transaction, query, query_one, query_opt};
+use crate::rules::{SERVE_NEW_GENERATION, beyond_retention, unclaimable};
+use crate::stored::StoredRow;
+use crate::stored::records::{self, CLAIMED_COLUMNS, DUE_COLUMNS};
 use crate::{
     ArtifactKey, ClaimedTask, Completion, CompletionOutcome, DueSchedule, FireOutcome, QueueStore,
 };
 
-/// Drops the artifacts of successful generations beyond the newest `keep`, sparing the serving generation.
+/// Drops the artifacts of generations beyond retention (see [`beyond_retention`]).
 async fn prune_artifacts(
     tx: &impl GenericClient,
     instance_id: i64,
@@ -35,20 +38,19 @@ async fn prune_artifacts(
         &[&instance_id],
     )
     .await?;
+    let kept = rows
+        .iter()
+        .map(|row| Ok((row.int(0)?, row.int(1)?, row.text(2)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut pruned = Vec::new();
-    for row in rows.iter().skip(keep as usize) {
-        let (task_id, generation, artifact): (i64, i64, String) =
-            (get(row, 0)?, get(row, 1)?, get(row, 2)?);
-        if Some(generation) == serving {
-            continue;
-        }
+    for (task_id, artifact) in beyond_retention(kept, serving, keep) {
         execute(
             tx,
             "UPDATE task SET artifact = NULL WHERE id = $1",
             &[&task_id],
         )
         .await?;
-        pruned.push(ArtifactKey::from_stored(artifact));
+        pruned.push(artifact);
     }
     Ok(pruned)
 }
@@ -76,22 +78,27 @@ impl QueueStore for PostgresStore {
                              FOR UPDATE SKIP LOCKED)
                  RETURNING *
              )
-             SELECT {TASK_COLUMNS}, a.name, i.name, i.model_type, i.create_parameters, i.usage_parameters
+             SELECT {CLAIMED_COLUMNS}
              FROM claimed t JOIN instance i ON i.id = t.instance_id JOIN app_group a ON a.id = i.app_id"
         );
-        in_transaction!(self, |tx| {
+        // Committed also when nothing is left to claim: a task failed on the way stays failed.
+        in_transaction!(self, |tx| loop {
             let row = query_opt(&tx, &sql, &[&now_ms, &worker, &lease_until_ms]).await?;
-            let Some(row) = row else { return Ok(None) };
-            let create: String = get(&row, 15)?;
-            let usage: String = get(&row, 16)?;
-            Some(ClaimedTask {
-                task: task_from_row(&row)?,
-                app_group: get(&row, 12)?,
-                instance_name: get(&row, 13)?,
-                model_type: get(&row, 14)?,
-                create_parameters: serde_json::from_str(&create).unwrap_or_default(),
-                usage_parameters: serde_json::from_str(&usage).unwrap_or_default(),
-            })
+            let Some(row) = row else { break None };
+            let read = records::claimed_task(&row);
+            match unclaimable(&read) {
+                None => break Some(read?),
+                Some(reason) => {
+                    execute(
+                        &tx,
+                        "UPDATE task SET state = 'failed', ended_ms = $1, extend_info = $2, lease_owner = NULL,
+                             lease_until_ms = NULL
+                         WHERE id = $3",
+                        &[&now_ms, &extend_info(Default::default(), vec![reason]), &row.int(0)?],
+                    )
+                    .await?;
+                }
+            }
         })
     }
 
@@ -162,15 +169,9 @@ impl QueueStore for PostgresStore {
                     };
                     let (instance_id, generation): (i64, i64) = (get(&owned, 0)?, get(&owned, 1)?);
                     if serve {
-                        execute(
-                            &tx,
-                            "UPDATE instance SET serving_generation = $1
-                             WHERE id = $2 AND pinned_generation IS NULL",
-                            &[&generation, &instance_id],
-                        )
-                        .await?;
+                        execute(&tx, SERVE_NEW_GENERATION, &[&generation, &instance_id]).await?;
                     }
-                    let pruned = prune_artifacts(&tx, instance_id, keep_generations.max(1)).await?;
+                    let pruned = prune_artifacts(&tx, instance_id, keep_generations).await?;
                     CompletionOutcome {
                         recorded: true,
                         pruned,
@@ -232,28 +233,17 @@ impl QueueStore for PostgresStore {
         let client = self.client().await?;
         let rows = query(
             &client,
-            "SELECT i.id, a.name, i.function, i.name, i.cron, i.next_fire_ms
-             FROM instance i JOIN app_group a ON a.id = i.app_id
-             WHERE i.next_fire_ms IS NOT NULL AND i.next_fire_ms <= $1
-             ORDER BY i.next_fire_ms LIMIT $2",
+            &format!(
+                "SELECT {DUE_COLUMNS} FROM instance i JOIN app_group a ON a.id = i.app_id
+                 WHERE i.next_fire_ms IS NOT NULL AND i.next_fire_ms <= $1
+                 ORDER BY i.next_fire_ms LIMIT $2"
+            ),
             &[&now_ms, &i64::from(limit)],
         )
         .await?;
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
-            let function: String = get(row, 2)?;
-            // Skipped like in the embedded store: a function this build does not know cannot be trained.
-            let Ok(function) = function.parse::<Function>() else {
-                continue;
-            };
-            due.push(DueSchedule {
-                instance_id: get(row, 0)?,
-                app_group: get(row, 1)?,
-                function,
-                instance_name: get(row, 3)?,
-                cron: get(row, 4)?,
-                fire_ms: get(row, 5)?,
-            });
+            due.extend(records::due_schedule(row)?);
         }
         Ok(due)
     }
