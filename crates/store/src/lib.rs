@@ -12,6 +12,7 @@ mod event_block;
 pub mod postgres;
 mod rules;
 pub mod s3_artifacts;
+pub mod small_disk;
 pub mod sqlite;
 mod stored;
 
