@@ -16,6 +16,8 @@ mod rows;
 mod schema;
 mod tasks;
 pub mod testing;
+#[cfg(test)]
+mod tests_disk_full;
 
 use std::time::Duration;
 
