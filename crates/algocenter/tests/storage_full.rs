@@ -181,8 +181,9 @@ async fn pushes_on_a_full_disk_answer_507_lose_nothing_acknowledged_and_resume_o
     drop(server);
 }
 
-/// Polls generation `generation` of pop instance `p` until it ends; answers the task.
-async fn finished_task(base: &str, generation: u32) -> Value {
+/// Starts a run of pop instance `p` (its generation `generation`) and waits until it ends; answers the task.
+async fn train(base: &str, generation: u32) -> Value {
+    call(base, "POST", &format!("{POP}/instances/p/tasks"), None).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, task) = call(
@@ -237,14 +238,7 @@ async fn a_task_whose_artifact_finds_no_space_fails_with_storage_full() {
     )
     .await;
 
-    call(
-        &server.base,
-        "POST",
-        &format!("{POP}/instances/p/tasks"),
-        None,
-    )
-    .await;
-    let task = finished_task(&server.base, 1).await;
+    let task = train(&server.base, 1).await;
     assert_eq!(task["Status"], "failed", "{task}");
     let info: Value = serde_json::from_str(task["ExtendInfo"].as_str().unwrap()).unwrap();
     let reason = info["errors"][0].as_str().unwrap();
@@ -254,14 +248,7 @@ async fn a_task_whose_artifact_finds_no_space_fails_with_storage_full() {
     );
 
     disk.free().unwrap();
-    call(
-        &server.base,
-        "POST",
-        &format!("{POP}/instances/p/tasks"),
-        None,
-    )
-    .await;
-    let task = finished_task(&server.base, 2).await;
+    let task = train(&server.base, 2).await;
     assert_eq!(
         task["Status"], "success",
         "training succeeds again once space is freed: {task}"
