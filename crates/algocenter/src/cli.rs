@@ -152,6 +152,10 @@ pub struct GenerateArgs {
     /// Distinct queries [default: grows with --events, 50,000 at 1.2 M events].
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub queries: Option<u32>,
+    /// Users also type other words for a concept (synonyms) and misspell, then search what they meant; the truth
+    /// in truth_synonyms.csv (the groups), truth_synonym_searches.csv and truth_misspellings.csv.
+    #[arg(long)]
+    pub lexicon: bool,
 }
 
 #[derive(Subcommand)]

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use algocenter_domain::document::DocumentKind;
-use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
+use algocenter_generator::{
+    GeneratorConfig, Lexicon, LexiconTruth, World, document_record, push_record, synonym_groups,
+};
 
 use crate::cli::GenerateArgs;
 
@@ -26,6 +28,9 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     config.items = args.items.unwrap_or(config.items);
     config.users = args.users.unwrap_or(config.users);
     config.queries = args.queries.unwrap_or(config.queries);
+    if args.lexicon {
+        config.lexicon = Lexicon::SHOP;
+    }
     let world = World::new(config);
 
     let mut items = create(&args.out, "items.jsonl")?;
@@ -73,9 +78,24 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     if let Some(w) = exposures.as_mut() {
         writeln!(w, "rn,item_id,position,p_click")?;
     }
+    let mut lexicon = if args.lexicon {
+        Some(LexiconFiles::create(&args.out)?)
+    } else {
+        None
+    };
     let mut count = 0u64;
     let mut failure: Option<std::io::Error> = None;
-    world.events(&mut |event, p_click| {
+    let mut lexicon_failure: Option<std::io::Error> = None;
+    let mut lexicon_truth = |truth: LexiconTruth| {
+        if let Some(files) = lexicon.as_mut()
+            && lexicon_failure.is_none()
+            && let Err(e) = files.write(&truth)
+        {
+            lexicon_failure = Some(e);
+        }
+    };
+    let mut write_event = |event: &algocenter_domain::behaviour::BehaviourEvent,
+                           p_click: Option<f64>| {
         if failure.is_some() {
             return;
         }
@@ -96,15 +116,82 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
             Ok(()) => count += 1,
             Err(e) => failure = Some(e),
         }
-    });
-    if let Some(e) = failure {
+    };
+    world.events_with_lexicon(&mut write_event, &mut lexicon_truth);
+    if let Some(e) = failure.or(lexicon_failure) {
         return Err(e);
     }
     behaviour.flush()?;
+    if let Some(files) = lexicon.as_mut() {
+        files.flush()?;
+    }
     if let Some(w) = exposures.as_mut() {
         w.flush()?;
     }
     Ok((count, world))
+}
+
+/// The truth of the vocabulary habits (`--lexicon`).
+struct LexiconFiles {
+    synonym_searches: BufWriter<File>,
+    misspellings: BufWriter<File>,
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+impl LexiconFiles {
+    fn create(dir: &Path) -> std::io::Result<Self> {
+        let mut groups = create(dir, "truth_synonyms.csv")?;
+        writeln!(groups, "group,word")?;
+        for (n, group) in synonym_groups().iter().enumerate() {
+            for word in group {
+                writeln!(groups, "{n},{}", quoted(word))?;
+            }
+        }
+        groups.flush()?;
+        let mut synonym_searches = create(dir, "truth_synonym_searches.csv")?;
+        writeln!(synonym_searches, "user_id,rn,typed,meant,reformulated")?;
+        let mut misspellings = create(dir, "truth_misspellings.csv")?;
+        writeln!(
+            misspellings,
+            "user_id,typo_rn,typo,corrected_rn,intended,kind"
+        )?;
+        Ok(LexiconFiles {
+            synonym_searches,
+            misspellings,
+        })
+    }
+
+    fn write(&mut self, truth: &LexiconTruth) -> std::io::Result<()> {
+        match truth {
+            LexiconTruth::Synonym(s) => writeln!(
+                self.synonym_searches,
+                "{},{},{},{},{}",
+                quoted(&s.user),
+                quoted(&s.rn),
+                quoted(&s.typed),
+                quoted(&s.meant),
+                s.reformulated
+            ),
+            LexiconTruth::Misspelling(m) => writeln!(
+                self.misspellings,
+                "{},{},{},{},{},{}",
+                quoted(&m.user),
+                quoted(&m.typo_rn),
+                quoted(&m.typo),
+                quoted(&m.corrected_rn),
+                quoted(&m.intended),
+                m.kind.as_str()
+            ),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.synonym_searches.flush()?;
+        self.misspellings.flush()
+    }
 }
 
 pub fn run(args: GenerateArgs) -> ExitCode {

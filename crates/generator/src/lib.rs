@@ -10,6 +10,7 @@
 //! `base × position^-bias × relevance(query, item) × quality(item) × affinity(user, item)`,
 //! followed by carts and purchases. Everything is deterministic for a seed.
 
+mod lexicon;
 mod words;
 
 use algocenter_domain::behaviour::BehaviourEvent;
@@ -19,6 +20,11 @@ use algocenter_domain::push::add_record;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
+
+pub use lexicon::{
+    Lexicon, LexiconTruth, Misspelling, MisspellingKind, SynonymUse, synonym_groups,
+    typed_as_pinyin,
+};
 
 #[derive(Clone, Debug)]
 pub struct GeneratorConfig {
@@ -37,6 +43,8 @@ pub struct GeneratorConfig {
     pub page_size: u32,
     /// Examination probability of position p is p^-position_bias.
     pub position_bias: f64,
+    /// Vocabulary habits (synonyms, misspellings); off by default.
+    pub lexicon: Lexicon,
 }
 
 impl Default for GeneratorConfig {
@@ -52,6 +60,7 @@ impl Default for GeneratorConfig {
             zipf_exponent: 0.8,
             page_size: 10,
             position_bias: 0.9,
+            lexicon: Lexicon::OFF,
         }
     }
 }
@@ -170,6 +179,8 @@ fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
 impl World {
     pub fn new(config: GeneratorConfig) -> World {
         let mut rng = SmallRng::seed_from_u64(config.seed);
+        let mut lexicon = (!config.lexicon.is_off())
+            .then(|| lexicon::LexiconState::new(config.lexicon, config.seed));
         let leaves = words::leaves();
         let items: Vec<ItemTruth> = (0..config.items)
             .map(|n| {
@@ -178,10 +189,14 @@ impl World {
                 let adjective = words::ADJECTIVES[rng.random_range(0..words::ADJECTIVES.len())];
                 let (zh, en) = leaves[leaf].1;
                 let quality = 1.0 / (1.0 + (-(1.2 * normal(&mut rng) - 0.6)).exp());
+                let title = match lexicon.as_mut() {
+                    Some(lexicon) => lexicon.title(leaf, brand, adjective),
+                    None => format!("{brand} {adjective} {zh} {en}"),
+                };
                 ItemTruth {
                     id: format!("i{n}"),
                     leaf,
-                    title: format!("{brand} {adjective} {zh} {en}"),
+                    title,
                     brand,
                     price: (rng.random::<f64>() * 500.0 + 5.0).round(),
                     quality,
@@ -384,7 +399,18 @@ impl World {
 
     /// Streams every event in time order; exposures come with their true click probability.
     pub fn events(&self, f: &mut dyn FnMut(&BehaviourEvent, Option<f64>)) {
+        self.events_with_lexicon(f, &mut |_| {});
+    }
+
+    /// [`World::events`], and the truth of every synonym used and misspelling made by the [`Lexicon`] habits.
+    pub fn events_with_lexicon(
+        &self,
+        f: &mut dyn FnMut(&BehaviourEvent, Option<f64>),
+        lexicon_truth: &mut dyn FnMut(LexiconTruth),
+    ) {
         let c = &self.config;
+        let mut lexicon =
+            (!c.lexicon.is_off()).then(|| lexicon::LexiconState::new(c.lexicon, c.seed ^ 0x5eed));
         let mut rng = SmallRng::seed_from_u64(c.seed ^ 0x5eed_5eed);
         let span = f64::from(c.days) * DAY_MS as f64;
         let start = c.end_ms as f64 - span;
@@ -437,6 +463,43 @@ impl World {
             };
             let query = &self.queries[query_index];
             let (members, cdf) = &self.leaf_items[query.leaf];
+            let session = lexicon
+                .as_mut()
+                .map(|l| l.session(query.leaf, &query.text))
+                .unwrap_or_default();
+            let session_rn = format!("{:x}-{s:x}", c.seed);
+            if let Some(abandoned) = session.abandoned {
+                event.user_id.clone_from(&user.id);
+                event.rn = format!("{session_rn}-l");
+                event.context = vec![("device".into(), user.device.into())];
+                event.bhv_type = "search".into();
+                event.item_id.clear();
+                event.item_type.clear();
+                event.raw_query.clone_from(&abandoned.text);
+                event.hits = Some(1);
+                event.position = None;
+                event.bhv_time_ms = t;
+                event.reach_time_ms = t + 50;
+                f(&event, None);
+                lexicon_truth(match abandoned.misspelling {
+                    Some(kind) => LexiconTruth::Misspelling(Misspelling {
+                        user: user.id.clone(),
+                        typo_rn: event.rn.clone(),
+                        typo: abandoned.text,
+                        corrected_rn: session_rn.clone(),
+                        intended: query.text.clone(),
+                        kind,
+                    }),
+                    None => LexiconTruth::Synonym(SynonymUse {
+                        user: user.id.clone(),
+                        rn: event.rn.clone(),
+                        typed: abandoned.text,
+                        meant: query.text.clone(),
+                        reformulated: true,
+                    }),
+                });
+                t += abandoned.delay_ms;
+            }
 
             // Sometimes the user first mistypes the query, gets nothing worth clicking and types it again.
             if typo_rng.random::<f64>() < TYPO_RATE
@@ -474,12 +537,24 @@ impl World {
             shown.sort_by(|a, b| b.1.total_cmp(&a.1));
 
             event.user_id.clone_from(&user.id);
-            event.rn = format!("{:x}-{s:x}", c.seed);
+            event.rn = session_rn;
             event.context = vec![("device".into(), user.device.into())];
             event.bhv_type = "search".into();
             event.item_id.clear();
             event.item_type.clear();
-            event.raw_query.clone_from(&query.text);
+            match session.typed {
+                Some(typed) => {
+                    lexicon_truth(LexiconTruth::Synonym(SynonymUse {
+                        user: user.id.clone(),
+                        rn: event.rn.clone(),
+                        typed: typed.clone(),
+                        meant: query.text.clone(),
+                        reformulated: false,
+                    }));
+                    event.raw_query = typed;
+                }
+                None => event.raw_query.clone_from(&query.text),
+            }
             event.hits = Some((members.len() as u32).max(c.page_size));
             event.position = None;
             event.bhv_time_ms = t;
