@@ -274,7 +274,7 @@ impl LexiconState {
     pub(crate) fn new(lexicon: Lexicon, seed: u64) -> LexiconState {
         LexiconState {
             lexicon,
-            rng: SmallRng::seed_from_u64(seed ^ 0x6c65_7869_636f_6e),
+            rng: SmallRng::seed_from_u64(seed ^ 0x006c_6578_6963_6f6e),
         }
     }
 
@@ -465,11 +465,7 @@ fn has_chinese(text: &str) -> bool {
 /// One misspelling of `text`: a Latin typo, or for Chinese a homophone (three times in five) or the pinyin.
 pub fn misspell(text: &str, rng: &mut SmallRng) -> Option<(String, MisspellingKind)> {
     if !has_chinese(text) {
-        return text
-            .chars()
-            .all(|c| c.is_ascii())
-            .then(|| misspell_latin(text, rng))
-            .flatten();
+        return text.is_ascii().then(|| misspell_latin(text, rng)).flatten();
     }
     if rng.random::<f64>() < 0.6
         && let Some(typo) = homophone(text, rng)
