@@ -71,6 +71,10 @@ fn body(function: Function, args: &PredictArgs) -> Result<Value, Failure> {
                 body.insert("topK".into(), json!(hit));
             }
         }
+        Function::Correction => {
+            need("--text QUERY (repeat for several)", !args.texts.is_empty())?;
+            body.insert("queries".into(), json!(args.texts));
+        }
     }
     Ok(Value::Object(body))
 }
@@ -145,6 +149,19 @@ fn print(function: Function, result: &Value) {
                     categories.join(", "),
                     field(&p, "Source")
                 );
+            }
+        }
+        Function::Correction => {
+            for c in list("Corrections") {
+                match c["CorrectionLevel"].as_u64() {
+                    Some(level @ 1..) => println!(
+                        "{} → {}  [level {level}, {}]",
+                        field(&c, "Query"),
+                        field(&c, "CorrectedQuery"),
+                        field(&c, "Source")
+                    ),
+                    _ => println!("{}  (as typed)", field(&c, "Query")),
+                }
             }
         }
     }

@@ -24,6 +24,7 @@ pub fn headline_metric(function: Function) -> &'static str {
         Function::Hint => "holdout_coverage_at_3",
         Function::Suggest => "mrr",
         Function::Category => "recall_at_3",
+        Function::Correction => "precision_level1_unseen",
     }
 }
 

@@ -111,7 +111,9 @@ pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
         Function::Pop => &[("engagements", 100), ("distinct_items", 10)],
         Function::Ctr => &[("exposures", 1000), ("clicks", 100)],
         Function::Category => &[("searches", 200), ("clicks", 100)],
-        Function::Hot | Function::Hint | Function::Suggest => &[("searches", 100)],
+        Function::Hot | Function::Hint | Function::Suggest | Function::Correction => {
+            &[("searches", 100)]
+        }
     }
 }
 

@@ -14,17 +14,25 @@ pub enum Function {
     Hot,
     Hint,
     Suggest,
+    /// Spelling correction of queries (OpenSearch exposes it only through query analysis).
+    Correction,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
         Function::Hot,
         Function::Hint,
         Function::Suggest,
+        Function::Correction,
     ];
+
+    /// The names of every function, for messages.
+    pub fn known_names() -> String {
+        Function::ALL.map(Function::as_str).join(", ")
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +42,7 @@ impl Function {
             Function::Hot => "hot",
             Function::Hint => "hint",
             Function::Suggest => "suggest",
+            Function::Correction => "correction",
         }
     }
 }
@@ -68,9 +77,11 @@ mod tests {
             "CTR".parse::<Function>().unwrap_err().code(),
             "Function.NotExist"
         );
-        assert_eq!(
-            "analyzer".parse::<Function>().unwrap_err().code(),
-            "Function.NotExist"
-        );
+        let unknown = "rank".parse::<Function>().unwrap_err();
+        assert_eq!(unknown.code(), "Function.NotExist");
+        let message = unknown.to_string();
+        for f in Function::ALL {
+            assert!(message.contains(f.as_str()), "{message}");
+        }
     }
 }

@@ -17,6 +17,7 @@
 //! 4. encodes its artifact and ends with `Steps::finish` (100%).
 
 pub mod category;
+pub mod correction;
 pub mod ctr;
 pub mod evaluation;
 pub mod held_out;
@@ -143,6 +144,10 @@ impl Trainers {
             .with(Function::Hint, Arc::new(query_list::HintTrainer))
             .with(Function::Suggest, Arc::new(suggest::SuggestTrainer))
             .with(Function::Category, Arc::new(category::CategoryTrainer))
+            .with(
+                Function::Correction,
+                Arc::new(correction::CorrectionTrainer),
+            )
     }
 
     /// Adds or replaces the trainer of `function`.

@@ -10,12 +10,14 @@
 //! * [`query_list`]: the top searches (`hot`) and search-box hints (`hint`);
 //! * [`suggest`]: drop-down completions;
 //! * [`category`]: the categories of queries;
-//! * [`ctr`]: candidates reranked by click probability.
+//! * [`ctr`]: candidates reranked by click probability;
+//! * [`correction`]: the spelling correction of queries.
 //!
 //! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`]. A new
 //! function adds a module here with its request, its answer and an `impl Serving` entry.
 
 pub mod category;
+pub mod correction;
 pub mod ctr;
 mod generations;
 mod model;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
 use algocenter_functions::category::CategoryModel;
+use algocenter_functions::correction::CorrectionModel;
 use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
@@ -20,6 +21,7 @@ pub enum Model {
     Suggest(Arc<SuggestIndex>),
     Category(Arc<CategoryModel>),
     Ctr(Arc<CtrModel>),
+    Correction(Arc<CorrectionModel>),
 }
 
 impl Model {
@@ -33,6 +35,7 @@ impl Model {
             Function::Suggest => Model::Suggest(Arc::new(SuggestIndex::decode(bytes)?)),
             Function::Category => Model::Category(Arc::new(CategoryModel::decode(bytes)?)),
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
+            Function::Correction => Model::Correction(Arc::new(CorrectionModel::decode(bytes)?)),
         })
     }
 
@@ -44,6 +47,7 @@ impl Model {
             Model::Suggest(m) => m.len(),
             Model::Category(m) => m.known_queries(),
             Model::Ctr(m) => m.rows(),
+            Model::Correction(m) => m.words() + m.chinese_entries(),
         }
     }
 }
@@ -71,6 +75,7 @@ kind!(QueryListModel, QueryList);
 kind!(SuggestIndex, Suggest);
 kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
+kind!(CorrectionModel, Correction);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.
 pub(crate) fn wrong_kind(instance: &Instance) -> Error {

@@ -1,7 +1,8 @@
 //! Serving of trained generations (extension): `POST .../functions/{fn}/instances/{instance}/predict`, and
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
 //! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
-//! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`.
+//! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`; `correction`
+//! `{"queries": [...]}`.
 //!
 //! Each handler parses its body into the function's typed serving request and shapes the answer; the prediction
 //! itself is `algocenter-serving`'s.
@@ -11,6 +12,7 @@ use std::borrow::Cow;
 use algocenter_domain::document::Document;
 use algocenter_domain::{Error, Function};
 use algocenter_serving::category::{self, CategoriseRequest};
+use algocenter_serving::correction::CorrectRequest;
 use algocenter_serving::ctr::{RerankRequest, Wanted};
 use algocenter_serving::pop::ScoreRequest;
 use algocenter_serving::query_list::{self, ListKind, ListRequest};
@@ -171,8 +173,8 @@ async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> 
     answer(found.served, json!({"Suggestions": found.suggestions}))
 }
 
-/// `category`: `{"queries": [...], "topK"}`.
-async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+/// The queries of a `{"queries": [...]}` body (at most [`MAX_QUERIES`]).
+fn queries(body: &Value) -> Result<Vec<&str>, ApiError> {
     let list = field(body, &["queries", "Queries"])
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError(Error::invalid("body must be {\"queries\": [queries]}.")))?;
@@ -181,13 +183,17 @@ async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) ->
             "at most {MAX_QUERIES} queries per request."
         ))));
     }
-    let queries: Vec<&str> = list
-        .iter()
+    list.iter()
         .map(|q| match q {
             Value::String(s) => typed_query(s),
             _ => Err(ApiError(Error::invalid("queries must be strings."))),
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// `category`: `{"queries": [...], "topK"}`.
+async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = queries(body)?;
     let request = CategoriseRequest {
         target,
         queries: &queries,
@@ -207,6 +213,39 @@ async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) ->
         })
         .collect();
     answer(found.served, json!({"Predictions": predictions}))
+}
+
+/// `correction`: `{"queries": [...]}` → each query's correction in the terms of OpenSearch's
+/// `query_correction_info` (`CorrectionLevel` 0 when the query stands as typed).
+async fn predict_correction(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = queries(body)?;
+    let found = state
+        .services
+        .serving()
+        .correct(CorrectRequest {
+            target,
+            queries: &queries,
+        })
+        .await?;
+    let corrections: Vec<Value> = found
+        .corrections
+        .iter()
+        .map(|c| match &c.corrected {
+            Some((corrected, level, source)) => json!({
+                "Query": c.query,
+                "CorrectedQuery": corrected,
+                "CorrectionLevel": level.number(),
+                "Source": source.as_str(),
+            }),
+            None => json!({
+                "Query": c.query,
+                "CorrectedQuery": null,
+                "CorrectionLevel": 0,
+                "Source": null,
+            }),
+        })
+        .collect();
+    answer(found.served, json!({"Corrections": corrections}))
 }
 
 /// The candidates of a ctr request: ids (borrowed from the body when they are strings), or objects with
@@ -347,6 +386,7 @@ async fn predict(
         Function::Suggest => predict_suggest(&state, target, &body).await,
         Function::Category => predict_category(&state, target, &body).await,
         Function::Ctr => predict_ctr(&state, target, &body).await,
+        Function::Correction => predict_correction(&state, target, &body).await,
     }
 }
 

@@ -5,10 +5,12 @@
 //! is validated at create/update time and read by the trainer or the server; a trainer reads parameters only through
 //! [`EffectiveParameters`], which refuses names that are not listed (DESIGN invariant 7).
 //!
-//! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`);
+//! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`,
+//! `correction`);
 //! `parameters` checks an instance's parameter lists against them and gives trainers their effective values.
 
 mod category;
+mod correction;
 mod ctr;
 mod parameters;
 mod pop;
@@ -89,6 +91,7 @@ static FAMILIES: &[&[FunctionVersion]] = &[
     category::VERSIONS,
     query_lists::VERSIONS,
     suggest::VERSIONS,
+    correction::VERSIONS,
 ];
 
 /// All catalogue entries.
