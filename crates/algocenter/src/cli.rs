@@ -45,7 +45,7 @@ pub enum Command {
     /// instance of every function with a progress bar, print what each serves.
     Demo(DemoArgs),
     /// Ask a trained instance: rerank items (ctr, pop), top searches (hot), hints (hint), completions (suggest),
-    /// categories of queries (category), spelling corrections (correction).
+    /// categories of queries (category), spelling corrections (correction), synonyms (synonym).
     Predict(PredictArgs),
     /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
     Call {
@@ -78,7 +78,7 @@ pub struct PredictArgs {
     /// A context feature `name=value` (ctr); repeat for several.
     #[arg(long = "context", value_name = "NAME=VALUE")]
     pub context: Vec<String>,
-    /// Queries to categorise (category) or correct (correction); repeat for several.
+    /// Queries to categorise (category), correct (correction) or expand (synonym); repeat for several.
     #[arg(long = "text", value_name = "QUERY")]
     pub texts: Vec<String>,
     /// How many answers (hot, hint, suggest; category: categories per query).

@@ -71,7 +71,7 @@ fn body(function: Function, args: &PredictArgs) -> Result<Value, Failure> {
                 body.insert("topK".into(), json!(hit));
             }
         }
-        Function::Correction => {
+        Function::Correction | Function::Synonym => {
             need("--text QUERY (repeat for several)", !args.texts.is_empty())?;
             body.insert("queries".into(), json!(args.texts));
         }
@@ -161,6 +161,31 @@ fn print(function: Function, result: &Value) {
                         field(&c, "Source")
                     ),
                     _ => println!("{}  (as typed)", field(&c, "Query")),
+                }
+            }
+        }
+        Function::Synonym => {
+            for q in list("Expansions") {
+                println!("{}", field(&q, "NormalizedQuery"));
+                for t in q["Terms"].as_array().into_iter().flatten() {
+                    let synonyms: Vec<String> = t["Synonyms"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|s| {
+                            format!(
+                                "{} ({:.2}{})",
+                                field(s, "Text"),
+                                s["Score"].as_f64().unwrap_or(0.0),
+                                if s["Direction"] == "one-way" {
+                                    ", one way"
+                                } else {
+                                    ""
+                                }
+                            )
+                        })
+                        .collect();
+                    println!("  {} → {}", field(t, "Term"), synonyms.join(", "));
                 }
             }
         }

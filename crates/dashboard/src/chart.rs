@@ -25,6 +25,7 @@ pub fn headline_metric(function: Function) -> &'static str {
         Function::Suggest => "mrr",
         Function::Category => "recall_at_3",
         Function::Correction => "precision_level1_unseen",
+        Function::Synonym => "holdout_precision",
     }
 }
 

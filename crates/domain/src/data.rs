@@ -114,6 +114,7 @@ pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
         Function::Hot | Function::Hint | Function::Suggest | Function::Correction => {
             &[("searches", 100)]
         }
+        Function::Synonym => &[("searches", 200), ("clicks", 100)],
     }
 }
 

@@ -14,18 +14,21 @@ pub enum Function {
     Hot,
     Hint,
     Suggest,
+    /// Pairs of terms and phrases that mean the same, mined from searches, clicks and item text.
+    Synonym,
     /// Spelling correction of queries (OpenSearch exposes it only through query analysis).
     Correction,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
         Function::Hot,
         Function::Hint,
         Function::Suggest,
+        Function::Synonym,
         Function::Correction,
     ];
 
@@ -42,6 +45,7 @@ impl Function {
             Function::Hot => "hot",
             Function::Hint => "hint",
             Function::Suggest => "suggest",
+            Function::Synonym => "synonym",
             Function::Correction => "correction",
         }
     }

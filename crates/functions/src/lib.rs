@@ -27,6 +27,7 @@ pub mod progress;
 pub mod query;
 pub mod query_list;
 pub mod suggest;
+pub mod synonym;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -89,6 +89,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     e("GET", "/v4/openapi/functions/{function}/versions/{version}", "GetFunctionVersion", Read, F, "A catalogue version by id", &[]),
     e("POST", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/predict", "Predict", Read, S, "Serve an instance's model (extension)", &[]),
     e("POST", "/v4/openapi/app-groups/{app}/functions/{function}/predict", "Predict", Read, S, "Serve the default instance's model (extension)", &[]),
+    e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/dictionary", "ExportDictionary", Read, S, "An instance's dictionary as a file a search engine loads: synonym format=solr (extension)", &["format"]),
     e("GET", "/v3/openapi/apps/{app}/actions/hot", "GetHotQueries", Read, S, "Top searches", &["hit", "sort_type", "user_id", "model_name"]),
     e("GET", "/v3/openapi/apps/{app}/actions/hint", "GetHints", Read, S, "Search-box hints", &["hit", "user_id", "model_name"]),
     e("GET", "/v3/openapi/apps/{app}/suggest/{instance}/search", "GetSuggestions", Read, S, "Drop-down completions", &["query", "hit"]),

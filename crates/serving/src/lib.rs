@@ -11,7 +11,8 @@
 //! * [`suggest`]: drop-down completions;
 //! * [`category`]: the categories of queries;
 //! * [`ctr`]: candidates reranked by click probability;
-//! * [`correction`]: the spelling correction of queries.
+//! * [`correction`]: the spelling correction of queries;
+//! * [`synonym`]: the synonyms of the terms of queries, and a synonym file of the pairs.
 //!
 //! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`]. A new
 //! function adds a module here with its request, its answer and an `impl Serving` entry.
@@ -24,6 +25,7 @@ mod model;
 pub mod pop;
 pub mod query_list;
 pub mod suggest;
+pub mod synonym;
 
 pub use generations::{INSTANCE_TTL, Serving};
 pub use model::Model;

@@ -10,6 +10,7 @@ use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
 use algocenter_functions::suggest::SuggestIndex;
+use algocenter_functions::synonym::SynonymModel;
 
 /// A loaded generation of any function. Each kind is behind its own `Arc` so that an entry can hold the typed
 /// model it serves from while a newer generation replaces it in the cache.
@@ -22,6 +23,7 @@ pub enum Model {
     Category(Arc<CategoryModel>),
     Ctr(Arc<CtrModel>),
     Correction(Arc<CorrectionModel>),
+    Synonym(Arc<SynonymModel>),
 }
 
 impl Model {
@@ -36,6 +38,7 @@ impl Model {
             Function::Category => Model::Category(Arc::new(CategoryModel::decode(bytes)?)),
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
             Function::Correction => Model::Correction(Arc::new(CorrectionModel::decode(bytes)?)),
+            Function::Synonym => Model::Synonym(Arc::new(SynonymModel::decode(bytes)?)),
         })
     }
 
@@ -48,6 +51,7 @@ impl Model {
             Model::Category(m) => m.known_queries(),
             Model::Ctr(m) => m.rows(),
             Model::Correction(m) => m.words() + m.chinese_entries(),
+            Model::Synonym(m) => m.pairs().len(),
         }
     }
 }
@@ -76,6 +80,7 @@ kind!(SuggestIndex, Suggest);
 kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
 kind!(CorrectionModel, Correction);
+kind!(SynonymModel, Synonym);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.
 pub(crate) fn wrong_kind(instance: &Instance) -> Error {

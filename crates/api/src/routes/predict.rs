@@ -2,7 +2,7 @@
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
 //! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
 //! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`; `correction`
-//! `{"queries": [...]}`.
+//! and `synonym` `{"queries": [...]}`.
 //!
 //! Each handler parses its body into the function's typed serving request and shapes the answer; the prediction
 //! itself is `algocenter-serving`'s.
@@ -17,6 +17,7 @@ use algocenter_serving::ctr::{RerankRequest, Wanted};
 use algocenter_serving::pop::ScoreRequest;
 use algocenter_serving::query_list::{self, ListKind, ListRequest};
 use algocenter_serving::suggest::{self, SuggestRequest};
+use algocenter_serving::synonym::ExpandRequest;
 use algocenter_serving::{Served, Target};
 use serde_json::{Map, Value, json};
 
@@ -248,6 +249,47 @@ async fn predict_correction(state: &AppState, target: Target<'_>, body: &Value) 
     answer(found.served, json!({"Corrections": corrections}))
 }
 
+/// `synonym`: `{"queries": [...]}` → the synonyms of each query's terms and phrases, with their character
+/// offsets in the normalised query.
+async fn predict_synonym(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = queries(body)?;
+    let found = state
+        .services
+        .serving()
+        .expand(ExpandRequest {
+            target,
+            queries: &queries,
+        })
+        .await?;
+    let expansions: Vec<Value> = found
+        .queries
+        .iter()
+        .map(|q| {
+            let terms: Vec<Value> = q
+                .expansions
+                .iter()
+                .map(|e| {
+                    let synonyms: Vec<Value> = e
+                        .synonyms
+                        .iter()
+                        .map(|s| {
+                            json!({
+                                "Text": s.text,
+                                "Score": rounded(s.score),
+                                "Direction": if s.two_way { "two-way" } else { "one-way" },
+                                "Intervened": s.intervened,
+                            })
+                        })
+                        .collect();
+                    json!({"Term": e.term, "Start": e.start, "End": e.end, "Synonyms": synonyms})
+                })
+                .collect();
+            json!({"Query": q.query, "NormalizedQuery": q.normalised, "Terms": terms})
+        })
+        .collect();
+    answer(found.served, json!({"Expansions": expansions}))
+}
+
 /// The candidates of a ctr request: ids (borrowed from the body when they are strings), or objects with
 /// `item_id` (also `itemId`, `id`) and attributes.
 fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
@@ -387,6 +429,7 @@ async fn predict(
         Function::Category => predict_category(&state, target, &body).await,
         Function::Ctr => predict_ctr(&state, target, &body).await,
         Function::Correction => predict_correction(&state, target, &body).await,
+        Function::Synonym => predict_synonym(&state, target, &body).await,
     }
 }
 

@@ -5,7 +5,7 @@
 //! is validated at create/update time and read by the trainer or the server; a trainer reads parameters only through
 //! [`EffectiveParameters`], which refuses names that are not listed (DESIGN invariant 7).
 //!
-//! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`,
+//! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`, `synonym`,
 //! `correction`);
 //! `parameters` checks an instance's parameter lists against them and gives trainers their effective values.
 
@@ -17,6 +17,7 @@ mod pop;
 mod query_lists;
 mod shared;
 mod suggest;
+mod synonym;
 
 use crate::error::{Error, Result};
 use crate::function::Function;
@@ -91,6 +92,7 @@ static FAMILIES: &[&[FunctionVersion]] = &[
     category::VERSIONS,
     query_lists::VERSIONS,
     suggest::VERSIONS,
+    synonym::VERSIONS,
     correction::VERSIONS,
 ];
 

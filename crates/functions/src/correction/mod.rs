@@ -28,8 +28,8 @@
 //! made (precision and recall of level 1, also for typos never seen in training) and every search clicked as
 //! typed (the false-correction rate).
 
-mod deletions;
-mod distance;
+pub(crate) mod deletions;
+pub(crate) mod distance;
 mod model;
 mod reading;
 mod trainer;
@@ -38,3 +38,4 @@ mod training;
 pub use distance::adjacent;
 pub use model::{Correction, CorrectionModel, Level, Source};
 pub use trainer::CorrectionTrainer;
+pub(crate) use training::same_spelling;

@@ -117,6 +117,23 @@ pub(super) fn related(typed: &str, right: &str, max_edits: usize) -> bool {
     }
 }
 
+/// Whether two texts are one spelling apart: Latin-script words one edit apart (4+ characters, the same
+/// numbers), Chinese read alike or nearly, or one the pinyin of the other. What users retype that way is a
+/// correction, not another word for the same thing.
+pub(crate) fn same_spelling(a: &str, b: &str) -> bool {
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let chinese = x.iter().chain(&y).any(|&c| is_cjk(c));
+    if !chinese {
+        return x.len().min(y.len()) >= 4 && related(a, b, 1);
+    }
+    // Pinyin of a short word too (`txu` for `t恤`).
+    let typed = |latin: &str, chinese: &str| {
+        !latin.chars().any(is_cjk)
+            && syllables(chinese).is_some_and(|s| latin.replace(' ', "") == typed_key(&s))
+    };
+    related(a, b, 1) || related(b, a, 1) || typed(a, b) || typed(b, a)
+}
+
 /// Searches of the window in each user's order, as (search, identity, time): for spotting reformulations.
 fn by_user(log: &QueryLog, kept: &[u32]) -> Vec<u32> {
     let mut order: Vec<u32> = kept
@@ -289,6 +306,9 @@ mod tests {
         assert!(!related("tea", "tee", 2), "too short to tell");
         assert!(!related("iphone 13", "iphone 14", 2));
         assert!(!related("black耳麦", "black耳机", 2), "another word");
+        assert!(same_spelling("sneakers", "snaekers") && same_spelling("连衣裙", "lianyiqun"));
+        assert!(same_spelling("txu", "t恤") && same_spelling("hongse taideng", "红色台灯"));
+        assert!(!same_spelling("headphones", "earphones") && !same_spelling("tee", "tea"));
     }
 
     #[test]
