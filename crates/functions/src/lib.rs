@@ -149,6 +149,7 @@ impl Trainers {
                 Function::Correction,
                 Arc::new(correction::CorrectionTrainer),
             )
+            .with(Function::Synonym, Arc::new(synonym::SynonymTrainer))
     }
 
     /// Adds or replaces the trainer of `function`.

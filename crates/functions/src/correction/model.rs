@@ -247,24 +247,36 @@ impl CorrectionModel {
         if self.targets.contains_key(&query) {
             return None;
         }
-        if let Some((corrected, users)) = self.observed.get(&query) {
-            let level = if *users >= self.knowledge.min_reformulations {
-                Level::Rewrite
-            } else {
-                Level::Suggest
-            };
+        let observed = self.observed.get(&query);
+        if let Some((corrected, users)) = observed
+            && *users >= self.knowledge.min_reformulations
+        {
             return Some(Correction {
                 corrected: corrected.clone(),
-                level,
+                level: Level::Rewrite,
                 source: Source::Reformulation,
             });
         }
-        if self.knowledge.pinyin
-            && let Some(whole) = self.whole_query_reading(&query)
-        {
-            return Some(whole);
+        let whole = self
+            .knowledge
+            .pinyin
+            .then(|| self.whole_query_reading(&query))
+            .flatten();
+        match (whole.or_else(|| self.piece_by_piece(&query)), observed) {
+            // A correction a few users made too is confident.
+            (Some(mut found), Some((corrected, _))) if found.corrected == *corrected => {
+                found.level = Level::Rewrite;
+                Some(found)
+            }
+            (Some(found), _) => Some(found),
+            // Fewer users than `min_reformulations`: a suggestion.
+            (None, Some((corrected, _))) => Some(Correction {
+                corrected: corrected.clone(),
+                level: Level::Suggest,
+                source: Source::Reformulation,
+            }),
+            (None, None) => None,
         }
-        self.piece_by_piece(&query)
     }
 
     /// Weight of a Chinese entry.
