@@ -14,9 +14,7 @@ pub enum Error {
     AppNotFound(String),
     #[error("app group '{0}' already exists.")]
     AppDuplicated(String),
-    #[error(
-        "function '{0}' does not exist; known functions: ctr, pop, category, hot, hint, suggest."
-    )]
+    #[error("function '{0}' does not exist; known functions: {known}.", known = crate::function::Function::known_names())]
     FunctionNotExist(String),
     #[error("instance not exist: '{0}'.")]
     InstanceNotExist(String),
