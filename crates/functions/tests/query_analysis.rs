@@ -305,3 +305,70 @@ fn term_weights_beat_idf_and_the_rewritten_query_retrieves_more_clicked_items() 
     assert!(rewritten > raw + 0.02, "rewritten {rewritten} vs raw {raw}");
     assert!(rewritten > idf + 0.02, "rewritten {rewritten} vs IDF {idf}");
 }
+
+/// Real English product searches (WANDS, 480 queries, `shared/data/wands/query.csv` beside the checkout): the
+/// English analyzer keeps every word of every query in some token, with offsets into the query as typed, and
+/// learns names only from what repeats.
+#[test]
+fn real_english_queries_are_segmented_without_losing_words() {
+    // `shared/` lies beside the checkout (a worktree may sit one folder deeper).
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/data/wands/query.csv"))
+        .find(|p| p.exists())
+        .expect("shared/data/wands/query.csv beside the checkout");
+    let text = std::fs::read_to_string(path).unwrap();
+    let queries: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').nth(1))
+        .collect();
+    assert_eq!(queries.len(), 480);
+    let mut data = InMemoryData::default();
+    for (i, q) in queries.iter().enumerate() {
+        for u in 0..3 {
+            let at = NOW - 5 * DAY_MS + (i * 3 + u) as i64 * 1000;
+            data.events.push(common::search(
+                &format!("u{u}"),
+                q,
+                at,
+                &format!("r{i}-{u}"),
+            ));
+        }
+    }
+    let trained = train(
+        &AnalyzerTrainer,
+        Function::Analyzer,
+        "text",
+        &data,
+        &[("base_analyzer", "english")],
+        &[],
+    )
+    .unwrap();
+    let model = AnalyzerModel::decode(&trained.artifact).unwrap();
+    let names: Vec<&str> = model
+        .words()
+        .iter()
+        .filter(|w| w.source == WordSource::Learned)
+        .map(|w| w.text.as_str())
+        .collect();
+    println!("learned from WANDS: {names:?}");
+    // Repeated two-word product names (`coffee table`, `bunk bed`) and nothing from a single query.
+    assert!(names.len() >= 3, "{names:?}");
+    assert!(names.iter().all(|n| n.split(' ').count() >= 2), "{names:?}");
+    for w in model.words() {
+        assert!(w.count >= 5, "{w:?}");
+    }
+    for q in &queries {
+        let tokens = model.analyze(q);
+        let chars: Vec<char> = q.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            if c.is_alphanumeric() {
+                assert!(
+                    tokens.iter().any(|t| t.start <= i && i < t.end),
+                    "{q}: character {i} in no token {tokens:?}"
+                );
+            }
+        }
+    }
+}
