@@ -196,6 +196,10 @@ async fn a_rule_analyses_and_rewrites_chinese_and_english_queries() {
         ),
         "{opensearch}"
     );
+    assert!(
+        opensearch.ends_with("RANK category:'鞋靴>休闲鞋'^99"),
+        "{opensearch}"
+    );
     assert!(!opensearch.contains("新款"), "{opensearch}");
     let must = result["rewritten"]["dsl"]["bool"]["must"]
         .as_array()

@@ -6,7 +6,7 @@
 //!   `(title:'nova' OR brand:'nova')`; a name of several words is a phrase (`title:"air max"`).
 //! * **Query DSL** (Elasticsearch / OpenSearch): `{"bool": {"must": [multi_match per required term],
 //!   "should": [multi_match per optional term, boosted by its weight; the predicted categories on the rule's
-//!   category field], "minimum_should_match": 0}}`.
+//!   category field (those scored 0.05 or more)], "minimum_should_match": 0}}`.
 //!
 //! Without weights every term is required. A query whose terms are all low keeps its heaviest one required, so
 //! that the rewritten query never matches everything.
@@ -15,6 +15,9 @@ use algocenter_domain::query_rule::{RuleSpec, SearchField};
 use serde_json::{Value, json};
 
 use super::{AnalysedQuery, AnalysedToken, Level, Rewritten};
+
+/// Categories scored below this are left out of the rewrite: they would only add noise.
+const MIN_CATEGORY_SCORE: f32 = 0.05;
 
 /// OpenSearch's boost range is 0..=99.
 fn boost(weight: f32) -> u32 {
@@ -106,7 +109,11 @@ pub(super) fn rewrite(spec: &RuleSpec, query: &AnalysedQuery) -> Option<Rewritte
         .map(|t| multi_match(fields, t, Some(t.weight.unwrap_or(0.0).max(0.001))))
         .collect();
     if let Some(field) = &spec.category_field {
-        for (category, score) in &query.categories {
+        for (category, score) in query
+            .categories
+            .iter()
+            .filter(|c| c.1 >= MIN_CATEGORY_SCORE)
+        {
             let target = [SearchField {
                 name: field.clone(),
                 boost: None,
@@ -183,7 +190,7 @@ mod tests {
                 token("the", 0.0, Level::Low, true),
                 token("shoe", 0.5, Level::Mid, false),
             ],
-            vec![("鞋靴>运动鞋".into(), 0.8)],
+            vec![("鞋靴>运动鞋".into(), 0.8), ("家居>灯具".into(), 0.01)],
         );
         let r = rewrite(&spec(&["title"], Some("category")), &q).unwrap();
         assert_eq!(
