@@ -114,7 +114,9 @@ pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
         Function::Hot | Function::Hint | Function::Suggest | Function::Correction => {
             &[("searches", 100)]
         }
-        Function::Synonym => &[("searches", 200), ("clicks", 100)],
+        // Useful without behaviour: the base analyzer and the dictionaries; items and searches teach it words.
+        Function::Analyzer => &[],
+        Function::Termweight | Function::Synonym => &[("searches", 200), ("clicks", 100)],
     }
 }
 

@@ -55,6 +55,8 @@ pub enum Error {
         resource: String,
         instances: Vec<String>,
     },
+    #[error("query-analysis rule not exist: '{0}'.")]
+    RuleNotExist(String),
     #[error("default instance not set for function '{0}'.")]
     DefaultInstanceNotExist(String),
     #[error("{0}")]
@@ -138,6 +140,7 @@ impl Error {
             Error::ResourceInvalidName(_) => "Resource.InvalidResourceName",
             Error::ResourceInUse { .. } => "Resource.InUse",
             Error::DefaultInstanceNotExist(_) => "DefaultInstance.NotExist",
+            Error::RuleNotExist(_) => "QueryAnalysisRule.NotExist",
             Error::InvalidParameter(_) => "InvalidParameter",
             Error::PayloadTooLarge { .. } => "InvalidParameter.PayloadTooLarge",
             Error::RouteNotFound { .. } => "NotFound",
@@ -170,6 +173,7 @@ impl Error {
             | Error::VersionNotExist(_)
             | Error::ResourceNotExist(_)
             | Error::DefaultInstanceNotExist(_)
+            | Error::RuleNotExist(_)
             | Error::InvalidAccessKeyId
             | Error::AccessKeyNotExist(_)
             | Error::RouteNotFound { .. } => 404,

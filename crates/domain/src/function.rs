@@ -14,6 +14,10 @@ pub enum Function {
     Hot,
     Hint,
     Suggest,
+    /// A tokenizer that knows the app's own words (modelType `text`).
+    Analyzer,
+    /// How much each word of a query matters (modelType `tf_checkpoint`).
+    Termweight,
     /// Pairs of terms and phrases that mean the same, mined from searches, clicks and item text.
     Synonym,
     /// Spelling correction of queries (OpenSearch exposes it only through query analysis).
@@ -21,13 +25,15 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 10] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
         Function::Hot,
         Function::Hint,
         Function::Suggest,
+        Function::Analyzer,
+        Function::Termweight,
         Function::Synonym,
         Function::Correction,
     ];
@@ -45,6 +51,8 @@ impl Function {
             Function::Hot => "hot",
             Function::Hint => "hint",
             Function::Suggest => "suggest",
+            Function::Analyzer => "analyzer",
+            Function::Termweight => "termweight",
             Function::Synonym => "synonym",
             Function::Correction => "correction",
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
+use algocenter_functions::analyzer::AnalyzerModel;
 use algocenter_functions::category::CategoryModel;
 use algocenter_functions::correction::CorrectionModel;
 use algocenter_functions::ctr::CtrModel;
@@ -11,6 +12,7 @@ use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
 use algocenter_functions::suggest::SuggestIndex;
 use algocenter_functions::synonym::SynonymModel;
+use algocenter_functions::termweight::TermweightModel;
 
 /// A loaded generation of any function. Each kind is behind its own `Arc` so that an entry can hold the typed
 /// model it serves from while a newer generation replaces it in the cache.
@@ -22,6 +24,8 @@ pub enum Model {
     Suggest(Arc<SuggestIndex>),
     Category(Arc<CategoryModel>),
     Ctr(Arc<CtrModel>),
+    Analyzer(Arc<AnalyzerModel>),
+    Termweight(Arc<TermweightModel>),
     Correction(Arc<CorrectionModel>),
     Synonym(Arc<SynonymModel>),
 }
@@ -37,6 +41,8 @@ impl Model {
             Function::Suggest => Model::Suggest(Arc::new(SuggestIndex::decode(bytes)?)),
             Function::Category => Model::Category(Arc::new(CategoryModel::decode(bytes)?)),
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
+            Function::Analyzer => Model::Analyzer(Arc::new(AnalyzerModel::decode(bytes)?)),
+            Function::Termweight => Model::Termweight(Arc::new(TermweightModel::decode(bytes)?)),
             Function::Correction => Model::Correction(Arc::new(CorrectionModel::decode(bytes)?)),
             Function::Synonym => Model::Synonym(Arc::new(SynonymModel::decode(bytes)?)),
         })
@@ -50,6 +56,8 @@ impl Model {
             Model::Suggest(m) => m.len(),
             Model::Category(m) => m.known_queries(),
             Model::Ctr(m) => m.rows(),
+            Model::Analyzer(m) => m.words().len(),
+            Model::Termweight(m) => m.terms(),
             Model::Correction(m) => m.words() + m.chinese_entries(),
             Model::Synonym(m) => m.pairs().len(),
         }
@@ -79,6 +87,8 @@ kind!(QueryListModel, QueryList);
 kind!(SuggestIndex, Suggest);
 kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
+kind!(AnalyzerModel, Analyzer);
+kind!(TermweightModel, Termweight);
 kind!(CorrectionModel, Correction);
 kind!(SynonymModel, Synonym);
 

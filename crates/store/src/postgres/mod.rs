@@ -13,6 +13,7 @@ mod keys;
 mod queue;
 mod resources;
 mod rows;
+mod rules;
 mod schema;
 mod tasks;
 pub mod testing;
