@@ -46,19 +46,73 @@ pub(crate) trait Db<T> {
 
 impl<T> Db<T> for std::result::Result<T, tokio_postgres::Error> {
     fn db(self) -> Result<T> {
-        self.map_err(|e| {
-            // PostgreSQL text cannot hold a NUL character (SQLite can): the client's input, not our fault.
-            if e.code() == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
-                return Error::invalid("text values may not contain the NUL character (\\u0000).");
-            }
-            // 53100 disk_full: the server could not extend a file; the statement (and its transaction) failed
-            // whole. The rest of class 53 (memory, connections) is not about storage.
-            if e.code() == Some(&SqlState::DISK_FULL) {
-                return Error::StorageFull(format!("the database cannot grow: {}", describe(&e)));
-            }
-            Error::internal(format_args!("database: {}", describe(&e)))
-        })
+        self.map_err(|e| classify(&e))
     }
+}
+
+/// The domain error of a PostgreSQL error: the client's input, a full disk, a passing outage (503, retryable), or
+/// an internal error.
+pub(crate) fn classify(e: &tokio_postgres::Error) -> Error {
+    // PostgreSQL text cannot hold a NUL character (SQLite can): the client's input, not our fault.
+    if e.code() == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+        return Error::invalid("text values may not contain the NUL character (\\u0000).");
+    }
+    // 53100 disk_full: the server could not extend a file; the statement (and its transaction) failed
+    // whole. The rest of class 53 (memory, connections) is not about storage.
+    if e.code() == Some(&SqlState::DISK_FULL) {
+        return Error::StorageFull(format!("the database cannot grow: {}", describe(e)));
+    }
+    if is_transient(e) {
+        return Error::Unavailable(format!("database: {}", describe(e)));
+    }
+    Error::internal(format_args!("database: {}", describe(e)))
+}
+
+/// A failure that says nothing about the request and may pass by itself: the server is unreachable, restarting,
+/// shutting down, out of connections, a standby after a failover (read only), or the transaction lost a
+/// serialization conflict or a deadlock (it was rolled back whole). TLS and authentication failures are not:
+/// they are configuration, and retrying will not fix them.
+pub(crate) fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08")
+            || matches!(
+                code,
+                "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "25006"
+            );
+    }
+    if e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | NotConnected
+                    | BrokenPipe
+                    | TimedOut
+                    | UnexpectedEof
+                    | HostUnreachable
+                    | NetworkUnreachable
+                    | AddrNotAvailable
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// A failed `COMMIT`: when the connection was lost on the way, the transaction may or may not have committed.
+pub(crate) fn commit_failed(e: tokio_postgres::Error) -> Error {
+    if e.as_db_error().is_none() && is_transient(&e) {
+        return Error::CommitUnknown(describe(&e));
+    }
+    classify(&e)
 }
 
 /// The server's own message when there is one (the client error's `Display` hides it behind "db error").
@@ -150,16 +204,31 @@ impl PostgresStore {
 
     /// A pooled connection.
     pub(crate) async fn client(&self) -> Result<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| Error::internal(format_args!("database unavailable: {e}")))
+        self.pool.get().await.map_err(pool_error)
     }
 
     /// Connections open now and the pool's limit (for monitoring and tests).
     pub fn pool_status(&self) -> (usize, usize) {
         let status = self.pool.status();
         (status.size, status.max_size)
+    }
+}
+
+/// No connection from the pool: the database does not answer (503, retryable), or every connection stayed busy for
+/// [`POOL_WAIT`] (503 too: the database is the bottleneck for the moment).
+fn pool_error(e: deadpool_postgres::PoolError) -> Error {
+    use deadpool_postgres::PoolError;
+    match e {
+        PoolError::Backend(e) => match classify(&e) {
+            Error::Unavailable(why) => Error::Unavailable(format!("database unavailable: {why}")),
+            other => other,
+        },
+        PoolError::Timeout(_) => Error::Unavailable(format!(
+            "database unavailable: no connection within {} s (all of --database-max-connections busy, or the \
+             database slow to accept)",
+            POOL_WAIT.as_secs()
+        )),
+        other => Error::internal(format_args!("database unavailable: {other}")),
     }
 }
 
@@ -170,7 +239,9 @@ macro_rules! in_transaction {
         let mut client = $store.client().await?;
         let $tx = client.transaction().await.db()?;
         let value = $body;
-        $tx.commit().await.db()?;
+        $tx.commit()
+            .await
+            .map_err($crate::postgres::commit_failed)?;
         Ok(value)
     }};
 }
@@ -266,6 +337,7 @@ mod tests {
         let Err(err) = PostgresStore::connect("postgres://nobody@127.0.0.1:9/none", 1).await else {
             panic!("connected to nothing")
         };
+        assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
         assert!(err.to_string().contains("database unavailable"), "{err}");
         assert!(started.elapsed() < POOL_WAIT + Duration::from_secs(5));
     }
