@@ -6,6 +6,7 @@
 //! is taken by the one process whose `UPDATE … WHERE next_fire_ms = $due` changed the row). Connections come from a
 //! bounded pool (`max_connections`); every statement is prepared once per connection.
 
+mod access_state;
 mod app_groups;
 mod events;
 mod instances;
@@ -18,6 +19,7 @@ mod tasks;
 pub mod testing;
 #[cfg(test)]
 mod tests_disk_full;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -25,16 +27,24 @@ use algocenter_domain::{Error, Result};
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
 };
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{NoTls, Row};
+
+pub use self::access_state::PostgresAccessState;
+use self::tls::ConnectSettings;
 
 /// How long a request waits for a free connection before it fails (the pool is full: the database is the
 /// bottleneck, and queueing longer only hides it).
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
+/// Cloning shares the pool.
+#[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// How connections are made (a second, smaller pool for request checks is made from it).
+    settings: ConnectSettings,
+    max_connections: usize,
     /// Where blocking readers (trainers) run their queries.
     runtime: tokio::runtime::Handle,
 }
@@ -119,7 +129,17 @@ pub(crate) fn commit_failed(e: tokio_postgres::Error) -> Error {
 fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            // "error connecting to server" alone hides why: the causes say it (refused, certificate, …).
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
     }
 }
 
@@ -176,30 +196,36 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`), with at most `max_connections` open
     /// connections, and applies the schema migrations.
     pub async fn connect(url: &str, max_connections: usize) -> Result<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            Error::invalid(format_args!("database URL is not a PostgreSQL URL: {e}"))
-        })?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_connections.max(1))
-            .wait_timeout(Some(POOL_WAIT))
-            .create_timeout(Some(POOL_WAIT))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::internal(format_args!("database pool: {e}")))?;
+        let settings = ConnectSettings::parse(url)?;
+        let pool = pool(settings.config.clone(), &settings, max_connections)?;
         let store = PostgresStore {
             pool,
+            settings,
+            max_connections,
             runtime: tokio::runtime::Handle::current(),
         };
         let mut client = store.client().await?;
         schema::migrate(&mut client).await?;
         Ok(store)
+    }
+
+    /// What the API nodes of this database remember together (nonces, rate buckets, dashboard sessions), on a pool
+    /// of its own of half as many connections (at least 2) whose commits do not wait for the disk: losing the last
+    /// fraction of a second of nonces in a crash of the database is the price of not adding a disk flush to every
+    /// signed request.
+    pub fn access_state(&self) -> Result<PostgresAccessState> {
+        let mut config = self.settings.config.clone();
+        let options = match config.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} -c synchronous_commit=off"),
+            _ => "-c synchronous_commit=off".to_string(),
+        };
+        config.options(options);
+        let pool = pool(
+            config,
+            &self.settings,
+            self.max_connections.div_ceil(2).max(2),
+        )?;
+        Ok(PostgresAccessState::new(pool))
     }
 
     /// A pooled connection.
@@ -212,6 +238,28 @@ impl PostgresStore {
         let status = self.pool.status();
         (status.size, status.max_size)
     }
+}
+
+/// A bounded pool of connections made with `config` over the TLS of `settings`.
+fn pool(
+    config: tokio_postgres::Config,
+    settings: &ConnectSettings,
+    max_connections: usize,
+) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        settings.tls.clone(),
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_connections.max(1))
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_WAIT))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| Error::internal(format_args!("database pool: {e}")))
 }
 
 /// No connection from the pool: the database does not answer (503, retryable), or every connection stayed busy for
