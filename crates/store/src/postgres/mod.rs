@@ -378,6 +378,41 @@ mod tests {
         assert!(err.to_string().contains("newer algocenter"), "{err}");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_the_server_ends_is_a_passing_outage_not_a_bug() {
+        let url = testing::fresh_database().await;
+        let store = PostgresStore::connect(&url, 1).await.unwrap();
+        let client = store.client().await.unwrap();
+        let pid: i32 = query_one(&client, "SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        // As a restart or a failover does: the server ends the session.
+        let other = PostgresStore::connect(&url, 1).await.unwrap();
+        let admin = other.client().await.unwrap();
+        query_one(&admin, "SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .unwrap();
+        let err = query_one(&client, "SELECT 1", &[]).await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+        assert_eq!((err.http_status(), err.code()), (503, "ServiceUnavailable"));
+        drop(client);
+        // The pool drops the dead connection (once its end is noticed: a request in between may get one more 503,
+        // which clients retry) and opens a new one.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let client = store.client().await.unwrap();
+            match query_one(&client, "SELECT 1", &[]).await {
+                Ok(_) => break,
+                Err(e) => assert!(
+                    matches!(e, Error::Unavailable(_)) && std::time::Instant::now() < deadline,
+                    "the pool did not recover: {e:?}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     #[tokio::test]
     async fn a_server_that_is_not_there_is_an_error_not_a_hang() {
         // Port 9 (discard) on loopback: nothing listens there.
