@@ -194,7 +194,7 @@ psql -X -At "$DB" -c "SELECT count(*) FROM request_nonce" | sed 's/^/nonces reme
   | tee "$OUT/nonces.txt"
 # The nonce statement alone, as the servers run it (asynchronous commit), with per-statement latencies logged.
 cat >"$OUT/nonce.sql" <<'SQL'
-\set h random(-9223372036854775807, 9223372036854775807)
+\set h random(1, 4611686018427387903)
 INSERT INTO request_nonce (nonce_hash, signed_ms) VALUES (:h, 0) ON CONFLICT DO NOTHING;
 SQL
 log "pgbench: the nonce INSERT alone, $NONCE_CLIENTS clients, ${DURATION}s"
