@@ -14,9 +14,7 @@ pub enum Error {
     AppNotFound(String),
     #[error("app group '{0}' already exists.")]
     AppDuplicated(String),
-    #[error(
-        "function '{0}' does not exist; known functions: ctr, pop, category, hot, hint, suggest."
-    )]
+    #[error("function '{0}' does not exist; known functions: {known}.", known = crate::function::Function::known_names())]
     FunctionNotExist(String),
     #[error("instance not exist: '{0}'.")]
     InstanceNotExist(String),
@@ -57,6 +55,8 @@ pub enum Error {
         resource: String,
         instances: Vec<String>,
     },
+    #[error("query-analysis rule not exist: '{0}'.")]
+    RuleNotExist(String),
     #[error("default instance not set for function '{0}'.")]
     DefaultInstanceNotExist(String),
     #[error("{0}")]
@@ -156,6 +156,7 @@ impl Error {
             Error::ResourceInvalidName(_) => "Resource.InvalidResourceName",
             Error::ResourceInUse { .. } => "Resource.InUse",
             Error::DefaultInstanceNotExist(_) => "DefaultInstance.NotExist",
+            Error::RuleNotExist(_) => "QueryAnalysisRule.NotExist",
             Error::InvalidParameter(_) => "InvalidParameter",
             Error::PayloadTooLarge { .. } => "InvalidParameter.PayloadTooLarge",
             Error::RouteNotFound { .. } => "NotFound",
@@ -188,6 +189,7 @@ impl Error {
             | Error::VersionNotExist(_)
             | Error::ResourceNotExist(_)
             | Error::DefaultInstanceNotExist(_)
+            | Error::RuleNotExist(_)
             | Error::InvalidAccessKeyId
             | Error::AccessKeyNotExist(_)
             | Error::RouteNotFound { .. } => 404,

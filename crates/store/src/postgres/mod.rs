@@ -14,6 +14,7 @@ mod keys;
 mod queue;
 mod resources;
 mod rows;
+mod rules;
 mod schema;
 mod tasks;
 pub mod testing;

@@ -167,6 +167,20 @@ ALTER TABLE resource ALTER COLUMN name TYPE TEXT COLLATE "C";
 ALTER TABLE document ALTER COLUMN id TYPE TEXT COLLATE "C";
 "#,
     r#"
+-- Query-analysis rules (extension): which instances analyse a query, the fields a rewritten query searches.
+CREATE TABLE query_rule (
+    app_id     BIGINT NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    name       TEXT COLLATE "C" NOT NULL,
+    spec       TEXT NOT NULL,
+    is_default BOOLEAN NOT NULL DEFAULT FALSE,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (app_id, name)
+);
+-- At most one default rule per app group.
+CREATE UNIQUE INDEX query_rule_default ON query_rule(app_id) WHERE is_default;
+"#,
+    r#"
 -- What the API nodes remember together (see access_state.rs). Logged tables, not UNLOGGED: crash recovery empties
 -- an unlogged table and a standby never has its rows, so a replay would be accepted right after a crash or a
 -- failover; commits on these tables do not wait for the disk instead (synchronous_commit off on their pool).
