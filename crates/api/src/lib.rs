@@ -107,7 +107,6 @@ fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>
         "GetHotQueries" => get(queries::hot),
         "GetHints" => get(queries::hint),
         "GetSuggestions" => get(queries::suggest),
-        "GetAnalyzerDictionary" => get(query_analysis::dictionary),
         "AnalyzeQuery" => get(query_analysis::analyse),
         "PutQueryAnalysisRule" => put(query_analysis::put),
         "GetQueryAnalysisRule" => get(query_analysis::get),

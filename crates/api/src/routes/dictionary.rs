@@ -1,6 +1,7 @@
 //! Export of a trained instance's dictionary as a file a search engine loads (extension):
-//! `GET .../functions/{fn}/instances/{instance}/dictionary?format=F`. `synonym` answers `format=solr`, the synonym
-//! file format of Solr and Elasticsearch (`synonyms_path` of a synonym token filter).
+//! `GET .../functions/{fn}/instances/{instance}/dictionary?format=F`, one route for every function that has one:
+//! `analyzer` answers `format=jieba|ik` (see [`super::query_analysis::dictionary`]), `synonym` `format=solr`, the
+//! synonym file format of Solr and Elasticsearch (`synonyms_path` of a synonym token filter).
 
 use algocenter_domain::{Error, Function};
 use algocenter_serving::Target;
@@ -17,6 +18,10 @@ pub async fn export(
     query: Query,
 ) -> Result<Response, ApiError> {
     let function = function(&name)?;
+    if function == Function::Analyzer {
+        return super::query_analysis::dictionary(state, Segments((app, name, instance)), query)
+            .await;
+    }
     let format = query.non_empty("format").unwrap_or("");
     let target = Target::new(&app, Some(&instance));
     match (function, format) {
