@@ -266,6 +266,60 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
         assert_eq!(answer.body["Code"], code, "{path}: {}", answer.body);
     }
 
+    // In query analysis: a level-1 correction rewrites the query before the other stages, and the answer says so;
+    // synonyms join the rewritten query as OR-groups, boosted below the word typed.
+    server
+        .call(
+            "PUT",
+            "/v4/openapi/app-groups/shop/query-analysis-rules/main",
+            Some(&json!({"correction": "fix", "synonym": "syn", "fields": ["title"]}).to_string()),
+        )
+        .await
+        .assert_ok();
+    let answer = server
+        .call(
+            "GET",
+            "/v3/openapi/apps/shop/query-analysis?query=Snaekers&rule=main",
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let result = &answer.body["result"];
+    assert_eq!(result["corrected"], "sneakers", "{result}");
+    assert_eq!(
+        result["query_correction_info"][0],
+        json!({"original_query": "Snaekers", "corrected_query": "sneakers", "correction_level": 1,
+               "source": "spelling"})
+    );
+    let stages: Vec<&str> = result["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["correction", "synonyms"], "{result}");
+    let token = &result["tokens"][0];
+    assert_eq!(token["token"], "sneakers", "{result}");
+    let synonyms: Vec<&str> = token["synonyms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        synonyms.contains(&"运动鞋") && !synonyms.contains(&"trainers"),
+        "{synonyms:?}"
+    );
+    let opensearch = result["rewritten"]["opensearch"].as_str().unwrap();
+    assert!(
+        opensearch.starts_with("(title:'sneakers' OR ") && opensearch.contains("title:'运动鞋'^50"),
+        "{opensearch}"
+    );
+    assert_eq!(
+        result["rewritten"]["dsl"]["bool"]["must"][0]["bool"]["minimum_should_match"],
+        1
+    );
+
     // Bad input answers an OpenSearch error, not a panic.
     let answer = server
         .call(

@@ -78,6 +78,15 @@ const SYNONYM_USAGE: &[ParameterSpec] = &[
         SHARE,
         "pairs scored below this are not served (intervened pairs always are)",
     ),
+    p(
+        "boost",
+        "0.5",
+        ParamKind::Float {
+            min: 0.01,
+            max: 1.0,
+        },
+        "weight of a synonym against the word typed in the query-analysis rewrite",
+    ),
 ];
 
 pub(super) const VERSIONS: &[FunctionVersion] = &[FunctionVersion {
