@@ -320,6 +320,34 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
         1
     );
 
+    // A phrase the synonym instance knows is one token with its synonyms, though segmentation split it.
+    let phrase = predict(&server, "synonym", "syn", &["running machine"]).await;
+    let learned = &phrase.body["Result"]["Expansions"][0]["Terms"][0];
+    assert_eq!(learned["Term"], "running machine", "{}", phrase.body);
+    let answer = server
+        .call(
+            "GET",
+            "/v3/openapi/apps/shop/query-analysis?query=Running%20Machine&rule=main",
+            None,
+        )
+        .await;
+    let result = &answer.body["result"];
+    let tokens = result["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{result}");
+    assert_eq!(
+        (&tokens[0]["token"], &tokens[0]["start"], &tokens[0]["end"]),
+        (&json!("running machine"), &json!(0), &json!(15))
+    );
+    assert_eq!(
+        tokens[0]["synonyms"][0], learned["Synonyms"][0]["Text"],
+        "{result}"
+    );
+    let opensearch = result["rewritten"]["opensearch"].as_str().unwrap();
+    assert!(
+        opensearch.starts_with("(title:\"running machine\" OR "),
+        "{opensearch}"
+    );
+
     // Bad input answers an OpenSearch error, not a panic.
     let answer = server
         .call(

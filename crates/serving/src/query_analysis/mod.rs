@@ -8,7 +8,7 @@
 //! | correction | `correction` | `corrected` (level 1): the query the later stages read; `correction` |
 //! | segmentation | `analyzer` | `tokens` (offsets, learned words, entities) |
 //! | weights and stop words | `termweight` | each token's `weight`, `level`, `stop_word` |
-//! | synonyms | `synonym` | each token's `synonyms`, `synonym_boost` |
+//! | synonyms | `synonym` | a known phrase's tokens joined into one; each token's `synonyms`, `synonym_boost` |
 //! | categories | `category` | `categories` |
 //! | rewrite | none | `rewritten`: OpenSearch query string and query DSL ([`rewrite`]) |
 //!
@@ -19,6 +19,7 @@
 //! the rule's key for its instance ([`algocenter_domain::query_rule::RuleSpec`]) and, when it changes what is
 //! searched, a reading of its field in [`rewrite`].
 
+mod phrases;
 mod rewrite;
 mod rules;
 mod stages;

@@ -10,7 +10,7 @@ use algocenter_functions::query::normalise;
 use algocenter_functions::synonym::SynonymModel;
 use algocenter_functions::termweight::TermweightModel;
 
-use super::{AnalysedQuery, AnalysedToken, QueryCorrection, StagePart};
+use super::{AnalysedQuery, AnalysedToken, QueryCorrection, StagePart, phrases};
 use crate::{Serving, Target};
 
 /// Categories a query-analysis answer lists.
@@ -81,7 +81,8 @@ pub(super) async fn correct(
 }
 
 /// Synonyms of each token that is not a stop word (looked up by the word as written, since a token's key may be a
-/// stem), as the synonym instance's usage parameters allow.
+/// stem), as the synonym instance's usage parameters allow. A run of tokens the instance knows as one phrase is
+/// joined into one token first ([`phrases`]).
 pub(super) async fn expand(
     serving: &Serving,
     app: &str,
@@ -97,23 +98,27 @@ pub(super) async fn expand(
     let usage = ready.usage()?;
     let max = usage.int("max_expansions")?.max(1) as usize;
     let min_score = usage.float("min_score")? as f32;
-    let text: Vec<char> = query.text().chars().collect();
-    for token in query.tokens.iter_mut().filter(|t| !t.stop_word) {
-        let written: String = text
-            .get(token.start..token.end)
-            .map(|c| c.iter().collect())
-            .unwrap_or_default();
-        let mut synonyms = ready.model.synonyms_of(&written);
-        if synonyms.is_empty() {
-            synonyms = ready.model.synonyms_of(&token.text);
-        }
-        let own = normalise(&written);
-        token.synonyms = synonyms
+    let served = |written: &str| -> Vec<String> {
+        let own = normalise(written);
+        ready
+            .model
+            .synonyms_of(written)
             .iter()
             .filter(|s| (s.intervened || s.score >= min_score) && s.text != own)
             .take(max)
             .map(|s| s.text.clone())
-            .collect();
+            .collect()
+    };
+    let text: Vec<char> = query.text().chars().collect();
+    query.tokens = phrases::join(std::mem::take(&mut query.tokens), &text, |w| {
+        !served(w).is_empty()
+    });
+    for token in query.tokens.iter_mut().filter(|t| !t.stop_word) {
+        let mut synonyms = served(&phrases::written(&text, token.start, token.end));
+        if synonyms.is_empty() {
+            synonyms = served(&token.text);
+        }
+        token.synonyms = synonyms;
     }
     query.synonym_boost = Some(usage.float("boost")? as f32);
     query
