@@ -91,7 +91,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     e("POST", "/v4/openapi/app-groups/{app}/functions/{function}/predict", "Predict", Read, S, "Serve the default instance's model (extension)", &[]),
     e("GET", "/v3/openapi/apps/{app}/actions/hot", "GetHotQueries", Read, S, "Top searches", &["hit", "sort_type", "user_id", "model_name"]),
     e("GET", "/v3/openapi/apps/{app}/actions/hint", "GetHints", Read, S, "Search-box hints", &["hit", "user_id", "model_name"]),
-    e("GET", "/v3/openapi/apps/{app}/suggest/{instance}/search", "GetSuggestions", Read, S, "Drop-down completions", &["query", "hit"]),
+    e("GET", "/v3/openapi/apps/{app}/suggest/{instance}/search", "GetSuggestions", Read, S, "Drop-down completions (personal with user_id)", &["query", "hit", "user_id"]),
     e("POST", "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/bulk", "PushData", Write, D, "Push behaviour, items or users", &[]),
     e("GET", "/v3/openapi/app-groups/{app}/data-collections/{collection}/data-collection-type/{kind}/actions/export", "ExportData", Read, D, "Export stored records as JSON Lines (extension)", &["from", "to"]),
     e("GET", "/v4/openapi/app-groups/{app}/data-status", "GetDataStatus", Read, D, "Events per day and type, and whether each function has enough data (extension)", &["days"]),
