@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::{Error, Result, now_ms};
-use algocenter_functions::suggest::LiveSearch;
+use algocenter_functions::query::live::LiveSearch;
 use algocenter_store::Store;
 
 /// Least time between two reads of one tail.

@@ -17,7 +17,7 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
-use crate::query::{is_usable, normalise};
+pub use crate::query::live::LiveSearch;
 
 /// A query some user searched, as the personal part of the artifact holds it (once for all its users).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,26 +104,6 @@ impl Blend {
     }
 }
 
-/// A search the live tail saw after the generation was trained.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LiveSearch {
-    pub normal: String,
-    pub display: String,
-    pub at_ms: i64,
-}
-
-impl LiveSearch {
-    /// A live search of `raw_query`, `None` when the query is not one the query functions keep.
-    pub fn new(raw_query: &str, at_ms: i64) -> Option<LiveSearch> {
-        let normal = normalise(raw_query);
-        is_usable(&normal).then(|| LiveSearch {
-            normal,
-            display: raw_query.split_whitespace().collect::<Vec<_>>().join(" "),
-            at_ms,
-        })
-    }
-}
-
 /// The best `hit` of `global` (the prefix's global completions, best first, with their weights) and `personal`
 /// (the user's queries completing the prefix: key, global weight or 0, personal weight), blended.
 pub fn blend<K: Copy + Eq + Hash + Ord>(
@@ -193,15 +173,5 @@ mod tests {
         };
         assert!(q.completes("连衣") && q.completes("lian") && q.completes("lyq"));
         assert!(!q.completes("dress"));
-    }
-
-    #[test]
-    fn live_searches_are_normalised_and_unusable_ones_dropped() {
-        let live = LiveSearch::new("  Nike   Shoes ", 5).unwrap();
-        assert_eq!(
-            (live.normal.as_str(), live.display.as_str()),
-            ("nike shoes", "Nike Shoes")
-        );
-        assert!(LiveSearch::new("!!!", 5).is_none());
     }
 }
