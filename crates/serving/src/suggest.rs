@@ -37,6 +37,7 @@ impl Serving {
             .await?;
         let hit = request.hit.unwrap_or(DEFAULT_HIT).min(MAX_HIT);
         let model = &ready.model;
+        // The tail matters only when the weight search kept the user's history in the blend.
         let live = match request.user {
             Some(user)
                 if ready.instance.model_type == NEAR_REALTIME

@@ -80,15 +80,15 @@ impl SuggestSettings {
     }
 }
 
-/// The log with what every fit needs of it.
-struct Ground0<'a> {
+/// The log and settings with what every fit needs of them.
+struct Fitting<'a> {
     log: &'a QueryLog,
     bots: &'a Bots,
     alphabet: Alphabet,
     settings: &'a SuggestSettings,
 }
 
-impl Ground0<'_> {
+impl Fitting<'_> {
     /// The searches of `window` that count: not of bots, with results when `drop_no_result`; every repeat kept.
     fn searches(&self, window: Window) -> Vec<u32> {
         let filter = LogFilter {
@@ -246,7 +246,7 @@ fn model_mrr(
 
 /// Replays the held-out days on the model fitted before them and on the baselines fitted on the same window.
 fn score(
-    ground: &Ground0<'_>,
+    ground: &Fitting<'_>,
     (model, choice): &(SuggestModel, Choice),
     evaluation: Evaluation,
 ) -> Metrics {
@@ -362,7 +362,7 @@ impl Trainer for SuggestTrainer {
             ),
         )?;
         let bots = Bots::spot(&log);
-        let ground = Ground0 {
+        let ground = Fitting {
             log: &log,
             bots: &bots,
             alphabet: Alphabet::new(&log),
