@@ -143,6 +143,10 @@ pub struct GenerateArgs {
     /// Also write truth_exposures.csv: the true click probability of every exposure.
     #[arg(long)]
     pub truth: bool,
+    /// Generate the query-analysis shop instead: coined words, brands and product lines, filler words; writes
+    /// truth_terms.csv (each true word, name and filler) instead of the other truth files.
+    #[arg(long)]
+    pub query_analysis: bool,
     /// Items in the catalogue [default: grows with --events, 20,000 at 1.2 M events].
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub items: Option<u32>,
@@ -329,6 +333,17 @@ pub struct ClientArgs {
         value_name = "FILE"
     )]
     pub client_config: Option<std::path::PathBuf>,
+    /// Times one request is sent again when the server is unavailable (503), throttles (429) or cannot be reached,
+    /// with exponential backoff and jitter (0 turns retrying off).
+    #[arg(
+        long,
+        global = true,
+        env = "ALGOCENTER_RETRIES",
+        value_name = "N",
+        default_value_t = crate::retry::DEFAULT_RETRIES,
+        value_parser = clap::value_parser!(u32).range(0..=30)
+    )]
+    pub retries: u32,
 }
 
 #[derive(Subcommand)]

@@ -12,4 +12,5 @@ pub mod generate;
 pub mod keys;
 pub mod predict;
 pub mod push;
+pub mod retry;
 pub mod serve;

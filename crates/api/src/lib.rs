@@ -71,8 +71,8 @@ impl ApiState {
 /// The handler of an endpoint of [`operations::ENDPOINTS`].
 fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>> {
     use routes::{
-        app_groups, data, default_instance, instances, keys, predict, queries, resources, tasks,
-        versions,
+        app_groups, data, default_instance, instances, keys, predict, queries, query_analysis,
+        resources, tasks, versions,
     };
     Some(match e.action {
         "CreateAppGroup" => post(app_groups::create),
@@ -105,6 +105,12 @@ fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>
         "GetHotQueries" => get(queries::hot),
         "GetHints" => get(queries::hint),
         "GetSuggestions" => get(queries::suggest),
+        "GetAnalyzerDictionary" => get(query_analysis::dictionary),
+        "AnalyzeQuery" => get(query_analysis::analyse),
+        "PutQueryAnalysisRule" => put(query_analysis::put),
+        "GetQueryAnalysisRule" => get(query_analysis::get),
+        "DeleteQueryAnalysisRule" => delete(query_analysis::delete),
+        "ListQueryAnalysisRules" => get(query_analysis::list),
         "PushData" => post(data::bulk),
         "ExportData" => get(data::export),
         "GetDataStatus" => get(data::status),

@@ -364,7 +364,7 @@ async fn store_model(
     let size = model.artifact.len();
     if let Err(e) = engine.artifacts.put(&key, model.artifact).await {
         return (
-            failed(vec![format!("could not store the artifact: {e}")]),
+            failed(vec![e.task_reason("could not store the artifact")]),
             None,
         );
     }

@@ -11,6 +11,7 @@
 //! followed by carts and purchases. Everything is deterministic for a seed.
 
 mod habits;
+pub mod query_analysis;
 mod words;
 
 use algocenter_domain::behaviour::BehaviourEvent;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use algocenter_auth::sealing::MasterKey;
 use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::instance::InstanceUpdate;
+use algocenter_domain::query_rule::{QueryAnalysisRule, RuleSpec, validate_rule_name};
 use algocenter_domain::{Function, Result, now_ms};
 use algocenter_engine::Engine;
 use algocenter_serving::Serving;
@@ -130,6 +131,36 @@ impl Services {
         let released = self.store().delete_app_group(app).await?;
         self.serving.forget_all();
         self.engine.release_artifacts(released);
+        Ok(())
+    }
+
+    /// PUT query-analysis rule: every instance it names must exist as an instance of its stage's function; query
+    /// analysis reads the rule again at once.
+    pub async fn put_rule(
+        &self,
+        app: &str,
+        name: &str,
+        spec: RuleSpec,
+    ) -> Result<QueryAnalysisRule> {
+        validate_rule_name(name)?;
+        for (function, instance) in [
+            (Function::Analyzer, &spec.analyzer),
+            (Function::Termweight, &spec.termweight),
+            (Function::Category, &spec.category),
+        ] {
+            if let Some(instance) = instance {
+                self.store().instance(app, function, instance).await?;
+            }
+        }
+        let rule = self.store().put_rule(app, name, spec, now_ms()).await?;
+        self.serving.invalidate();
+        Ok(rule)
+    }
+
+    /// DELETE query-analysis rule.
+    pub async fn delete_rule(&self, app: &str, name: &str) -> Result<()> {
+        self.store().delete_rule(app, name).await?;
+        self.serving.invalidate();
         Ok(())
     }
 

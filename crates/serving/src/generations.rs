@@ -45,6 +45,8 @@ pub struct Serving {
     epoch: Arc<AtomicU64>,
     /// Searches pushed after training, for `near_realtime` instances.
     tails: LiveTails,
+    /// Query-analysis rules, remembered as instances are.
+    rules: crate::query_analysis::RuleCache,
 }
 
 type InstanceKey = (String, Function, Option<String>);
@@ -69,7 +71,17 @@ impl Serving {
             instances: RwLock::new(HashMap::new()),
             epoch,
             tails: LiveTails::default(),
+            rules: Default::default(),
         }
+    }
+
+    /// Where the instance (and rule) caches are: moves when this process changes either.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn rule_cache(&self) -> &crate::query_analysis::RuleCache {
+        &self.rules
     }
 
     /// The instance a request names, or the function's default instance when it names none. Read from the

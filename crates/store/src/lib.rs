@@ -4,14 +4,22 @@
 //! of tasks, [`QueueStore`] for workers and the scheduler) and [`ArtifactStore`] for model bytes. The embedded
 //! implementation is [`sqlite::SqliteStore`] (one SQLite file in WAL mode) with [`artifacts::LocalArtifacts`]
 //! (files under `artifacts/`). Everything above this crate talks to the traits only.
+//!
+//! The backends share what is not SQL: `stored` is the one checked path from rows back to domain values (stored
+//! state that does not decode is refused as `Storage.Corrupt`, never read as a default), and `rules` holds the
+//! rules both apply (active tasks, deletion and pinning checks, retention, the last admin key, push summaries).
+//! Running out of space is `Storage.Full` whichever store hits it.
 
 pub mod artifacts;
 #[cfg(test)]
 mod conformance;
 mod event_block;
 pub mod postgres;
+mod rules;
 pub mod s3_artifacts;
+pub mod small_disk;
 pub mod sqlite;
+mod stored;
 
 use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::app_group::{AppGroup, NewAppGroup};
@@ -21,6 +29,7 @@ use algocenter_domain::data::{TrainingData, WindowCounts};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use algocenter_domain::instance::{Instance, InstanceFilter, InstanceUpdate, NewInstance};
 use algocenter_domain::paging::Page;
+use algocenter_domain::query_rule::{QueryAnalysisRule, RuleSpec};
 use algocenter_domain::resource::{NewResource, Resource, ResourceData, ResourceType};
 use algocenter_domain::task::{Task, TaskFilter, Trigger};
 use algocenter_domain::{Function, Result};
@@ -356,9 +365,36 @@ pub trait KeyStore: Send + Sync {
     async fn has_keys(&self) -> Result<bool>;
 }
 
+/// Query-analysis rules (an extension resource of an app group).
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Creates or replaces a rule (at most [`algocenter_domain::query_rule::MAX_RULES`] per app group). A default
+    /// rule stops the previous default being one, in the same transaction.
+    async fn put_rule(
+        &self,
+        app: &str,
+        name: &str,
+        spec: RuleSpec,
+        now_ms: i64,
+    ) -> Result<QueryAnalysisRule>;
+    async fn rule(&self, app: &str, name: &str) -> Result<QueryAnalysisRule>;
+    /// The app group's default rule (`QueryAnalysisRule.NotExist` when none is).
+    async fn default_rule(&self, app: &str) -> Result<QueryAnalysisRule>;
+    /// Every rule of the app group, by name.
+    async fn list_rules(&self, app: &str) -> Result<Vec<QueryAnalysisRule>>;
+    async fn delete_rule(&self, app: &str, name: &str) -> Result<()>;
+}
+
 /// Everything the service needs from one backend.
 pub trait Store:
-    AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore + KeyStore
+    AppGroupStore
+    + InstanceStore
+    + ResourceStore
+    + TaskStore
+    + QueueStore
+    + EventStore
+    + KeyStore
+    + RuleStore
 {
 }
 
@@ -370,5 +406,6 @@ impl<T> Store for T where
         + QueueStore
         + EventStore
         + KeyStore
+        + RuleStore
 {
 }

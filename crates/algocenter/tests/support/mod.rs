@@ -55,6 +55,16 @@ impl Process {
         Process::spawn(command)
     }
 
+    /// The real binary serving `data_dir` on a given address (`127.0.0.1:PORT`), for a server that must come back
+    /// where its clients expect it.
+    pub fn serve_on(data_dir: &Path, listen: &str) -> Process {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data_dir);
+        Process::spawn(command)
+    }
+
     /// [`Process::serve`] with extra environment variables.
     pub fn serve_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Process {
         let mut command = Command::new(BINARY);

@@ -166,6 +166,20 @@ ALTER TABLE instance ALTER COLUMN name TYPE TEXT COLLATE "C";
 ALTER TABLE resource ALTER COLUMN name TYPE TEXT COLLATE "C";
 ALTER TABLE document ALTER COLUMN id TYPE TEXT COLLATE "C";
 "#,
+    r#"
+-- Query-analysis rules (extension): which instances analyse a query, the fields a rewritten query searches.
+CREATE TABLE query_rule (
+    app_id     BIGINT NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    name       TEXT COLLATE "C" NOT NULL,
+    spec       TEXT NOT NULL,
+    is_default BOOLEAN NOT NULL DEFAULT FALSE,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (app_id, name)
+);
+-- At most one default rule per app group.
+CREATE UNIQUE INDEX query_rule_default ON query_rule(app_id) WHERE is_default;
+"#,
 ];
 
 /// Key of the advisory lock that serialises migrations of processes starting together.
