@@ -156,6 +156,10 @@ pub struct GenerateArgs {
     /// Distinct queries [default: grows with --events, 50,000 at 1.2 M events].
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub queries: Option<u32>,
+    /// Search habits of the users: `shop` (none: every query drawn afresh) or `web` (a third of searches repeat
+    /// the user's own, navigational queries, typos corrected minutes later; their truth in truth_typos.csv).
+    #[arg(long, default_value = "shop", value_parser = ["shop", "web"])]
+    pub habits: String,
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,6 @@
 //! Serving of trained generations (extension): `POST .../functions/{fn}/instances/{instance}/predict`, and
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
-//! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
+//! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit", "userId"}`;
 //! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`; `analyzer`
 //! `{"texts": [...]}`; `termweight` `{"queries": [...]}`.
 //!
@@ -160,7 +160,7 @@ async fn predict_list(
     answer(list.served, json!({"Queries": queries}))
 }
 
-/// `suggest`: `{"query", "hit"}`.
+/// `suggest`: `{"query", "hit", "userId"}`.
 async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
     let typed = optional_text(body, &["query", "Query"])?.ok_or_else(|| {
         ApiError(Error::invalid(
@@ -171,6 +171,7 @@ async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> 
         target,
         typed: typed_query(typed)?,
         hit: count(body, &["hit", "Hit"], suggest::MAX_HIT)?,
+        user: user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?,
     };
     let found = state.services.serving().suggest(request).await?;
     answer(found.served, json!({"Suggestions": found.suggestions}))
