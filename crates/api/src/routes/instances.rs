@@ -125,7 +125,8 @@ async fn check_references(
                 }
             }
             ParamKind::Instance(other) => {
-                if state.store().instance(app, other, name).await.is_err() {
+                let found = state.store().instance(app, other, name).await;
+                if found.is_err() {
                     return Err(Error::invalid(format_args!(
                         "{} names '{name}', which is not a {other} instance of this app group.",
                         spec.name
