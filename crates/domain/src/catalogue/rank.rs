@@ -97,7 +97,7 @@ const RANK_CREATE: &[ParameterSpec] = &[
     ),
     p(
         "early_stopping_rounds",
-        "30",
+        "20",
         ParamKind::Int { min: 1, max: 1000 },
         "rounds without a better validation NDCG@10 before training stops",
     ),

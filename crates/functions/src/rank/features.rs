@@ -10,8 +10,6 @@
 //! input is missing). A categorical one (`id`, `combo`, the word methods of `overlap`) gives hashed keys, which
 //! the model turns into numbers by target statistics (see [`super::encoding`]).
 
-use std::collections::HashSet;
-
 use algocenter_domain::feature_generator::{
     Combiner, Input, Kind, MAX_INPUTS, OverlapMethod, Source, Spec, system_feature,
 };
@@ -599,13 +597,9 @@ fn compute_one(
             if q.terms.is_empty() {
                 return;
             }
-            let title: HashSet<u64> = t.terms.iter().copied().collect();
-            let common: Vec<u64> = q
-                .terms
-                .iter()
-                .copied()
-                .filter(|k| title.contains(k))
-                .collect();
+            // Both term lists are sorted and distinct.
+            let in_title = |k: &u64| t.terms.binary_search(k).is_ok();
+            let common: Vec<u64> = q.terms.iter().copied().filter(in_title).collect();
             let value = match spec.method {
                 OverlapMethod::QueryCommonRatio => {
                     (common.len() as f64 / q.terms.len() as f64 * 10.0).floor()
@@ -622,11 +616,7 @@ fn compute_one(
                     let words: Vec<u64> = if spec.method == OverlapMethod::CommonWord {
                         common
                     } else {
-                        q.terms
-                            .iter()
-                            .copied()
-                            .filter(|k| !title.contains(k))
-                            .collect()
+                        q.terms.iter().copied().filter(|k| !in_title(k)).collect()
                     };
                     let mut bytes = salt.to_le_bytes().to_vec();
                     for w in words {

@@ -128,21 +128,37 @@ pub fn pooled_ndcg(
 }
 
 /// Lambda gradients and hessians of one group, written into `g` and `h` (indexed like `scores`).
+/// Buffers reused from one group to the next.
+#[derive(Default)]
+struct Scratch {
+    order: Vec<usize>,
+    ideal: Vec<f32>,
+    lambdas: Vec<f64>,
+    hessians: Vec<f64>,
+}
+
 fn group_lambdas(
     scores: &[f64],
     grades: &[f32],
     weights: &[f32],
     g: &mut [f32],
     h: &mut [f32],
-    order: &mut Vec<usize>,
+    scratch: &mut Scratch,
 ) {
+    let Scratch {
+        order,
+        ideal,
+        lambdas,
+        hessians,
+    } = scratch;
     let n = scores.len();
     g.iter_mut().for_each(|v| *v = 0.0);
     h.iter_mut().for_each(|v| *v = 0.0);
     order.clear();
     order.extend(0..n);
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut ideal: Vec<f32> = grades.to_vec();
+    ideal.clear();
+    ideal.extend_from_slice(grades);
     ideal.sort_by(|a, b| b.total_cmp(a));
     let max_dcg: f64 = ideal
         .iter()
@@ -157,7 +173,10 @@ fn group_lambdas(
     let best = scores[order[0]];
     let worst = scores[order[n - 1]];
     let mut sum_lambdas = 0.0f64;
-    let (mut lambdas, mut hessians) = (vec![0.0f64; n], vec![0.0f64; n]);
+    lambdas.clear();
+    lambdas.resize(n, 0.0);
+    hessians.clear();
+    hessians.resize(n, 0.0);
     for i in 0..n.min(TRUNCATION) {
         for j in i + 1..n {
             let (a, b) = (order[i], order[j]);
@@ -200,7 +219,7 @@ fn group_lambdas(
 
 /// Gradients and hessians of every training example.
 fn lambdas(groups: &Groups<'_>, scores: &[f64], g: &mut [f32], h: &mut [f32]) {
-    let mut order = Vec::new();
+    let mut scratch = Scratch::default();
     for r in groups.ranges {
         let r = r.start as usize..r.end as usize;
         group_lambdas(
@@ -209,7 +228,7 @@ fn lambdas(groups: &Groups<'_>, scores: &[f64], g: &mut [f32], h: &mut [f32]) {
             &groups.weights[r.clone()],
             &mut g[r.clone()],
             &mut h[r],
-            &mut order,
+            &mut scratch,
         );
     }
 }
@@ -349,7 +368,7 @@ mod tests {
             &[1.0; 3],
             &mut g,
             &mut h,
-            &mut Vec::new(),
+            &mut Scratch::default(),
         );
         assert!(g[1] < 0.0 && g[0] > 0.0, "{g:?}");
         assert!(g.iter().sum::<f32>().abs() < 1e-6);
@@ -362,7 +381,7 @@ mod tests {
             &[1.0, 1.0],
             &mut g2,
             &mut h2,
-            &mut Vec::new(),
+            &mut Scratch::default(),
         );
         let (mut g3, mut h3) = (vec![0.0; 2], vec![0.0; 2]);
         group_lambdas(
@@ -371,7 +390,7 @@ mod tests {
             &[3.0, 1.0],
             &mut g3,
             &mut h3,
-            &mut Vec::new(),
+            &mut Scratch::default(),
         );
         assert!(g3[0] < g2[0], "{g2:?} {g3:?}");
     }

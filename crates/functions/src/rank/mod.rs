@@ -32,6 +32,7 @@
 
 mod defaults;
 pub mod encoding;
+pub mod examples;
 pub mod facts;
 pub mod features;
 pub mod gbdt;
@@ -41,4 +42,4 @@ mod propensity;
 mod training;
 
 pub use model::{CTR_COLUMN, Candidate, Explanation, RankModel, Scored};
-pub use training::RankTrainer;
+pub use training::{RankTrainer, examples};
