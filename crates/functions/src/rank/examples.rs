@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::defaults;
 use super::encoding::{Counting, Encoding};
 use super::facts::{Counts, Documents, History};
-use super::features::{Generators, Row, Situation, Text, text_key};
+use super::features::{Generators, Row, Side, Situation, Text, text_key};
 use super::model::{CTR_COLUMN, ctr_scores};
 use super::propensity::{Propensities, estimate};
 use super::training::{BUILDING_EXAMPLES, Config, READING_BEHAVIOUR, READING_ITEMS};
@@ -244,6 +244,23 @@ impl Examples {
         self.items.push(e.item);
     }
 
+    /// Appends the rows of `other` (computed after this one's).
+    fn append(&mut self, other: Examples) {
+        let base = self.grades.len() as u32;
+        for c in 0..self.columns.len() {
+            self.columns[c].extend_from_slice(&other.columns[c]);
+            let shift = self.keys[c].len() as u32;
+            self.keys[c].extend_from_slice(&other.keys[c]);
+            self.offsets[c].extend(other.offsets[c][1..].iter().map(|o| o + shift));
+        }
+        self.grades.extend_from_slice(&other.grades);
+        self.positions.extend_from_slice(&other.positions);
+        self.items.extend_from_slice(&other.items);
+        self.groups
+            .extend(other.groups.iter().map(|g| g.start + base..g.end + base));
+        self.held_out.extend_from_slice(&other.held_out);
+    }
+
     fn keys_of(&self, c: usize, r: usize) -> &[u64] {
         &self.keys[c][self.offsets[c][r] as usize..self.offsets[c][r + 1] as usize]
     }
@@ -373,70 +390,84 @@ pub(super) fn prepare(
     }
     let columns = generators_spec.columns() + usize::from(ctr.is_some());
     let mut examples = Examples::new(columns);
-    let mut item_sides: HashMap<u32, super::features::Side> = HashMap::new();
-    let mut row = Row::default();
-    let mut day_start = 0;
-    let total = groups.len().max(1);
-    for (gi, g) in groups.iter().enumerate() {
-        let day = day_of(exposures[g.start].time);
-        // A new day: the days before it are counted for the features.
-        if gi == day_start || day != day_of(exposures[groups[day_start].start].time) {
-            for done in &groups[day_start..gi] {
-                let s = &log.searches[exposures[done.start].rn as usize];
-                let text = Text::new(&s.query);
-                let query = (!text.normalised.is_empty()).then(|| text_key(&text.normalised));
-                for e in &exposures[done.clone()] {
-                    let item = counts.item(&log.items.1[e.item as usize]);
-                    counts.add(item, day_of(e.time), e.grade > 0.0, query, &text.terms);
-                }
+    // An item's attribute inputs do not change with time: resolved once per item.
+    let item_sides: Vec<Side> = {
+        let facts = counts.at(&documents, 0, 0);
+        log.items
+            .1
+            .iter()
+            .map(|id| generators_spec.item_side(id, None, &facts))
+            .collect()
+    };
+    // The rows of some searches of one day, read against the counts of the days before.
+    let compute = |groups: &[Range<usize>], counts: &Counts, day: i64| -> Examples {
+        let mut out = Examples::new(columns);
+        let mut row = Row::default();
+        for g in groups {
+            let group = &exposures[g.clone()];
+            if group.iter().all(|e| e.grade <= 0.0) {
+                continue;
             }
-            day_start = gi;
+            let search = &log.searches[group[0].rn as usize];
+            let situation = Situation {
+                user: &search.user,
+                query: &search.query,
+                context: &search.context,
+            };
+            let facts = counts.at(&documents, day, group[0].time);
+            let side = generators_spec.situation_side(&situation, &facts);
+            let ctr_of_group = ctr.as_ref().map(|m| {
+                let list: Vec<(&str, Option<&Map<String, Value>>)> = group
+                    .iter()
+                    .map(|e| {
+                        let id = log.items.1[e.item as usize].as_str();
+                        (id, documents.items.get(id))
+                    })
+                    .collect();
+                ctr_scores(m, &situation, &list)
+            });
+            let start = out.grades.len() as u32;
+            for (k, e) in group.iter().enumerate() {
+                let id = &log.items.1[e.item as usize];
+                let item = &item_sides[e.item as usize];
+                generators_spec.compute((&situation, &side), (id, item), &facts, &mut row);
+                out.push(&row, ctr_of_group.as_ref().map(|s| s[k]), e);
+            }
+            out.groups.push(start..out.grades.len() as u32);
+            out.held_out.push(is_held(g));
         }
-        if gi % 4096 == 0 {
-            steps.fraction(gi as f64 / total as f64)?;
-        }
-        let group = &exposures[g.clone()];
-        if group.iter().all(|e| e.grade <= 0.0) {
-            continue;
-        }
-        let search = &log.searches[group[0].rn as usize];
-        let situation = Situation {
-            user: &search.user,
-            query: &search.query,
-            context: &search.context,
-        };
-        let facts = counts.at(&documents, day, group[0].time);
-        let side = generators_spec.situation_side(&situation, &facts);
-        let ctr_of_group = ctr.as_ref().map(|m| {
-            let list: Vec<(&str, Option<&Map<String, Value>>)> = group
-                .iter()
-                .map(|e| {
-                    let id = log.items.1[e.item as usize].as_str();
-                    (id, documents.items.get(id))
-                })
-                .collect();
-            ctr_scores(m, &situation, &list)
+        out
+    };
+    let total = groups.len().max(1);
+    let mut day_start = 0;
+    while day_start < groups.len() {
+        let day = day_of(exposures[groups[day_start].start].time);
+        let day_end = day_start
+            + groups[day_start..].partition_point(|g| day_of(exposures[g.start].time) == day);
+        // Each day's searches on both cores: they read the counts, which change only between days.
+        let day_groups = &groups[day_start..day_end];
+        let mid = day_groups.len() / 2;
+        let counted = &counts;
+        let (first, second) = std::thread::scope(|s| {
+            let second = s.spawn(|| compute(&day_groups[mid..], counted, day));
+            let first = compute(&day_groups[..mid], counted, day);
+            (first, second.join())
         });
-        let start = examples.grades.len() as u32;
-        for (k, e) in group.iter().enumerate() {
-            let id = &log.items.1[e.item as usize];
-            let item_side = item_sides
-                .entry(e.item)
-                .or_insert_with(|| generators_spec.item_side(id, None, &facts));
-            generators_spec.compute((&situation, &side), (id, item_side), &facts, &mut row);
-            examples.push(&row, ctr_of_group.as_ref().map(|s| s[k]), e);
+        let second =
+            second.map_err(|_| TrainError::Failed("computing the features panicked".into()))?;
+        examples.append(first);
+        examples.append(second);
+        for done in day_groups {
+            let s = &log.searches[exposures[done.start].rn as usize];
+            let text = Text::new(&s.query);
+            let query = (!text.normalised.is_empty()).then(|| text_key(&text.normalised));
+            for e in &exposures[done.clone()] {
+                let item = counts.item(&log.items.1[e.item as usize]);
+                counts.add(item, day_of(e.time), e.grade > 0.0, query, &text.terms);
+            }
         }
-        examples.groups.push(start..examples.grades.len() as u32);
-        examples.held_out.push(is_held(g));
-    }
-    for done in &groups[day_start..] {
-        let s = &log.searches[exposures[done.start].rn as usize];
-        let text = Text::new(&s.query);
-        let query = (!text.normalised.is_empty()).then(|| text_key(&text.normalised));
-        for e in &exposures[done.clone()] {
-            let item = counts.item(&log.items.1[e.item as usize]);
-            counts.add(item, day_of(e.time), e.grade > 0.0, query, &text.terms);
-        }
+        day_start = day_end;
+        steps.fraction(day_start as f64 / total as f64)?;
     }
     drop(item_sides);
 
