@@ -3,6 +3,8 @@
 //! candidates and explains each score as the feature values the generators computed and the contributions of
 //! the features along the trees' paths.
 
+use std::collections::{HashMap, HashSet};
+
 use algocenter_domain::feature_generator::specs;
 use algocenter_domain::resource::{Feature, Generator};
 use algocenter_domain::{Error, Result};
@@ -11,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::encoding::Encoding;
 use super::facts::{LoadedFacts, ServedFacts};
-use super::features::{Facts, Generators, Row, Situation};
+use super::features::{Facts, Generators, Row, Side, Situation};
 use super::lambdarank::Ensemble;
 use crate::ctr::{self, CtrModel};
 
@@ -101,6 +103,9 @@ pub struct Scored {
 
 pub struct RankModel {
     generators: Generators,
+    /// The attribute inputs of every item the model knows, resolved once at load: a rerank then only computes
+    /// what depends on the request.
+    item_sides: HashMap<String, Side>,
     encodings: Vec<Option<Encoding>>,
     ensemble: Ensemble,
     facts: LoadedFacts,
@@ -182,11 +187,18 @@ impl RankModel {
         if ctr.is_some() {
             columns.push(CTR_COLUMN.to_string());
         }
+        let facts = LoadedFacts::new(stored.facts);
+        let known: HashSet<&String> = facts.facts.items.keys().chain(facts.items.keys()).collect();
+        let item_sides = known
+            .into_iter()
+            .map(|id| (id.clone(), generators.item_side(id, None, &facts)))
+            .collect();
         Ok(RankModel {
+            item_sides,
             generators,
             encodings: stored.encodings,
             ensemble: stored.ensemble,
-            facts: LoadedFacts::new(stored.facts),
+            facts,
             ctr,
             columns,
         })
@@ -232,9 +244,16 @@ impl RankModel {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let item = self.generators.item_side(c.id, c.attributes, facts);
+                let resolved;
+                let item = match (c.attributes, self.item_sides.get(c.id)) {
+                    (None, Some(known)) => known,
+                    _ => {
+                        resolved = self.generators.item_side(c.id, c.attributes, facts);
+                        &resolved
+                    }
+                };
                 self.generators
-                    .compute((situation, &side), (c.id, &item), facts, &mut generated);
+                    .compute((situation, &side), (c.id, item), facts, &mut generated);
                 model_row(
                     &generated,
                     &self.encodings,
