@@ -10,6 +10,7 @@
 //! `base × position^-bias × relevance(query, item) × quality(item) × affinity(user, item)`,
 //! followed by carts and purchases. Everything is deterministic for a seed.
 
+pub mod graded;
 mod habits;
 pub mod query_analysis;
 mod words;

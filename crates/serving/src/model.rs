@@ -9,6 +9,7 @@ use algocenter_functions::category::CategoryModel;
 use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
+use algocenter_functions::rank::RankModel;
 use algocenter_functions::suggest::SuggestModel;
 use algocenter_functions::termweight::TermweightModel;
 
@@ -24,6 +25,7 @@ pub enum Model {
     Ctr(Arc<CtrModel>),
     Analyzer(Arc<AnalyzerModel>),
     Termweight(Arc<TermweightModel>),
+    Rank(Arc<RankModel>),
 }
 
 impl Model {
@@ -39,6 +41,7 @@ impl Model {
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
             Function::Analyzer => Model::Analyzer(Arc::new(AnalyzerModel::decode(bytes)?)),
             Function::Termweight => Model::Termweight(Arc::new(TermweightModel::decode(bytes)?)),
+            Function::Rank => Model::Rank(Arc::new(RankModel::decode(bytes)?)),
         })
     }
 
@@ -52,6 +55,7 @@ impl Model {
             Model::Ctr(m) => m.rows(),
             Model::Analyzer(m) => m.words().len(),
             Model::Termweight(m) => m.terms(),
+            Model::Rank(m) => m.trees(),
         }
     }
 }
@@ -81,6 +85,7 @@ kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
 kind!(AnalyzerModel, Analyzer);
 kind!(TermweightModel, Termweight);
+kind!(RankModel, Rank);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.
 pub(crate) fn wrong_kind(instance: &Instance) -> Error {

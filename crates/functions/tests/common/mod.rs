@@ -97,6 +97,7 @@ pub fn train_reporting(
         now_ms: NOW,
         data,
         resources: &resources,
+        artifacts: &BTreeMap::new(),
     };
     trainer.train(&job, progress)
 }
