@@ -162,6 +162,7 @@ fn main() {
     let parameters = version.effective(ParameterList::Create, &list);
     let usage = version.effective(ParameterList::Usage, &[]);
     let resources = BTreeMap::new();
+    let artifacts = BTreeMap::new();
     let job = TrainingJob {
         app_group: "web",
         instance: "web",
@@ -173,6 +174,7 @@ fn main() {
         now_ms,
         data: &data,
         resources: &resources,
+        artifacts: &artifacts,
     };
     let started = Instant::now();
     let model = SuggestTrainer.train(&job, &mut Quiet).expect("training");
