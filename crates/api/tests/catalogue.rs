@@ -16,6 +16,7 @@ async fn catalogue_versions() {
         ("hot", "near_realtime", 402),
         ("hint", "near_realtime", 502),
         ("suggest", "offline_inference", 601),
+        ("suggest", "near_realtime", 602),
     ] {
         let answer = server.call("GET", &format!("/v4/openapi/functions/{function}/current-version?modelType={model_type}&functionType=PAAS&domain=ecommerce&category=general"), None).await;
         let version = &answer.assert_ok()["Result"];
@@ -56,7 +57,7 @@ async fn catalogue_versions() {
         .await
         .assert_error(404, "Version.NotExist");
     server
-        .call("GET", "/v4/openapi/functions/synonym/versions/1", None)
+        .call("GET", "/v4/openapi/functions/no_such_function/versions/1", None)
         .await
         .assert_error(404, "Function.NotExist");
     // The query-analysis functions and their model types.

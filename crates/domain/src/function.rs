@@ -22,10 +22,12 @@ pub enum Function {
     Synonym,
     /// Spelling correction of queries (OpenSearch exposes it only through query analysis).
     Correction,
+    /// Custom sort model: learning to rank over `feature_generator` features.
+    Rank,
 }
 
 impl Function {
-    pub const ALL: [Function; 10] = [
+    pub const ALL: [Function; 11] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
@@ -36,6 +38,7 @@ impl Function {
         Function::Termweight,
         Function::Synonym,
         Function::Correction,
+        Function::Rank,
     ];
 
     /// The names of every function, for messages.
@@ -55,6 +58,7 @@ impl Function {
             Function::Termweight => "termweight",
             Function::Synonym => "synonym",
             Function::Correction => "correction",
+            Function::Rank => "rank",
         }
     }
 }
@@ -89,7 +93,7 @@ mod tests {
             "CTR".parse::<Function>().unwrap_err().code(),
             "Function.NotExist"
         );
-        let unknown = "rank".parse::<Function>().unwrap_err();
+        let unknown = "recommend".parse::<Function>().unwrap_err();
         assert_eq!(unknown.code(), "Function.NotExist");
         let message = unknown.to_string();
         for f in Function::ALL {

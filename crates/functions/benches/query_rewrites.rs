@@ -33,6 +33,7 @@ fn train(trainer: &dyn Trainer, function: Function, data: &InMemoryData) -> Vec<
     let parameters = version.effective(ParameterList::Create, &[]);
     let usage = version.effective(ParameterList::Usage, &[]);
     let resources = BTreeMap::new();
+    let artifacts = BTreeMap::new();
     let job = TrainingJob {
         app_group: "bench",
         instance: "bench",
@@ -44,6 +45,7 @@ fn train(trainer: &dyn Trainer, function: Function, data: &InMemoryData) -> Vec<
         now_ms: NOW,
         data,
         resources: &resources,
+        artifacts: &artifacts,
     };
     let started = Instant::now();
     let model = trainer.train(&job, &mut Quiet).expect("training");

@@ -10,7 +10,8 @@ use algocenter_functions::correction::CorrectionModel;
 use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
-use algocenter_functions::suggest::SuggestIndex;
+use algocenter_functions::rank::RankModel;
+use algocenter_functions::suggest::SuggestModel;
 use algocenter_functions::synonym::SynonymModel;
 use algocenter_functions::termweight::TermweightModel;
 
@@ -21,13 +22,14 @@ pub enum Model {
     Pop(Arc<PopModel>),
     /// `hot` and `hint`.
     QueryList(Arc<QueryListModel>),
-    Suggest(Arc<SuggestIndex>),
+    Suggest(Arc<SuggestModel>),
     Category(Arc<CategoryModel>),
     Ctr(Arc<CtrModel>),
     Analyzer(Arc<AnalyzerModel>),
     Termweight(Arc<TermweightModel>),
     Correction(Arc<CorrectionModel>),
     Synonym(Arc<SynonymModel>),
+    Rank(Arc<RankModel>),
 }
 
 impl Model {
@@ -38,13 +40,14 @@ impl Model {
             Function::Hot | Function::Hint => {
                 Model::QueryList(Arc::new(QueryListModel::decode(bytes)?))
             }
-            Function::Suggest => Model::Suggest(Arc::new(SuggestIndex::decode(bytes)?)),
+            Function::Suggest => Model::Suggest(Arc::new(SuggestModel::decode(bytes)?)),
             Function::Category => Model::Category(Arc::new(CategoryModel::decode(bytes)?)),
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
             Function::Analyzer => Model::Analyzer(Arc::new(AnalyzerModel::decode(bytes)?)),
             Function::Termweight => Model::Termweight(Arc::new(TermweightModel::decode(bytes)?)),
             Function::Correction => Model::Correction(Arc::new(CorrectionModel::decode(bytes)?)),
             Function::Synonym => Model::Synonym(Arc::new(SynonymModel::decode(bytes)?)),
+            Function::Rank => Model::Rank(Arc::new(RankModel::decode(bytes)?)),
         })
     }
 
@@ -53,13 +56,14 @@ impl Model {
         match self {
             Model::Pop(m) => m.len(),
             Model::QueryList(m) => m.len(),
-            Model::Suggest(m) => m.len(),
+            Model::Suggest(m) => m.index().len(),
             Model::Category(m) => m.known_queries(),
             Model::Ctr(m) => m.rows(),
             Model::Analyzer(m) => m.words().len(),
             Model::Termweight(m) => m.terms(),
             Model::Correction(m) => m.words() + m.chinese_entries(),
             Model::Synonym(m) => m.pairs().len(),
+            Model::Rank(m) => m.trees(),
         }
     }
 }
@@ -84,13 +88,14 @@ macro_rules! kind {
 
 kind!(PopModel, Pop);
 kind!(QueryListModel, QueryList);
-kind!(SuggestIndex, Suggest);
+kind!(SuggestModel, Suggest);
 kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
 kind!(AnalyzerModel, Analyzer);
 kind!(TermweightModel, Termweight);
 kind!(CorrectionModel, Correction);
 kind!(SynonymModel, Synonym);
+kind!(RankModel, Rank);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.
 pub(crate) fn wrong_kind(instance: &Instance) -> Error {

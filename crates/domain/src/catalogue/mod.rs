@@ -6,7 +6,7 @@
 //! [`EffectiveParameters`], which refuses names that are not listed (DESIGN invariant 7).
 //!
 //! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`,
-//! `query_analysis`, `synonym`, `correction`);
+//! `query_analysis`, `synonym`, `correction`, `rank`);
 //! `parameters` checks an instance's parameter lists against them and gives trainers their effective values.
 
 mod category;
@@ -16,6 +16,7 @@ mod parameters;
 mod pop;
 mod query_analysis;
 mod query_lists;
+mod rank;
 mod shared;
 mod suggest;
 mod synonym;
@@ -46,6 +47,8 @@ pub enum ParamKind {
     FieldList,
     /// The name of a function resource of this type in the same app group and function; empty means none.
     Resource(ResourceType),
+    /// The name of an instance of this function in the same app group; empty means none.
+    Instance(Function),
     /// Comma-separated behaviour types, e.g. `click,cart,buy`.
     BehaviourList,
     /// Comma-separated `behaviour:weight` pairs with non-negative weights, e.g. `click:1,buy:5`.
@@ -98,6 +101,7 @@ static FAMILIES: &[&[FunctionVersion]] = &[
     query_analysis::VERSIONS,
     synonym::VERSIONS,
     correction::VERSIONS,
+    rank::VERSIONS,
 ];
 
 /// All catalogue entries.
