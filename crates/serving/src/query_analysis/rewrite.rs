@@ -43,9 +43,20 @@ fn quoted(text: &str) -> String {
     }
 }
 
-fn clause(fields: &[SearchField], text: &str, term_boost: Option<u32>) -> String {
+/// OpenSearch's boost of a word with none.
+const DEFAULT_BOOST: u32 = 99;
+
+/// `text` searched in each field, boosted by `term_boost` or else the field's boost; `scale` below 1 (a synonym)
+/// scales that boost, or the default one, so that a synonym weighs less than the word typed in every field.
+fn clause(fields: &[SearchField], text: &str, term_boost: Option<u32>, scale: f32) -> String {
     let one = |f: &SearchField| {
         let b = term_boost.or(f.boost);
+        let b = if scale < 1.0 {
+            let scaled = b.unwrap_or(DEFAULT_BOOST) as f32 * scale;
+            Some(scaled.round().clamp(1.0, DEFAULT_BOOST as f32) as u32)
+        } else {
+            b
+        };
         match b {
             Some(b) => format!("{}:{}^{b}", f.name, quoted(text)),
             None => format!("{}:{}", f.name, quoted(text)),
@@ -83,7 +94,7 @@ fn term_clause(
     weight: Option<f32>,
     synonym: f32,
 ) -> String {
-    let own = clause(fields, &t.text, weight.map(boost));
+    let own = clause(fields, &t.text, weight.map(boost), 1.0);
     if t.synonyms.is_empty() {
         return own;
     }
@@ -91,7 +102,7 @@ fn term_clause(
     parts.extend(
         t.synonyms
             .iter()
-            .map(|s| clause(fields, s, Some(boost(weight.unwrap_or(1.0) * synonym)))),
+            .map(|s| clause(fields, s, weight.map(boost), synonym)),
     );
     format!("({})", parts.join(" OR "))
 }
@@ -150,7 +161,7 @@ pub(super) fn rewrite(spec: &RuleSpec, query: &AnalysedQuery) -> Option<Rewritte
                 name: field.clone(),
                 boost: None,
             }];
-            ranked.push(clause(&target, category, Some(boost(*score))));
+            ranked.push(clause(&target, category, Some(boost(*score)), 1.0));
             should.push(json!({"match": {field: {
                 "query": category,
                 "operator": "and",
@@ -278,6 +289,19 @@ mod tests {
         let should = r.dsl["bool"]["should"].as_array().unwrap();
         assert_eq!(should[1]["multi_match"]["query"], "budget");
         assert_eq!(should[1]["multi_match"]["boost"], 0.1);
+    }
+
+    #[test]
+    fn a_synonym_weighs_less_than_the_word_typed_in_every_field() {
+        let mut sneakers = token("sneakers", 0.9, Level::High, false);
+        sneakers.synonyms = vec!["trainers".into()];
+        let mut q = query(vec![sneakers], Vec::new());
+        q.synonym_boost = Some(0.5);
+        let r = rewrite(&spec(&["title^3", "brand"], None), &q).unwrap();
+        assert_eq!(
+            r.opensearch,
+            "((title:'sneakers'^3 OR brand:'sneakers') OR (title:'trainers'^2 OR brand:'trainers'^50))"
+        );
     }
 
     #[test]
