@@ -57,7 +57,11 @@ async fn catalogue_versions() {
         .await
         .assert_error(404, "Version.NotExist");
     server
-        .call("GET", "/v4/openapi/functions/synonym/versions/1", None)
+        .call(
+            "GET",
+            "/v4/openapi/functions/no_such_function/versions/1",
+            None,
+        )
         .await
         .assert_error(404, "Function.NotExist");
     // The query-analysis functions and their model types.

@@ -306,17 +306,12 @@ fn term_weights_beat_idf_and_the_rewritten_query_retrieves_more_clicked_items() 
     assert!(rewritten > idf + 0.02, "rewritten {rewritten} vs IDF {idf}");
 }
 
-/// Real English product searches (WANDS, 480 queries, `shared/data/wands/query.csv` beside the checkout): the
+/// Real English product searches (WANDS, 480 queries, `tests/data/wands/query.csv`, MIT licence beside it): the
 /// English analyzer keeps every word of every query in some token, with offsets into the query as typed, and
 /// learns names only from what repeats.
 #[test]
 fn real_english_queries_are_segmented_without_losing_words() {
-    // `shared/` lies beside the checkout (a worktree may sit one folder deeper).
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared/data/wands/query.csv"))
-        .find(|p| p.exists())
-        .expect("shared/data/wands/query.csv beside the checkout");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wands/query.csv");
     let text = std::fs::read_to_string(path).unwrap();
     let queries: Vec<&str> = text
         .lines()
