@@ -5,15 +5,22 @@
 # memory, artifact size, held-out metrics), then loads each serving endpoint with wrk: saturated (CONNECTIONS
 # connections) and paced near RATE requests/s. Raw outputs: bench/results/<timestamp>-query/.
 #
+# suggest is trained as near_realtime and loaded twice: without user_id and with the searching user's user_id
+# (personal completions, the live tail). Last, the live tail's cost on the push path: TAIL_EVENTS events of live
+# traffic (re-stamped to the time they are sent) pushed with no suggest request, then again while one connection
+# asks 10 personal suggestions a second (the tail reads the store every second).
+#
 # Knobs (environment): EVENTS=10000000 CONNECTIONS=8 (saturated run) DURATION=10 RATE=5000 (paced run)
-#   GEN_DIR=/tmp/algocenter-gen-q-$EVENTS  generated data set, reused when complete; REGENERATE=1 rebuilds it
+#   HABITS=shop|web  the users' search habits (algocenter generate --habits)   TAIL_EVENTS=300000
+#   GEN_DIR=/tmp/algocenter-gen-q-$HABITS-$EVENTS  generated data set, reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
 EVENTS="${EVENTS:-10000000}" CONNECTIONS="${CONNECTIONS:-8}" DURATION="${DURATION:-10}" RATE="${RATE:-5000}"
-GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-q-$EVENTS}"
+HABITS="${HABITS:-shop}" TAIL_EVENTS="${TAIL_EVENTS:-300000}"
+GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-q-$HABITS-$EVENTS}"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-query"
 mkdir -p "$OUT"
 log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
@@ -27,7 +34,7 @@ BIN="$CARGO_TARGET_DIR/release/algocenter"
 if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
   log "generating $EVENTS events into $GEN_DIR"
   rm -rf "$GEN_DIR"
-  "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
+  "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" --habits "$HABITS" >"$OUT/generate.txt" 2>&1
   touch "$GEN_DIR/.complete"
 fi
 wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
@@ -60,7 +67,7 @@ train() {  # train FUNCTION INSTANCE MODEL_TYPE: one run, timed; prints a summar
 log "training"
 train hot hot1 offline_inference
 train hint hint1 near_realtime
-train suggest sug1 offline_inference
+train suggest sug1 near_realtime
 train category cat1 offline_inference
 
 log "request files"
@@ -82,8 +89,26 @@ load() {  # load NAME: saturated, then paced
   done
 }
 log "serving"
-for name in hot hint suggest category; do load "$name"; done
+for name in hot hint suggest suggest_user category; do load "$name"; done
 echo "after serving: RSS $(mem VmRSS) MB (peak $(mem VmHWM) MB)" | tee -a "$OUT/memory.txt"
+
+log "live tail: push throughput without and with personal suggestions being asked"
+awk -v n=$((2 * TAIL_EVENTS)) '!/"expose"/ {print; if (++k == n) exit}' "$GEN_DIR/behavior.jsonl" >"$OUT/live.jsonl"
+head -n "$TAIL_EVENTS" "$OUT/live.jsonl" >"$OUT/live-a.jsonl"
+tail -n "$TAIL_EVENTS" "$OUT/live.jsonl" >"$OUT/live-b.jsonl"
+python3 bench/ingest.py "$URL" "$OUT/live-a.jsonl" --clients 4 --batch 1000 --restamp >"$OUT/tail-idle.txt" \
+  || die "live push without the tail (see $OUT/tail-idle.txt)"
+PACE_MS=100 REQUESTS="$OUT/requests/suggest_user.txt" wrk -t1 -c1 -d600s -s bench/requests.lua "$URL" \
+  >"$OUT/wrk-tail.txt" 2>&1 &
+WRK=$!
+sleep 2
+python3 bench/ingest.py "$URL" "$OUT/live-b.jsonl" --clients 4 --batch 1000 --restamp >"$OUT/tail-reading.txt" \
+  || die "live push with the tail (see $OUT/tail-reading.txt)"
+kill "$WRK"; wait "$WRK" 2>/dev/null || true
+idle=$(sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' "$OUT/tail-idle.txt")
+reading=$(sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' "$OUT/tail-reading.txt")
+echo "live tail: push ${idle} events/s with the tail idle, ${reading} events/s while it reads every second ($(awk -v a="$idle" -v b="$reading" 'BEGIN {printf "%+.1f%%", (b - a) / a * 100}'))" \
+  | tee "$OUT/tail.txt"
 
 {
   echo
@@ -95,5 +120,6 @@ echo "after serving: RSS $(mem VmRSS) MB (peak $(mem VmHWM) MB)" | tee -a "$OUT/
     echo "$fn metrics: $(jq -c 'del(.errors)' "$OUT/$fn-extend-info.json")"
   done
   cat "$OUT/serving.txt"
+  cat "$OUT/tail.txt"
   cat "$OUT/memory.txt"
 } | tee "$OUT/summary.txt"

@@ -4,7 +4,8 @@ so that prefixes, users and queries follow the traffic.
 
     python3 bench/query_requests.py GEN_DIR OUT_DIR [--app bench] [--count 20000] [--seed 1]
 
-OUT_DIR/hot.txt, hint.txt, suggest.txt, category.txt: one request per line (see bench/requests.lua).
+OUT_DIR/hot.txt, hint.txt, suggest.txt, suggest_user.txt (the same prefixes with the searching user's user_id),
+category.txt: one request per line (see bench/requests.lua).
 """
 
 import argparse
@@ -50,11 +51,14 @@ def main():
     with open(os.path.join(args.out_dir, "hint.txt"), "w", encoding="utf-8") as out:
         for s in searches:
             out.write(f"GET {base}/actions/hint?model_name=hint1&user_id={quote(s['user_id'])}\n")
-    with open(os.path.join(args.out_dir, "suggest.txt"), "w", encoding="utf-8") as out:
+    with open(os.path.join(args.out_dir, "suggest.txt"), "w", encoding="utf-8") as plain, \
+            open(os.path.join(args.out_dir, "suggest_user.txt"), "w", encoding="utf-8") as personal:
         for s in searches:
             query = s["raw_query"]
             prefix = query[: rng.randint(1, len(query))]
-            out.write(f"GET {base}/suggest/sug1/search?query={quote(prefix)}&hit=10\n")
+            line = f"GET {base}/suggest/sug1/search?query={quote(prefix)}&hit=10"
+            plain.write(line + "\n")
+            personal.write(f"{line}&user_id={quote(s['user_id'])}\n")
     path = f"/v4/openapi/app-groups/{args.app}/functions/category/instances/cat1/predict"
     with open(os.path.join(args.out_dir, "category.txt"), "w", encoding="utf-8") as out:
         for s in searches:

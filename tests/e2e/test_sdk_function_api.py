@@ -344,7 +344,7 @@ def test_default_instance_set_replace_clear(shop):
 @pytest.mark.parametrize("function,model_type,version_id", [
     ("ctr", "tf_checkpoint", 101), ("pop", "pop", 201), ("category", "offline_inference", 301),
     ("hot", "offline_inference", 401), ("hot", "near_realtime", 402), ("hint", "offline_inference", 501),
-    ("hint", "near_realtime", 502), ("suggest", "offline_inference", 601),
+    ("hint", "near_realtime", 502), ("suggest", "offline_inference", 601), ("suggest", "near_realtime", 602),
 ])
 def test_function_versions(client, function, model_type, version_id):
     request = m.GetFunctionCurrentVersionRequest(model_type=model_type, function_type="PAAS", domain="ecommerce", category="general")

@@ -93,11 +93,19 @@ def test_hint_is_personalised_for_near_realtime_instances(shop):
 def test_suggest_completes_latin_and_chinese_prefixes(shop):
     server, client, _ = shop
     info = train(client, "suggest", "sug1", "offline_inference")
-    assert info["mrr"] >= info["baseline_most_popular_mrr"] > 0
+    # The privacy rule keeps one user's queries from everyone else: the global list is measured against
+    # most-popular completion of the queries everyone may see (within the noise of weights chosen on other
+    # days: this shop has no trend to find) and loses little to counting every query.
+    assert info["baseline_most_popular_shared_mrr"] > 0
+    assert info["mrr"] >= info["baseline_most_popular_shared_mrr"] - 0.005
+    assert info["mrr"] >= info["baseline_most_popular_mrr"] - 0.01
+    assert info["mrr_with_user_id"] > 0 and "weight_candidates" in info and "chosen" in info
     assert info["suggestions"] > 100 and info["index_keys"] >= info["suggestions"]
 
     found = serve(server, "/suggest/sug1/search", query="连", hit="5")["suggestions"]
     assert 0 < len(found) <= 5 and all(s["suggestion"].startswith("连") for s in found)
+    personal = serve(server, "/suggest/sug1/search", query="连", hit="5", user_id="u3")["suggestions"]
+    assert 0 < len(personal) <= 5 and all(s["suggestion"].startswith("连") for s in personal)
     by_pinyin = serve(server, "/suggest/sug1/search", query="lianyiq")["suggestions"]
     assert any("连衣裙" in s["suggestion"] for s in by_pinyin)
     typo = serve(server, "/suggest/sug1/search", query="sneakres")["suggestions"]

@@ -41,11 +41,14 @@ pub enum Command {
     /// Start, list, show, cancel and watch training tasks on a running server.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Create, list, show and delete function resources (feature_generator, raw_file) on a running server.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
     /// Show the whole system on a running server: generate a shop, push it into a new app group, train one
     /// instance of every function with a progress bar, print what each serves.
     Demo(DemoArgs),
-    /// Ask a trained instance: rerank items (ctr, pop), top searches (hot), hints (hint), completions (suggest),
-    /// categories of queries (category).
+    /// Ask a trained instance: rerank items (ctr, pop, rank), top searches (hot), hints (hint), completions
+    /// (suggest), categories of queries (category).
     Predict(PredictArgs),
     /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
     Call {
@@ -156,6 +159,10 @@ pub struct GenerateArgs {
     /// Distinct queries [default: grows with --events, 50,000 at 1.2 M events].
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub queries: Option<u32>,
+    /// Search habits of the users: `shop` (none: every query drawn afresh) or `web` (a third of searches repeat
+    /// the user's own, navigational queries, typos corrected minutes later; their truth in truth_typos.csv).
+    #[arg(long, default_value = "shop", value_parser = ["shop", "web"])]
+    pub habits: String,
 }
 
 #[derive(Subcommand)]
@@ -362,6 +369,42 @@ pub enum KeyCommand {
     Revoke { id: String },
 }
 
+#[derive(Subcommand)]
+pub enum ResourceCommand {
+    /// Create a resource: a feature_generator from `--generators FILE.json` or a raw_file from `--content FILE`.
+    Create {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+        /// JSON file of generators: the guide's lowercase array (`[{"generator", "input": {"features"},
+        /// "output"}]`) or an object with `Generators`.
+        #[arg(long, value_name = "FILE.json", conflicts_with = "content")]
+        generators: Option<String>,
+        /// Text file: the content of a raw_file resource.
+        #[arg(long, value_name = "FILE")]
+        content: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List a function's resources.
+    List {
+        #[command(flatten)]
+        target: FunctionTarget,
+    },
+    /// Show one resource with its data.
+    Show {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+    },
+    /// Delete a resource (refused while an instance references it).
+    Delete {
+        #[command(flatten)]
+        target: FunctionTarget,
+        name: String,
+    },
+}
+
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// App group to create (it must not exist yet).
@@ -378,7 +421,7 @@ pub struct FunctionTarget {
     /// App group.
     #[arg(long)]
     pub app: String,
-    /// `ctr`, `pop`, `category`, `hot`, `hint` or `suggest`.
+    /// `ctr`, `pop`, `category`, `hot`, `hint`, `suggest` or `rank`.
     #[arg(long)]
     pub function: String,
 }

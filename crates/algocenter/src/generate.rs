@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use algocenter_domain::document::DocumentKind;
 use algocenter_generator::query_analysis::{FILLERS, QaConfig, QaWorld};
-use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
+use algocenter_generator::{GeneratorConfig, Habits, World, document_record, push_record};
 
 use crate::cli::GenerateArgs;
 
@@ -27,6 +27,9 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     config.items = args.items.unwrap_or(config.items);
     config.users = args.users.unwrap_or(config.users);
     config.queries = args.queries.unwrap_or(config.queries);
+    if args.habits == "web" {
+        config.habits = Habits::WEB;
+    }
     let world = World::new(config);
 
     let mut items = create(&args.out, "items.jsonl")?;
@@ -74,34 +77,56 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     if let Some(w) = exposures.as_mut() {
         writeln!(w, "rn,item_id,position,p_click")?;
     }
+    let mut typos = create(&args.out, "truth_typos.csv")?;
+    writeln!(typos, "user_id,typo_rn,typo,corrected_rn,intended")?;
     let mut count = 0u64;
     let mut failure: Option<std::io::Error> = None;
-    world.events(&mut |event, p_click| {
-        if failure.is_some() {
-            return;
-        }
-        let written = serde_json::to_writer(&mut behaviour, &push_record(event))
-            .map_err(std::io::Error::other)
-            .and_then(|_| behaviour.write_all(b"\n"))
-            .and_then(|_| match (exposures.as_mut(), p_click) {
-                (Some(w), Some(p)) => writeln!(
-                    w,
-                    "{},{},{},{p:.6}",
-                    event.rn,
-                    event.item_id,
-                    event.position.unwrap_or(0)
-                ),
-                _ => Ok(()),
-            });
-        match written {
-            Ok(()) => count += 1,
-            Err(e) => failure = Some(e),
-        }
-    });
-    if let Some(e) = failure {
+    let mut typo_failure: Option<std::io::Error> = None;
+    let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    world.events_with_truth(
+        &mut |event, p_click| {
+            if failure.is_some() {
+                return;
+            }
+            let written = serde_json::to_writer(&mut behaviour, &push_record(event))
+                .map_err(std::io::Error::other)
+                .and_then(|_| behaviour.write_all(b"\n"))
+                .and_then(|_| match (exposures.as_mut(), p_click) {
+                    (Some(w), Some(p)) => writeln!(
+                        w,
+                        "{},{},{},{p:.6}",
+                        event.rn,
+                        event.item_id,
+                        event.position.unwrap_or(0)
+                    ),
+                    _ => Ok(()),
+                });
+            match written {
+                Ok(()) => count += 1,
+                Err(e) => failure = Some(e),
+            }
+        },
+        &mut |t| {
+            if typo_failure.is_none()
+                && let Err(e) = writeln!(
+                    typos,
+                    "{},{},{},{},{}",
+                    quoted(&t.user),
+                    quoted(&t.typo_rn),
+                    quoted(&t.typo),
+                    quoted(&t.corrected_rn),
+                    quoted(&t.intended)
+                )
+            {
+                typo_failure = Some(e);
+            }
+        },
+    );
+    if let Some(e) = failure.or(typo_failure) {
         return Err(e);
     }
     behaviour.flush()?;
+    typos.flush()?;
     if let Some(w) = exposures.as_mut() {
         w.flush()?;
     }

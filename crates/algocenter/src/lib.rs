@@ -12,5 +12,6 @@ pub mod generate;
 pub mod keys;
 pub mod predict;
 pub mod push;
+pub mod resources;
 pub mod retry;
 pub mod serve;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use algocenter::{
-    cli, client, data, demo, export, functions, generate, keys, predict, push, serve,
+    cli, client, data, demo, export, functions, generate, keys, predict, push, resources, serve,
 };
 use clap::Parser;
 
@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             cli::Command::Key(command) => keys::run(client, command).await,
             cli::Command::Instance(command) => functions::instance(client, command).await,
             cli::Command::Task(command) => functions::task(client, command).await,
+            cli::Command::Resource(command) => resources::run(client, command).await,
             cli::Command::Demo(args) => demo::run(client, args).await,
             cli::Command::Call { method, path, body } => {
                 client::raw_call(client, method, path, body).await

@@ -24,10 +24,10 @@ fn body(function: Function, args: &PredictArgs) -> Result<Value, Failure> {
         }
     };
     match function {
-        Function::Ctr | Function::Pop => {
+        Function::Ctr | Function::Pop | Function::Rank => {
             need("--items a,b,c", !args.items.is_empty())?;
             body.insert("items".into(), json!(args.items));
-            if function == Function::Ctr {
+            if function != Function::Pop {
                 if let Some(query) = &args.query {
                     body.insert("query".into(), json!(query));
                 }
@@ -91,10 +91,10 @@ fn print(function: Function, result: &Value) {
         field(result, "Generation")
     );
     match function {
-        Function::Ctr | Function::Pop => {
+        Function::Ctr | Function::Pop | Function::Rank => {
             println!("{:<5} {:<24} {:>8}", "RANK", "ITEM", "SCORE");
-            // ctr answers the items reranked, pop their scores in the order asked: both best first here.
-            let mut items = list(if function == Function::Ctr {
+            // ctr and rank answer the items reranked, pop their scores in the order asked: all best first here.
+            let mut items = list(if function != Function::Pop {
                 "Items"
             } else {
                 "Scores"

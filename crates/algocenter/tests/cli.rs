@@ -450,3 +450,72 @@ fn client_configuration_file(base: &str) {
     assert_eq!(invalid.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid client configuration"));
 }
+
+#[tokio::test]
+async fn feature_generator_resources_from_a_file() {
+    let (tmp, data) = temp_data_dir();
+    let server = Process::serve(&data, &[]);
+    let base = server.base.as_str();
+    assert_eq!(run(base, &["app", "create", "shop"]).0, Some(0));
+    let good = tmp.path().join("generators.json");
+    std::fs::write(
+        &good,
+        r#"[{"generator": "combo", "input": {"features": [{"name": "system_raw_q_ultra", "type": "user"},
+            {"name": "system_item_id", "type": "item"}]}, "output": "comb_q_nid"},
+            {"generator": "overlap", "input": {"features": [{"name": "terms", "type": "query"},
+            {"name": "title", "type": "item"}]}, "output": "title_match", "method": "is_contain"}]"#,
+    )
+    .unwrap();
+    let target = ["--app", "shop", "--function", "rank"];
+    let create = |name: &str, file: &std::path::Path| {
+        let mut args = vec!["resource", "create"];
+        args.extend_from_slice(&target);
+        args.extend_from_slice(&[name, "--generators", file.to_str().unwrap()]);
+        run(base, &args)
+    };
+    let (code, stdout, stderr) = create("fg", &good);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("created feature_generator resource fg"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(
+        base,
+        &[
+            "resource",
+            "show",
+            "--app",
+            "shop",
+            "--function",
+            "rank",
+            "fg",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        shown["Data"]["Generators"][1]["Options"]["method"],
+        "is_contain"
+    );
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"[{"generator": "raw", "input": {"features": [{"name": "system_item_id", "type": "item"}]}, "output": "x"}]"#,
+    )
+    .unwrap();
+    let (code, _, stderr) = create("bad", &bad);
+    assert_eq!(code, Some(1), "refused by the server");
+    assert!(
+        stderr.contains("Data.Generators[0].Input.Features[0]"),
+        "{stderr}"
+    );
+    let missing = tmp.path().join("nothing.json");
+    assert_eq!(create("gone", &missing).0, Some(3), "an unreadable file");
+    let (code, stdout, _) = run(
+        base,
+        &["resource", "list", "--app", "shop", "--function", "rank"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("fg  feature_generator"), "{stdout}");
+}

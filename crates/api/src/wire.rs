@@ -89,7 +89,13 @@ fn generator(g: &Generator) -> Value {
         .iter()
         .map(|f| json!({"Name": f.name, "Type": f.feature_type}))
         .collect();
-    json!({"Generator": g.generator, "Input": {"Features": features}, "Output": g.output})
+    let mut out =
+        json!({"Generator": g.generator, "Input": {"Features": features}, "Output": g.output});
+    // Options are an extension: a generator without any keeps the documented shape.
+    if !g.options.is_empty() {
+        out["Options"] = json!(g.options);
+    }
+    out
 }
 
 /// A resource; `simple` leaves out `Data` (dictionaries can be large).

@@ -16,6 +16,7 @@ async fn catalogue_versions() {
         ("hot", "near_realtime", 402),
         ("hint", "near_realtime", 502),
         ("suggest", "offline_inference", 601),
+        ("suggest", "near_realtime", 602),
     ] {
         let answer = server.call("GET", &format!("/v4/openapi/functions/{function}/current-version?modelType={model_type}&functionType=PAAS&domain=ecommerce&category=general"), None).await;
         let version = &answer.assert_ok()["Result"];

@@ -26,6 +26,7 @@ pub fn headline_metric(function: Function) -> &'static str {
         Function::Category => "recall_at_3",
         Function::Analyzer => "holdout_searches_with_lexicon_word",
         Function::Termweight => "spearman",
+        Function::Rank => "ndcg_at_10",
     }
 }
 
@@ -173,6 +174,80 @@ fn layout(metric: String, values: &[(i64, f64)]) -> Chart {
     }
 }
 
+/// Most bars of a feature-importance chart.
+const MAX_BARS: usize = 20;
+const BAR_HEIGHT: f64 = 18.0;
+const BAR_GAP: f64 = 6.0;
+const LABEL_WIDTH: f64 = 190.0;
+
+/// One bar: a feature and its share of the model's split gain.
+#[derive(Clone, Debug)]
+pub struct Bar {
+    pub name: String,
+    pub share: f64,
+    pub y: f64,
+    pub width: f64,
+    pub label: String,
+}
+
+/// The feature importances of a generation as horizontal bars, largest first.
+#[derive(Clone, Debug)]
+pub struct Bars {
+    pub generation: i64,
+    pub bars: Vec<Bar>,
+    /// Features not drawn (past [`MAX_BARS`]).
+    pub more: usize,
+    pub width: f64,
+    pub height: f64,
+    pub bar_left: f64,
+    pub bar_height: f64,
+}
+
+/// The feature importances (`feature_importance`, an object of shares) of the newest generation that reports
+/// them; `None` when none does.
+pub fn importance(generations: &[(i64, &str)]) -> Option<Bars> {
+    let (generation, shares) = generations
+        .iter()
+        .filter_map(|(generation, info)| {
+            let value: Value = serde_json::from_str(info).ok()?;
+            let shares: Vec<(String, f64)> = value
+                .get("feature_importance")?
+                .as_object()?
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_f64().filter(|v| v.is_finite())?)))
+                .collect();
+            (!shares.is_empty()).then_some((*generation, shares))
+        })
+        .max_by_key(|(generation, _)| *generation)?;
+    let mut shares = shares;
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let more = shares.len().saturating_sub(MAX_BARS);
+    shares.truncate(MAX_BARS);
+    let largest = shares.first().map_or(1.0, |s| s.1).max(1e-12);
+    let bar_room = WIDTH - LABEL_WIDTH - 60.0;
+    let bars = shares
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, share))| Bar {
+            label: format!("{name}: {}", number(share)),
+            y: round(TOP + i as f64 * (BAR_HEIGHT + BAR_GAP)),
+            width: round((share.max(0.0) / largest * bar_room).max(1.0)),
+            name,
+            share,
+        })
+        .collect::<Vec<_>>();
+    let height = TOP + bars.len() as f64 * (BAR_HEIGHT + BAR_GAP) + TOP;
+    Some(Bars {
+        generation,
+        bars,
+        more,
+        width: WIDTH,
+        height,
+        bar_left: LABEL_WIDTH,
+        bar_height: BAR_HEIGHT,
+    })
+}
+
 fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
@@ -242,6 +317,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn importance_bars_of_the_newest_generation_largest_first() {
+        let infos = [
+            (
+                1,
+                r#"{"feature_importance": {"price": 0.9, "rating": 0.1}}"#,
+            ),
+            (
+                3,
+                r#"{"feature_importance": {"price": 0.2, "rating": 0.5, "sales": 0.3}, "ndcg_at_10": 0.6}"#,
+            ),
+            (4, r#"{"ndcg_at_10": 0.7}"#),
+        ];
+        let bars = importance(&infos).unwrap();
+        assert_eq!(bars.generation, 3);
+        let names: Vec<&str> = bars.bars.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["rating", "sales", "price"]);
+        // Widths follow the shares; rows go down.
+        assert!((bars.bars[0].width / bars.bars[2].width - 2.5).abs() < 0.01);
+        assert!(bars.bars.windows(2).all(|w| w[0].y < w[1].y));
+        assert!(
+            bars.bars
+                .iter()
+                .all(|b| bars.bar_left + b.width <= bars.width)
+        );
+        assert!(importance(&[(1, r#"{"auc": 0.8}"#)]).is_none());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::Dashboard;
-use crate::chart::charts;
+use crate::chart::{charts, importance};
 use crate::render::html;
 use crate::viewer::{Viewer, viewer};
 use crate::views::{
@@ -388,6 +388,7 @@ async fn live(d: &Dashboard, instance: &Instance) -> Result<Live, Error> {
         active: rows.iter().any(|t| t.active),
         tasks: rows,
         charts: charts(function, &metrics),
+        importance: importance(&metrics),
         status: instance.status(),
         serving: generation_text(instance.serving_generation),
         pinned: instance.pinned_generation,

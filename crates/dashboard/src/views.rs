@@ -5,7 +5,7 @@ use algocenter_domain::task::{Task, TaskState};
 use askama::Template;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use crate::chart::Chart;
+use crate::chart::{Bars, Chart};
 
 /// Characters escaped in a path segment (names may hold anything the API accepts).
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -163,6 +163,8 @@ impl TaskRow {
 pub struct Live {
     pub tasks: Vec<TaskRow>,
     pub charts: Vec<Chart>,
+    /// Feature importances of the newest generation that reports them (`rank`).
+    pub importance: Option<Bars>,
     /// A task is queued or running: refresh often.
     pub active: bool,
     pub status: &'static str,

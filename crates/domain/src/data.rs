@@ -115,6 +115,7 @@ pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
         // Useful without behaviour: the base analyzer and the dictionaries; items and searches teach it words.
         Function::Analyzer => &[],
         Function::Termweight => &[("searches", 200), ("clicks", 100)],
+        Function::Rank => &[("exposures", 1000), ("clicks", 100)],
     }
 }
 

@@ -18,10 +18,12 @@ pub enum Function {
     Analyzer,
     /// How much each word of a query matters (modelType `tf_checkpoint`).
     Termweight,
+    /// Custom sort model: learning to rank over `feature_generator` features.
+    Rank,
 }
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 9] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
@@ -30,6 +32,7 @@ impl Function {
         Function::Suggest,
         Function::Analyzer,
         Function::Termweight,
+        Function::Rank,
     ];
 
     /// The names of every function, for messages.
@@ -47,6 +50,7 @@ impl Function {
             Function::Suggest => "suggest",
             Function::Analyzer => "analyzer",
             Function::Termweight => "termweight",
+            Function::Rank => "rank",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod data;
 pub mod document;
 pub mod error;
+pub mod feature_generator;
 pub mod function;
 pub mod instance;
 pub mod names;

@@ -1,5 +1,6 @@
 //! Function resources of an app group: `raw_file` dictionaries and `feature_generator` definitions.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -42,12 +43,6 @@ impl fmt::Display for ResourceType {
     }
 }
 
-/// Generator kinds of a `feature_generator` resource. The OpenSearch docs list the short names; its feature
-/// generator configuration uses the `*_feature` names, so both are accepted and kept as given.
-pub const GENERATOR_KINDS: [&str; 6] = ["lookup", "sequence", "overlap", "raw", "combo", "id"];
-/// Feature sources a generator input can name.
-pub const FEATURE_TYPES: [&str; 2] = ["item", "user"];
-
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Feature {
     pub name: String,
@@ -60,6 +55,10 @@ pub struct Generator {
     pub generator: String,
     pub features: Vec<Feature>,
     pub output: String,
+    /// Options of the feature configuration (`method`, `combiner`, `value_dimension`, `sequence_length`); see
+    /// [`crate::feature_generator`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -120,51 +119,8 @@ pub fn validate_data(resource_type: ResourceType, data: &ResourceData) -> Result
                     "Data.Generators: at most {MAX_GENERATORS} generators."
                 )));
             }
-            for (i, g) in data.generators.iter().enumerate() {
-                validate_generator(g)
-                    .map_err(|why| Error::invalid(format_args!("Data.Generators[{i}]: {why}")))?;
-            }
+            crate::feature_generator::specs(&data.generators).map_err(Error::invalid)?;
         }
-    }
-    Ok(())
-}
-
-fn validate_generator(g: &Generator) -> std::result::Result<(), String> {
-    let kind = g.generator.strip_suffix("_feature").unwrap_or(&g.generator);
-    if !GENERATOR_KINDS.contains(&kind) {
-        return Err(format!(
-            "Generator '{}' is invalid; valid: {} (or with a '_feature' suffix).",
-            g.generator,
-            GENERATOR_KINDS.join(", ")
-        ));
-    }
-    let min_inputs = if kind == "combo" { 2 } else { 1 };
-    if g.features.len() < min_inputs {
-        return Err(format!(
-            "a {kind} generator needs at least {min_inputs} input feature(s)."
-        ));
-    }
-    for f in &g.features {
-        if f.name.is_empty() || f.name.len() > 128 {
-            return Err("Input.Features[].Name must be 1-128 characters.".to_string());
-        }
-        if !FEATURE_TYPES.contains(&f.feature_type.as_str()) {
-            return Err(format!(
-                "Input.Features[].Type '{}' is invalid; valid: item, user.",
-                f.feature_type
-            ));
-        }
-    }
-    let output_ok = !g.output.is_empty()
-        && g.output.len() <= 128
-        && g.output
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !output_ok {
-        return Err(format!(
-            "Output '{}' must be 1-128 letters, digits or underscores.",
-            g.output
-        ));
     }
     Ok(())
 }
@@ -183,6 +139,7 @@ mod tests {
                 })
                 .collect(),
             output: "out".into(),
+            options: BTreeMap::new(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use algocenter_domain::catalogue::{self, ParameterList};
 use algocenter_domain::now_ms;
+use algocenter_domain::resource::ResourceType;
 use algocenter_functions::progress::{Level, describe, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, TrainingJob};
 use algocenter_store::{ArtifactKey, ClaimedTask, Completion};
@@ -181,6 +182,10 @@ async fn train(
         Ok(r) => r,
         Err(message) => return (failed(vec![message]), None),
     };
+    let artifacts = match resolve_instances(engine, claimed, version).await {
+        Ok(a) => a,
+        Err(message) => return (failed(vec![message]), None),
+    };
     let cell = Arc::new(ProgressCell {
         state: Mutex::new(("starting".into(), 0)),
         cancelled: AtomicBool::new(false),
@@ -207,6 +212,7 @@ async fn train(
                 now_ms,
                 data: &*data,
                 resources: &resources,
+                artifacts: &artifacts,
             };
             trainer.train(&job, &mut Reporter(cell))
         })
@@ -247,7 +253,8 @@ async fn train(
     }
 }
 
-/// The contents of the `raw_file` resources the instance's parameters name, by parameter name.
+/// The contents of the resources the instance's parameters name, by parameter name: a `raw_file`'s text, a
+/// `feature_generator`'s generators as a JSON array.
 async fn resolve_resources(
     engine: &Arc<Engine>,
     claimed: &ClaimedTask,
@@ -273,9 +280,58 @@ async fn resolve_resources(
                     spec.name
                 )
             })?;
-        resources.insert(spec.name.to_string(), resource.data.content);
+        let content = match resource.resource_type {
+            ResourceType::RawFile => resource.data.content,
+            ResourceType::FeatureGenerator => serde_json::to_string(&resource.data.generators)
+                .map_err(|e| format!("resource '{name}' could not be encoded: {e}"))?,
+        };
+        resources.insert(spec.name.to_string(), content);
     }
     Ok(resources)
+}
+
+/// The serving artifacts of the instances the parameters name (`ParamKind::Instance`), by parameter name: a
+/// generation trains on the model that served when it started.
+async fn resolve_instances(
+    engine: &Arc<Engine>,
+    claimed: &ClaimedTask,
+    version: &catalogue::FunctionVersion,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let parameters = version.effective(ParameterList::Create, &claimed.create_parameters);
+    let mut artifacts = BTreeMap::new();
+    for spec in version.create_parameters {
+        let catalogue::ParamKind::Instance(function) = spec.kind else {
+            continue;
+        };
+        let name = parameters.get(spec.name).map_err(|e| e.to_string())?;
+        if name.is_empty() {
+            continue;
+        }
+        let unreadable = |e: &dyn std::fmt::Display| {
+            format!(
+                "{function} instance '{name}' named by parameter '{}' could not be read: {e}",
+                spec.name
+            )
+        };
+        let instance = engine
+            .store
+            .instance(&claimed.app_group, function, name)
+            .await
+            .map_err(|e| unreadable(&e))?;
+        let generation = instance.serving_generation.ok_or_else(|| {
+            format!(
+                "{function} instance '{name}' named by parameter '{}' has no serving generation yet: train it first",
+                spec.name
+            )
+        })?;
+        let bytes = engine
+            .artifacts
+            .get(&ArtifactKey::new(instance.id, generation))
+            .await
+            .map_err(|e| unreadable(&e))?;
+        artifacts.insert(spec.name.to_string(), bytes);
+    }
+    Ok(artifacts)
 }
 
 fn interrupted_message() -> String {

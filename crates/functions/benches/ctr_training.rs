@@ -159,6 +159,7 @@ fn main() {
         now_ms: NOW,
         data: &data,
         resources: &resources,
+        artifacts: &BTreeMap::new(),
     };
     let t = Instant::now();
     let trained = CtrTrainer.train(&job, &mut Quiet).expect("training");

@@ -58,6 +58,7 @@ fn train(
         now_ms: NOW,
         data,
         resources: &resources,
+        artifacts: &BTreeMap::new(),
     };
     let started = Instant::now();
     let model = trainer.train(&job, &mut Quiet).expect("training");

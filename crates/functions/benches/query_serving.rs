@@ -2,7 +2,8 @@
 //! generated searches, then times every call of a replay of real searches and prints percentiles.
 //!
 //! ```text
-//! cargo bench -p algocenter-functions --bench query_serving [-- SEARCHES]   (default 500000 sessions)
+//! cargo bench -p algocenter-functions --bench query_serving [-- SEARCHES [web]]   (default 500000 sessions;
+//!                                                   web: users with the search habits of a web log)
 //! ```
 
 use std::collections::BTreeMap;
@@ -14,9 +15,9 @@ use algocenter_domain::data::InMemoryData;
 use algocenter_functions::category::{CategoryModel, CategoryTrainer};
 use algocenter_functions::progress::Level;
 use algocenter_functions::query_list::{HintTrainer, HotTrainer, ListOrder, QueryListModel};
-use algocenter_functions::suggest::{SuggestIndex, SuggestTrainer};
+use algocenter_functions::suggest::{SuggestModel, SuggestTrainer};
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
-use algocenter_generator::{GeneratorConfig, World};
+use algocenter_generator::{GeneratorConfig, Habits, World};
 
 const NOW: i64 = 1_790_000_000_000;
 
@@ -49,6 +50,7 @@ fn train(
         now_ms: NOW,
         data,
         resources: &resources,
+        artifacts: &BTreeMap::new(),
     };
     let started = Instant::now();
     let model = trainer.train(&job, &mut Quiet).expect("training");
@@ -87,7 +89,12 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(500_000);
-    let world = World::new(GeneratorConfig::for_events(searches * 12, 14, NOW, 7));
+    // `web`: users with the search habits of a web log (repeats, navigational queries, typos).
+    let web = std::env::args().skip(1).any(|a| a == "web");
+    let world = World::new(GeneratorConfig {
+        habits: if web { Habits::WEB } else { Habits::OFF },
+        ..GeneratorConfig::for_events(searches * 12, 14, NOW, 7)
+    });
     let mut data = InMemoryData {
         items: world.item_documents().collect(),
         ..Default::default()
@@ -106,7 +113,7 @@ fn main() {
         data.events.len()
     );
 
-    let suggest = SuggestIndex::decode(&train(
+    let suggest = SuggestModel::decode(&train(
         &SuggestTrainer,
         Function::Suggest,
         "offline_inference",
@@ -142,6 +149,25 @@ fn main() {
     time("suggest (every prefix of real searches)", &prefixes, |p| {
         suggest.suggest(p, 10).len()
     });
+    // The same prefixes typed by the user who searched the query: their history blended in.
+    let personal: Vec<(String, String)> = typed
+        .iter()
+        .flat_map(|(q, u)| {
+            let chars: Vec<char> = q.chars().collect();
+            (1..=chars.len()).map(move |n| (chars[..n].iter().collect::<String>(), u.clone()))
+        })
+        .take(200_000)
+        .collect();
+    println!(
+        "suggest personal part: {} users, {} history entries",
+        suggest.histories().user_count(),
+        suggest.histories().use_count()
+    );
+    time(
+        "suggest with user_id (every prefix, the searching user)",
+        &personal,
+        |(p, u)| suggest.suggest_for(p, 10, Some(u), &[], NOW).len(),
+    );
     let typos: Vec<String> = typed
         .iter()
         .filter(|(q, _)| q.is_ascii() && q.len() >= 6)

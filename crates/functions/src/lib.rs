@@ -26,6 +26,7 @@ pub mod pop;
 pub mod progress;
 pub mod query;
 pub mod query_list;
+pub mod rank;
 pub mod suggest;
 pub mod termweight;
 
@@ -59,12 +60,20 @@ pub struct TrainingJob<'a> {
     /// Contents of the `raw_file` resources the parameters name, by parameter name (resolved by the engine when
     /// the run starts, so that a generation is trained on one version of each dictionary).
     pub resources: &'a BTreeMap<String, String>,
+    /// Serving artifacts of the instances the parameters name (`rank`'s `ctr_instance`), by parameter name
+    /// (resolved by the engine when the run starts, so that trainers never see the store or serving).
+    pub artifacts: &'a BTreeMap<String, Vec<u8>>,
 }
 
 impl<'a> TrainingJob<'a> {
     /// The content of the resource a parameter names; `None` when the parameter names none.
     pub fn resource(&self, parameter: &str) -> Option<&str> {
         self.resources.get(parameter).map(String::as_str)
+    }
+
+    /// The serving artifact of the instance a parameter names; `None` when the parameter names none.
+    pub fn artifact(&self, parameter: &str) -> Option<&[u8]> {
+        self.artifacts.get(parameter).map(Vec::as_slice)
     }
 
     /// The create parameters, read as the trainer's types.
@@ -150,6 +159,7 @@ impl Trainers {
                 Function::Termweight,
                 Arc::new(termweight::TermweightTrainer),
             )
+            .with(Function::Rank, Arc::new(rank::RankTrainer))
     }
 
     /// Adds or replaces the trainer of `function`.

@@ -66,6 +66,7 @@ fn train(
         now_ms: NOW,
         data,
         resources: &Default::default(),
+        artifacts: &Default::default(),
     };
     PopTrainer.train(&job, progress)
 }

@@ -373,3 +373,55 @@ fn hint_reports_held_out_coverage_and_personal_hit_rates() {
     );
     assert!(out.metrics["user_profiles"].as_u64().unwrap() > 1000);
 }
+
+/// On users who repeat their own searches, personal hints (the user's own repeated queries first) hit the
+/// user's next searches far more often than the overall list.
+#[test]
+fn personal_hints_beat_the_overall_list_on_repeat_searches() {
+    let (_, data) = common::generated_with(60_000, 17, algocenter_generator::Habits::WEB);
+    let out = hint(&data, "near_realtime");
+    eprintln!("{}", serde_json::Value::Object(out.metrics.clone()));
+    let personal = out.metrics["personal_hit_rate_at_3"].as_f64().unwrap();
+    let overall = out.metrics["overall_hit_rate_at_3"].as_f64().unwrap();
+    assert!(
+        personal >= 1.5 * overall && personal >= overall + 0.05,
+        "personal {personal} vs overall {overall}"
+    );
+    assert!(out.metrics["users_with_own_queries"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+fn a_users_own_repeated_queries_come_first_in_their_hints_only() {
+    let mut events = searches("phone", 100, 2, "a");
+    events.extend(searches("dress", 90, 2, "b"));
+    events.extend(searches("shoes", 80, 2, "c"));
+    for i in 0..3 {
+        events.push(search(
+            "maria",
+            "maria's garden club",
+            NOW - (3 + i) * DAY_MS,
+            &format!("m{i}"),
+        ));
+    }
+    events.push(search("maria", "one-off", NOW - DAY_MS, "m9"));
+    let data = InMemoryData {
+        events,
+        ..Default::default()
+    };
+    let model = QueryListModel::decode(&hint(&data, "near_realtime").artifact).unwrap();
+    assert_eq!(
+        hints(&model, 3, Some("maria")),
+        ["maria's garden club", "phone", "dress"],
+        "searched three times: first; once: not hers to repeat"
+    );
+    assert_eq!(hints(&model, 3, Some("a1")), ["phone", "dress", "shoes"]);
+    assert_eq!(hints(&model, 3, None), ["phone", "dress", "shoes"]);
+    // A second search since training (the live tail) makes a query one of the user's hints, the freshest.
+    let live = [algocenter_functions::query::live::LiveSearch::new("One-Off", NOW + 1000).unwrap()];
+    let with_live: Vec<String> = model
+        .top_with_live(3, ListOrder::Default, Some("maria"), &live)
+        .into_iter()
+        .map(|q| q.query)
+        .collect();
+    assert_eq!(with_live, ["one-off", "maria's garden club", "phone"]);
+}

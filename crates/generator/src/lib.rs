@@ -10,6 +10,8 @@
 //! `base × position^-bias × relevance(query, item) × quality(item) × affinity(user, item)`,
 //! followed by carts and purchases. Everything is deterministic for a seed.
 
+pub mod graded;
+mod habits;
 pub mod query_analysis;
 mod words;
 
@@ -20,6 +22,8 @@ use algocenter_domain::push::add_record;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
+
+pub use habits::{Habits, TypoTruth, misspell};
 
 #[derive(Clone, Debug)]
 pub struct GeneratorConfig {
@@ -38,6 +42,8 @@ pub struct GeneratorConfig {
     pub page_size: u32,
     /// Examination probability of position p is p^-position_bias.
     pub position_bias: f64,
+    /// Search habits of web users (repeats, navigational queries, corrected typos); off by default.
+    pub habits: Habits,
 }
 
 impl Default for GeneratorConfig {
@@ -53,6 +59,7 @@ impl Default for GeneratorConfig {
             zipf_exponent: 0.8,
             page_size: 10,
             position_bias: 0.9,
+            habits: Habits::OFF,
         }
     }
 }
@@ -385,7 +392,19 @@ impl World {
 
     /// Streams every event in time order; exposures come with their true click probability.
     pub fn events(&self, f: &mut dyn FnMut(&BehaviourEvent, Option<f64>)) {
+        self.events_with_truth(f, &mut |_| {});
+    }
+
+    /// [`World::events`], and the truth of every typo of the [`Habits`] as it is made.
+    pub fn events_with_truth(
+        &self,
+        f: &mut dyn FnMut(&BehaviourEvent, Option<f64>),
+        typo_truth: &mut dyn FnMut(TypoTruth),
+    ) {
         let c = &self.config;
+        let mut habits = (!c.habits.is_off()).then(|| {
+            habits::HabitState::new(c.habits, c.seed, self.users.len(), words::leaves().len())
+        });
         let mut rng = SmallRng::seed_from_u64(c.seed ^ 0x5eed_5eed);
         let span = f64::from(c.days) * DAY_MS as f64;
         let start = c.end_ms as f64 - span;
@@ -415,7 +434,8 @@ impl World {
             let mut t = (start
                 + (s as f64 + rng.random::<f64>() * 0.5) / c.searches as f64 * (span - 600_000.0))
                 as i64;
-            let user = &self.users[rng.random_range(0..self.users.len())];
+            let user_index = rng.random_range(0..self.users.len());
+            let user = &self.users[user_index];
             let frac = s as f64 / c.searches as f64;
             let query_index = if rng.random::<f64>() < 0.75 {
                 self.trending(&mut rng, frac, |rng| sample(&self.query_cdf, rng))
@@ -436,8 +456,37 @@ impl World {
                     }),
                 }
             };
-            let query = &self.queries[query_index];
+            let picked = habits
+                .as_mut()
+                .map(|h| h.pick(user_index, &self.queries[query_index]));
+            let query = match &picked {
+                Some(habits::Pick::Habit(q)) => q,
+                _ => &self.queries[query_index],
+            };
             let (members, cdf) = &self.leaf_items[query.leaf];
+
+            if let Some((typo, delay_ms)) = habits.as_mut().and_then(|h| h.typo(&query.text)) {
+                event.user_id.clone_from(&user.id);
+                event.rn = format!("{:x}-{s:x}-m", c.seed);
+                event.context = vec![("device".into(), user.device.into())];
+                event.bhv_type = "search".into();
+                event.item_id.clear();
+                event.item_type.clear();
+                event.raw_query.clone_from(&typo);
+                event.hits = Some(1);
+                event.position = None;
+                event.bhv_time_ms = t;
+                event.reach_time_ms = t + 50;
+                f(&event, None);
+                typo_truth(TypoTruth {
+                    user: user.id.clone(),
+                    typo_rn: event.rn.clone(),
+                    typo,
+                    corrected_rn: format!("{:x}-{s:x}", c.seed),
+                    intended: query.text.clone(),
+                });
+                t += delay_ms;
+            }
 
             // Sometimes the user first mistypes the query, gets nothing worth clicking and types it again.
             if typo_rng.random::<f64>() < TYPO_RATE

@@ -91,7 +91,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     e("POST", "/v4/openapi/app-groups/{app}/functions/{function}/predict", "Predict", Read, S, "Serve the default instance's model (extension)", &[]),
     e("GET", "/v3/openapi/apps/{app}/actions/hot", "GetHotQueries", Read, S, "Top searches", &["hit", "sort_type", "user_id", "model_name"]),
     e("GET", "/v3/openapi/apps/{app}/actions/hint", "GetHints", Read, S, "Search-box hints", &["hit", "user_id", "model_name"]),
-    e("GET", "/v3/openapi/apps/{app}/suggest/{instance}/search", "GetSuggestions", Read, S, "Drop-down completions", &["query", "hit"]),
+    e("GET", "/v3/openapi/apps/{app}/suggest/{instance}/search", "GetSuggestions", Read, S, "Drop-down completions (personal with user_id)", &["query", "hit", "user_id"]),
     e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/dictionary", "GetAnalyzerDictionary", Read, S, "An analyzer's words as a jieba or IK user dictionary (extension)", &["format"]),
     e("GET", "/v3/openapi/apps/{app}/query-analysis", "AnalyzeQuery", Read, S, "A query analysed by a query-analysis rule and rewritten for a search engine (extension)", &["query", "rule", "user_id"]),
     e("PUT", "/v4/openapi/app-groups/{app}/query-analysis-rules/{rule}", "PutQueryAnalysisRule", Write, F, "Create or replace a query-analysis rule (extension)", &[]),

@@ -16,6 +16,7 @@ use algocenter_domain::instance::{Instance, SERVING_CHANGE_IN_FLIGHT};
 use algocenter_domain::{Error, Function, Result};
 use algocenter_store::{ArtifactKey, ArtifactStore, Store};
 
+use crate::live_tail::{LiveTail, LiveTails};
 use crate::model::{Kind, Model, wrong_kind};
 use crate::{Served, Target};
 
@@ -42,6 +43,8 @@ pub struct Serving {
     instances: RwLock<HashMap<InstanceKey, (Instant, u64, Instance)>>,
     /// Moves when this process changes instances: remembered ones read before are stale.
     epoch: Arc<AtomicU64>,
+    /// Searches pushed after training, for `near_realtime` instances.
+    tails: LiveTails,
     /// Query-analysis rules, remembered as instances are.
     rules: crate::query_analysis::RuleCache,
 }
@@ -67,6 +70,7 @@ impl Serving {
             loading: Mutex::new(HashMap::new()),
             instances: RwLock::new(HashMap::new()),
             epoch,
+            tails: LiveTails::default(),
             rules: Default::default(),
         }
     }
@@ -157,8 +161,15 @@ impl Serving {
         self.invalidate();
     }
 
+    /// The live tail of `app` since `since_ms` (the end of a generation's training window), refreshed from the
+    /// store in the background when due.
+    pub fn live_tail(&self, app: &str, since_ms: i64) -> Arc<LiveTail> {
+        self.tails.get(&self.store, app, since_ms)
+    }
+
     /// Drops every loaded model (an app group was deleted with its instances).
     pub fn forget_all(&self) {
+        self.tails.clear();
         self.models
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -13,19 +13,24 @@
 //! * [`ctr`]: candidates reranked by click probability;
 //! * [`analyzer`]: texts cut into tokens, and the lexicon as a user dictionary;
 //! * [`termweight`]: the weight and level of each term of a query;
-//! * [`query_analysis`]: a query analysed by the instances a query-analysis rule names, and rewritten.
+//! * [`query_analysis`]: a query analysed by the instances a query-analysis rule names, and rewritten;
+//! * [`rank`]: candidates reranked by a custom sort model, with explanations.
 //!
-//! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`]. A new
+//! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`], and
+//! so are the live tails of `near_realtime` query functions ([`live_tail`]: searches pushed after training,
+//! read back from the shared store). A new
 //! function adds a module here with its request, its answer and an `impl Serving` entry.
 
 pub mod analyzer;
 pub mod category;
 pub mod ctr;
 mod generations;
+pub mod live_tail;
 mod model;
 pub mod pop;
 pub mod query_analysis;
 pub mod query_list;
+pub mod rank;
 pub mod suggest;
 pub mod termweight;
 

@@ -9,7 +9,8 @@ use algocenter_functions::category::CategoryModel;
 use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
-use algocenter_functions::suggest::SuggestIndex;
+use algocenter_functions::rank::RankModel;
+use algocenter_functions::suggest::SuggestModel;
 use algocenter_functions::termweight::TermweightModel;
 
 /// A loaded generation of any function. Each kind is behind its own `Arc` so that an entry can hold the typed
@@ -19,11 +20,12 @@ pub enum Model {
     Pop(Arc<PopModel>),
     /// `hot` and `hint`.
     QueryList(Arc<QueryListModel>),
-    Suggest(Arc<SuggestIndex>),
+    Suggest(Arc<SuggestModel>),
     Category(Arc<CategoryModel>),
     Ctr(Arc<CtrModel>),
     Analyzer(Arc<AnalyzerModel>),
     Termweight(Arc<TermweightModel>),
+    Rank(Arc<RankModel>),
 }
 
 impl Model {
@@ -34,11 +36,12 @@ impl Model {
             Function::Hot | Function::Hint => {
                 Model::QueryList(Arc::new(QueryListModel::decode(bytes)?))
             }
-            Function::Suggest => Model::Suggest(Arc::new(SuggestIndex::decode(bytes)?)),
+            Function::Suggest => Model::Suggest(Arc::new(SuggestModel::decode(bytes)?)),
             Function::Category => Model::Category(Arc::new(CategoryModel::decode(bytes)?)),
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
             Function::Analyzer => Model::Analyzer(Arc::new(AnalyzerModel::decode(bytes)?)),
             Function::Termweight => Model::Termweight(Arc::new(TermweightModel::decode(bytes)?)),
+            Function::Rank => Model::Rank(Arc::new(RankModel::decode(bytes)?)),
         })
     }
 
@@ -47,11 +50,12 @@ impl Model {
         match self {
             Model::Pop(m) => m.len(),
             Model::QueryList(m) => m.len(),
-            Model::Suggest(m) => m.len(),
+            Model::Suggest(m) => m.index().len(),
             Model::Category(m) => m.known_queries(),
             Model::Ctr(m) => m.rows(),
             Model::Analyzer(m) => m.words().len(),
             Model::Termweight(m) => m.terms(),
+            Model::Rank(m) => m.trees(),
         }
     }
 }
@@ -76,11 +80,12 @@ macro_rules! kind {
 
 kind!(PopModel, Pop);
 kind!(QueryListModel, QueryList);
-kind!(SuggestIndex, Suggest);
+kind!(SuggestModel, Suggest);
 kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
 kind!(AnalyzerModel, Analyzer);
 kind!(TermweightModel, Termweight);
+kind!(RankModel, Rank);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.
 pub(crate) fn wrong_kind(instance: &Instance) -> Error {

@@ -1,7 +1,9 @@
 //! `hot` and `hint`: the top searches of an app group, and the hints of its search box (personalised for a known
-//! user by `near_realtime` hint instances).
+//! user by `near_realtime` hint instances, counting the user's searches since training from the live tail).
 
 use algocenter_domain::{Function, Result};
+
+use crate::suggest::NEAR_REALTIME;
 use algocenter_functions::query_list::QueryListModel;
 pub use algocenter_functions::query_list::{ListOrder, MAX_HIT};
 
@@ -70,12 +72,24 @@ impl Serving {
             .hit
             .unwrap_or_else(|| request.kind.default_hit())
             .min(MAX_HIT);
-        let queries = ready
-            .model
-            .top(hit, request.order, request.user)
+        let model = &ready.model;
+        // A personalised hint instance counts the user's searches since training (the live tail).
+        let live = match request.user {
+            Some(user)
+                if request.kind == ListKind::Hint
+                    && ready.instance.model_type == NEAR_REALTIME
+                    && model.trained_until_ms() > 0 =>
+            {
+                self.live_tail(&ready.instance.app_group, model.trained_until_ms())
+                    .searches_of(user)
+            }
+            _ => Vec::new(),
+        };
+        let queries = model
+            .top_with_live(hit, request.order, request.user, &live)
             .into_iter()
             .map(|q| Listed {
-                query: q.query.clone(),
+                query: q.query,
                 pv: q.pv,
                 tags: q.tags,
             })

@@ -211,6 +211,7 @@ async fn entries_serve_trained_generations_by_instance_default_and_usage_paramet
     let (list, completions) = tokio::join!(
         serving.query_list(hot(None)),
         serving.suggest(SuggestRequest {
+            user: None,
             target: Target::new(APP, Some("s")),
             typed: &typed,
             hit: Some(5),
@@ -230,6 +231,7 @@ async fn entries_serve_trained_generations_by_instance_default_and_usage_paramet
 
     // An instance of another function is not one of this function's.
     let wrong = SuggestRequest {
+        user: None,
         target: Target::new(APP, Some("p")),
         typed: "a",
         hit: None,

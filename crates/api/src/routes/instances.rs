@@ -1,14 +1,16 @@
 //! CreateFunctionInstance, GetFunctionInstance, ListFunctionInstances, UpdateFunctionInstance,
 //! DeleteFunctionInstance.
 
-use algocenter_domain::catalogue::{self, FunctionVersion, Parameter, ParameterList};
+use algocenter_domain::catalogue::{self, FunctionVersion, ParamKind, Parameter, ParameterList};
+use algocenter_domain::feature_generator;
 use algocenter_domain::instance::{
     InstanceFilter, InstanceUpdate, MAX_DESCRIPTION_LEN, NewInstance,
 };
 use algocenter_domain::names::validate_instance_name;
 use algocenter_domain::paging::{OutputLevel, Page};
+use algocenter_domain::resource::ResourceType;
 use algocenter_domain::schedule::first_firing;
-use algocenter_domain::{Error, Result, now_ms};
+use algocenter_domain::{Error, Function, Result, now_ms};
 use serde::Deserialize;
 
 use super::AppState;
@@ -88,6 +90,55 @@ fn check_parameters(
     Ok(refs)
 }
 
+/// What the create parameters name must be usable: a resource of the parameter's type whose content reads
+/// (a `feature_generator`'s generators are checked again, naming the generator and field), an instance of the
+/// parameter's function.
+async fn check_references(
+    state: &AppState,
+    app: &str,
+    function: Function,
+    version: &FunctionVersion,
+    create: &[Parameter],
+) -> Result<()> {
+    let effective = version.effective(ParameterList::Create, create);
+    for spec in version.create_parameters {
+        let name = effective.get(spec.name)?;
+        if name.is_empty() {
+            continue;
+        }
+        match spec.kind {
+            ParamKind::Resource(wanted) => {
+                let Ok(resource) = state.store().resource(app, function, name).await else {
+                    // A missing resource is refused by the store with Resource.NotExist.
+                    continue;
+                };
+                if resource.resource_type != wanted {
+                    return Err(Error::invalid(format_args!(
+                        "{} names '{name}', a {} resource; it must name a {wanted} resource.",
+                        spec.name, resource.resource_type
+                    )));
+                }
+                if wanted == ResourceType::FeatureGenerator {
+                    feature_generator::specs(&resource.data.generators).map_err(|why| {
+                        Error::invalid(format_args!("{} names '{name}': {why}", spec.name))
+                    })?;
+                }
+            }
+            ParamKind::Instance(other) => {
+                let found = state.store().instance(app, other, name).await;
+                if found.is_err() {
+                    return Err(Error::invalid(format_args!(
+                        "{} names '{name}', which is not a {other} instance of this app group.",
+                        spec.name
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub async fn create(
     state: AppState,
     Segments((app, name)): Segments<(String, String)>,
@@ -123,6 +174,7 @@ pub async fn create(
     let create_parameters = parameters(body.create_parameters).unwrap_or_default();
     let usage_parameters = parameters(body.usage_parameters).unwrap_or_default();
     let resource_refs = check_parameters(version, &create_parameters, &usage_parameters)?;
+    check_references(&state, &app, function, version, &create_parameters).await?;
     let new = NewInstance {
         function,
         name: instance_name,
@@ -221,6 +273,7 @@ pub async fn update(
             effective_create,
             effective_usage,
         )?);
+        check_references(&state, &app, function, version, effective_create).await?;
     }
     update.create_parameters = create;
     update.usage_parameters = usage;

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod predict;
 pub mod queries;
 pub mod query_analysis;
+mod rank;
 pub mod resources;
 mod serving_params;
 pub mod tasks;

@@ -1,8 +1,8 @@
 //! Serving of trained generations (extension): `POST .../functions/{fn}/instances/{instance}/predict`, and
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
-//! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
+//! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit", "userId"}`;
 //! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`; `analyzer`
-//! `{"texts": [...]}`; `termweight` `{"queries": [...]}`.
+//! `{"texts": [...]}`; `termweight` `{"queries": [...]}`; `rank` as `ctr` and `"explain"` (in [`super::rank`]).
 //!
 //! Each handler parses its body into the function's typed serving request and shapes the answer; the prediction
 //! itself is `algocenter-serving`'s.
@@ -37,12 +37,12 @@ const MAX_CONTEXT: usize = 32;
 const MAX_CONTEXT_BYTES: usize = 1024;
 
 /// Scores are stored as f32: six decimals is all they hold.
-fn rounded(score: f32) -> f64 {
+pub(super) fn rounded(score: f32) -> f64 {
     (f64::from(score) * 1e6).round() / 1e6
 }
 
 /// The `Result` of every predict answer: the instance and generation that answered, then the function's fields.
-fn answer(served: Served, fields: Value) -> ApiResult {
+pub(super) fn answer(served: Served, fields: Value) -> ApiResult {
     let mut result = Map::new();
     result.insert("InstanceName".into(), Value::from(served.instance));
     result.insert(
@@ -63,7 +63,10 @@ fn field<'a>(body: &'a Value, names: &[&str]) -> Option<&'a Value> {
         .filter(|v| !v.is_null())
 }
 
-fn optional_text<'a>(body: &'a Value, names: &[&str]) -> Result<Option<&'a str>, ApiError> {
+pub(super) fn optional_text<'a>(
+    body: &'a Value,
+    names: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
     match field(body, names) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -160,7 +163,7 @@ async fn predict_list(
     answer(list.served, json!({"Queries": queries}))
 }
 
-/// `suggest`: `{"query", "hit"}`.
+/// `suggest`: `{"query", "hit", "userId"}`.
 async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
     let typed = optional_text(body, &["query", "Query"])?.ok_or_else(|| {
         ApiError(Error::invalid(
@@ -171,6 +174,7 @@ async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> 
         target,
         typed: typed_query(typed)?,
         hit: count(body, &["hit", "Hit"], suggest::MAX_HIT)?,
+        user: user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?,
     };
     let found = state.services.serving().suggest(request).await?;
     answer(found.served, json!({"Suggestions": found.suggestions}))
@@ -231,7 +235,7 @@ async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) ->
 
 /// The candidates of a ctr request: ids (borrowed from the body when they are strings), or objects with
 /// `item_id` (also `itemId`, `id`) and attributes.
-fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
+pub(super) fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
     let list = field(body, &["items", "Items", "itemIds"])
         .and_then(Value::as_array)
         .ok_or_else(|| {
@@ -291,7 +295,7 @@ fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
         .collect()
 }
 
-fn ctr_context(body: &Value) -> Result<Vec<(String, String)>, ApiError> {
+pub(super) fn ctr_context(body: &Value) -> Result<Vec<(String, String)>, ApiError> {
     let Some(context) = field(body, &["context", "Context"]) else {
         return Ok(Vec::new());
     };
@@ -435,6 +439,7 @@ async fn predict(
         Function::Ctr => predict_ctr(&state, target, &body).await,
         Function::Analyzer => predict_analyzer(&state, target, &body).await,
         Function::Termweight => predict_termweight(&state, target, &body).await,
+        Function::Rank => super::rank::predict(&state, target, &body).await,
     }
 }
 

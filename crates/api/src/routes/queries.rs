@@ -52,7 +52,7 @@ pub async fn hint(state: AppState, Segments(app): Segments<String>, query: Query
     list_action(state, app, ListKind::Hint, query).await
 }
 
-/// `GET /v3/openapi/apps/{app}/suggest/{instance}/search?query=&hit=`
+/// `GET /v3/openapi/apps/{app}/suggest/{instance}/search?query=&hit=&user_id=`
 pub async fn suggest(
     state: AppState,
     Segments((app, instance)): Segments<(String, String)>,
@@ -68,6 +68,7 @@ pub async fn suggest(
         target: Target::new(&app, Some(&instance)),
         typed,
         hit: hit(query.non_empty("hit"), suggest::MAX_HIT)?,
+        user: user_id(query.non_empty("user_id"))?,
     };
     let found = state.services.serving().suggest(request).await?;
     let mut body = Map::new();

@@ -10,7 +10,7 @@ use algocenter_domain::resource::{
 };
 use algocenter_domain::{Error, Result, now_ms};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::AppState;
 use crate::envelope::{ApiResult, Reply};
@@ -38,6 +38,27 @@ struct GeneratorBody {
     input: InputBody,
     #[serde(rename = "Output", alias = "output", default)]
     output: String,
+    /// Options of the feature configuration (an extension of the API form), also accepted as the guide's
+    /// lowercase top-level keys.
+    #[serde(rename = "Options", alias = "options", default)]
+    options: Map<String, Value>,
+    #[serde(default)]
+    method: Option<Value>,
+    #[serde(default)]
+    combiner: Option<Value>,
+    #[serde(default)]
+    value_dimension: Option<Value>,
+    #[serde(default)]
+    sequence_length: Option<Value>,
+}
+
+/// An option's value as text; `None` for values that are not strings or numbers.
+fn option_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -60,22 +81,45 @@ fn generators(value: Value) -> Result<Vec<Generator>> {
             "Data.Generators is not a list of generators: {e}."
         ))
     })?;
-    Ok(bodies
+    bodies
         .into_iter()
-        .map(|g| Generator {
-            generator: g.generator,
-            features: g
-                .input
-                .features
-                .into_iter()
-                .map(|f| Feature {
-                    name: f.name,
-                    feature_type: f.feature_type,
-                })
-                .collect(),
-            output: g.output,
+        .enumerate()
+        .map(|(i, mut g)| {
+            for (name, value) in [
+                ("method", g.method.take()),
+                ("combiner", g.combiner.take()),
+                ("value_dimension", g.value_dimension.take()),
+                ("sequence_length", g.sequence_length.take()),
+            ] {
+                if let Some(v) = value {
+                    g.options.insert(name.into(), v);
+                }
+            }
+            let mut options = std::collections::BTreeMap::new();
+            for (name, value) in &g.options {
+                let text = option_text(value).ok_or_else(|| {
+                    Error::invalid(format_args!(
+                        "Data.Generators[{i}].Options.{name} must be a string or a number."
+                    ))
+                })?;
+                options.insert(name.clone(), text);
+            }
+            Ok(Generator {
+                generator: g.generator,
+                features: g
+                    .input
+                    .features
+                    .into_iter()
+                    .map(|f| Feature {
+                        name: f.name,
+                        feature_type: f.feature_type,
+                    })
+                    .collect(),
+                output: g.output,
+                options,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// `Data` as an object or a bare generator array; `None` when absent.

@@ -6,7 +6,7 @@
 //! [`EffectiveParameters`], which refuses names that are not listed (DESIGN invariant 7).
 //!
 //! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`,
-//! `query_analysis`);
+//! `query_analysis`, `rank`);
 //! `parameters` checks an instance's parameter lists against them and gives trainers their effective values.
 
 mod category;
@@ -15,6 +15,7 @@ mod parameters;
 mod pop;
 mod query_analysis;
 mod query_lists;
+mod rank;
 mod shared;
 mod suggest;
 
@@ -44,6 +45,8 @@ pub enum ParamKind {
     FieldList,
     /// The name of a function resource of this type in the same app group and function; empty means none.
     Resource(ResourceType),
+    /// The name of an instance of this function in the same app group; empty means none.
+    Instance(Function),
     /// Comma-separated behaviour types, e.g. `click,cart,buy`.
     BehaviourList,
     /// Comma-separated `behaviour:weight` pairs with non-negative weights, e.g. `click:1,buy:5`.
@@ -94,6 +97,7 @@ static FAMILIES: &[&[FunctionVersion]] = &[
     query_lists::VERSIONS,
     suggest::VERSIONS,
     query_analysis::VERSIONS,
+    rank::VERSIONS,
 ];
 
 /// All catalogue entries.

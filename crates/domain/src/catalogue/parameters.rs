@@ -151,6 +151,9 @@ pub(super) fn check_value(spec: &ParameterSpec, value: &str) -> std::result::Res
         ParamKind::Resource(_) if value.is_empty() => Ok(()),
         ParamKind::Resource(_) => crate::names::validate_resource_name(value)
             .map_err(|_| format!("must name a resource, got '{value}'.")),
+        ParamKind::Instance(_) if value.is_empty() => Ok(()),
+        ParamKind::Instance(function) => crate::names::validate_instance_name(value)
+            .map_err(|_| format!("must name a {function} instance, got '{value}'.")),
         ParamKind::BehaviourList => {
             let items: Vec<&str> = value.split(',').map(str::trim).collect();
             if items.iter().all(|b| is_identifier(b)) {

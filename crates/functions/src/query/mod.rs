@@ -14,6 +14,8 @@
 //!
 //! Serving applies the same function to what a request sends, so a model trained on one spelling answers all.
 
+pub mod bots;
+pub mod live;
 pub mod log;
 
 use pinyin::ToPinyin;

@@ -74,7 +74,10 @@ fn build_hint(
             .then_with(|| log.query(a).cmp(log.query(b)))
     });
 
-    let mut model = QueryListModel::default();
+    let mut model = QueryListModel {
+        trained_until_ms: to,
+        ..QueryListModel::default()
+    };
     model.pin(&settings.whitelist, log, &counts);
     let mut index: HashMap<u32, u32> = HashMap::new();
     let mut entry_of = |model: &mut QueryListModel, index: &mut HashMap<u32, u32>, id: u32| {
@@ -102,6 +105,7 @@ fn build_hint(
             categories,
             (to, half_life_ms),
             (&ids, &score),
+            &|q| !settings.blacklist.contains(q),
         );
     }
     HintList { model, order }
@@ -171,6 +175,9 @@ impl Trainer for HintTrainer {
         metrics.put("listed", served.model.len());
         if personal {
             metrics.put("user_profiles", served.model.profiles.len());
+            let (users, queries) = served.model.own_sizes();
+            metrics.put("users_with_own_queries", users);
+            metrics.put("own_queries", queries);
         }
         let artifact = served.model.encode()?;
         steps.finish()?;

@@ -9,9 +9,11 @@
 //! query's smoothed click-through relative to the average (a hint nobody follows up is a poor hint). A
 //! `near_realtime` instance also learns each query's category (where its clicks land) and each user's affinity
 //! to categories from their recent searches and clicks, decayed like the counts: how much more of the user's
-//! activity a category has than of everyone's, smoothed towards 1. A request with a known `user_id` then ranks
-//! the candidate hints (the overall best and the best of every category) by score times the user's affinity to
-//! the hint's category.
+//! activity a category has than of everyone's, smoothed towards 1, and the user's own most used queries. A
+//! request with a known `user_id` then gets first the user's own queries searched at least twice (counting the
+//! searches since training that the live tail hands in), shown to that user only, then the candidate hints (the
+//! overall best and the best of every category) ranked by score times the user's affinity to the hint's
+//! category.
 //!
 //! Both: `blacklist` queries are never listed; `whitelist` queries are listed first, in file order. Evaluation
 //! trains on the window before the held-out days and compares with what happened in them (hot: overlap with the

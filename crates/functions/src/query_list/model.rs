@@ -7,10 +7,17 @@ use algocenter_domain::Error;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::query::live::LiveSearch;
 use crate::query::log::{QueryCount, QueryLog};
+use crate::query::normalise;
 
 const MAGIC: &[u8; 5] = b"ACQLS";
+/// Without the users' own queries: still read.
 const FORMAT_V1: u8 = 1;
+const FORMAT_V2: u8 = 2;
+
+/// Searches of a query by one user from which it is one of the user's own hints.
+pub const OWN_MIN_SEARCHES: u32 = 2;
 
 /// Longest list a request may ask for (`hit`), so the longest list kept.
 pub const MAX_HIT: usize = 30;
@@ -58,6 +65,36 @@ pub struct QueryListModel {
     pub(super) entry_category: Vec<u16>,
     pub(super) candidates: Vec<u32>,
     pub(super) profiles: HashMap<String, Affinity>,
+    /// Personalised hints: each user's own queries, most used first (only ever shown to that user).
+    pub(super) own: HashMap<String, Vec<OwnQuery>>,
+    /// Where the training window ended (0 in format-1 artifacts): the live tail counts searches from here on.
+    pub(super) trained_until_ms: i64,
+}
+
+/// The fields of a format-1 artifact.
+#[derive(Deserialize)]
+struct ModelV1 {
+    entries: Vec<ListedQuery>,
+    pinned: Vec<u32>,
+    by_pv: Vec<u32>,
+    by_uv: Vec<u32>,
+    default_uv: bool,
+    scores: Vec<f32>,
+    entry_category: Vec<u16>,
+    candidates: Vec<u32>,
+    profiles: HashMap<String, Affinity>,
+}
+
+/// A query of one user's own searches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(super) struct OwnQuery {
+    pub(super) normal: String,
+    /// As the user typed it.
+    pub(super) display: String,
+    /// The user's searches of it in the window.
+    pub(super) searches: u32,
+    /// The same, each halved every `half_life_days` of age, at the end of the window.
+    pub(super) weight: f32,
 }
 
 /// A user's affinity to categories: the ratio of their share of activity in a category to everyone's.
@@ -75,11 +112,29 @@ impl QueryListModel {
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| Error::internal("not a query list artifact"))?;
+        let corrupt =
+            |e: postcard::Error| Error::internal(format_args!("corrupt query list artifact: {e}"));
         match body.split_first() {
             Some((&FORMAT_V1, rest)) => {
-                let model: QueryListModel = postcard::from_bytes(rest).map_err(|e| {
-                    Error::internal(format_args!("corrupt query list artifact: {e}"))
-                })?;
+                let v1: ModelV1 = postcard::from_bytes(rest).map_err(corrupt)?;
+                let model = QueryListModel {
+                    entries: v1.entries,
+                    pinned: v1.pinned,
+                    by_pv: v1.by_pv,
+                    by_uv: v1.by_uv,
+                    default_uv: v1.default_uv,
+                    scores: v1.scores,
+                    entry_category: v1.entry_category,
+                    candidates: v1.candidates,
+                    profiles: v1.profiles,
+                    own: HashMap::new(),
+                    trained_until_ms: 0,
+                };
+                model.check()?;
+                Ok(model)
+            }
+            Some((&FORMAT_V2, rest)) => {
+                let model: QueryListModel = postcard::from_bytes(rest).map_err(corrupt)?;
                 model.check()?;
                 Ok(model)
             }
@@ -115,14 +170,28 @@ impl QueryListModel {
             .map_err(|e| TrainError::Failed(format!("encoding the model: {e}")))?;
         let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
         out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V1);
+        out.push(FORMAT_V2);
         out.extend_from_slice(&body);
         Ok(out)
     }
 
-    /// The first `hit` queries: whitelisted ones first, then, for a user with a profile (personalised `hint`),
-    /// the candidates by score times the user's affinity to their category, else the list in `order`.
-    pub fn top(&self, hit: usize, order: ListOrder, user: Option<&str>) -> Vec<&ListedQuery> {
+    /// The first `hit` queries (see [`QueryListModel::top_with_live`]), without searches since training.
+    pub fn top(&self, hit: usize, order: ListOrder, user: Option<&str>) -> Vec<ListedQuery> {
+        self.top_with_live(hit, order, user, &[])
+    }
+
+    /// The first `hit` queries: whitelisted ones first, then, for a known user (personalised `hint`), the
+    /// user's own queries searched at least [`OWN_MIN_SEARCHES`] times (in the window and in `live`, the
+    /// user's searches since training), most used first, then the candidates by score times the user's
+    /// affinity to their category; else the list in `order`. A user's own query is shown with the user's own
+    /// searches of it as `pv`.
+    pub fn top_with_live(
+        &self,
+        hit: usize,
+        order: ListOrder,
+        user: Option<&str>,
+        live: &[LiveSearch],
+    ) -> Vec<ListedQuery> {
         let mut chosen: Vec<u32> = Vec::with_capacity(hit);
         let take = |id: u32, chosen: &mut Vec<u32>| {
             if chosen.len() < hit && !chosen.contains(&id) {
@@ -132,6 +201,42 @@ impl QueryListModel {
         for &id in &self.pinned {
             take(id, &mut chosen);
         }
+        let own = user.map_or_else(Vec::new, |u| self.own_hints(u, live));
+        let mut listed: Vec<ListedQuery> = chosen
+            .iter()
+            .map(|&id| self.entries[id as usize].clone())
+            .collect();
+        // The user's own queries come next; a query also listed otherwise is shown once.
+        let mut own_shown: Vec<String> = Vec::new();
+        if !own.is_empty() {
+            let pinned: Vec<String> = listed.iter().map(|l| normalise(&l.query)).collect();
+            for q in own {
+                if listed.len() >= hit {
+                    break;
+                }
+                if !pinned.contains(&q.normal) {
+                    own_shown.push(q.normal.clone());
+                    listed.push(ListedQuery {
+                        query: q.display,
+                        pv: u64::from(q.searches),
+                        uv: 1,
+                        tags: TAG_POPULAR,
+                    });
+                }
+            }
+        }
+        let room = hit - listed.len();
+        let mut rest: Vec<u32> = Vec::with_capacity(room);
+        let take = |id: u32, rest: &mut Vec<u32>| {
+            if rest.len() < room
+                && !rest.contains(&id)
+                && !chosen.contains(&id)
+                && (own_shown.is_empty()
+                    || !own_shown.contains(&normalise(&self.entries[id as usize].query)))
+            {
+                rest.push(id);
+            }
+        };
         if let Some(affinity_of) = user.and_then(|u| self.profiles.get(u)) {
             let affinity = |id: u32| {
                 let c = self.entry_category[id as usize];
@@ -151,7 +256,7 @@ impl QueryListModel {
                 .collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             for (id, _) in ranked {
-                take(id, &mut chosen);
+                take(id, &mut rest);
             }
         }
         let uv = match order {
@@ -165,17 +270,52 @@ impl QueryListModel {
             &self.by_pv
         };
         for &id in list {
-            take(id, &mut chosen);
+            take(id, &mut rest);
         }
-        chosen
-            .into_iter()
-            .map(|id| &self.entries[id as usize])
-            .collect()
+        listed.extend(rest.into_iter().map(|id| self.entries[id as usize].clone()));
+        listed
+    }
+
+    /// The user's own queries searched at least [`OWN_MIN_SEARCHES`] times, counting `live`, most used first.
+    fn own_hints(&self, user: &str, live: &[LiveSearch]) -> Vec<OwnQuery> {
+        let mut own: Vec<OwnQuery> = self.own.get(user).cloned().unwrap_or_default();
+        for search in live {
+            match own.iter_mut().find(|q| q.normal == search.normal) {
+                Some(q) => {
+                    q.searches += 1;
+                    q.weight += 1.0;
+                }
+                None => own.push(OwnQuery {
+                    normal: search.normal.clone(),
+                    display: search.display.clone(),
+                    searches: 1,
+                    weight: 1.0,
+                }),
+            }
+        }
+        own.retain(|q| q.searches >= OWN_MIN_SEARCHES);
+        own.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then(b.searches.cmp(&a.searches))
+                .then_with(|| a.normal.cmp(&b.normal))
+        });
+        own
+    }
+
+    /// Where the training window ended; 0 when the artifact does not say (format 1).
+    pub fn trained_until_ms(&self) -> i64 {
+        self.trained_until_ms
     }
 
     /// Whether `user` gets personalised hints.
     pub fn knows_user(&self, user: &str) -> bool {
-        self.profiles.contains_key(user)
+        self.profiles.contains_key(user) || self.own.contains_key(user)
+    }
+
+    /// Users with own queries, and their queries in all.
+    pub fn own_sizes(&self) -> (usize, usize) {
+        (self.own.len(), self.own.values().map(Vec::len).sum())
     }
 
     pub fn len(&self) -> usize {

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::model::{Affinity, ListOrder, ListedQuery, NO_CATEGORY, QueryListModel};
+use super::model::{Affinity, ListOrder, ListedQuery, NO_CATEGORY, OwnQuery, QueryListModel};
 use crate::evaluation::{Metrics, share};
 use crate::progress::Steps;
 use crate::query::log::QueryLog;
@@ -16,6 +16,8 @@ const PER_CATEGORY: usize = 10;
 const USER_CATEGORIES: usize = 8;
 /// Most user profiles kept (the most recently active).
 const MAX_PROFILES: usize = 1_000_000;
+/// A user's own queries kept (the most used, recency-weighted).
+const OWN_PER_USER: usize = 8;
 /// Pseudo-events pulling a user's category shares towards everyone's. Smaller values trusted a handful of
 /// events too much and hinted worse than the overall list on held-out searches of generated data.
 const AFFINITY_PSEUDO_EVENTS: f64 = 20.0;
@@ -75,6 +77,7 @@ pub(super) fn personalise(
     categories: &Categories,
     (to, half_life_ms): (i64, f64),
     (ranked, score): (&[u32], &[f64]),
+    listable: &dyn Fn(&str) -> bool,
 ) {
     // A query's category: where most of its clicks land.
     let mut query_clicks: HashMap<u32, HashMap<u16, u32>> = HashMap::new();
@@ -98,8 +101,10 @@ pub(super) fn personalise(
         })
         .collect();
 
-    // A user's activity per category: their searches of categorised queries and their clicks, decayed.
+    // A user's activity per category: their searches of categorised queries and their clicks, decayed; and
+    // their own queries (searches, decayed searches).
     let mut activity: HashMap<u32, (i64, HashMap<u16, f64>)> = HashMap::new();
+    let mut own: HashMap<u32, HashMap<u32, (u32, f64)>> = HashMap::new();
     let mut everyone: HashMap<u16, f64> = HashMap::new();
     for &s in kept {
         let search = &log.searches[s as usize];
@@ -109,6 +114,15 @@ pub(super) fn personalise(
         let decay = 0.5f64.powf((to - search.at_ms).max(0) as f64 / half_life_ms);
         let (last, by_category) = activity.entry(search.identity).or_default();
         *last = (*last).max(search.at_ms);
+        if listable(log.query(search.query)) {
+            let used = own
+                .entry(search.identity)
+                .or_default()
+                .entry(search.query)
+                .or_default();
+            used.0 += 1;
+            used.1 += decay;
+        }
         let clicked = log
             .clicks_of(s, to)
             .filter_map(|click| categories.of_item.get(log.item(click.item)).copied());
@@ -160,6 +174,27 @@ pub(super) fn personalise(
     users.sort_by_key(|(_, last, _)| std::cmp::Reverse(*last));
     users.truncate(MAX_PROFILES);
     for (user, _, by_category) in users {
+        if let Some(used) = own.remove(&user) {
+            let mut used: Vec<(u32, (u32, f64))> = used.into_iter().collect();
+            used.sort_by(|a, b| {
+                b.1.1
+                    .total_cmp(&a.1.1)
+                    .then(b.1.0.cmp(&a.1.0))
+                    .then(a.0.cmp(&b.0))
+            });
+            used.truncate(OWN_PER_USER);
+            model.own.insert(
+                log.identity(user).to_string(),
+                used.into_iter()
+                    .map(|(q, (searches, weight))| OwnQuery {
+                        normal: log.query(q).to_string(),
+                        display: log.display(q).to_string(),
+                        searches,
+                        weight: weight as f32,
+                    })
+                    .collect(),
+            );
+        }
         let own: f64 = by_category.values().sum();
         if own <= 0.0 || total <= 0.0 {
             continue;
@@ -203,7 +238,7 @@ pub(super) fn insert_personal_metrics(
                 .insert(log.query(search.query).to_string());
         }
     }
-    let normal_forms = |hints: Vec<&ListedQuery>| -> Vec<String> {
+    let normal_forms = |hints: Vec<ListedQuery>| -> Vec<String> {
         hints.iter().map(|h| normalise(&h.query)).collect()
     };
     let hit =

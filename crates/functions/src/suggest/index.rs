@@ -10,9 +10,6 @@ use super::typo::OneEdit;
 use crate::TrainError;
 use crate::query::{is_usable, normalise, pinyin_keys};
 
-const MAGIC: &[u8; 5] = b"ACSUG";
-const FORMAT_V1: u8 = 1;
-
 /// Most completions a request may ask for.
 pub const MAX_HIT: usize = 30;
 /// Prefixes shared by more keys than this get a precomputed list.
@@ -32,8 +29,9 @@ pub struct Candidate {
     pub weight: f64,
 }
 
+/// The index as the artifact stores it (format 1 was this alone).
 #[derive(Serialize, Deserialize)]
-struct Body {
+pub(super) struct Body {
     displays: Vec<String>,
     keys: Vec<u8>,
     /// Runs of `[n, id, id, …]` for keys shared by several queries.
@@ -43,9 +41,11 @@ struct Body {
     lists: Vec<u32>,
 }
 
-/// A trained `suggest` generation.
+/// The global completion index of a `suggest` generation.
 pub struct SuggestIndex {
     displays: Vec<String>,
+    /// Each query's weight relative to the best one's (empty in format-1 artifacts).
+    weights: Vec<f32>,
     keys: Map<Vec<u8>>,
     multi: Vec<u32>,
     heavy: Map<Vec<u8>>,
@@ -208,7 +208,10 @@ impl SuggestIndex {
         }
         let heavy_map =
             Map::new(builder.into_inner().map_err(build_error)?).map_err(build_error)?;
+        let top = candidates.first().map_or(1.0, |c| c.weight);
+        let top = if top > 0.0 { top } else { 1.0 };
         Ok(SuggestIndex {
+            weights: candidates.iter().map(|c| (c.weight / top) as f32).collect(),
             displays: candidates.into_iter().map(|c| c.display).collect(),
             keys: key_map,
             multi,
@@ -329,44 +332,56 @@ impl SuggestIndex {
         self.heavy.len()
     }
 
-    pub(super) fn encode(&self) -> Result<Vec<u8>, TrainError> {
-        let body = Body {
-            displays: self.displays.clone(),
-            keys: self.keys.as_fst().as_bytes().to_vec(),
-            multi: self.multi.clone(),
-            heavy: self.heavy.as_fst().as_bytes().to_vec(),
-            lists: self.lists.clone(),
-        };
-        let body = postcard::to_allocvec(&body)
-            .map_err(|e| TrainError::Failed(format!("encoding the index: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&body);
-        Ok(out)
+    /// A query's weight relative to the best query's, in (0, 1].
+    pub fn weight(&self, id: u32) -> f64 {
+        match self.weights.get(id as usize) {
+            Some(&w) => f64::from(w),
+            // Format-1 artifacts kept only the order.
+            None => 1.0 / f64::from(id + 1),
+        }
     }
 
-    /// Reads an artifact; a foreign, truncated or corrupt file is an error.
-    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| Error::internal("not a suggestion index artifact"))?;
+    /// How a query is shown.
+    pub fn display(&self, id: u32) -> &str {
+        &self.displays[id as usize]
+    }
+
+    /// The number of the query whose normal form is `normal`, when it is in the index.
+    pub fn id_of(&self, normal: &str) -> Option<u32> {
+        let value = self.keys.get(normal)?;
+        let mut ids = Vec::new();
+        self.push_ids(value, &mut ids);
+        // A key can also be another query's pinyin: the query itself is the one whose spelling normalises to it.
+        ids.into_iter()
+            .find(|&id| normalise(&self.displays[id as usize]) == normal)
+    }
+
+    pub(super) fn to_body(&self) -> (Body, Vec<f32>) {
+        (
+            Body {
+                displays: self.displays.clone(),
+                keys: self.keys.as_fst().as_bytes().to_vec(),
+                multi: self.multi.clone(),
+                heavy: self.heavy.as_fst().as_bytes().to_vec(),
+                lists: self.lists.clone(),
+            },
+            self.weights.clone(),
+        )
+    }
+
+    /// The index of an artifact's body; a corrupt one is an error.
+    pub(super) fn from_body(body: Body, weights: Vec<f32>) -> Result<Self, Error> {
         let corrupt = |e: &dyn std::fmt::Display| {
             Error::internal(format_args!("corrupt suggestion index artifact: {e}"))
         };
-        let body: Body = match body.split_first() {
-            Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest).map_err(|e| corrupt(&e))?,
-            Some((format, _)) => {
-                return Err(Error::internal(format_args!(
-                    "suggestion index artifact of unknown format {format}"
-                )));
-            }
-            None => return Err(Error::internal("truncated suggestion index artifact")),
-        };
+        if !weights.is_empty() && weights.len() != body.displays.len() {
+            return Err(corrupt(&"weights and queries differ in number"));
+        }
         let index = SuggestIndex {
             keys: Map::new(body.keys).map_err(|e| corrupt(&e))?,
             heavy: Map::new(body.heavy).map_err(|e| corrupt(&e))?,
             displays: body.displays,
+            weights,
             multi: body.multi,
             lists: body.lists,
         };
@@ -485,12 +500,16 @@ mod tests {
     }
 
     #[test]
-    fn the_artifact_round_trips_and_corruption_is_an_error() {
-        let idx = index(&[("连衣裙", 10.0), ("dress", 3.0)], true);
-        let bytes = idx.encode().unwrap();
-        let back = SuggestIndex::decode(&bytes).unwrap();
-        assert_eq!(back.suggest("lyq", 5), ["连衣裙"]);
-        assert!(SuggestIndex::decode(&bytes[..bytes.len() / 2]).is_err());
-        assert!(SuggestIndex::decode(b"ACPOP\x01").is_err());
+    fn weights_are_relative_to_the_best_and_queries_are_found_by_normal_form() {
+        let idx = index(&[("连衣裙", 10.0), ("dress", 5.0), ("lyq", 1.0)], true);
+        assert_eq!(idx.weight(0), 1.0);
+        assert_eq!(idx.weight(1), 0.5);
+        assert_eq!(idx.id_of("dress"), Some(1));
+        assert_eq!(
+            idx.id_of("lyq"),
+            Some(2),
+            "not 连衣裙, whose initials are the same key"
+        );
+        assert_eq!(idx.id_of("dre"), None);
     }
 }

@@ -9,7 +9,7 @@ use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_t
 use algocenter_domain::data::InMemoryData;
 use algocenter_functions::progress::{Level, describe, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, Trainer, TrainingJob};
-use algocenter_generator::{GeneratorConfig, World};
+use algocenter_generator::{GeneratorConfig, Habits, World};
 
 pub const NOW: i64 = 1_790_000_000_000;
 
@@ -97,6 +97,7 @@ pub fn train_reporting(
         now_ms: NOW,
         data,
         resources: &resources,
+        artifacts: &BTreeMap::new(),
     };
     trainer.train(&job, progress)
 }
@@ -104,10 +105,16 @@ pub fn train_reporting(
 /// A generated world ending at [`NOW`], and its searches, clicks and items (exposures are left out: the query
 /// functions do not read them, and they are most of the volume).
 pub fn generated(searches: u64, seed: u64) -> (World, InMemoryData) {
+    generated_with(searches, seed, Habits::OFF)
+}
+
+/// [`generated`], the users having `habits`.
+pub fn generated_with(searches: u64, seed: u64, habits: Habits) -> (World, InMemoryData) {
     let world = World::new(GeneratorConfig {
         seed,
         end_ms: NOW,
         searches,
+        habits,
         ..GeneratorConfig::for_events(searches * 12, 14, NOW, seed)
     });
     let mut data = InMemoryData {

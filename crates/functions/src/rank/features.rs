@@ -1,0 +1,501 @@
+//! The generators of a `feature_generator` resource, computed: one example (a search's situation and one
+//! candidate item) becomes one value per output column, the same way in training and in serving.
+//!
+//! Inputs are resolved once per side: the situation's (user, query, context) once per search, the item's
+//! attributes once per item, and only the time-dependent system features (an item's recent exposures and clicks,
+//! the queries it was clicked for, a user's recent behaviour) per example, through [`Facts`], which the trainer
+//! answers as of the example's day and the served model as of its training.
+//!
+//! A numeric generator (`raw`, `lookup`, `sequence`, the ratio methods of `overlap`) gives a number (NaN when an
+//! input is missing). A categorical one (`id`, `combo`, the word methods of `overlap`) gives hashed keys, which
+//! the model turns into numbers by target statistics (see [`super::encoding`]).
+
+use algocenter_domain::feature_generator::{Input, Kind, MAX_INPUTS, Source, Spec, system_feature};
+use serde_json::{Map, Value};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::query::{normalise, terms};
+
+/// Most keys a categorical generator gives one example (a combo of multi-valued inputs is a cross product).
+pub const MAX_KEYS: usize = 16;
+/// Separator of multi-valued strings in OpenSearch's feature configuration (ASCII 29).
+pub const MULTI_VALUE_SEPARATOR: char = '\u{1d}';
+
+/// The item system features that change with time, as numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Exposures.
+    Pv,
+    /// Clicks.
+    Ipv,
+    /// Click-through rate, smoothed.
+    Ctr,
+}
+
+/// The item system maps: what an item was clicked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ClickMap {
+    QueryScore,
+    QueryCtr,
+    TermScore,
+    TermCtr,
+}
+
+/// Days of the `system_all_nid_*` counters.
+pub const COUNTER_DAYS: [u32; 3] = [1, 7, 30];
+
+fn counter_of(name: &str) -> Option<(Counter, usize)> {
+    let rest = name.strip_prefix("system_all_nid_")?;
+    let (counter, days) = rest.rsplit_once('_')?;
+    let counter = match counter {
+        "pv" => Counter::Pv,
+        "ipv" => Counter::Ipv,
+        "ctr" => Counter::Ctr,
+        _ => return None,
+    };
+    let days: u32 = days.parse().ok()?;
+    Some((counter, COUNTER_DAYS.iter().position(|&d| d == days)?))
+}
+
+fn click_map_of(name: &str) -> Option<ClickMap> {
+    match name {
+        "system_query_score_decay" => Some(ClickMap::QueryScore),
+        "system_query_ctr_decay" => Some(ClickMap::QueryCtr),
+        "system_qterm_score_decay" => Some(ClickMap::TermScore),
+        "system_qterm_ctr_decay" => Some(ClickMap::TermCtr),
+        _ => None,
+    }
+}
+
+/// What the time-dependent system features are at the example's time.
+pub trait Facts {
+    /// `counter` of `item` over the last `COUNTER_DAYS[days]` days.
+    fn counter(&self, item: &str, counter: Counter, days: usize) -> Option<f64>;
+    /// The value of `key` (a normalised query or term, hashed by [`text_key`]) in `item`'s click map.
+    fn click_map(&self, item: &str, map: ClickMap, key: u64) -> Option<f64>;
+    /// Whether the item has any click map (a lookup of a missing key is then 0, not missing).
+    fn has_click_map(&self, item: &str) -> bool;
+    /// `user`'s most recent items (oldest first): clicked, or bought with `buys`.
+    fn sequence(&self, user: &str, buys: bool) -> &[String];
+    fn item_attribute(&self, item: &str, name: &str) -> Option<&Value>;
+    fn user_attribute(&self, user: &str, name: &str) -> Option<&Value>;
+}
+
+/// The key of a normalised text (a query or a term), as click maps and lookups use it.
+pub fn text_key(normalised: &str) -> u64 {
+    xxh3_64_with_seed(normalised.as_bytes(), 0x7465_7874)
+}
+
+fn discrete_key(s: &str) -> u64 {
+    xxh3_64_with_seed(s.as_bytes(), 0x6964)
+}
+
+/// A text as overlap compares it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Text {
+    pub normalised: String,
+    /// Distinct term keys, sorted.
+    pub terms: Vec<u64>,
+}
+
+impl Text {
+    pub fn new(raw: &str) -> Text {
+        let normalised = normalise(raw);
+        let mut keys: Vec<u64> = terms(&normalised).iter().map(|t| text_key(t)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Text {
+            normalised,
+            terms: keys,
+        }
+    }
+}
+
+/// The search an example belongs to.
+#[derive(Clone, Debug, Default)]
+pub struct Situation<'a> {
+    pub user: &'a str,
+    pub query: &'a str,
+    pub context: &'a [(String, String)],
+}
+
+/// An input's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved {
+    Missing,
+    Numbers(Vec<f64>),
+    /// Discrete values, hashed.
+    Keys(Vec<u64>),
+    Text(Text),
+    /// `k:v` pairs: the key's [`text_key`] and the value.
+    Map(Vec<(u64, f64)>),
+    /// Resolved per example through [`Facts`].
+    Counter(Counter, usize),
+    ClickMap(ClickMap),
+}
+
+/// What a generator wants an input as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    Keys,
+    Numbers,
+    Text,
+    Map,
+    Sequence,
+}
+
+fn want(kind: Kind, index: usize) -> Want {
+    match (kind, index) {
+        (Kind::Raw, _) => Want::Numbers,
+        (Kind::Lookup, 0) => Want::Map,
+        (Kind::Overlap, _) => Want::Text,
+        (Kind::Sequence, 0) => Want::Sequence,
+        _ => Want::Keys,
+    }
+}
+
+fn numbers_of(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Number(n) => n.as_f64().into_iter().collect(),
+        Value::Bool(b) => vec![f64::from(u8::from(*b))],
+        Value::String(s) => s
+            .split([MULTI_VALUE_SEPARATOR, ','])
+            .filter_map(|p| p.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .collect(),
+        Value::Array(a) => a.iter().flat_map(numbers_of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn strings_of(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.extend(
+            s.split(MULTI_VALUE_SEPARATOR)
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        ),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
+        Value::Array(a) => a.iter().for_each(|v| strings_of(v, out)),
+        _ => {}
+    }
+}
+
+fn map_of(value: &Value) -> Vec<(u64, f64)> {
+    let mut out = Vec::new();
+    match value {
+        Value::Object(o) => {
+            for (k, v) in o {
+                if let Some(x) = numbers_of(v).first() {
+                    out.push((text_key(&normalise(k)), *x));
+                }
+            }
+        }
+        other => {
+            let mut entries = Vec::new();
+            strings_of(other, &mut entries);
+            for e in entries {
+                if let Some((k, v)) = e.rsplit_once(':')
+                    && let Ok(x) = v.trim().parse::<f64>()
+                {
+                    out.push((text_key(&normalise(k)), x));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A document attribute (or context value) as `want`.
+fn from_value(value: Option<&Value>, want: Want) -> Resolved {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Resolved::Missing;
+    };
+    match want {
+        Want::Numbers => {
+            let n = numbers_of(value);
+            if n.is_empty() {
+                Resolved::Missing
+            } else {
+                Resolved::Numbers(n)
+            }
+        }
+        Want::Keys => {
+            let mut s = Vec::new();
+            strings_of(value, &mut s);
+            if s.is_empty() {
+                Resolved::Missing
+            } else {
+                Resolved::Keys(s.iter().map(|x| discrete_key(x)).collect())
+            }
+        }
+        Want::Text => {
+            let mut s = Vec::new();
+            strings_of(value, &mut s);
+            if s.is_empty() {
+                Resolved::Missing
+            } else {
+                Resolved::Text(Text::new(&s.join(" ")))
+            }
+        }
+        Want::Map => {
+            let m = map_of(value);
+            if m.is_empty() {
+                Resolved::Missing
+            } else {
+                Resolved::Map(m)
+            }
+        }
+        Want::Sequence => {
+            let mut s = Vec::new();
+            strings_of(value, &mut s);
+            if s.is_empty() {
+                Resolved::Missing
+            } else {
+                Resolved::Keys(s.iter().map(|x| discrete_key(x)).collect())
+            }
+        }
+    }
+}
+
+/// The query as `want`: the whole normalised query, or its terms.
+fn query_value(query: &str, whole: bool, want: Want) -> Resolved {
+    let normalised = normalise(query);
+    if normalised.is_empty() {
+        return Resolved::Missing;
+    }
+    match want {
+        Want::Text if whole => Resolved::Text(Text::new(query)),
+        Want::Text => Resolved::Text(Text::new(query)),
+        Want::Keys if whole => Resolved::Keys(vec![text_key(&normalised)]),
+        Want::Keys => {
+            let mut keys: Vec<u64> = terms(&normalised).iter().map(|t| text_key(t)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            Resolved::Keys(keys)
+        }
+        Want::Numbers => Resolved::Numbers(vec![terms(&normalised).len() as f64]),
+        Want::Map | Want::Sequence => Resolved::Missing,
+    }
+}
+
+/// The generators of a model, ready to compute examples.
+#[derive(Clone, Debug)]
+pub struct Generators {
+    pub specs: Vec<Spec>,
+    /// Per generator: its first column and its number of columns.
+    first_column: Vec<usize>,
+    widths: Vec<usize>,
+    columns: usize,
+}
+
+/// The values of one side (the situation's or the item's) for every generator input.
+pub type Side = Vec<Vec<Resolved>>;
+
+/// One example's output: numbers by column, and the keys of categorical columns.
+#[derive(Clone, Debug, Default)]
+pub struct Row {
+    pub numbers: Vec<f32>,
+    /// Per column: keys (empty for numeric columns and missing values).
+    pub keys: Vec<Vec<u64>>,
+}
+
+impl Generators {
+    pub fn new(specs: Vec<Spec>) -> Generators {
+        let mut first_column = Vec::with_capacity(specs.len());
+        let mut widths = Vec::with_capacity(specs.len());
+        let mut columns = 0;
+        for s in &specs {
+            first_column.push(columns);
+            widths.push(s.columns().len());
+            columns += s.columns().len();
+        }
+        Generators {
+            specs,
+            first_column,
+            widths,
+            columns,
+        }
+    }
+
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// Column names, in order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.specs.iter().flat_map(Spec::columns).collect()
+    }
+
+    /// Whether column `c` is categorical, and its generator.
+    pub fn column_generator(&self, c: usize) -> usize {
+        self.first_column.partition_point(|&f| f <= c) - 1
+    }
+
+    pub fn is_categorical(&self, c: usize) -> bool {
+        let s = &self.specs[self.column_generator(c)];
+        s.kind.is_categorical(s.method)
+    }
+
+    fn resolve(
+        &self,
+        spec: &Spec,
+        input: &Input,
+        want: Want,
+        situation: &Situation<'_>,
+        item: Option<(&str, Option<&Map<String, Value>>)>,
+        facts: &dyn Facts,
+    ) -> Resolved {
+        if let Some((source, _)) = system_feature(&input.name) {
+            return match (source, input.name.as_str()) {
+                (Source::Item, "system_item_id") => match item {
+                    Some((id, _)) => from_value(Some(&Value::from(id)), want),
+                    None => Resolved::Missing,
+                },
+                (Source::Item, name) => {
+                    if let Some((c, d)) = counter_of(name) {
+                        Resolved::Counter(c, d)
+                    } else if let Some(m) = click_map_of(name) {
+                        Resolved::ClickMap(m)
+                    } else {
+                        Resolved::Missing
+                    }
+                }
+                (Source::User, "system_user_id") if !situation.user.is_empty() => {
+                    from_value(Some(&Value::from(situation.user)), want)
+                }
+                (Source::User, "system_raw_q_ultra") => query_value(situation.query, true, want),
+                (Source::User, "system_raw_q_terms") => query_value(situation.query, false, want),
+                (Source::User, "system_user_click_seq") => {
+                    sequence_keys(spec, facts.sequence(situation.user, false), facts)
+                }
+                (Source::User, "system_user_buy_seq") => {
+                    sequence_keys(spec, facts.sequence(situation.user, true), facts)
+                }
+                _ => Resolved::Missing,
+            };
+        }
+        match input.source {
+            Source::Item => match item {
+                Some((id, attributes)) => {
+                    let value = match attributes {
+                        Some(a) => a.get(&input.name),
+                        None => facts.item_attribute(id, &input.name),
+                    };
+                    from_value(value, want)
+                }
+                None => Resolved::Missing,
+            },
+            Source::User => from_value(facts.user_attribute(situation.user, &input.name), want),
+            Source::Context => {
+                let value = situation
+                    .context
+                    .iter()
+                    .find(|(k, _)| *k == input.name)
+                    .map(|(_, v)| Value::from(v.as_str()));
+                match (want, value) {
+                    // A context value that reads as a number is one.
+                    (Want::Numbers, Some(Value::String(s))) => match s.trim().parse::<f64>() {
+                        Ok(x) if x.is_finite() => Resolved::Numbers(vec![x]),
+                        _ => Resolved::Missing,
+                    },
+                    (w, v) => from_value(v.as_ref(), w),
+                }
+            }
+            Source::Query => match input.name.as_str() {
+                "raw" => query_value(situation.query, true, want),
+                "terms" => query_value(situation.query, false, want),
+                "length" => query_value(situation.query, false, Want::Numbers),
+                _ => Resolved::Missing,
+            },
+        }
+    }
+
+    /// The situation's inputs (user, query, context); item inputs stay `Missing` here.
+    pub fn situation_side(&self, situation: &Situation<'_>, facts: &dyn Facts) -> Side {
+        self.side(situation, None, facts, |s| s != Source::Item)
+    }
+
+    /// An item's inputs; `attributes` given by a request override what `facts` know.
+    pub fn item_side(
+        &self,
+        id: &str,
+        attributes: Option<&Map<String, Value>>,
+        facts: &dyn Facts,
+    ) -> Side {
+        self.side(&Situation::default(), Some((id, attributes)), facts, |s| {
+            s == Source::Item
+        })
+    }
+
+    fn side(
+        &self,
+        situation: &Situation<'_>,
+        item: Option<(&str, Option<&Map<String, Value>>)>,
+        facts: &dyn Facts,
+        mine: impl Fn(Source) -> bool,
+    ) -> Side {
+        self.specs
+            .iter()
+            .map(|s| {
+                s.inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, input)| {
+                        if mine(input.source) {
+                            self.resolve(s, input, want(s.kind, i), situation, item, facts)
+                        } else {
+                            Resolved::Missing
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Computes one example into `row` (resized to the columns).
+    pub fn compute(
+        &self,
+        situation: (&Situation<'_>, &Side),
+        item: (&str, &Side),
+        facts: &dyn Facts,
+        row: &mut Row,
+    ) {
+        let (_, situation_side) = situation;
+        let (item_id, item_side) = item;
+        row.numbers.clear();
+        row.numbers.resize(self.columns, f32::NAN);
+        row.keys.resize_with(self.columns, Vec::new);
+        row.keys.iter_mut().for_each(Vec::clear);
+        const MISSING: Resolved = Resolved::Missing;
+        for (g, spec) in self.specs.iter().enumerate() {
+            let mut inputs: [&Resolved; MAX_INPUTS] = [&MISSING; MAX_INPUTS];
+            for (i, input) in spec.inputs.iter().enumerate() {
+                inputs[i] = if input.source == Source::Item {
+                    &item_side[g][i]
+                } else {
+                    &situation_side[g][i]
+                };
+            }
+            let column = self.first_column[g];
+            compute_one(
+                spec,
+                g,
+                &inputs[..spec.inputs.len()],
+                item_id,
+                facts,
+                &mut row.numbers[column..column + self.widths[g]],
+                &mut row.keys[column],
+            );
+        }
+    }
+}
+
+mod compute;
+
+use compute::{compute_one, sequence_keys};
+
+#[cfg(test)]
+mod tests;

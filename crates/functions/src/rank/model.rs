@@ -1,0 +1,294 @@
+//! A trained `rank` generation: the generators, the encodings of its categorical columns, the trees, the facts
+//! as of the end of its window and, when the instance names one, the `ctr` model whose score is a column. Scores
+//! candidates and explains each score as the feature values the generators computed and the contributions of
+//! the features along the trees' paths.
+
+use std::collections::{HashMap, HashSet};
+
+use algocenter_domain::feature_generator::specs;
+use algocenter_domain::resource::{Feature, Generator};
+use algocenter_domain::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::encoding::Encoding;
+use super::facts::{LoadedFacts, ServedFacts};
+use super::features::{Facts, Generators, Row, Side, Situation};
+use super::lambdarank::Ensemble;
+use crate::ctr::{self, CtrModel};
+
+/// The name of the `ctr` instance's score among the columns.
+pub const CTR_COLUMN: &str = "ctr_instance_score";
+
+/// A generator as the artifact keeps it (no optional fields: the artifact format is not self-describing).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredGenerator {
+    pub generator: String,
+    pub inputs: Vec<(String, String)>,
+    pub output: String,
+    pub options: Vec<(String, String)>,
+}
+
+impl From<&Generator> for StoredGenerator {
+    fn from(g: &Generator) -> Self {
+        StoredGenerator {
+            generator: g.generator.clone(),
+            inputs: g
+                .features
+                .iter()
+                .map(|f| (f.name.clone(), f.feature_type.clone()))
+                .collect(),
+            output: g.output.clone(),
+            options: g
+                .options
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl From<&StoredGenerator> for Generator {
+    fn from(g: &StoredGenerator) -> Self {
+        Generator {
+            generator: g.generator.clone(),
+            features: g
+                .inputs
+                .iter()
+                .map(|(n, t)| Feature {
+                    name: n.clone(),
+                    feature_type: t.clone(),
+                })
+                .collect(),
+            output: g.output.clone(),
+            options: g.options.iter().cloned().collect(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Stored {
+    pub generators: Vec<StoredGenerator>,
+    /// Per generator column: the encoding of a categorical column.
+    pub encodings: Vec<Option<Encoding>>,
+    pub ensemble: Ensemble,
+    pub facts: ServedFacts,
+    /// The ctr artifact whose score is the last column.
+    pub ctr: Option<Vec<u8>>,
+}
+
+/// A candidate: its id and, when the request gives them, its attributes.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    pub id: &'a str,
+    pub attributes: Option<&'a Map<String, Value>>,
+}
+
+/// Why a candidate scored what it did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    /// Every column's value as the model saw it (categorical columns encoded), by name; NaN is missing.
+    pub values: Vec<(String, f32)>,
+    /// The largest contributions by absolute value, largest first.
+    pub contributions: Vec<(String, f32)>,
+    /// The part of the score no feature explains.
+    pub bias: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    pub score: f32,
+    pub explanation: Option<Explanation>,
+}
+
+pub struct RankModel {
+    generators: Generators,
+    /// The attribute inputs of every item the model knows, resolved once at load: a rerank then only computes
+    /// what depends on the request.
+    item_sides: HashMap<String, Side>,
+    encodings: Vec<Option<Encoding>>,
+    ensemble: Ensemble,
+    facts: LoadedFacts,
+    ctr: Option<CtrModel>,
+    columns: Vec<String>,
+}
+
+impl std::fmt::Debug for RankModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RankModel")
+            .field("columns", &self.columns)
+            .field("trees", &self.ensemble.trees.len())
+            .finish()
+    }
+}
+
+/// The model's input row of one example: generator columns (categorical ones encoded), then the ctr score.
+pub(crate) fn model_row(
+    generated: &Row,
+    encodings: &[Option<Encoding>],
+    ctr_score: Option<f32>,
+    out: &mut Vec<f32>,
+) {
+    out.clear();
+    for (c, &v) in generated.numbers.iter().enumerate() {
+        out.push(match &encodings[c] {
+            Some(e) => e.encode(&generated.keys[c]),
+            None => v,
+        });
+    }
+    if let Some(s) = ctr_score {
+        out.push(s);
+    }
+}
+
+/// The ctr model's click probabilities of `candidates` in `situation` (at position 1: relevance, not the old
+/// order).
+pub(crate) fn ctr_scores(
+    model: &CtrModel,
+    situation: &Situation<'_>,
+    candidates: &[(&str, Option<&Map<String, Value>>)],
+) -> Vec<f32> {
+    let documents: Vec<Option<algocenter_domain::document::Document>> = candidates
+        .iter()
+        .map(|(id, a)| {
+            a.map(|a| algocenter_domain::document::Document {
+                id: id.to_string(),
+                attributes: a.clone(),
+            })
+        })
+        .collect();
+    let wanted: Vec<ctr::Candidate<'_>> = candidates
+        .iter()
+        .zip(&documents)
+        .map(|((id, _), d)| ctr::Candidate {
+            id,
+            attributes: d.as_ref(),
+        })
+        .collect();
+    model.score(
+        &ctr::Situation {
+            user: (!situation.user.is_empty()).then_some(situation.user),
+            query: (!situation.query.is_empty()).then_some(situation.query),
+            context: situation.context,
+            position: 1,
+        },
+        &wanted,
+    )
+}
+
+impl RankModel {
+    pub(crate) fn from_stored(stored: Stored) -> Result<RankModel> {
+        let generators: Vec<Generator> = stored.generators.iter().map(Generator::from).collect();
+        let specs =
+            specs(&generators).map_err(|e| Error::internal(format_args!("rank model: {e}")))?;
+        let generators = Generators::new(specs);
+        let ctr = stored.ctr.as_deref().map(CtrModel::decode).transpose()?;
+        let mut columns = generators.column_names();
+        if ctr.is_some() {
+            columns.push(CTR_COLUMN.to_string());
+        }
+        let facts = LoadedFacts::new(stored.facts);
+        let known: HashSet<&String> = facts.facts.items.keys().chain(facts.items.keys()).collect();
+        let item_sides = known
+            .into_iter()
+            .map(|id| (id.clone(), generators.item_side(id, None, &facts)))
+            .collect();
+        Ok(RankModel {
+            item_sides,
+            generators,
+            encodings: stored.encodings,
+            ensemble: stored.ensemble,
+            facts,
+            ctr,
+            columns,
+        })
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<RankModel> {
+        let stored: Stored = postcard::from_bytes(bytes)
+            .map_err(|e| Error::internal(format_args!("rank model: {e}")))?;
+        RankModel::from_stored(stored)
+    }
+
+    /// Feature columns, in the model's order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn trees(&self) -> usize {
+        self.ensemble.trees.len()
+    }
+
+    /// Whether the model knows `item` (its facts or its attributes).
+    pub fn knows_item(&self, item: &str) -> bool {
+        self.facts.facts.items.contains_key(item) || self.facts.items.contains_key(item)
+    }
+
+    /// Scores `candidates`; with `explain_top`, explains each score with that many contributions.
+    pub fn score(
+        &self,
+        situation: &Situation<'_>,
+        candidates: &[Candidate<'_>],
+        explain_top: Option<usize>,
+    ) -> Vec<Scored> {
+        let facts: &dyn Facts = &self.facts;
+        let side = self.generators.situation_side(situation, facts);
+        let ctr = self.ctr.as_ref().map(|m| {
+            let list: Vec<(&str, Option<&Map<String, Value>>)> =
+                candidates.iter().map(|c| (c.id, c.attributes)).collect();
+            ctr_scores(m, situation, &list)
+        });
+        let mut generated = Row::default();
+        let mut row = Vec::with_capacity(self.columns.len());
+        candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let resolved;
+                let item = match (c.attributes, self.item_sides.get(c.id)) {
+                    (None, Some(known)) => known,
+                    _ => {
+                        resolved = self.generators.item_side(c.id, c.attributes, facts);
+                        &resolved
+                    }
+                };
+                self.generators
+                    .compute((situation, &side), (c.id, item), facts, &mut generated);
+                model_row(
+                    &generated,
+                    &self.encodings,
+                    ctr.as_ref().map(|s| s[i]),
+                    &mut row,
+                );
+                let score = self.ensemble.predict(&row);
+                let explanation = explain_top.map(|top| {
+                    let (bias, contributions) = self.ensemble.attribute(&row, row.len());
+                    let mut largest: Vec<(String, f32)> = self
+                        .columns
+                        .iter()
+                        .cloned()
+                        .zip(contributions)
+                        .filter(|(_, c)| *c != 0.0)
+                        .collect();
+                    largest.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+                    largest.truncate(top);
+                    Explanation {
+                        values: self
+                            .columns
+                            .iter()
+                            .cloned()
+                            .zip(row.iter().copied())
+                            .collect(),
+                        contributions: largest,
+                        bias,
+                    }
+                });
+                Scored { score, explanation }
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn encode(stored: &Stored) -> std::result::Result<Vec<u8>, postcard::Error> {
+    postcard::to_allocvec(stored)
+}
