@@ -141,7 +141,7 @@ async fn encoded_path_segments_are_decoded_one_by_one() {
     server
         .call(
             "GET",
-            "/v4/openapi/app-groups/shop/functions/rank/instances",
+            "/v4/openapi/app-groups/shop/functions/no_such_function/instances",
             None,
         )
         .await
