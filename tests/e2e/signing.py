@@ -16,9 +16,9 @@ from conftest import ADMIN_ID, ADMIN_SECRET
 
 
 def opensearch_request(address, method, path, body=None, query=None, key_id=ADMIN_ID, secret=ADMIN_SECRET,
-                       tamper=None):
+                       tamper=None, text=False):
     """Signs with OpensearchUtil.get_signature and sends; `tamper(body) -> body` changes the body after signing.
-    Answers (status, parsed JSON body)."""
+    Answers (status, parsed JSON body), or (status, body as text) with `text`."""
     data = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
     request = TeaRequest()
     request.method = method
@@ -39,6 +39,8 @@ def opensearch_request(address, method, path, body=None, query=None, key_id=ADMI
     url = path + ("?" + urlencode(query) if query else "")
     connection.request(method, url, body=data or None, headers=request.headers)
     response = connection.getresponse()
+    if text:
+        return response.status, response.read().decode()
     return response.status, json.loads(response.read() or b"null")
 
 

@@ -48,7 +48,7 @@ pub enum Command {
     /// instance of every function with a progress bar, print what each serves.
     Demo(DemoArgs),
     /// Ask a trained instance: rerank items (ctr, pop, rank), top searches (hot), hints (hint), completions
-    /// (suggest), categories of queries (category).
+    /// (suggest), categories of queries (category), spelling corrections (correction), synonyms (synonym).
     Predict(PredictArgs),
     /// Send one signed request to any API path and print the JSON answer (like curl, but signed as the SDKs do).
     Call {
@@ -81,7 +81,7 @@ pub struct PredictArgs {
     /// A context feature `name=value` (ctr); repeat for several.
     #[arg(long = "context", value_name = "NAME=VALUE")]
     pub context: Vec<String>,
-    /// Queries to categorise (category); repeat for several.
+    /// Queries to categorise (category), correct (correction) or expand (synonym); repeat for several.
     #[arg(long = "text", value_name = "QUERY")]
     pub texts: Vec<String>,
     /// How many answers (hot, hint, suggest; category: categories per query).
@@ -159,6 +159,10 @@ pub struct GenerateArgs {
     /// Distinct queries [default: grows with --events, 50,000 at 1.2 M events].
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub queries: Option<u32>,
+    /// Users also type other words for a concept (synonyms) and misspell, then search what they meant; the truth
+    /// in truth_synonyms.csv (the groups), truth_synonym_searches.csv and truth_misspellings.csv.
+    #[arg(long)]
+    pub lexicon: bool,
     /// Search habits of the users: `shop` (none: every query drawn afresh) or `web` (a third of searches repeat
     /// the user's own, navigational queries, typos corrected minutes later; their truth in truth_typos.csv).
     #[arg(long, default_value = "shop", value_parser = ["shop", "web"])]

@@ -8,7 +8,10 @@ use std::time::Instant;
 
 use algocenter_domain::document::DocumentKind;
 use algocenter_generator::query_analysis::{FILLERS, QaConfig, QaWorld};
-use algocenter_generator::{GeneratorConfig, Habits, World, document_record, push_record};
+use algocenter_generator::{
+    GeneratorConfig, Habits, Lexicon, LexiconTruth, World, document_record, push_record,
+    synonym_groups,
+};
 
 use crate::cli::GenerateArgs;
 
@@ -29,6 +32,9 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     config.queries = args.queries.unwrap_or(config.queries);
     if args.habits == "web" {
         config.habits = Habits::WEB;
+    }
+    if args.lexicon {
+        config.lexicon = Lexicon::SHOP;
     }
     let world = World::new(config);
 
@@ -79,11 +85,17 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     }
     let mut typos = create(&args.out, "truth_typos.csv")?;
     writeln!(typos, "user_id,typo_rn,typo,corrected_rn,intended")?;
+    let mut lexicon = if args.lexicon {
+        Some(LexiconFiles::create(&args.out)?)
+    } else {
+        None
+    };
     let mut count = 0u64;
     let mut failure: Option<std::io::Error> = None;
     let mut typo_failure: Option<std::io::Error> = None;
+    let mut lexicon_failure: Option<std::io::Error> = None;
     let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    world.events_with_truth(
+    world.events_with_all_truth(
         &mut |event, p_click| {
             if failure.is_some() {
                 return;
@@ -121,12 +133,23 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
                 typo_failure = Some(e);
             }
         },
+        &mut |truth: LexiconTruth| {
+            if let Some(files) = lexicon.as_mut()
+                && lexicon_failure.is_none()
+                && let Err(e) = files.write(&truth)
+            {
+                lexicon_failure = Some(e);
+            }
+        },
     );
-    if let Some(e) = failure.or(typo_failure) {
+    if let Some(e) = failure.or(typo_failure).or(lexicon_failure) {
         return Err(e);
     }
     behaviour.flush()?;
     typos.flush()?;
+    if let Some(files) = lexicon.as_mut() {
+        files.flush()?;
+    }
     if let Some(w) = exposures.as_mut() {
         w.flush()?;
     }
@@ -188,6 +211,69 @@ fn write_query_analysis(args: &GenerateArgs) -> std::io::Result<(u64, QaConfig)>
     }
     behaviour.flush()?;
     Ok((count, world.config().clone()))
+}
+
+/// The truth of the vocabulary habits (`--lexicon`).
+struct LexiconFiles {
+    synonym_searches: BufWriter<File>,
+    misspellings: BufWriter<File>,
+}
+
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+impl LexiconFiles {
+    fn create(dir: &Path) -> std::io::Result<Self> {
+        let mut groups = create(dir, "truth_synonyms.csv")?;
+        writeln!(groups, "group,word")?;
+        for (n, group) in synonym_groups().iter().enumerate() {
+            for word in group {
+                writeln!(groups, "{n},{}", quoted(word))?;
+            }
+        }
+        groups.flush()?;
+        let mut synonym_searches = create(dir, "truth_synonym_searches.csv")?;
+        writeln!(synonym_searches, "user_id,rn,typed,meant,reformulated")?;
+        let mut misspellings = create(dir, "truth_misspellings.csv")?;
+        writeln!(
+            misspellings,
+            "user_id,typo_rn,typo,corrected_rn,intended,kind"
+        )?;
+        Ok(LexiconFiles {
+            synonym_searches,
+            misspellings,
+        })
+    }
+
+    fn write(&mut self, truth: &LexiconTruth) -> std::io::Result<()> {
+        match truth {
+            LexiconTruth::Synonym(s) => writeln!(
+                self.synonym_searches,
+                "{},{},{},{},{}",
+                quoted(&s.user),
+                quoted(&s.rn),
+                quoted(&s.typed),
+                quoted(&s.meant),
+                s.reformulated
+            ),
+            LexiconTruth::Misspelling(m) => writeln!(
+                self.misspellings,
+                "{},{},{},{},{},{}",
+                quoted(&m.user),
+                quoted(&m.typo_rn),
+                quoted(&m.typo),
+                quoted(&m.corrected_rn),
+                quoted(&m.intended),
+                m.kind.as_str()
+            ),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.synonym_searches.flush()?;
+        self.misspellings.flush()
+    }
 }
 
 pub fn run(args: GenerateArgs) -> ExitCode {

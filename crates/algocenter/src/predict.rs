@@ -79,6 +79,10 @@ fn body(function: Function, args: &PredictArgs) -> Result<Value, Failure> {
                 body.insert("topK".into(), json!(hit));
             }
         }
+        Function::Correction | Function::Synonym => {
+            need("--text QUERY (repeat for several)", !args.texts.is_empty())?;
+            body.insert("queries".into(), json!(args.texts));
+        }
     }
     Ok(Value::Object(body))
 }
@@ -185,6 +189,44 @@ fn print(function: Function, result: &Value) {
                     })
                     .collect();
                 println!("{} → {}", field(&q, "Query"), shown.join(", "));
+            }
+        }
+        Function::Correction => {
+            for c in list("Corrections") {
+                match c["CorrectionLevel"].as_u64() {
+                    Some(level @ 1..) => println!(
+                        "{} → {}  [level {level}, {}]",
+                        field(&c, "Query"),
+                        field(&c, "CorrectedQuery"),
+                        field(&c, "Source")
+                    ),
+                    _ => println!("{}  (as typed)", field(&c, "Query")),
+                }
+            }
+        }
+        Function::Synonym => {
+            for q in list("Expansions") {
+                println!("{}", field(&q, "NormalizedQuery"));
+                for t in q["Terms"].as_array().into_iter().flatten() {
+                    let synonyms: Vec<String> = t["Synonyms"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|s| {
+                            format!(
+                                "{} ({:.2}{})",
+                                field(s, "Text"),
+                                s["Score"].as_f64().unwrap_or(0.0),
+                                if s["Direction"] == "one-way" {
+                                    ", one way"
+                                } else {
+                                    ""
+                                }
+                            )
+                        })
+                        .collect();
+                    println!("  {} → {}", field(t, "Term"), synonyms.join(", "));
+                }
             }
         }
     }

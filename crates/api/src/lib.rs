@@ -72,8 +72,8 @@ impl ApiState {
 /// The handler of an endpoint of [`operations::ENDPOINTS`].
 fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>> {
     use routes::{
-        app_groups, data, default_instance, instances, keys, predict, queries, query_analysis,
-        resources, tasks, versions,
+        app_groups, data, default_instance, dictionary, instances, keys, predict, queries,
+        query_analysis, resources, tasks, versions,
     };
     Some(match e.action {
         "CreateAppGroup" => post(app_groups::create),
@@ -103,10 +103,10 @@ fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>
         "GetFunctionVersion" => get(versions::by_id),
         "Predict" if e.path.contains("{instance}") => post(predict::instance),
         "Predict" => post(predict::default_instance),
+        "ExportDictionary" => get(dictionary::export),
         "GetHotQueries" => get(queries::hot),
         "GetHints" => get(queries::hint),
         "GetSuggestions" => get(queries::suggest),
-        "GetAnalyzerDictionary" => get(query_analysis::dictionary),
         "AnalyzeQuery" => get(query_analysis::analyse),
         "PutQueryAnalysisRule" => put(query_analysis::put),
         "GetQueryAnalysisRule" => get(query_analysis::get),

@@ -140,7 +140,7 @@ async fn a_rule_analyses_and_rewrites_chinese_and_english_queries() {
     )
     .await;
 
-    // Rules: instances must exist, correction and synonyms wait for their functions.
+    // Rules: instances must exist, of every stage's function.
     let rule = json!({"analyzer": "an", "termweight": "tw", "category": "cat",
         "fields": ["title^3", "brand"], "categoryField": "category", "default": true});
     server
@@ -162,7 +162,7 @@ async fn a_rule_analyses_and_rewrites_chinese_and_english_queries() {
             Some(&json!({"synonym": "syn"}).to_string()),
         )
         .await
-        .assert_error(400, "InvalidParameter");
+        .assert_error(404, "Instance.NotExist");
     let listed = server.call("GET", RULES, None).await;
     assert_eq!(listed.body["TotalCount"], 1, "{}", listed.body);
     let got = server.call("GET", &format!("{RULES}/main"), None).await;

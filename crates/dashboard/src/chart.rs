@@ -26,6 +26,8 @@ pub fn headline_metric(function: Function) -> &'static str {
         Function::Category => "recall_at_3",
         Function::Analyzer => "holdout_searches_with_lexicon_word",
         Function::Termweight => "spearman",
+        Function::Correction => "precision_level1_unseen",
+        Function::Synonym => "holdout_precision",
         Function::Rank => "ndcg_at_10",
     }
 }

@@ -111,10 +111,12 @@ pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
         Function::Pop => &[("engagements", 100), ("distinct_items", 10)],
         Function::Ctr => &[("exposures", 1000), ("clicks", 100)],
         Function::Category => &[("searches", 200), ("clicks", 100)],
-        Function::Hot | Function::Hint | Function::Suggest => &[("searches", 100)],
+        Function::Hot | Function::Hint | Function::Suggest | Function::Correction => {
+            &[("searches", 100)]
+        }
         // Useful without behaviour: the base analyzer and the dictionaries; items and searches teach it words.
         Function::Analyzer => &[],
-        Function::Termweight => &[("searches", 200), ("clicks", 100)],
+        Function::Termweight | Function::Synonym => &[("searches", 200), ("clicks", 100)],
         Function::Rank => &[("exposures", 1000), ("clicks", 100)],
     }
 }

@@ -18,12 +18,16 @@ pub enum Function {
     Analyzer,
     /// How much each word of a query matters (modelType `tf_checkpoint`).
     Termweight,
+    /// Pairs of terms and phrases that mean the same, mined from searches, clicks and item text.
+    Synonym,
+    /// Spelling correction of queries (OpenSearch exposes it only through query analysis).
+    Correction,
     /// Custom sort model: learning to rank over `feature_generator` features.
     Rank,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 11] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
@@ -32,6 +36,8 @@ impl Function {
         Function::Suggest,
         Function::Analyzer,
         Function::Termweight,
+        Function::Synonym,
+        Function::Correction,
         Function::Rank,
     ];
 
@@ -50,6 +56,8 @@ impl Function {
             Function::Suggest => "suggest",
             Function::Analyzer => "analyzer",
             Function::Termweight => "termweight",
+            Function::Synonym => "synonym",
+            Function::Correction => "correction",
             Function::Rank => "rank",
         }
     }
@@ -85,7 +93,7 @@ mod tests {
             "CTR".parse::<Function>().unwrap_err().code(),
             "Function.NotExist"
         );
-        let unknown = "synonym".parse::<Function>().unwrap_err();
+        let unknown = "recommend".parse::<Function>().unwrap_err();
         assert_eq!(unknown.code(), "Function.NotExist");
         let message = unknown.to_string();
         for f in Function::ALL {

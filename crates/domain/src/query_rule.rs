@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::function::Function;
 use crate::names::validate_instance_name;
 
 /// Most fields a rule searches.
@@ -72,7 +71,7 @@ pub struct RuleSpec {
     pub analyzer: Option<String>,
     pub termweight: Option<String>,
     pub category: Option<String>,
-    /// Spelling correction and synonyms: named here once their functions exist (issue 17).
+    /// Spelling correction and synonyms.
     pub correction: Option<String>,
     pub synonym: Option<String>,
     pub fields: Vec<SearchField>,
@@ -140,13 +139,6 @@ impl RuleSpec {
             synonym: instance("synonym", "Synonym")?,
             ..RuleSpec::default()
         };
-        for (key, named) in [("correction", &spec.correction), ("synonym", &spec.synonym)] {
-            if named.is_some() && key.parse::<Function>().is_err() {
-                return Err(Error::invalid(format_args!(
-                    "{key}: this build has no '{key}' function yet; leave it out."
-                )));
-            }
-        }
         let fields = match ["fields", "Fields"].iter().find_map(|k| body.get(*k)) {
             None | Some(Value::Null) => vec![SearchField::parse("default")?],
             Some(Value::Array(list)) => list
@@ -227,7 +219,8 @@ mod tests {
             json!({"fields": ["title^0"]}),
             json!({"fields": ["ti tle"]}),
             json!({"analyzer": "9x"}),
-            json!({"synonym": "syn"}),
+            json!({"synonym": "9syn"}),
+            json!({"correction": 7}),
             json!({"default": 3}),
             json!([]),
         ] {

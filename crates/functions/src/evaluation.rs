@@ -12,6 +12,10 @@ impl Metrics {
         self.0.insert(name.into(), value.into());
     }
 
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
     pub fn into_map(self) -> Map<String, Value> {
         self.0
     }

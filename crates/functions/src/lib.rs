@@ -18,6 +18,7 @@
 
 pub mod analyzer;
 pub mod category;
+pub mod correction;
 pub mod ctr;
 pub mod evaluation;
 pub mod held_out;
@@ -28,6 +29,7 @@ pub mod query;
 pub mod query_list;
 pub mod rank;
 pub mod suggest;
+pub mod synonym;
 pub mod termweight;
 
 use std::collections::BTreeMap;
@@ -159,6 +161,11 @@ impl Trainers {
                 Function::Termweight,
                 Arc::new(termweight::TermweightTrainer),
             )
+            .with(
+                Function::Correction,
+                Arc::new(correction::CorrectionTrainer),
+            )
+            .with(Function::Synonym, Arc::new(synonym::SynonymTrainer))
             .with(Function::Rank, Arc::new(rank::RankTrainer))
     }
 

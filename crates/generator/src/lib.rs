@@ -12,6 +12,7 @@
 
 pub mod graded;
 mod habits;
+mod lexicon;
 pub mod query_analysis;
 mod words;
 
@@ -24,6 +25,10 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
 
 pub use habits::{Habits, TypoTruth, misspell};
+pub use lexicon::{
+    Lexicon, LexiconTruth, Misspelling, MisspellingKind, SynonymUse, synonym_groups,
+    typed_as_pinyin,
+};
 
 #[derive(Clone, Debug)]
 pub struct GeneratorConfig {
@@ -44,6 +49,8 @@ pub struct GeneratorConfig {
     pub position_bias: f64,
     /// Search habits of web users (repeats, navigational queries, corrected typos); off by default.
     pub habits: Habits,
+    /// Vocabulary habits (synonyms, misspellings); off by default.
+    pub lexicon: Lexicon,
 }
 
 impl Default for GeneratorConfig {
@@ -60,6 +67,7 @@ impl Default for GeneratorConfig {
             page_size: 10,
             position_bias: 0.9,
             habits: Habits::OFF,
+            lexicon: Lexicon::OFF,
         }
     }
 }
@@ -178,6 +186,8 @@ fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
 impl World {
     pub fn new(config: GeneratorConfig) -> World {
         let mut rng = SmallRng::seed_from_u64(config.seed);
+        let mut lexicon = (!config.lexicon.is_off())
+            .then(|| lexicon::LexiconState::new(config.lexicon, config.seed));
         let leaves = words::leaves();
         let items: Vec<ItemTruth> = (0..config.items)
             .map(|n| {
@@ -186,10 +196,14 @@ impl World {
                 let adjective = words::ADJECTIVES[rng.random_range(0..words::ADJECTIVES.len())];
                 let (zh, en) = leaves[leaf].1;
                 let quality = 1.0 / (1.0 + (-(1.2 * normal(&mut rng) - 0.6)).exp());
+                let title = match lexicon.as_mut() {
+                    Some(lexicon) => lexicon.title(leaf, brand, adjective),
+                    None => format!("{brand} {adjective} {zh} {en}"),
+                };
                 ItemTruth {
                     id: format!("i{n}"),
                     leaf,
-                    title: format!("{brand} {adjective} {zh} {en}"),
+                    title,
                     brand,
                     price: (rng.random::<f64>() * 500.0 + 5.0).round(),
                     quality,
@@ -392,7 +406,7 @@ impl World {
 
     /// Streams every event in time order; exposures come with their true click probability.
     pub fn events(&self, f: &mut dyn FnMut(&BehaviourEvent, Option<f64>)) {
-        self.events_with_truth(f, &mut |_| {});
+        self.events_with_all_truth(f, &mut |_| {}, &mut |_| {});
     }
 
     /// [`World::events`], and the truth of every typo of the [`Habits`] as it is made.
@@ -401,10 +415,31 @@ impl World {
         f: &mut dyn FnMut(&BehaviourEvent, Option<f64>),
         typo_truth: &mut dyn FnMut(TypoTruth),
     ) {
+        self.events_with_all_truth(f, typo_truth, &mut |_| {});
+    }
+
+    /// [`World::events`], and the truth of every synonym used and misspelling made by the [`Lexicon`] habits.
+    pub fn events_with_lexicon(
+        &self,
+        f: &mut dyn FnMut(&BehaviourEvent, Option<f64>),
+        lexicon_truth: &mut dyn FnMut(LexiconTruth),
+    ) {
+        self.events_with_all_truth(f, &mut |_| {}, lexicon_truth);
+    }
+
+    /// [`World::events`] with the truth of both kinds of habits.
+    pub fn events_with_all_truth(
+        &self,
+        f: &mut dyn FnMut(&BehaviourEvent, Option<f64>),
+        typo_truth: &mut dyn FnMut(TypoTruth),
+        lexicon_truth: &mut dyn FnMut(LexiconTruth),
+    ) {
         let c = &self.config;
         let mut habits = (!c.habits.is_off()).then(|| {
             habits::HabitState::new(c.habits, c.seed, self.users.len(), words::leaves().len())
         });
+        let mut lexicon =
+            (!c.lexicon.is_off()).then(|| lexicon::LexiconState::new(c.lexicon, c.seed ^ 0x5eed));
         let mut rng = SmallRng::seed_from_u64(c.seed ^ 0x5eed_5eed);
         let span = f64::from(c.days) * DAY_MS as f64;
         let start = c.end_ms as f64 - span;
@@ -464,6 +499,43 @@ impl World {
                 _ => &self.queries[query_index],
             };
             let (members, cdf) = &self.leaf_items[query.leaf];
+            let session = lexicon
+                .as_mut()
+                .map(|l| l.session(query.leaf, &query.text))
+                .unwrap_or_default();
+            let session_rn = format!("{:x}-{s:x}", c.seed);
+            if let Some(abandoned) = session.abandoned {
+                event.user_id.clone_from(&user.id);
+                event.rn = format!("{session_rn}-l");
+                event.context = vec![("device".into(), user.device.into())];
+                event.bhv_type = "search".into();
+                event.item_id.clear();
+                event.item_type.clear();
+                event.raw_query.clone_from(&abandoned.text);
+                event.hits = Some(1);
+                event.position = None;
+                event.bhv_time_ms = t;
+                event.reach_time_ms = t + 50;
+                f(&event, None);
+                lexicon_truth(match abandoned.misspelling {
+                    Some(kind) => LexiconTruth::Misspelling(Misspelling {
+                        user: user.id.clone(),
+                        typo_rn: event.rn.clone(),
+                        typo: abandoned.text,
+                        corrected_rn: session_rn.clone(),
+                        intended: query.text.clone(),
+                        kind,
+                    }),
+                    None => LexiconTruth::Synonym(SynonymUse {
+                        user: user.id.clone(),
+                        rn: event.rn.clone(),
+                        typed: abandoned.text,
+                        meant: query.text.clone(),
+                        reformulated: true,
+                    }),
+                });
+                t += abandoned.delay_ms;
+            }
 
             if let Some((typo, delay_ms)) = habits.as_mut().and_then(|h| h.typo(&query.text)) {
                 event.user_id.clone_from(&user.id);
@@ -524,12 +596,24 @@ impl World {
             shown.sort_by(|a, b| b.1.total_cmp(&a.1));
 
             event.user_id.clone_from(&user.id);
-            event.rn = format!("{:x}-{s:x}", c.seed);
+            event.rn = session_rn;
             event.context = vec![("device".into(), user.device.into())];
             event.bhv_type = "search".into();
             event.item_id.clear();
             event.item_type.clear();
-            event.raw_query.clone_from(&query.text);
+            match session.typed {
+                Some(typed) => {
+                    lexicon_truth(LexiconTruth::Synonym(SynonymUse {
+                        user: user.id.clone(),
+                        rn: event.rn.clone(),
+                        typed: typed.clone(),
+                        meant: query.text.clone(),
+                        reformulated: false,
+                    }));
+                    event.raw_query = typed;
+                }
+                None => event.raw_query.clone_from(&query.text),
+            }
             event.hits = Some((members.len() as u32).max(c.page_size));
             event.position = None;
             event.bhv_time_ms = t;

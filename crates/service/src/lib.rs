@@ -162,6 +162,8 @@ impl Services {
             (Function::Analyzer, &spec.analyzer),
             (Function::Termweight, &spec.termweight),
             (Function::Category, &spec.category),
+            (Function::Correction, &spec.correction),
+            (Function::Synonym, &spec.synonym),
         ] {
             if let Some(instance) = instance {
                 self.store().instance(app, function, instance).await?;

@@ -92,7 +92,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     e("GET", "/v3/openapi/apps/{app}/actions/hot", "GetHotQueries", Read, S, "Top searches", &["hit", "sort_type", "user_id", "model_name"]),
     e("GET", "/v3/openapi/apps/{app}/actions/hint", "GetHints", Read, S, "Search-box hints", &["hit", "user_id", "model_name"]),
     e("GET", "/v3/openapi/apps/{app}/suggest/{instance}/search", "GetSuggestions", Read, S, "Drop-down completions (personal with user_id)", &["query", "hit", "user_id"]),
-    e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/dictionary", "GetAnalyzerDictionary", Read, S, "An analyzer's words as a jieba or IK user dictionary (extension)", &["format"]),
+    e("GET", "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/dictionary", "ExportDictionary", Read, S, "An instance's dictionary as a file a search engine loads: analyzer words as a jieba or IK user dictionary, synonym pairs as a Solr synonym file (extension)", &["format"]),
     e("GET", "/v3/openapi/apps/{app}/query-analysis", "AnalyzeQuery", Read, S, "A query analysed by a query-analysis rule and rewritten for a search engine (extension)", &["query", "rule", "user_id"]),
     e("PUT", "/v4/openapi/app-groups/{app}/query-analysis-rules/{rule}", "PutQueryAnalysisRule", Write, F, "Create or replace a query-analysis rule (extension)", &[]),
     e("GET", "/v4/openapi/app-groups/{app}/query-analysis-rules/{rule}", "GetQueryAnalysisRule", Read, F, "Get a query-analysis rule (extension)", &[]),

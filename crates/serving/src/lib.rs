@@ -14,7 +14,9 @@
 //! * [`analyzer`]: texts cut into tokens, and the lexicon as a user dictionary;
 //! * [`termweight`]: the weight and level of each term of a query;
 //! * [`query_analysis`]: a query analysed by the instances a query-analysis rule names, and rewritten;
-//! * [`rank`]: candidates reranked by a custom sort model, with explanations.
+//! * [`rank`]: candidates reranked by a custom sort model, with explanations;
+//! * [`correction`]: the spelling correction of queries;
+//! * [`synonym`]: the synonyms of the terms of queries, and a synonym file of the pairs.
 //!
 //! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`], and
 //! so are the live tails of `near_realtime` query functions ([`live_tail`]: searches pushed after training,
@@ -23,6 +25,7 @@
 
 pub mod analyzer;
 pub mod category;
+pub mod correction;
 pub mod ctr;
 mod generations;
 pub mod live_tail;
@@ -32,6 +35,7 @@ pub mod query_analysis;
 pub mod query_list;
 pub mod rank;
 pub mod suggest;
+pub mod synonym;
 pub mod termweight;
 
 pub use generations::{INSTANCE_TTL, Serving};

@@ -6,11 +6,13 @@ use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
 use algocenter_functions::analyzer::AnalyzerModel;
 use algocenter_functions::category::CategoryModel;
+use algocenter_functions::correction::CorrectionModel;
 use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
 use algocenter_functions::rank::RankModel;
 use algocenter_functions::suggest::SuggestModel;
+use algocenter_functions::synonym::SynonymModel;
 use algocenter_functions::termweight::TermweightModel;
 
 /// A loaded generation of any function. Each kind is behind its own `Arc` so that an entry can hold the typed
@@ -25,6 +27,8 @@ pub enum Model {
     Ctr(Arc<CtrModel>),
     Analyzer(Arc<AnalyzerModel>),
     Termweight(Arc<TermweightModel>),
+    Correction(Arc<CorrectionModel>),
+    Synonym(Arc<SynonymModel>),
     Rank(Arc<RankModel>),
 }
 
@@ -41,6 +45,8 @@ impl Model {
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
             Function::Analyzer => Model::Analyzer(Arc::new(AnalyzerModel::decode(bytes)?)),
             Function::Termweight => Model::Termweight(Arc::new(TermweightModel::decode(bytes)?)),
+            Function::Correction => Model::Correction(Arc::new(CorrectionModel::decode(bytes)?)),
+            Function::Synonym => Model::Synonym(Arc::new(SynonymModel::decode(bytes)?)),
             Function::Rank => Model::Rank(Arc::new(RankModel::decode(bytes)?)),
         })
     }
@@ -55,6 +61,8 @@ impl Model {
             Model::Ctr(m) => m.rows(),
             Model::Analyzer(m) => m.words().len(),
             Model::Termweight(m) => m.terms(),
+            Model::Correction(m) => m.words() + m.chinese_entries(),
+            Model::Synonym(m) => m.pairs().len(),
             Model::Rank(m) => m.trees(),
         }
     }
@@ -85,6 +93,8 @@ kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
 kind!(AnalyzerModel, Analyzer);
 kind!(TermweightModel, Termweight);
+kind!(CorrectionModel, Correction);
+kind!(SynonymModel, Synonym);
 kind!(RankModel, Rank);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.

@@ -3,6 +3,7 @@
 pub mod app_groups;
 pub mod data;
 pub mod default_instance;
+pub mod dictionary;
 pub mod instances;
 pub mod keys;
 pub mod predict;

@@ -2,7 +2,8 @@
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
 //! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit", "userId"}`;
 //! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`; `analyzer`
-//! `{"texts": [...]}`; `termweight` `{"queries": [...]}`; `rank` as `ctr` and `"explain"` (in [`super::rank`]).
+//! `{"texts": [...]}`; `termweight`, `correction` and `synonym` `{"queries": [...]}`; `rank` as `ctr` and
+//! `"explain"` (in [`super::rank`]).
 //!
 //! Each handler parses its body into the function's typed serving request and shapes the answer; the prediction
 //! itself is `algocenter-serving`'s.
@@ -13,10 +14,12 @@ use algocenter_domain::document::Document;
 use algocenter_domain::{Error, Function};
 use algocenter_serving::analyzer::{AnalyzeRequest, Token};
 use algocenter_serving::category::{self, CategoriseRequest};
+use algocenter_serving::correction::CorrectRequest;
 use algocenter_serving::ctr::{RerankRequest, Wanted};
 use algocenter_serving::pop::ScoreRequest;
 use algocenter_serving::query_list::{self, ListKind, ListRequest};
 use algocenter_serving::suggest::{self, SuggestRequest};
+use algocenter_serving::synonym::ExpandRequest;
 use algocenter_serving::termweight::WeighRequest;
 use algocenter_serving::{Served, Target};
 use serde_json::{Map, Value, json};
@@ -233,6 +236,88 @@ async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) ->
     answer(found.served, json!({"Predictions": predictions}))
 }
 
+/// `correction`: `{"queries": [...]}` → each query's correction in the terms of OpenSearch's
+/// `query_correction_info` (`CorrectionLevel` 0 when the query stands as typed).
+async fn predict_correction(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = texts(
+        body,
+        &["queries", "Queries"],
+        serving_params::MAX_QUERY_BYTES,
+    )?;
+    let found = state
+        .services
+        .serving()
+        .correct(CorrectRequest {
+            target,
+            queries: &queries,
+        })
+        .await?;
+    let corrections: Vec<Value> = found
+        .corrections
+        .iter()
+        .map(|c| match &c.corrected {
+            Some((corrected, level, source)) => json!({
+                "Query": c.query,
+                "CorrectedQuery": corrected,
+                "CorrectionLevel": level.number(),
+                "Source": source.as_str(),
+            }),
+            None => json!({
+                "Query": c.query,
+                "CorrectedQuery": null,
+                "CorrectionLevel": 0,
+                "Source": null,
+            }),
+        })
+        .collect();
+    answer(found.served, json!({"Corrections": corrections}))
+}
+
+/// `synonym`: `{"queries": [...]}` → the synonyms of each query's terms and phrases, with their character
+/// offsets in the normalised query.
+async fn predict_synonym(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = texts(
+        body,
+        &["queries", "Queries"],
+        serving_params::MAX_QUERY_BYTES,
+    )?;
+    let found = state
+        .services
+        .serving()
+        .expand(ExpandRequest {
+            target,
+            queries: &queries,
+        })
+        .await?;
+    let expansions: Vec<Value> = found
+        .queries
+        .iter()
+        .map(|q| {
+            let terms: Vec<Value> = q
+                .expansions
+                .iter()
+                .map(|e| {
+                    let synonyms: Vec<Value> = e
+                        .synonyms
+                        .iter()
+                        .map(|s| {
+                            json!({
+                                "Text": s.text,
+                                "Score": rounded(s.score),
+                                "Direction": if s.two_way { "two-way" } else { "one-way" },
+                                "Intervened": s.intervened,
+                            })
+                        })
+                        .collect();
+                    json!({"Term": e.term, "Start": e.start, "End": e.end, "Synonyms": synonyms})
+                })
+                .collect();
+            json!({"Query": q.query, "NormalizedQuery": q.normalised, "Terms": terms})
+        })
+        .collect();
+    answer(found.served, json!({"Expansions": expansions}))
+}
+
 /// The candidates of a ctr request: ids (borrowed from the body when they are strings), or objects with
 /// `item_id` (also `itemId`, `id`) and attributes.
 pub(super) fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
@@ -439,6 +524,8 @@ async fn predict(
         Function::Ctr => predict_ctr(&state, target, &body).await,
         Function::Analyzer => predict_analyzer(&state, target, &body).await,
         Function::Termweight => predict_termweight(&state, target, &body).await,
+        Function::Correction => predict_correction(&state, target, &body).await,
+        Function::Synonym => predict_synonym(&state, target, &body).await,
         Function::Rank => super::rank::predict(&state, target, &body).await,
     }
 }

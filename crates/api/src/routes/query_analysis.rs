@@ -84,6 +84,7 @@ fn analysed_json(q: &AnalysedQuery) -> Value {
                 "weight": t.weight.map(round),
                 "level": t.level.map(|l| l.as_str()),
                 "stop_word": t.stop_word,
+                "synonyms": t.synonyms,
             })
         })
         .collect();
@@ -94,9 +95,24 @@ fn analysed_json(q: &AnalysedQuery) -> Value {
             json!({"stage": s.stage, "function": s.function, "instance": s.instance, "generation": s.generation})
         })
         .collect();
+    // OpenSearch's `query_correction_info`: what the correction stage found, and whether it rewrote the query.
+    let correction: Vec<Value> = q
+        .correction
+        .iter()
+        .map(|c| {
+            json!({
+                "original_query": q.raw,
+                "corrected_query": c.corrected,
+                "correction_level": c.level,
+                "source": c.source,
+            })
+        })
+        .collect();
     json!({
         "query": q.raw,
         "normalized": q.normalised,
+        "corrected": q.corrected,
+        "query_correction_info": correction,
         "rule": q.rule,
         "tokens": tokens,
         "categories": q.categories.iter().map(|(c, s)| json!({"category": c, "score": round(*s)})).collect::<Vec<_>>(),

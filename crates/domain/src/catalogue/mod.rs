@@ -6,10 +6,11 @@
 //! [`EffectiveParameters`], which refuses names that are not listed (DESIGN invariant 7).
 //!
 //! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`,
-//! `query_analysis`, `rank`);
+//! `query_analysis`, `synonym`, `correction`, `rank`);
 //! `parameters` checks an instance's parameter lists against them and gives trainers their effective values.
 
 mod category;
+mod correction;
 mod ctr;
 mod parameters;
 mod pop;
@@ -18,6 +19,7 @@ mod query_lists;
 mod rank;
 mod shared;
 mod suggest;
+mod synonym;
 
 use crate::error::{Error, Result};
 use crate::function::Function;
@@ -97,6 +99,8 @@ static FAMILIES: &[&[FunctionVersion]] = &[
     query_lists::VERSIONS,
     suggest::VERSIONS,
     query_analysis::VERSIONS,
+    synonym::VERSIONS,
+    correction::VERSIONS,
     rank::VERSIONS,
 ];
 

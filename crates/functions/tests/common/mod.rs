@@ -9,7 +9,7 @@ use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_t
 use algocenter_domain::data::InMemoryData;
 use algocenter_functions::progress::{Level, describe, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, Trainer, TrainingJob};
-use algocenter_generator::{GeneratorConfig, Habits, World};
+use algocenter_generator::{GeneratorConfig, Habits, Lexicon, LexiconTruth, World};
 
 pub const NOW: i64 = 1_790_000_000_000;
 
@@ -127,6 +127,49 @@ pub fn generated_with(searches: u64, seed: u64, habits: Habits) -> (World, InMem
         }
     });
     (world, data)
+}
+
+/// [`generated`] with the vocabulary habits on (synonyms, misspellings), and their truth.
+pub fn generated_with_lexicon(
+    searches: u64,
+    seed: u64,
+) -> (World, InMemoryData, Vec<LexiconTruth>) {
+    let world = World::new(GeneratorConfig {
+        seed,
+        end_ms: NOW,
+        searches,
+        lexicon: Lexicon::SHOP,
+        ..GeneratorConfig::for_events(searches * 12, 14, NOW, seed)
+    });
+    let mut data = InMemoryData {
+        items: world.item_documents().collect(),
+        ..Default::default()
+    };
+    let mut truths = Vec::new();
+    world.events_with_lexicon(
+        &mut |e, _| {
+            if e.bhv_type == "search" || e.bhv_type == "click" {
+                data.events.push(e.clone());
+            }
+        },
+        &mut |t| truths.push(t),
+    );
+    (world, data, truths)
+}
+
+/// The events of `data` before `before_ms`, and its items: what a model that must not see the days after may
+/// be trained on.
+pub fn before(data: &InMemoryData, before_ms: i64) -> InMemoryData {
+    InMemoryData {
+        events: data
+            .events
+            .iter()
+            .filter(|e| e.bhv_time_ms < before_ms)
+            .cloned()
+            .collect(),
+        items: data.items.clone(),
+        users: data.users.clone(),
+    }
 }
 
 /// A search event.

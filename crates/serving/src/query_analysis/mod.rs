@@ -5,10 +5,10 @@
 //!
 //! | stage | function | what it changes |
 //! |---|---|---|
-//! | correction | `correction` (issue 17) | `corrected`: the query the later stages read |
+//! | correction | `correction` | `corrected` (level 1): the query the later stages read; `correction` |
 //! | segmentation | `analyzer` | `tokens` (offsets, learned words, entities) |
 //! | weights and stop words | `termweight` | each token's `weight`, `level`, `stop_word` |
-//! | synonyms | `synonym` (issue 17) | each token's `synonyms` |
+//! | synonyms | `synonym` | a known phrase's tokens joined into one; each token's `synonyms`, `synonym_boost` |
 //! | categories | `category` | `categories` |
 //! | rewrite | none | `rewritten`: OpenSearch query string and query DSL ([`rewrite`]) |
 //!
@@ -19,6 +19,7 @@
 //! the rule's key for its instance ([`algocenter_domain::query_rule::RuleSpec`]) and, when it changes what is
 //! searched, a reading of its field in [`rewrite`].
 
+mod phrases;
 mod rewrite;
 mod rules;
 mod stages;
@@ -59,8 +60,17 @@ pub struct AnalysedToken {
     pub weight: Option<f32>,
     pub level: Option<Level>,
     pub stop_word: bool,
-    /// From `synonym` (issue 17); empty until then.
+    /// Other words for this one, from the rule's `synonym` instance, best first.
     pub synonyms: Vec<String>,
+}
+
+/// What the correction stage found: OpenSearch's `query_correction_info`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryCorrection {
+    pub corrected: String,
+    /// 1: the later stages read the corrected query; 2: a suggestion, the query stands.
+    pub level: u8,
+    pub source: &'static str,
 }
 
 /// Which instance and generation produced a stage's part.
@@ -89,6 +99,10 @@ pub struct AnalysedQuery {
     pub normalised: String,
     /// The query after spelling correction, when a correction stage changed it.
     pub corrected: Option<String>,
+    /// The correction stage's finding (level 1 or 2), when it found one.
+    pub correction: Option<QueryCorrection>,
+    /// Weight of a synonym against the word typed in the rewrite (the synonym instance's `boost`).
+    pub synonym_boost: Option<f32>,
     pub tokens: Vec<AnalysedToken>,
     pub categories: Vec<(String, f32)>,
     pub rewritten: Option<Rewritten>,
@@ -111,6 +125,8 @@ impl Serving {
             raw: request.query.to_string(),
             normalised: algocenter_functions::query::normalise(request.query),
             corrected: None,
+            correction: None,
+            synonym_boost: None,
             tokens: Vec::new(),
             categories: Vec::new(),
             rewritten: None,
@@ -118,8 +134,10 @@ impl Serving {
             rule: rule.name.clone(),
         };
         let app = request.app;
+        stages::correct(self, app, &rule, &mut query).await?;
         stages::segment(self, app, &rule, &mut query).await?;
         stages::weigh(self, app, &rule, &mut query).await?;
+        stages::expand(self, app, &rule, &mut query).await?;
         stages::categorise(self, app, &rule, &mut query).await?;
         query.rewritten = rewrite::rewrite(&rule.spec, &query);
         Ok(query)

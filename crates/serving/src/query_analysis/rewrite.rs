@@ -10,6 +10,11 @@
 //!
 //! Without weights every term is required. A query whose terms are all low keeps its heaviest one required, so
 //! that the rewritten query never matches everything.
+//!
+//! A term with synonyms becomes an OR-group of the term and its synonyms, each synonym boosted by the synonym
+//! instance's `boost` (0.5: half the word typed): `(title:'trainers' OR title:'sneakers'^50)`, and in the DSL a
+//! `bool` whose `should` holds the term and its synonyms with `minimum_should_match: 1` (a required term), or
+//! more `should` clauses (an optional one).
 
 use algocenter_domain::query_rule::{RuleSpec, SearchField};
 use serde_json::{Value, json};
@@ -38,9 +43,20 @@ fn quoted(text: &str) -> String {
     }
 }
 
-fn clause(fields: &[SearchField], text: &str, term_boost: Option<u32>) -> String {
+/// OpenSearch's boost of a word with none.
+const DEFAULT_BOOST: u32 = 99;
+
+/// `text` searched in each field, boosted by `term_boost` or else the field's boost; `scale` below 1 (a synonym)
+/// scales that boost, or the default one, so that a synonym weighs less than the word typed in every field.
+fn clause(fields: &[SearchField], text: &str, term_boost: Option<u32>, scale: f32) -> String {
     let one = |f: &SearchField| {
         let b = term_boost.or(f.boost);
+        let b = if scale < 1.0 {
+            let scaled = b.unwrap_or(DEFAULT_BOOST) as f32 * scale;
+            Some(scaled.round().clamp(1.0, DEFAULT_BOOST as f32) as u32)
+        } else {
+            b
+        };
         match b {
             Some(b) => format!("{}:{}^{b}", f.name, quoted(text)),
             None => format!("{}:{}", f.name, quoted(text)),
@@ -55,12 +71,12 @@ fn clause(fields: &[SearchField], text: &str, term_boost: Option<u32>) -> String
     }
 }
 
-fn multi_match(fields: &[SearchField], token: &AnalysedToken, weight: Option<f32>) -> Value {
+fn multi_match(fields: &[SearchField], text: &str, weight: Option<f32>) -> Value {
     let mut m = json!({
-        "query": token.text,
+        "query": text,
         "fields": fields.iter().map(SearchField::as_text).collect::<Vec<_>>(),
     });
-    if token.text.contains(' ') {
+    if text.contains(' ') {
         m["type"] = json!("phrase");
     } else {
         m["operator"] = json!("and");
@@ -69,6 +85,26 @@ fn multi_match(fields: &[SearchField], token: &AnalysedToken, weight: Option<f32
         m["boost"] = json!((f64::from(w) * 1000.0).round() / 1000.0);
     }
     json!({ "multi_match": m })
+}
+
+/// A term and its synonyms in OpenSearch's syntax: the term's clause, or an OR-group with the synonyms boosted.
+fn term_clause(
+    fields: &[SearchField],
+    t: &AnalysedToken,
+    weight: Option<f32>,
+    synonym: f32,
+) -> String {
+    let own = clause(fields, &t.text, weight.map(boost), 1.0);
+    if t.synonyms.is_empty() {
+        return own;
+    }
+    let mut parts = vec![own];
+    parts.extend(
+        t.synonyms
+            .iter()
+            .map(|s| clause(fields, s, weight.map(boost), synonym)),
+    );
+    format!("({})", parts.join(" OR "))
 }
 
 /// The rewrite of an analysed query; `None` when it has no term left.
@@ -95,19 +131,26 @@ pub(super) fn rewrite(spec: &RuleSpec, query: &AnalysedQuery) -> Option<Rewritte
         required.push(optional.remove(heaviest));
     }
     let fields = &spec.fields;
+    let synonym = query.synonym_boost.unwrap_or(1.0);
     let mut opensearch = required
         .iter()
-        .map(|t| clause(fields, &t.text, None))
+        .map(|t| term_clause(fields, t, None, synonym))
         .collect::<Vec<_>>()
         .join(" AND ");
     let mut ranked: Vec<String> = optional
         .iter()
-        .map(|t| clause(fields, &t.text, Some(boost(t.weight.unwrap_or(0.0)))))
+        .map(|t| term_clause(fields, t, Some(t.weight.unwrap_or(0.0)), synonym))
         .collect();
-    let mut should: Vec<Value> = optional
-        .iter()
-        .map(|t| multi_match(fields, t, Some(t.weight.unwrap_or(0.0).max(0.001))))
-        .collect();
+    let mut should: Vec<Value> = Vec::new();
+    for t in &optional {
+        let w = t.weight.unwrap_or(0.0).max(0.001);
+        should.push(multi_match(fields, &t.text, Some(w)));
+        should.extend(
+            t.synonyms
+                .iter()
+                .map(|s| multi_match(fields, s, Some((w * synonym).max(0.001)))),
+        );
+    }
     if let Some(field) = &spec.category_field {
         for (category, score) in query
             .categories
@@ -118,7 +161,7 @@ pub(super) fn rewrite(spec: &RuleSpec, query: &AnalysedQuery) -> Option<Rewritte
                 name: field.clone(),
                 boost: None,
             }];
-            ranked.push(clause(&target, category, Some(boost(*score))));
+            ranked.push(clause(&target, category, Some(boost(*score)), 1.0));
             should.push(json!({"match": {field: {
                 "query": category,
                 "operator": "and",
@@ -133,7 +176,18 @@ pub(super) fn rewrite(spec: &RuleSpec, query: &AnalysedQuery) -> Option<Rewritte
     }
     let must: Vec<Value> = required
         .iter()
-        .map(|t| multi_match(fields, t, None))
+        .map(|t| {
+            if t.synonyms.is_empty() {
+                return multi_match(fields, &t.text, None);
+            }
+            let mut any = vec![multi_match(fields, &t.text, None)];
+            any.extend(
+                t.synonyms
+                    .iter()
+                    .map(|s| multi_match(fields, s, Some(synonym))),
+            );
+            json!({"bool": {"should": any, "minimum_should_match": 1}})
+        })
         .collect();
     let dsl = json!({"bool": {"must": must, "should": should, "minimum_should_match": 0}});
     Some(Rewritten { opensearch, dsl })
@@ -162,6 +216,8 @@ mod tests {
             raw: String::new(),
             normalised: String::new(),
             corrected: None,
+            correction: None,
+            synonym_boost: None,
             tokens,
             categories,
             rewritten: None,
@@ -204,6 +260,48 @@ mod tests {
         assert_eq!(b["should"][0]["multi_match"]["query"], "cheap");
         assert_eq!(b["should"][1]["match"]["category"]["query"], "鞋靴>运动鞋");
         assert_eq!(b["minimum_should_match"], 0);
+    }
+
+    #[test]
+    fn synonyms_make_or_groups_boosted_below_the_word_typed() {
+        let mut trainers = token("trainers", 0.9, Level::High, false);
+        trainers.synonyms = vec!["sneakers".into(), "运动鞋".into()];
+        let mut cheap = token("cheap", 0.2, Level::Low, false);
+        cheap.synonyms = vec!["budget".into()];
+        let mut q = query(
+            vec![token("acme", 0.6, Level::Mid, false), trainers, cheap],
+            Vec::new(),
+        );
+        q.synonym_boost = Some(0.5);
+        let r = rewrite(&spec(&["title"], None), &q).unwrap();
+        assert_eq!(
+            r.opensearch,
+            "title:'acme' AND (title:'trainers' OR title:'sneakers'^50 OR title:'运动鞋'^50) \
+             RANK (title:'cheap'^20 OR title:'budget'^10)"
+        );
+        let must = &r.dsl["bool"]["must"];
+        assert_eq!(must[1]["bool"]["minimum_should_match"], 1);
+        assert_eq!(
+            must[1]["bool"]["should"][0]["multi_match"]["query"],
+            "trainers"
+        );
+        assert_eq!(must[1]["bool"]["should"][1]["multi_match"]["boost"], 0.5);
+        let should = r.dsl["bool"]["should"].as_array().unwrap();
+        assert_eq!(should[1]["multi_match"]["query"], "budget");
+        assert_eq!(should[1]["multi_match"]["boost"], 0.1);
+    }
+
+    #[test]
+    fn a_synonym_weighs_less_than_the_word_typed_in_every_field() {
+        let mut sneakers = token("sneakers", 0.9, Level::High, false);
+        sneakers.synonyms = vec!["trainers".into()];
+        let mut q = query(vec![sneakers], Vec::new());
+        q.synonym_boost = Some(0.5);
+        let r = rewrite(&spec(&["title^3", "brand"], None), &q).unwrap();
+        assert_eq!(
+            r.opensearch,
+            "((title:'sneakers'^3 OR brand:'sneakers') OR (title:'trainers'^2 OR brand:'trainers'^50))"
+        );
     }
 
     #[test]

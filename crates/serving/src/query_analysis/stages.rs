@@ -5,9 +5,12 @@ use algocenter_domain::query_rule::QueryAnalysisRule;
 use algocenter_domain::{Function, Result};
 use algocenter_functions::analyzer::{AnalyzerModel, BaseAnalyzer, Token};
 use algocenter_functions::category::CategoryModel;
+use algocenter_functions::correction::{CorrectionModel, Level as CorrectionLevel};
+use algocenter_functions::query::normalise;
+use algocenter_functions::synonym::SynonymModel;
 use algocenter_functions::termweight::TermweightModel;
 
-use super::{AnalysedQuery, AnalysedToken, StagePart};
+use super::{AnalysedQuery, AnalysedToken, QueryCorrection, StagePart, phrases};
 use crate::{Serving, Target};
 
 /// Categories a query-analysis answer lists.
@@ -37,6 +40,91 @@ fn tokens_of(tokens: Vec<Token>) -> Vec<AnalysedToken> {
             synonyms: Vec::new(),
         })
         .collect()
+}
+
+/// Spelling correction: a level-1 correction rewrites the query the later stages read; a level-2 one (when the
+/// instance's `did_you_mean` allows) is reported and the query stands.
+pub(super) async fn correct(
+    serving: &Serving,
+    app: &str,
+    rule: &QueryAnalysisRule,
+    query: &mut AnalysedQuery,
+) -> Result<()> {
+    let Some(name) = rule.spec.correction.as_deref() else {
+        return Ok(());
+    };
+    let ready = serving
+        .ready::<CorrectionModel>(Target::new(app, Some(name)), Function::Correction)
+        .await?;
+    let did_you_mean = ready.usage()?.get("did_you_mean")? == "true";
+    if let Some(c) = ready
+        .model
+        .correct(&query.raw)
+        .filter(|c| did_you_mean || c.level == CorrectionLevel::Rewrite)
+    {
+        if c.level == CorrectionLevel::Rewrite {
+            query.corrected = Some(c.corrected.clone());
+        }
+        query.correction = Some(QueryCorrection {
+            corrected: c.corrected,
+            level: c.level.number(),
+            source: c.source.as_str(),
+        });
+    }
+    query.stages.push(part(
+        "correction",
+        Function::Correction,
+        name,
+        ready.generation,
+    ));
+    Ok(())
+}
+
+/// Synonyms of each token that is not a stop word (looked up by the word as written, since a token's key may be a
+/// stem), as the synonym instance's usage parameters allow. A run of tokens the instance knows as one phrase is
+/// joined into one token first ([`phrases`]).
+pub(super) async fn expand(
+    serving: &Serving,
+    app: &str,
+    rule: &QueryAnalysisRule,
+    query: &mut AnalysedQuery,
+) -> Result<()> {
+    let Some(name) = rule.spec.synonym.as_deref() else {
+        return Ok(());
+    };
+    let ready = serving
+        .ready::<SynonymModel>(Target::new(app, Some(name)), Function::Synonym)
+        .await?;
+    let usage = ready.usage()?;
+    let max = usage.int("max_expansions")?.max(1) as usize;
+    let min_score = usage.float("min_score")? as f32;
+    let served = |written: &str| -> Vec<String> {
+        let own = normalise(written);
+        ready
+            .model
+            .synonyms_of(written)
+            .iter()
+            .filter(|s| (s.intervened || s.score >= min_score) && s.text != own)
+            .take(max)
+            .map(|s| s.text.clone())
+            .collect()
+    };
+    let text: Vec<char> = query.text().chars().collect();
+    query.tokens = phrases::join(std::mem::take(&mut query.tokens), &text, |w| {
+        !served(w).is_empty()
+    });
+    for token in query.tokens.iter_mut().filter(|t| !t.stop_word) {
+        let mut synonyms = served(&phrases::written(&text, token.start, token.end));
+        if synonyms.is_empty() {
+            synonyms = served(&token.text);
+        }
+        token.synonyms = synonyms;
+    }
+    query.synonym_boost = Some(usage.float("boost")? as f32);
+    query
+        .stages
+        .push(part("synonyms", Function::Synonym, name, ready.generation));
+    Ok(())
 }
 
 /// Segmentation: the rule's analyzer; without one, the termweight model's own analyzer (it weighs the words it
