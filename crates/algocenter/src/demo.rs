@@ -39,6 +39,8 @@ const INSTANCES: &[DemoInstance] = &[
     ("hint", "hints", "near_realtime", &[]),
     ("suggest", "complete", "offline_inference", &[]),
     ("category", "categories", "offline_inference", &[]),
+    ("analyzer", "words", "text", &[]),
+    ("termweight", "weights", "tf_checkpoint", &[]),
 ];
 
 async fn push(
@@ -238,11 +240,47 @@ async fn demo(client: &Client, args: &DemoArgs) -> Result<(), Failure> {
             field(p, "Source")
         );
     }
+    // Query analysis: a rule naming the three query functions, then what the endpoint answers for one query.
+    client
+        .call(
+            Method::PUT,
+            &format!(
+                "/v4/openapi/app-groups/{}/query-analysis-rules/demo",
+                segment(app)
+            ),
+            Some(json!({
+                "analyzer": "words", "termweight": "weights", "category": "categories",
+                "fields": ["title^3"], "categoryField": "category", "default": true
+            })),
+        )
+        .await?;
+    let analysed = client
+        .call(
+            Method::GET,
+            &format!(
+                "/v3/openapi/apps/{}/query-analysis?query={}",
+                segment(app),
+                segment(&query)
+            ),
+            None,
+        )
+        .await?;
+    let result = &analysed["result"];
+    println!("\nquery analysis of \"{query}\" (rule demo: analyzer, termweight, category):");
+    for token in result["tokens"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<16} weight {:.2} {}",
+            field(token, "token"),
+            token["weight"].as_f64().unwrap_or(0.0),
+            field(token, "level")
+        );
+    }
+    println!("  rewritten: {}", field(&result["rewritten"], "opensearch"));
     println!(
         "\nSee it all in the dashboard: {}/ui/apps/{app} (log in with the same access key): every instance's \
          tasks, metric charts across generations and the data status.\n\
          From the command line: algocenter task show --app {app} --function ctr rank 1 (and pop popular, \
-         hot top, hint hints, suggest complete, category categories); the API reference is at /openapi.json, \
+         hot top, hint hints, suggest complete, category categories, analyzer words, termweight weights); the API reference is at /openapi.json, \
          metrics at /metrics.",
         client.endpoint()
     );

@@ -281,12 +281,14 @@ async fn the_demo_trains_every_function_and_shows_what_each_serves() {
         "hot: today's top searches",
         "suggest completes",
         "category predicts:",
+        "query analysis of",
+        "  rewritten: ",
     ] {
         assert!(stdout.contains(shown), "{shown}: {stdout}");
     }
     let dashboard = format!("{}/ui/apps/demo", server.base);
     assert!(stdout.contains(&dashboard), "where to look: {stdout}");
-    // Six instances trained, each the default instance of its function.
+    // Eight instances trained, each the default instance of its function.
     for (function, instance) in [
         ("pop", "popular"),
         ("ctr", "rank"),
@@ -294,6 +296,8 @@ async fn the_demo_trains_every_function_and_shows_what_each_serves() {
         ("hint", "hints"),
         ("suggest", "complete"),
         ("category", "categories"),
+        ("analyzer", "words"),
+        ("termweight", "weights"),
     ] {
         let (_, shown, _) = run(
             &server.base,
