@@ -203,7 +203,7 @@ const CTR_CREATE: &[ParameterSpec] = &[
     ),
     p(
         "deep_learning_rate",
-        "0.001",
+        "0.003",
         ParamKind::Float {
             min: 0.00001,
             max: 0.1,
@@ -211,8 +211,14 @@ const CTR_CREATE: &[ParameterSpec] = &[
         "model=deep: Adam step size (a tenth of it after the first validation plateau)",
     ),
     p(
+        "batch_size",
+        "256",
+        ParamKind::Int { min: 16, max: 16384 },
+        "model=deep: examples per minibatch",
+    ),
+    p(
         "embedding_l2",
-        "0.01",
+        "0.001",
         ParamKind::Float { min: 0.0, max: 1.0 },
         "model=deep: L2 on the whole embedding table at every step",
     ),
