@@ -213,7 +213,10 @@ const CTR_CREATE: &[ParameterSpec] = &[
     p(
         "batch_size",
         "256",
-        ParamKind::Int { min: 16, max: 16384 },
+        ParamKind::Int {
+            min: 16,
+            max: 16384,
+        },
         "model=deep: examples per minibatch",
     ),
     p(

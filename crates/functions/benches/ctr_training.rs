@@ -21,7 +21,9 @@ use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
 use algocenter_generator::GeneratorConfig;
 use algocenter_generator::context::ContextConfig;
-use ctr_world::{aucs, context_world, model_scores, pairwise_agreement, search_world, truth_scores};
+use ctr_world::{
+    aucs, context_world, model_scores, pairwise_agreement, search_world, truth_scores,
+};
 
 const NOW: i64 = 1_790_000_000_000;
 
@@ -171,7 +173,9 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
     let (model_auc, model_within) = aucs(&held_out, &model_scores(&model, &held_out));
-    println!("served model at logged positions: auc {model_auc:.4}, auc_within_position {model_within:.4}");
+    println!(
+        "served model at logged positions: auc {model_auc:.4}, auc_within_position {model_within:.4}"
+    );
     if shape != "context" {
         let (model_share, logged_share) = pairwise_agreement(&model, &held_out, 0.9);
         println!(

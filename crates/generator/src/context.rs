@@ -137,7 +137,9 @@ impl ContextWorld {
                 },
                 taste: vector(&mut rng, 0.6),
                 home_city: sample(&city_cdf, &mut rng),
-                daytime_cdf: cumulative((0..CONTEXT_KEYS[0].1).map(|_| rng.random::<f64>().powi(3))),
+                daytime_cdf: cumulative(
+                    (0..CONTEXT_KEYS[0].1).map(|_| rng.random::<f64>().powi(3)),
+                ),
                 works: rng.random::<f64>() < 0.6,
             })
             .collect();
@@ -348,7 +350,13 @@ mod tests {
         // The truth separates used from random items well, as in the public data.
         let (mut right, mut pairs) = (0u64, 0u64);
         for (i, a) in truth.iter().enumerate().filter(|(_, t)| t.1).take(300) {
-            for b in truth.iter().skip(i % 7).step_by(7).filter(|t| !t.1).take(300) {
+            for b in truth
+                .iter()
+                .skip(i % 7)
+                .step_by(7)
+                .filter(|t| !t.1)
+                .take(300)
+            {
                 pairs += 1;
                 right += u64::from(a.0 > b.0);
             }

@@ -54,12 +54,12 @@ pub enum LoggedRanker {
     PartlyByQuality,
     /// Candidates from the query's leaf, its top category and anywhere, ordered by what the ranker knows of
     /// their relevance (the query's category match and, noisily, quality; not the user's tastes): position and
-    /// relevance go together. Users also like two brands (clicks × 1.6).
+    /// relevance go together. Users also like two brands (clicks × 2).
     ByRelevance,
 }
 
 /// Click multiplier of an item of a brand the user likes ([`LoggedRanker::ByRelevance`] worlds).
-pub const BRAND_TASTE: f64 = 1.6;
+pub const BRAND_TASTE: f64 = 2.0;
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
@@ -458,7 +458,7 @@ impl World {
             } else {
                 0.05
             };
-            let score = (matched * truth.quality.sqrt()).ln() + 0.4 * normal(rng);
+            let score = (matched * truth.quality.sqrt()).ln() + 0.8 * normal(rng);
             shown.push((item, score));
         }
     }

@@ -146,8 +146,16 @@ fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    let (rsa, csa) = if a_t { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if b_t { (1, k as isize) } else { (n as isize, 1) };
+    let (rsa, csa) = if a_t {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (rsb, csb) = if b_t {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     // SAFETY: the strides address elements within the first m×k of `a`, k×n of `b` and m×n of `c`, whose
     // lengths are checked above; `c` is borrowed mutably, so it overlaps neither input.
     unsafe {
@@ -519,7 +527,11 @@ impl Learner {
             m: zero.clone(),
             v: zero,
             weights,
-            position: [vec![0.0; POSITIONS], vec![0.0; POSITIONS], vec![0.0; POSITIONS]],
+            position: [
+                vec![0.0; POSITIONS],
+                vec![0.0; POSITIONS],
+                vec![0.0; POSITIONS],
+            ],
             config,
             threads: threads.max(1),
             steps: 0,
@@ -556,7 +568,8 @@ impl Learner {
                     &mut |i, out| examples.features(ids[i] as usize, out),
                     work,
                 );
-                let positions: Vec<u8> = ids.iter().map(|&i| examples.position(i as usize)).collect();
+                let positions: Vec<u8> =
+                    ids.iter().map(|&i| examples.position(i as usize)).collect();
                 let g: Vec<f32> = ids
                     .iter()
                     .zip(&work.z)
@@ -569,7 +582,10 @@ impl Learner {
                 backward(weights, &g, &positions, work, grads);
             };
             std::thread::scope(|s| {
-                let mut jobs = batch.chunks(part).zip(works.iter_mut()).zip(grads.iter_mut());
+                let mut jobs = batch
+                    .chunks(part)
+                    .zip(works.iter_mut())
+                    .zip(grads.iter_mut());
                 let first = jobs.next();
                 for ((ids, work), grads) in jobs {
                     s.spawn(move || run(ids, work, grads));
@@ -597,7 +613,10 @@ impl Learner {
                 &mut w.embeddings,
                 &mut m.embeddings,
                 &mut v.embeddings,
-                grads.iter_mut().map(|g| g.embeddings.as_mut_slice()).collect(),
+                grads
+                    .iter_mut()
+                    .map(|g| g.embeddings.as_mut_slice())
+                    .collect(),
                 l2,
                 step,
             );
@@ -664,7 +683,10 @@ impl Learner {
                 &mut w.layers[l].w,
                 &mut m.layers[l].w,
                 &mut v.layers[l].w,
-                &mut grads.iter_mut().map(|g| g.layers[l].0.as_mut_slice()).collect::<Vec<_>>(),
+                &mut grads
+                    .iter_mut()
+                    .map(|g| g.layers[l].0.as_mut_slice())
+                    .collect::<Vec<_>>(),
                 0.0,
                 step,
             );
@@ -672,7 +694,10 @@ impl Learner {
                 &mut w.layers[l].b,
                 &mut m.layers[l].b,
                 &mut v.layers[l].b,
-                &mut grads.iter_mut().map(|g| g.layers[l].1.as_mut_slice()).collect::<Vec<_>>(),
+                &mut grads
+                    .iter_mut()
+                    .map(|g| g.layers[l].1.as_mut_slice())
+                    .collect::<Vec<_>>(),
                 0.0,
                 step,
             );
@@ -695,7 +720,10 @@ impl Learner {
             p,
             pm,
             pv,
-            &mut grads.iter_mut().map(|g| g.position.as_mut_slice()).collect::<Vec<_>>(),
+            &mut grads
+                .iter_mut()
+                .map(|g| g.position.as_mut_slice())
+                .collect::<Vec<_>>(),
             0.0,
             step,
         );
@@ -802,13 +830,23 @@ mod tests {
         let ids: Vec<u32> = (0..32).collect();
         let loss = |w: &DeepWeights| -> f64 {
             let mut work = Work::default();
-            forward(w, ids.len(), &mut |i, o| data.features(ids[i] as usize, o), &mut work);
+            forward(
+                w,
+                ids.len(),
+                &mut |i, o| data.features(ids[i] as usize, o),
+                &mut work,
+            );
             let p: Vec<f32> = work.z.iter().map(|&z| sigmoid(z)).collect();
             let labels: Vec<bool> = ids.iter().map(|&i| data.label(i as usize)).collect();
             logloss(&p, &labels).unwrap()
         };
         let mut work = Work::default();
-        forward(&w, ids.len(), &mut |i, o| data.features(ids[i] as usize, o), &mut work);
+        forward(
+            &w,
+            ids.len(),
+            &mut |i, o| data.features(ids[i] as usize, o),
+            &mut work,
+        );
         let g: Vec<f32> = ids
             .iter()
             .zip(&work.z)
@@ -856,7 +894,11 @@ mod tests {
         // The truth: 0.8 when both fields agree, 0.1 otherwise; its entropy is about 0.41.
         assert!(loss < 0.45, "{loss}");
         let one = run(1);
-        let p1: Vec<f32> = one.logits(&data, &held).iter().map(|&z| sigmoid(z)).collect();
+        let p1: Vec<f32> = one
+            .logits(&data, &held)
+            .iter()
+            .map(|&z| sigmoid(z))
+            .collect();
         assert!((logloss(&p1, &labels).unwrap() - loss).abs() < 0.01);
     }
 }

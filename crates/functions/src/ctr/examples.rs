@@ -27,11 +27,7 @@ pub trait Examples: Sync {
 
 /// Rows of raw features, each field's values weighted `1/√n` so that a field with many values (title words)
 /// does not outweigh one with a single value.
-pub(crate) fn activate(
-    raw: &[RawFeature],
-    row_of: &dyn Fn(u8, u64) -> u32,
-    out: &mut Vec<Active>,
-) {
+pub(crate) fn activate(raw: &[RawFeature], row_of: &dyn Fn(u8, u64) -> u32, out: &mut Vec<Active>) {
     let mut counts = [0u32; 64];
     for (f, _) in raw {
         counts[usize::from(*f) & 63] += 1;
@@ -97,10 +93,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    fn build<'r>(
-        raw: impl Iterator<Item = &'r [RawFeature]>,
-        vocabulary: &Vocabulary,
-    ) -> Table {
+    fn build<'r>(raw: impl Iterator<Item = &'r [RawFeature]>, vocabulary: &Vocabulary) -> Table {
         let mut t = Table {
             start: vec![0],
             active: Vec::new(),
@@ -228,10 +221,7 @@ pub(crate) fn build<'a>(
     let set = ExampleSet {
         exposures,
         query_of_rn: &log.query_of_rn,
-        users: Table::build(
-            log.user_raw.iter().map(std::slice::from_ref),
-            &vocabulary,
-        ),
+        users: Table::build(log.user_raw.iter().map(std::slice::from_ref), &vocabulary),
         items: Table::build(item_raw.iter().map(Vec::as_slice), &vocabulary),
         queries: Table::build(log.query_raw.iter().map(Vec::as_slice), &vocabulary),
         contexts: Table::build(context_raw.iter().map(Vec::as_slice), &vocabulary),

@@ -286,7 +286,10 @@ mod tests {
             ("weather".into(), "sunny".into()),
             ("rare".into(), "x".into()),
         ]);
-        assert_eq!(f[0], (FIRST_CONTEXT + 2, context_value_key("weather", "sunny")));
+        assert_eq!(
+            f[0],
+            (FIRST_CONTEXT + 2, context_value_key("weather", "sunny"))
+        );
         assert_eq!(f[1].0, CONTEXT_OTHER);
         assert_eq!(schema.field_name(FIRST_CONTEXT), "context.city");
     }

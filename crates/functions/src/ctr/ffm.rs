@@ -1,7 +1,8 @@
 //! A field-aware factorization machine (Juan et al., 2016) with linear terms, trained by AdaGrad on the
-//! logistic loss with L2 regularisation. With `k = 0` it is logistic regression, and then it may add hashed
-//! crosses of the user, the query and its terms with the item's category (the baseline a user would build by
-//! hand, and the `lr` model).
+//! logistic loss with L2 regularisation. With `k = 0` it is logistic regression. Either may add hashed crosses
+//! of the user, the query and its terms with the item's category to the linear part: the baseline a user would
+//! build by hand (and the `lr` model); in the FFM they remember what the factors would only approximate, as the
+//! wide part of a wide-and-deep model does, so that the FFM contains the baseline.
 //!
 //! Every feature has one factor vector per field; the interaction of features `i` (field `f`) and `j` (field
 //! `g`) is `<v[i][g], v[j][f]> x_i x_j`. Features of one field are summed first (`S[f][g] = Σ_{i∈f} x_i v[i][g]`),
@@ -255,7 +256,7 @@ pub struct FfmConfig {
     pub k: usize,
     pub learning_rate: f32,
     pub l2: f32,
-    /// Hashed crosses (logistic regression only).
+    /// Hashed crosses in the linear part.
     pub crosses: bool,
 }
 
@@ -287,7 +288,7 @@ impl Learner {
             // AdaGrad accumulators start at 1 (as in LIBFFM) so that the first steps are not huge.
             cells.extend(std::iter::repeat_n(1.0, k));
         }
-        let buckets = if config.crosses && k == 0 {
+        let buckets = if config.crosses {
             CROSS_BUCKETS as usize
         } else {
             0
@@ -444,7 +445,12 @@ impl Learner {
             .iter()
             .map(|&i| {
                 examples.features(i as usize, &mut buf);
-                self.logit(&buf, examples.position(i as usize), &mut scratch, &mut crossed)
+                self.logit(
+                    &buf,
+                    examples.position(i as usize),
+                    &mut scratch,
+                    &mut crossed,
+                )
             })
             .collect()
     }
@@ -506,7 +512,10 @@ mod tests {
             let whole = w.logit(&buf, &mut scratch);
             let learner = ffm.logits(&data, &[i as u32])[0];
             let split = w.logit_with(&w.partial(&buf[..1]), &buf[1..], &mut scratch);
-            assert!((whole + position[0] - learner).abs() < 1e-5, "{whole} {learner}");
+            assert!(
+                (whole + position[0] - learner).abs() < 1e-5,
+                "{whole} {learner}"
+            );
             assert!((whole - split).abs() < 1e-5, "{whole} {split}");
         }
         let i = (0..20_000)

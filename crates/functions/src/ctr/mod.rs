@@ -9,7 +9,7 @@
 //! on the older part.
 //!
 //! **Models** ([`train::Kind`]): logistic regression with hashed crosses ([`ffm`] without factors), a
-//! field-aware factorization machine ([`ffm`]) and a deep interaction model ([`deep`]). With `model=auto`
+//! field-aware factorization machine with the same crosses ([`ffm`]) and a deep interaction model ([`deep`]). With `model=auto`
 //! [`tune`] chooses among configurations of all three on the validation examples.
 //!
 //! **Position only as a bias.** The logged position adds a learned term to the logit (a shallow position
@@ -116,7 +116,7 @@ fn params(job: &TrainingJob<'_>) -> Result<Params, TrainError> {
                 },
                 learning_rate: float("learning_rate")? as f32,
                 l2: float("l2")? as f32,
-                crosses: model == Some(Kind::Lr),
+                crosses: true,
             },
             deep: DeepConfig {
                 dim: int("embedding_dim")?.max(1) as usize,
@@ -357,7 +357,8 @@ impl Trainer for CtrTrainer {
             while let Err(mpsc::RecvTimeoutError::Timeout) =
                 done_rx.recv_timeout(Duration::from_millis(200))
             {
-                let percent = 30 + (60.0 * ticker.done() as f64 / planned.max(1.0)).min(59.0) as u64;
+                let percent =
+                    30 + (60.0 * ticker.done() as f64 / planned.max(1.0)).min(59.0) as u64;
                 shown = shown.max(percent);
                 if progress.report("training", shown as u8).is_err() {
                     ticker.cancel();
@@ -369,11 +370,8 @@ impl Trainer for CtrTrainer {
             .map_err(|_| TrainError::Failed("the ctr trainer panicked".into()))?
             .ok_or(TrainError::Cancelled)?;
         let winner = outcome.winner;
-        let (epochs_run, best_epoch, history) = (
-            winner.epochs(),
-            winner.best_epoch,
-            winner.history.clone(),
-        );
+        let (epochs_run, best_epoch, history) =
+            (winner.epochs(), winner.best_epoch, winner.history.clone());
         let chosen = winner.candidate;
         let lr_best_epoch = lr.best_epoch;
         let (scorer, mut position) = winner
@@ -473,8 +471,22 @@ impl Trainer for CtrTrainer {
                 )
             }),
         );
-        put_scores(&mut metrics, "baseline_lr_", &lr_p, &labels, &positions, true);
-        put_scores(&mut metrics, "baseline_pop_", &ctr_p, &labels, &positions, true);
+        put_scores(
+            &mut metrics,
+            "baseline_lr_",
+            &lr_p,
+            &labels,
+            &positions,
+            true,
+        );
+        put_scores(
+            &mut metrics,
+            "baseline_pop_",
+            &ctr_p,
+            &labels,
+            &positions,
+            true,
+        );
         put_scores(
             &mut metrics,
             "baseline_popularity_",

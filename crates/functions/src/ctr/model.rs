@@ -261,7 +261,10 @@ impl std::fmt::Debug for CtrModel {
         f.debug_struct("CtrModel")
             .field("kind", &self.kind())
             .field("rows", &self.rows())
-            .field("context_fields", &(self.stored.schema.fields() - usize::from(FIRST_CONTEXT)))
+            .field(
+                "context_fields",
+                &(self.stored.schema.fields() - usize::from(FIRST_CONTEXT)),
+            )
             .field("known_items", &self.known_items())
             .finish()
     }

@@ -71,7 +71,9 @@ pub struct Candidate {
 impl Candidate {
     pub fn describe(&self) -> Value {
         match self.kind {
-            Kind::Lr => json!({"model": "lr", "learning_rate": self.ffm.learning_rate, "l2": self.ffm.l2}),
+            Kind::Lr => {
+                json!({"model": "lr", "learning_rate": self.ffm.learning_rate, "l2": self.ffm.l2})
+            }
             Kind::Ffm => json!({"model": "ffm", "latent_dim": self.ffm.k,
                 "learning_rate": self.ffm.learning_rate, "l2": self.ffm.l2}),
             Kind::Deep => json!({"model": "deep", "embedding_dim": self.deep.dim,
@@ -98,8 +100,14 @@ impl Validation {
     pub fn new(examples: &dyn Examples, groups: Vec<Range<u32>>) -> Validation {
         let indices: Vec<u32> = groups.iter().flat_map(Clone::clone).collect();
         Validation {
-            labels: indices.iter().map(|&i| examples.label(i as usize)).collect(),
-            positions: indices.iter().map(|&i| examples.position(i as usize)).collect(),
+            labels: indices
+                .iter()
+                .map(|&i| examples.label(i as usize))
+                .collect(),
+            positions: indices
+                .iter()
+                .map(|&i| examples.position(i as usize))
+                .collect(),
             indices,
             groups,
         }
@@ -187,7 +195,9 @@ impl Run {
         seed: u64,
     ) -> Run {
         let learner = match candidate.kind {
-            Kind::Lr | Kind::Ffm => Learner::Ffm(ffm::Learner::new(fields, rows, candidate.ffm, seed)),
+            Kind::Lr | Kind::Ffm => {
+                Learner::Ffm(ffm::Learner::new(fields, rows, candidate.ffm, seed))
+            }
             Kind::Deep => Learner::Deep(deep::Learner::new(
                 fields,
                 present,

@@ -60,7 +60,9 @@ pub fn epoch_seconds(c: &Candidate, t: &Tuning<'_>, examples: f64) -> f64 {
         Kind::Lr => 40e-9 * t.features,
         Kind::Ffm => 6e-9 * t.features * t.fields as f64 * c.ffm.k as f64 + 40e-9 * t.features,
         Kind::Deep => {
-            let mlp = 3.0 * c.deep.flops(t.present.count_ones() as usize) as f64 * 2.0 / 12e9 / t.threads as f64;
+            let mlp = 3.0 * c.deep.flops(t.present.count_ones() as usize) as f64 * 2.0
+                / 12e9
+                / t.threads as f64;
             let rows = 8.0 * (t.rows * (c.deep.dim + 1)) as f64 * 1e-9 / c.deep.batch as f64;
             mlp + rows + 30e-9 * t.features * c.deep.dim as f64
         }
@@ -86,7 +88,7 @@ fn expected_epochs(kind: Kind) -> f64 {
     match kind {
         Kind::Lr => 3.0,
         Kind::Ffm => 4.0,
-        Kind::Deep => 12.0,
+        Kind::Deep => 10.0,
     }
 }
 
@@ -95,7 +97,8 @@ fn complete_seconds(candidates: &[Candidate], t: &Tuning<'_>, examples: f64) -> 
     candidates
         .iter()
         .map(|c| {
-            let s = epoch_seconds(c, t, examples) * expected_epochs(c.kind).min(t.max_epochs as f64);
+            let s =
+                epoch_seconds(c, t, examples) * expected_epochs(c.kind).min(t.max_epochs as f64);
             if c.single_threaded() {
                 s / t.threads as f64
             } else {
@@ -123,7 +126,10 @@ fn planned_seconds(candidates: &[Candidate], t: &Tuning<'_>, examples: f64) -> f
     let mut done = 0;
     for target in planned_epochs(candidates.len(), t.max_epochs) {
         // The cheapest half is not known in advance: count the dearest ones, the worst case.
-        total += costs.iter().map(|c| c * (target - done) as f64).sum::<f64>();
+        total += costs
+            .iter()
+            .map(|c| c * (target - done) as f64)
+            .sum::<f64>();
         done = target;
         costs.sort_by(|a, b| a.total_cmp(b));
         costs.truncate(costs.len().div_ceil(2));
@@ -191,9 +197,32 @@ fn describe(run: &Run) -> Value {
     v
 }
 
-/// Successive halving over `candidates`; `None` when cancelled.
+/// The candidates whose run on every fitted example alone fits the budget (at least the cheapest one), and
+/// those left out.
+pub fn affordable(t: &Tuning<'_>, candidates: &[Candidate]) -> (Vec<Candidate>, Vec<Candidate>) {
+    let fit_examples: f64 = t.fit.iter().map(|g| g.len() as f64).sum();
+    let own = |c: &Candidate| {
+        epoch_seconds(c, t, fit_examples) * expected_epochs(c.kind).min(t.max_epochs as f64)
+    };
+    let (mut kept, mut dropped): (Vec<Candidate>, Vec<Candidate>) =
+        candidates.iter().partition(|c| own(c) <= t.budget_seconds);
+    if kept.is_empty()
+        && let Some(cheapest) = dropped
+            .iter()
+            .copied()
+            .min_by(|a, b| own(a).total_cmp(&own(b)))
+    {
+        kept.push(cheapest);
+        dropped.retain(|c| *c != cheapest);
+    }
+    (kept, dropped)
+}
+
+/// Successive halving, or every candidate to its end, over the affordable `candidates`; `None` when cancelled.
 pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
     let started = Instant::now();
+    let (candidates, over_budget) = affordable(t, candidates);
+    let candidates = &candidates[..];
     let fit_examples: f64 = t.fit.iter().map(|g| g.len() as f64).sum();
     let complete = complete_seconds(candidates, t, fit_examples);
     let full = planned_seconds(candidates, t, fit_examples);
@@ -211,7 +240,17 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
     };
     let mut runs: Vec<Run> = candidates
         .iter()
-        .map(|&c| Run::new(c, t.fields, t.present, t.rows, t.max_epochs, t.threads, t.seed))
+        .map(|&c| {
+            Run::new(
+                c,
+                t.fields,
+                t.present,
+                t.rows,
+                t.max_epochs,
+                t.threads,
+                t.seed,
+            )
+        })
         .collect();
     let mut alive: Vec<usize> = (0..runs.len()).collect();
     let mut rungs: Vec<Value> = Vec::new();
@@ -249,7 +288,9 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
             break;
         }
         alive.truncate(alive.len().div_ceil(2));
-        if started.elapsed().as_secs_f64() > OVERRUN * t.budget_seconds.max(full.min(t.budget_seconds)) {
+        if started.elapsed().as_secs_f64()
+            > OVERRUN * t.budget_seconds.max(full.min(t.budget_seconds))
+        {
             cut_by_clock = true;
             alive.truncate(1);
             break;
@@ -276,6 +317,7 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
     }
     let report = json!({
         "candidates": candidates_report,
+        "left_out_over_budget": over_budget.iter().map(Candidate::describe).collect::<Vec<_>>(),
         "chosen": winner.candidate.describe(),
         "rungs": rungs,
         "planned_seconds": round(if complete <= t.budget_seconds { complete } else { full * share }),
@@ -290,6 +332,8 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
 
 /// Example passes a tuning is expected to make (for the progress bar).
 pub fn planned_examples(t: &Tuning<'_>, candidates: &[Candidate]) -> f64 {
+    let (candidates, _) = affordable(t, candidates);
+    let candidates = &candidates[..];
     let fit_examples: f64 = t.fit.iter().map(|g| g.len() as f64).sum();
     if complete_seconds(candidates, t, fit_examples) <= t.budget_seconds {
         return candidates
@@ -316,7 +360,7 @@ pub fn candidates(seed_config: &Candidate) -> Vec<Candidate> {
         kind: if k == 0 { Kind::Lr } else { Kind::Ffm },
         ffm: FfmConfig {
             k,
-            crosses: k == 0,
+            crosses: true,
             ..seed_config.ffm
         },
         deep: seed_config.deep,
@@ -332,12 +376,8 @@ pub fn candidates(seed_config: &Candidate) -> Vec<Candidate> {
             batch: 256,
         },
     };
-    vec![
-        ffm(0),
-        ffm(4),
-        ffm(8),
-        deep(16, [256, 128, 0], 0.003, 0.001),
-    ]
+    // Logistic regression is the baseline every generation reports next to the model (model=lr serves it).
+    vec![ffm(4), ffm(8), deep(16, [256, 128, 0], 0.003, 0.001)]
 }
 
 #[cfg(test)]

@@ -102,7 +102,9 @@ pub fn context_world(config: ContextConfig) -> (InMemoryData, Vec<Shown>) {
 pub fn score_at(model: &CtrModel, shown: &Shown, position: u32) -> f32 {
     let situation = Situation {
         user: Some(&shown.user),
-        query: Some(&shown.query).filter(|q| !q.is_empty()).map(|q| q.as_str()),
+        query: Some(&shown.query)
+            .filter(|q| !q.is_empty())
+            .map(|q| q.as_str()),
         context: &shown.context,
         position,
     };
@@ -118,10 +120,7 @@ pub fn score_at(model: &CtrModel, shown: &Shown, position: u32) -> f32 {
 /// AUC and within-position AUC of `scores` on the held-out exposures.
 pub fn aucs(held_out: &[Shown], scores: &[f32]) -> (f64, f64) {
     let labels: Vec<bool> = held_out.iter().map(|s| s.clicked).collect();
-    let positions: Vec<u8> = held_out
-        .iter()
-        .map(|s| s.position.min(50) as u8)
-        .collect();
+    let positions: Vec<u8> = held_out.iter().map(|s| s.position.min(50) as u8).collect();
     (
         auc(scores, &labels).unwrap_or(0.5),
         auc_within_position(scores, &labels, &positions).unwrap_or(0.5),
