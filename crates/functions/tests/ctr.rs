@@ -28,6 +28,13 @@ fn config(searches: u64, items: u32, users: u32, queries: u32, seed: u64) -> Gen
 }
 
 const PARAMS: &[(&str, &str)] = &[("id_field", "item_id"), ("title_field", "title")];
+/// The deep model alone, briefly: its serving path.
+const DEEP: &[(&str, &str)] = &[
+    ("id_field", "item_id"),
+    ("title_field", "title"),
+    ("model", "deep"),
+    ("max_epochs", "2"),
+];
 /// The field-aware factorization machine alone: the comparison with today's figures, without tuning's cost.
 const FFM: &[(&str, &str)] = &[
     ("id_field", "item_id"),
@@ -157,7 +164,7 @@ fn unknown_values_degrade_gracefully() {
         Function::Ctr,
         "tf_checkpoint",
         &data,
-        PARAMS,
+        DEEP,
         &[],
     )
     .unwrap();
@@ -220,7 +227,7 @@ fn too_little_data_or_a_failed_gate_are_reported() {
         }
         other => panic!("{other:?}"),
     }
-    let mut params = PARAMS.to_vec();
+    let mut params = FFM.to_vec();
     params.push(("available_threshold", "0.99"));
     let trained = train(
         &CtrTrainer,

@@ -369,6 +369,7 @@ fn backward(w: &DeepWeights, g: &[f32], positions: &[u8], work: &mut Work, grads
         work.grad_a.resize(n * width, 0.0);
     }
     // grad_a is now d loss / d x0; add the interactions' part, then spread to the rows.
+    #[allow(clippy::needless_range_loop)] // i indexes five arrays of different strides
     for i in 0..n {
         let dx = &mut work.grad_a[i * width..(i + 1) * width];
         let x0 = &work.x0[i * width..(i + 1) * width];
@@ -853,7 +854,7 @@ mod tests {
             .map(|(&i, &z)| (sigmoid(z) - f32::from(u8::from(data.label(i as usize)))) / 32.0)
             .collect();
         let mut grads = Grads::zeros(&w);
-        backward(&w, &g, &vec![0; 32], &mut work, &mut grads);
+        backward(&w, &g, &[0; 32], &mut work, &mut grads);
         let check = |analytic: f32, bump: &dyn Fn(&mut DeepWeights, f32)| {
             let h = 1e-2;
             let (mut up, mut down) = (w.clone(), w.clone());

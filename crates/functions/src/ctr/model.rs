@@ -55,8 +55,9 @@ pub struct Situation<'a> {
 
 /// A loaded model.
 pub struct CtrModel {
-    stored: Stored,
-    vocabulary: Vocabulary,
+    /// Boxed: a loaded model is one small value among the served models of other functions.
+    stored: Box<Stored>,
+    vocabulary: Box<Vocabulary>,
     items: HashMap<u64, usize>,
     /// The catalogue items' features, weighted, ready to score: item `i` is
     /// `item_active[item_start[i]..item_start[i + 1]]`.
@@ -96,7 +97,7 @@ impl CtrModel {
         {
             return Err(inconsistent());
         }
-        let vocabulary = Vocabulary::from_keys(fields, stored.vocabulary.clone());
+        let vocabulary = Box::new(Vocabulary::from_keys(fields, stored.vocabulary.clone()));
         let mut items = HashMap::with_capacity(stored.items.len());
         for (i, (hash, features)) in stored.items.iter().enumerate() {
             if features.iter().any(|&r| r as usize >= rows) {
@@ -127,7 +128,7 @@ impl CtrModel {
             item_start.push(item_active.len() as u32);
         }
         Ok(CtrModel {
-            stored,
+            stored: Box::new(stored),
             vocabulary,
             items,
             item_active,

@@ -139,7 +139,7 @@ pub enum Scorer {
 #[derive(Clone)]
 enum Learner {
     Ffm(ffm::Learner),
-    Deep(deep::Learner),
+    Deep(Box<deep::Learner>),
 }
 
 impl Learner {
@@ -198,14 +198,14 @@ impl Run {
             Kind::Lr | Kind::Ffm => {
                 Learner::Ffm(ffm::Learner::new(fields, rows, candidate.ffm, seed))
             }
-            Kind::Deep => Learner::Deep(deep::Learner::new(
+            Kind::Deep => Learner::Deep(Box::new(deep::Learner::new(
                 fields,
                 present,
                 rows,
                 candidate.deep,
                 threads,
                 seed,
-            )),
+            ))),
         };
         Run {
             candidate,

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::data::{DAY_MS, InMemoryData};
 use algocenter_functions::ctr::{Candidate, CtrModel, Situation, auc_within_position};
 use algocenter_functions::evaluation::auc;
@@ -22,31 +23,37 @@ pub struct Shown {
     pub clicked: bool,
 }
 
-/// Collects every event, and the exposures at or after `held_out_from` with their truth.
-fn collect(
-    data: &mut InMemoryData,
+/// Every event, and the exposures at or after `held_out_from` with their truth.
+struct Collector {
+    data: InMemoryData,
     held_out_from: i64,
-) -> (
-    impl FnMut(&algocenter_domain::behaviour::BehaviourEvent, Option<f64>) + '_,
-    std::rc::Rc<std::cell::RefCell<Vec<Shown>>>,
-) {
-    let held = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Shown>::new()));
-    let out = held.clone();
-    let mut query_of_rn: HashMap<String, String> = HashMap::new();
-    let f = move |e: &algocenter_domain::behaviour::BehaviourEvent, truth: Option<f64>| {
-        data.events.push(e.clone());
-        if e.bhv_time_ms < held_out_from {
+    held: Vec<Shown>,
+    query_of_rn: HashMap<String, String>,
+}
+
+impl Collector {
+    fn new(data: InMemoryData, held_out_from: i64) -> Collector {
+        Collector {
+            data,
+            held_out_from,
+            held: Vec::new(),
+            query_of_rn: HashMap::new(),
+        }
+    }
+
+    fn take(&mut self, e: &BehaviourEvent, truth: Option<f64>) {
+        self.data.events.push(e.clone());
+        if e.bhv_time_ms < self.held_out_from {
             return;
         }
-        let mut held = held.borrow_mut();
         match (e.bhv_type.as_str(), truth) {
             ("search", _) => {
-                query_of_rn.insert(e.rn.clone(), e.raw_query.clone());
+                self.query_of_rn.insert(e.rn.clone(), e.raw_query.clone());
             }
-            ("expose", Some(p)) => held.push(Shown {
+            ("expose", Some(p)) => self.held.push(Shown {
                 user: e.user_id.clone(),
                 rn: e.rn.clone(),
-                query: query_of_rn.get(&e.rn).cloned().unwrap_or_default(),
+                query: self.query_of_rn.get(&e.rn).cloned().unwrap_or_default(),
                 item: e.item_id.clone(),
                 position: e.position.unwrap_or(0),
                 context: e.context.clone(),
@@ -55,7 +62,7 @@ fn collect(
             }),
             ("click", _) => {
                 // The generators log a click right after its exposure.
-                if let Some(last) = held.last_mut()
+                if let Some(last) = self.held.last_mut()
                     && last.rn == e.rn
                     && last.item == e.item_id
                 {
@@ -64,39 +71,27 @@ fn collect(
             }
             _ => {}
         }
-    };
-    (f, out)
+    }
 }
 
 /// Every event of a generated search world, and its exposures of the last day with their truth.
 pub fn search_world(config: GeneratorConfig) -> (InMemoryData, Vec<Shown>) {
     let world = World::new(config);
-    let mut data = InMemoryData {
+    let data = InMemoryData {
         items: world.item_documents().collect(),
         ..Default::default()
     };
-    let held_out_from = world.config().end_ms - DAY_MS;
-    let held = {
-        let (mut f, held) = collect(&mut data, held_out_from);
-        world.events(&mut f);
-        held
-    };
-    let held = std::mem::take(&mut *held.borrow_mut());
-    (data, held)
+    let mut c = Collector::new(data, world.config().end_ms - DAY_MS);
+    world.events(&mut |e, truth| c.take(e, truth));
+    (c.data, c.held)
 }
 
 /// The context-aware shape (no items pushed: its items have no attributes), and its last day with the truth.
 pub fn context_world(config: ContextConfig) -> (InMemoryData, Vec<Shown>) {
     let world = ContextWorld::new(config);
-    let mut data = InMemoryData::default();
-    let held_out_from = world.config().end_ms - DAY_MS;
-    let held = {
-        let (mut f, held) = collect(&mut data, held_out_from);
-        world.events(&mut f);
-        held
-    };
-    let held = std::mem::take(&mut *held.borrow_mut());
-    (data, held)
+    let mut c = Collector::new(InMemoryData::default(), world.config().end_ms - DAY_MS);
+    world.events(&mut |e, truth| c.take(e, truth));
+    (c.data, c.held)
 }
 
 pub fn score_at(model: &CtrModel, shown: &Shown, position: u32) -> f32 {
