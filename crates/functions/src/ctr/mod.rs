@@ -19,6 +19,8 @@
 //! order is the relevance order.
 
 pub mod deep;
+mod deep_train;
+mod dense;
 mod evaluate;
 pub mod examples;
 pub mod features;

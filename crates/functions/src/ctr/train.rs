@@ -9,7 +9,8 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
-use super::deep::{self, DeepConfig, DeepWeights};
+use super::deep::{DeepConfig, DeepWeights};
+use super::deep_train;
 use super::evaluate::auc_within_position;
 use super::examples::Examples;
 use super::ffm::{self, FfmConfig, Weights, sigmoid};
@@ -139,7 +140,7 @@ pub enum Scorer {
 #[derive(Clone)]
 enum Learner {
     Ffm(ffm::Learner),
-    Deep(Box<deep::Learner>),
+    Deep(Box<deep_train::Learner>),
 }
 
 impl Learner {
@@ -198,7 +199,7 @@ impl Run {
             Kind::Lr | Kind::Ffm => {
                 Learner::Ffm(ffm::Learner::new(fields, rows, candidate.ffm, seed))
             }
-            Kind::Deep => Learner::Deep(Box::new(deep::Learner::new(
+            Kind::Deep => Learner::Deep(Box::new(deep_train::Learner::new(
                 fields,
                 present,
                 rows,
