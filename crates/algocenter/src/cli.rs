@@ -325,6 +325,17 @@ pub struct ClientArgs {
         value_name = "FILE"
     )]
     pub client_config: Option<std::path::PathBuf>,
+    /// Times one request is sent again when the server is unavailable (503), throttles (429) or cannot be reached,
+    /// with exponential backoff and jitter (0 turns retrying off).
+    #[arg(
+        long,
+        global = true,
+        env = "ALGOCENTER_RETRIES",
+        value_name = "N",
+        default_value_t = crate::retry::DEFAULT_RETRIES,
+        value_parser = clap::value_parser!(u32).range(0..=30)
+    )]
+    pub retries: u32,
 }
 
 #[derive(Subcommand)]

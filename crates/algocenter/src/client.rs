@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use algocenter_auth::client::{Credentials, acs3_headers};
 
 use crate::cli::{AppCommand, ClientArgs};
+use crate::retry::{self, Attempt, Replay};
 
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:8080";
 
@@ -114,6 +115,8 @@ pub struct Client {
     /// Requests are signed with these when given (a server that checks requests needs them).
     credentials: Option<Credentials>,
     pub json: bool,
+    /// How many times one request is sent again after an answer worth retrying (see [`retry`]).
+    retries: u32,
 }
 
 /// Text of a JSON field, empty when absent.
@@ -148,6 +151,7 @@ impl Client {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             credentials,
             json: args.json,
+            retries: args.retries,
         }
     }
 
@@ -194,40 +198,167 @@ impl Client {
         Ok(request)
     }
 
-    /// Sends a request; answers the HTTP status and the JSON body, whatever the status.
+    /// Sends a request; answers the HTTP status and the JSON body, whatever the status. Unavailable or
+    /// throttled answers and unreachable servers are retried (see [`retry`]), each retry said on stderr.
     pub async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(u16, Value), Failure> {
-        let url = format!("{}{path}", self.endpoint);
-        let body = body.unwrap_or_default();
-        let mut request = self.request(method, path, &body)?;
-        if !body.is_empty() {
-            request = request.body(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Failure::Transport(format!("cannot reach {}: {e}", self.endpoint)))?;
-        let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| Failure::Transport(format!("broken response: {e}")))?;
-        let value = serde_json::from_str(&text).map_err(|_| {
-            Failure::Transport(format!("{url} answered HTTP {status} with a non-JSON body"))
-        })?;
-        Ok((status, value))
+        let replay = Replay::of_method(&method);
+        self.send_with(method, path, body, replay, &|notice| {
+            eprintln!("warning: {notice}")
+        })
+        .await
     }
 
-    /// Starts a GET whose body the caller streams.
+    /// [`Client::send`] with the caller's say on replays and on where retry notices go.
+    pub async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        replay: Replay,
+        notice: &(dyn Fn(&str) + Sync),
+    ) -> Result<(u16, Value), Failure> {
+        let body = body.unwrap_or_default();
+        let mut retry = 0;
+        loop {
+            let outcome = self.attempt(method.clone(), path, &body).await?;
+            let (wait, why) = match &outcome {
+                Sent::Answered {
+                    status, headers, ..
+                } => (
+                    retry::retryable(
+                        &Attempt::Answered {
+                            status: *status,
+                            headers,
+                        },
+                        replay,
+                    ),
+                    format!("HTTP {status}"),
+                ),
+                Sent::Lost { connected, error } => (
+                    retry::retryable(
+                        &Attempt::Lost {
+                            connected: *connected,
+                        },
+                        replay,
+                    ),
+                    error.clone(),
+                ),
+            };
+            match (wait, outcome) {
+                (Some(hint), _) if retry < self.retries => {
+                    let delay = retry::delay(retry, hint);
+                    retry += 1;
+                    notice(&format!(
+                        "{why}; retry {retry} of {} in {:.1} s",
+                        self.retries,
+                        delay.as_secs_f64()
+                    ));
+                    tokio::time::sleep(delay).await;
+                }
+                (_, Sent::Answered { status, text, .. }) => {
+                    let value = serde_json::from_str(&text).map_err(|_| {
+                        Failure::Transport(format!(
+                            "{}{path} answered HTTP {status} with a non-JSON body",
+                            self.endpoint
+                        ))
+                    })?;
+                    return Ok((status, value));
+                }
+                (_, Sent::Lost { error, .. }) => {
+                    let tried = if retry > 0 {
+                        format!(" (after {retry} retries)")
+                    } else {
+                        String::new()
+                    };
+                    return Err(Failure::Transport(format!("{error}{tried}")));
+                }
+            }
+        }
+    }
+
+    /// One try, signed afresh (each signature carries its own date and nonce, so a retry is never a replay).
+    async fn attempt(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Sent, Failure> {
+        let mut request = self.request(method, path, body)?;
+        if !body.is_empty() {
+            request = request.body(body.to_vec());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return Ok(Sent::Lost {
+                    connected: !e.is_connect(),
+                    error: format!("cannot reach {}: {e}", self.endpoint),
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        match response.text().await {
+            Ok(text) => Ok(Sent::Answered {
+                status,
+                headers,
+                text,
+            }),
+            Err(e) => Ok(Sent::Lost {
+                connected: true,
+                error: format!("broken response from {}: {e}", self.endpoint),
+            }),
+        }
+    }
+
+    /// Starts a GET whose body the caller streams. Retried like [`Client::send`] until an answer starts coming
+    /// (a stream broken midway is not resumed: the caller says so).
     pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response, Failure> {
-        self.request(reqwest::Method::GET, path, b"")?
-            .send()
-            .await
-            .map_err(|e| Failure::Transport(format!("cannot reach {}: {e}", self.endpoint)))
+        let mut retry = 0;
+        loop {
+            let sent = self.request(reqwest::Method::GET, path, b"")?.send().await;
+            let wait = match &sent {
+                Ok(response) => retry::retryable(
+                    &Attempt::Answered {
+                        status: response.status().as_u16(),
+                        headers: response.headers(),
+                    },
+                    Replay::Safe,
+                ),
+                Err(e) => retry::retryable(
+                    &Attempt::Lost {
+                        connected: !e.is_connect(),
+                    },
+                    Replay::Safe,
+                ),
+            };
+            match (wait, sent) {
+                (Some(hint), sent) if retry < self.retries => {
+                    let delay = retry::delay(retry, hint);
+                    retry += 1;
+                    let why = match sent {
+                        Ok(response) => format!("HTTP {}", response.status().as_u16()),
+                        Err(e) => format!("cannot reach {}: {e}", self.endpoint),
+                    };
+                    eprintln!(
+                        "warning: {why}; retry {retry} of {} in {:.1} s",
+                        self.retries,
+                        delay.as_secs_f64()
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                (_, sent) => {
+                    return sent.map_err(|e| {
+                        Failure::Transport(format!("cannot reach {}: {e}", self.endpoint))
+                    });
+                }
+            }
+        }
     }
 
     /// Sends a request and turns an error answer into a [`Failure`].
@@ -245,6 +376,17 @@ impl Client {
         }
         Err(Failure::Api(error_text(status, &value)))
     }
+}
+
+/// What one try of a request came to.
+enum Sent {
+    Answered {
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        text: String,
+    },
+    /// No complete answer; `connected` is false when nothing reached the server.
+    Lost { connected: bool, error: String },
 }
 
 /// `Code (HTTP n): Message [request id]` of either envelope (function API or v3 data plane).

@@ -10,7 +10,7 @@ pub mod export;
 pub mod functions;
 pub mod generate;
 pub mod keys;
-mod listener;
 pub mod predict;
 pub mod push;
+pub mod retry;
 pub mod serve;

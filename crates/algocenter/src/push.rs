@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::{ClientArgs, PushArgs};
 use crate::client::{Client, Failure, error_text, segment};
+use crate::retry::Replay;
 
 /// Refusals printed in full; the rest are only counted.
 const SHOWN_REFUSALS: usize = 20;
@@ -114,6 +115,7 @@ impl Pusher<'_> {
         file: &Path,
         batch: &mut Vec<Numbered>,
         summary: &mut Summary,
+        bar: &ProgressBar,
     ) -> Result<(), Failure> {
         if batch.is_empty() {
             return Ok(());
@@ -121,9 +123,30 @@ impl Pusher<'_> {
         let body = Value::Array(batch.iter().map(|(_, r)| r.clone()).collect())
             .to_string()
             .into_bytes();
+        let first_line = batch.first().map_or(0, |(line, _)| *line);
+        // A push can be replayed: the server skips the events it already stored. Batches go one at a time, so a
+        // retried batch is the first one not acknowledged and the push resumes there.
+        let notice = |why: &str| {
+            let line = format!(
+                "{}: the batch from line {first_line} was not acknowledged ({why})",
+                file.display()
+            );
+            // A hidden bar (no terminal: scripts, CI logs) prints nothing, and these lines must reach the log.
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        };
         let (status, answer) = self
             .client
-            .send(reqwest::Method::POST, &self.path, Some(body))
+            .send_with(
+                reqwest::Method::POST,
+                &self.path,
+                Some(body),
+                Replay::Safe,
+                &notice,
+            )
             .await?;
         // 200: all or part stored; 400 with per-record errors: nothing in this batch was valid.
         let per_record = answer
@@ -190,7 +213,7 @@ async fn push_file(
                 Err(e) => summary.refuse(file, line, format!("unreadable CSV row: {e}")),
             }
             if batch.len() == batch_size {
-                pusher.send(file, &mut batch, summary).await?;
+                pusher.send(file, &mut batch, summary, &bar).await?;
             }
         }
     } else {
@@ -204,11 +227,11 @@ async fn push_file(
                 Err(why) => summary.refuse(file, number, why),
             }
             if batch.len() == batch_size {
-                pusher.send(file, &mut batch, summary).await?;
+                pusher.send(file, &mut batch, summary, &bar).await?;
             }
         }
     }
-    pusher.send(file, &mut batch, summary).await?;
+    pusher.send(file, &mut batch, summary, &bar).await?;
     bar.finish_and_clear();
     Ok(())
 }

@@ -1,25 +1,21 @@
-//! `algocenter serve`: wires store, artifacts, engine and API together and runs until SIGTERM/SIGINT.
+//! `algocenter serve` and `algocenter worker`: the resolved configuration turned into the server's (with the
+//! environment's master and bootstrap keys), logging, and the server run until SIGTERM/SIGINT. The wiring itself
+//! is `algocenter-server`'s, which the in-process tests start too.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use algocenter_api::gate::{Gate, GateConfig};
-use algocenter_api::{ApiState, Limits};
-use algocenter_auth::sealing::{MasterKey, generate_key};
-use algocenter_domain::access_key::{AccessKey, Scope, validate_key_id, validate_secret};
-use algocenter_engine::{Engine, EngineConfig};
+use algocenter_api::Limits;
+use algocenter_api::gate::GateConfig;
+use algocenter_auth::sealing::MasterKey;
+use algocenter_engine::EngineConfig;
 use algocenter_functions::Trainers;
-use algocenter_store::artifacts::LocalArtifacts;
-use algocenter_store::postgres::PostgresStore;
-use algocenter_store::s3_artifacts::S3Artifacts;
-use algocenter_store::sqlite::{SqliteStore, Synchronous};
-use algocenter_store::{ArtifactStore, Store};
+use algocenter_server::{Access, Database, MasterKeySource, ServerConfig};
+use algocenter_store::sqlite::Synchronous;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs, SyncMode};
 use crate::config::ServeConfig;
-use crate::listener;
 
 pub async fn run(args: ServeArgs) -> ExitCode {
     let config = match ServeConfig::resolve(args) {
@@ -56,15 +52,6 @@ pub fn init_logging(config: &ServeConfig) {
     }
 }
 
-/// What a process does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The API (and dashboard), with `workers` embedded training workers (0 for an API-only node).
-    Serve,
-    /// Training workers only, on a shared PostgreSQL database.
-    Worker,
-}
-
 /// `algocenter worker`: the task engine without the API, on the database other processes share.
 pub async fn run_worker(args: ServeArgs) -> ExitCode {
     let config = match ServeConfig::resolve(args) {
@@ -96,202 +83,89 @@ pub async fn run_worker(args: ServeArgs) -> ExitCode {
 
 /// Runs the server with the given trainers until SIGTERM/SIGINT.
 pub async fn serve(config: ServeConfig, trainers: Trainers) -> Result<(), String> {
-    serve_as(config, trainers, Role::Serve).await
-}
-
-/// Runs training workers only (on a shared database) with the given trainers until SIGTERM/SIGINT.
-pub async fn work(config: ServeConfig, trainers: Trainers) -> Result<(), String> {
-    serve_as(config, trainers, Role::Worker).await
-}
-
-async fn serve_as(config: ServeConfig, trainers: Trainers, role: Role) -> Result<(), String> {
-    let synchronous = match config.sqlite_synchronous {
-        SyncMode::Normal => Synchronous::Normal,
-        SyncMode::Full => Synchronous::Full,
-    };
-    // The embedded file belongs to this process alone; a PostgreSQL database is shared with other processes.
-    let (store, sqlite): (Arc<dyn Store>, Option<Arc<SqliteStore>>) = match &config.database_url {
-        Some(url) => {
-            let store = PostgresStore::connect(url, config.database_max_connections)
-                .await
-                .map_err(|e| format!("database: {e}"))?;
-            tracing::info!(
-                max_connections = config.database_max_connections,
-                "using PostgreSQL"
-            );
-            (Arc::new(store), None)
-        }
-        None => {
-            let sqlite = Arc::new(
-                SqliteStore::open(&config.data_dir, 8, synchronous).map_err(|e| e.to_string())?,
-            );
-            (Arc::clone(&sqlite) as Arc<dyn Store>, Some(sqlite))
-        }
-    };
-    let artifacts: Arc<dyn ArtifactStore> = match &config.s3 {
-        Some(settings) => {
-            let s3 = S3Artifacts::open(settings).map_err(|e| e.to_string())?;
-            s3.check().await.map_err(|e| e.to_string())?;
-            tracing::info!(artifacts = s3.describe(), "artifacts in object storage");
-            Arc::new(s3)
-        }
-        None => Arc::new(
-            LocalArtifacts::open(config.data_dir.join("artifacts")).map_err(|e| e.to_string())?,
-        ),
-    };
-    let engine_config = EngineConfig {
-        workers: config.workers,
-        lease: config.lease,
-        keep_generations: config.keep_generations,
-        shutdown_grace: config.shutdown_grace,
-        event_retention_days: config.event_retention_days,
-        exclusive_store: sqlite.is_some(),
-        ..EngineConfig::default()
-    };
-    let engine = Engine::new(Arc::clone(&store), artifacts, trainers, engine_config);
-    let engine_handle = engine
-        .start()
-        .await
-        .map_err(|e| format!("start-up recovery failed: {e}"))?;
-    if role == Role::Worker {
-        tracing::info!(
-            workers = config.workers,
-            "worker started: training tasks of the shared database"
-        );
-        shutdown_signal().await;
-        tracing::info!("shutting down: no new tasks; running tasks get their grace period");
-        engine.begin_shutdown();
-        engine_handle.shutdown().await;
-        tracing::info!("stopped");
-        return Ok(());
-    }
-    let limits = Limits {
-        max_body_bytes: config.max_body_bytes,
-        max_push_bytes: config.max_push_bytes,
-    };
-    let gate = gate(&config, &*store).await?;
-    let state = Arc::new(ApiState::new(
-        Arc::clone(&engine),
-        gate,
-        limits,
-        config.event_retention_days,
-    ));
-    let tls = match &config.tls {
-        Some((cert, key)) => Some(listener::tls_acceptor(cert, key)?),
-        None => None,
-    };
-    let tcp = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let address = tcp.local_addr().map_err(|e| e.to_string())?;
-    let https = tls.is_some();
-    let scheme = if https { "https" } else { "http" };
-    tracing::info!(data_dir = %config.data_dir.display(), workers = config.workers, scheme, "listening on {address}");
-
-    let stopping = Arc::clone(&engine);
-    let shutdown = async move {
-        shutdown_signal().await;
-        tracing::info!(
-            "shutting down: no new requests or tasks; running tasks get their grace period"
-        );
-        stopping.begin_shutdown();
-    };
-    listener::run(
-        tcp,
-        tls,
-        config.header_timeout,
-        // The dashboard's pages have their own login (a session cookie), not the API's signatures.
-        algocenter_api::router(Arc::clone(&state))
-            .merge(algocenter_dashboard::router(state, https)),
-        shutdown,
-    )
-    .await;
-    engine_handle.shutdown().await;
-    if let Some(sqlite) = &sqlite
-        && let Err(e) = sqlite.checkpoint().await
-    {
-        tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
-    }
+    let server = algocenter_server::start(server_config(config)?, trainers).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new requests or tasks; running tasks get their grace period");
+    server.stop().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Request checking: off only with `--insecure-no-auth` (on loopback, checked by the configuration); otherwise
-/// keys sealed with the master key, and a first admin key on a fresh data directory.
-async fn gate(config: &ServeConfig, store: &dyn Store) -> Result<Gate, String> {
-    if config.insecure_no_auth {
-        tracing::warn!(
-            "REQUEST CHECKING IS OFF (--insecure-no-auth): anyone who can reach {} can do anything; never use this \
-             outside local experiments",
-            config.listen
-        );
-        return Ok(Gate::open());
-    }
-    let master = match std::env::var("ALGOCENTER_MASTER_KEY") {
-        Ok(text) => MasterKey::parse(&text).map_err(|e| format!("ALGOCENTER_MASTER_KEY: {e}"))?,
-        Err(_) => MasterKey::load_or_create(&config.master_key_file).map_err(|e| e.to_string())?,
-    };
-    if !store.has_keys().await.map_err(|e| e.to_string())? {
-        bootstrap_admin_key(store, &master).await?;
-    }
-    Ok(Gate::enforcing(
-        master,
-        GateConfig {
-            window: config.auth_window,
-            nonce_capacity: config.nonce_capacity,
-            rate_limit: config.rate_limit,
-            open_metrics: config.open_metrics,
-        },
-    ))
+/// Runs training workers only (on a shared database) with the given trainers until SIGTERM/SIGINT.
+pub async fn work(config: ServeConfig, trainers: Trainers) -> Result<(), String> {
+    let worker = algocenter_server::start_worker(server_config(config)?, trainers).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new tasks; running tasks get their grace period");
+    worker.stop().await;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-/// The first admin key of a fresh data directory: `ALGOCENTER_BOOTSTRAP_KEY=ID:SECRET` when set (automation),
-/// otherwise a new one printed once on standard output.
-async fn bootstrap_admin_key(store: &dyn Store, master: &MasterKey) -> Result<(), String> {
-    let (id, secret, printed) = match std::env::var("ALGOCENTER_BOOTSTRAP_KEY") {
-        Ok(given) => {
-            let (id, secret) = given
-                .split_once(':')
-                .ok_or("ALGOCENTER_BOOTSTRAP_KEY must be ACCESS_KEY_ID:ACCESS_KEY_SECRET")?;
-            validate_key_id(id).map_err(|e| format!("ALGOCENTER_BOOTSTRAP_KEY: {e}"))?;
-            validate_secret(secret).map_err(|e| format!("ALGOCENTER_BOOTSTRAP_KEY: {e}"))?;
-            if secret.len() < 16 {
-                tracing::warn!(
-                    "the bootstrap key's secret is shorter than 16 characters: use it for tests only"
-                );
+/// The server's configuration: the resolved options, with the master key of `ALGOCENTER_MASTER_KEY` (else the
+/// key file) and the first admin key of `ALGOCENTER_BOOTSTRAP_KEY=ID:SECRET` (else a new one, printed once).
+fn server_config(config: ServeConfig) -> Result<ServerConfig, String> {
+    let database = match config.database_url {
+        Some(url) => Database::Postgres {
+            url,
+            max_connections: config.database_max_connections,
+        },
+        None => Database::Sqlite {
+            synchronous: match config.sqlite_synchronous {
+                SyncMode::Normal => Synchronous::Normal,
+                SyncMode::Full => Synchronous::Full,
+            },
+        },
+    };
+    let access = if config.insecure_no_auth {
+        Access::Unchecked
+    } else {
+        let master = match std::env::var("ALGOCENTER_MASTER_KEY") {
+            Ok(text) => MasterKeySource::Given(
+                MasterKey::parse(&text).map_err(|e| format!("ALGOCENTER_MASTER_KEY: {e}"))?,
+            ),
+            Err(_) => MasterKeySource::File(config.master_key_file),
+        };
+        let bootstrap_key = match std::env::var("ALGOCENTER_BOOTSTRAP_KEY") {
+            Ok(given) => {
+                let (id, secret) = given
+                    .split_once(':')
+                    .ok_or("ALGOCENTER_BOOTSTRAP_KEY must be ACCESS_KEY_ID:ACCESS_KEY_SECRET")?;
+                Some((id.to_string(), secret.to_string()))
             }
-            (id.to_string(), secret.to_string(), false)
-        }
-        Err(_) => {
-            let (id, secret) = generate_key().map_err(|e| e.to_string())?;
-            (id, secret, true)
+            Err(_) => None,
+        };
+        Access::Checked {
+            master,
+            bootstrap_key,
+            gate: GateConfig {
+                window: config.auth_window,
+                nonce_capacity: config.nonce_capacity,
+                rate_limit: config.rate_limit,
+                open_metrics: config.open_metrics,
+            },
         }
     };
-    let sealed = master.seal(&id, &secret).map_err(|e| e.to_string())?;
-    let key = AccessKey {
-        id: id.clone(),
-        scope: Scope::Admin,
-        apps: Vec::new(),
-        description: "first admin key".into(),
-        created_ms: algocenter_domain::now_ms(),
-        revoked_ms: None,
-    };
-    match store.create_key(key, sealed).await {
-        Ok(()) => {}
-        // Another process on the same shared database created it a moment ago.
-        Err(algocenter_domain::Error::AccessKeyDuplicated(_)) if !printed => return Ok(()),
-        Err(e) => return Err(e.to_string()),
-    }
-    if printed {
-        println!("First start: created an admin access key for this data directory.");
-        println!("  AccessKeyId:     {id}");
-        println!("  AccessKeySecret: {secret}");
-        println!(
-            "Keep the secret now: it is not shown again. Create further keys with `algocenter key create`."
-        );
-    }
-    tracing::info!(key_id = %id, "created the first admin access key");
-    Ok(())
+    Ok(ServerConfig {
+        listen: config.listen,
+        data_dir: config.data_dir,
+        database,
+        s3: config.s3,
+        engine: EngineConfig {
+            workers: config.workers,
+            lease: config.lease,
+            keep_generations: config.keep_generations,
+            shutdown_grace: config.shutdown_grace,
+            event_retention_days: config.event_retention_days,
+            ..EngineConfig::default()
+        },
+        limits: Limits {
+            max_body_bytes: config.max_body_bytes,
+            max_push_bytes: config.max_push_bytes,
+        },
+        access,
+        tls: config.tls,
+        header_timeout: config.header_timeout,
+    })
 }
 
 async fn shutdown_signal() {

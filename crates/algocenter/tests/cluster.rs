@@ -16,6 +16,7 @@ use algocenter::config::ServeConfig;
 use algocenter_domain::Function;
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
 use algocenter_store::postgres::testing::fresh_database;
+use algocenter_testkit::{Deadline, wait_until};
 use serde_json::{Map, Value, json};
 use support::{BINARY, Process, WORKER_READY, admin_env, call, temp_data_dir};
 
@@ -32,6 +33,7 @@ impl Trainer for SlowTrainer {
     ) -> Result<TrainedModel, TrainError> {
         for step in 0..600u32 {
             progress.report("slow", (1 + step / 7).min(99) as u8)?;
+            // Taking time is the point: the test kills the worker while it runs.
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(TrainedModel {
@@ -98,14 +100,15 @@ async fn wait_task(
     generation: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Deadline::after(Duration::from_secs(90));
     loop {
         let task = task(base, instance, generation).await;
         if done(&task) {
             return task;
         }
-        assert!(Instant::now() < deadline, "{instance}/{generation}: {task}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        deadline
+            .again(format_args!("{instance}/{generation}: {task}"))
+            .await;
     }
 }
 
@@ -376,9 +379,12 @@ async fn a_killed_api_process_loses_no_acknowledged_event() {
             }
         }
     });
-    while acknowledged.load(Ordering::SeqCst) < 3_000 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until(
+        "3,000 acknowledged records",
+        Duration::from_secs(60),
+        || async { (acknowledged.load(Ordering::SeqCst) >= 3_000).then_some(()) },
+    )
+    .await;
     a.kill();
     pusher.await.unwrap();
     let acked = acknowledged.load(Ordering::SeqCst);
@@ -425,18 +431,23 @@ async fn a_cron_firing_seen_by_two_nodes_queues_one_task() {
         "{}",
         String::from_utf8_lossy(&due.stderr)
     );
-    // Both schedulers look every second; give them several looks.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let tasks = format!("{POP}/instances/p/tasks");
+    wait_until("the cron to fire", Duration::from_secs(20), || async {
+        let listed = ok(&a.base, "GET", &tasks, None).await;
+        (listed["TotalCount"].as_u64().unwrap_or(0) > 0).then_some(())
+    })
+    .await;
+    // The claim is that nothing more happens, which only a stretch of time can show: both schedulers look
+    // every second, so three more seconds of watching cover several looks by each after the firing.
+    let watched = Instant::now();
     let tasks = loop {
-        let listed = ok(&a.base, "GET", &format!("{POP}/instances/p/tasks"), None).await;
-        if listed["TotalCount"].as_u64().unwrap_or(0) > 0 {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            break ok(&b.base, "GET", &format!("{POP}/instances/p/tasks"), None).await;
+        let listed = ok(&b.base, "GET", &tasks, None).await;
+        assert_eq!(listed["TotalCount"], 1, "{listed}");
+        if watched.elapsed() > Duration::from_secs(3) {
+            break listed;
         }
-        assert!(Instant::now() < deadline, "the cron never fired");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(tasks["TotalCount"], 1, "{tasks}");
     let run_id = tasks["Result"][0]["RunId"].as_str().unwrap();
     assert!(run_id.starts_with("scheduled__"), "{run_id}");
 }

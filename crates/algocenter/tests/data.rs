@@ -6,6 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
+use algocenter_testkit::{Deadline, wait_until};
 use serde_json::{Value, json};
 use support::{BINARY, Process, admin_env, call, temp_data_dir};
 
@@ -68,9 +71,12 @@ async fn acknowledged_pushes_survive_kill_9() {
             }
         }
     });
-    while acknowledged.load(Ordering::SeqCst) < 5_000 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_until(
+        "5,000 acknowledged records",
+        Duration::from_secs(60),
+        || async { (acknowledged.load(Ordering::SeqCst) >= 5_000).then_some(()) },
+    )
+    .await;
     server.kill();
     pusher.await.unwrap();
     let acked = acknowledged.load(Ordering::SeqCst);
@@ -194,7 +200,7 @@ async fn generate_then_push_with_the_cli_and_train_pop() {
         None,
     )
     .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = Deadline::after(Duration::from_secs(60));
     loop {
         let (_, task) = call(
             &server.base,
@@ -207,8 +213,9 @@ async fn generate_then_push_with_the_cli_and_train_pop() {
             break;
         }
         assert_ne!(task["Result"]["Status"], "failed", "{task}");
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        deadline
+            .again(format_args!("the run to succeed: {task}"))
+            .await;
     }
     let (status, scores) = call(
         &server.base,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use algocenter::config::ServeConfig;
 use algocenter_domain::Function;
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
+use algocenter_testkit::Deadline;
 use serde_json::{Map, Value};
 use support::{BINARY, Process, admin_env, call, temp_data_dir};
 
@@ -23,6 +24,7 @@ impl Trainer for SlowTrainer {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         for p in 1..=100 {
+            // Taking time is the point: the tests stop or kill the process while it runs.
             std::thread::sleep(Duration::from_millis(100));
             progress.report("fitting", p)?;
         }
@@ -93,14 +95,13 @@ async fn task(base: &str, generation: u32) -> Value {
 }
 
 async fn wait_for(base: &str, generation: u32, what: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Deadline::after(Duration::from_secs(30));
     loop {
         let t = task(base, generation).await;
         if what(&t) {
             return t;
         }
-        assert!(Instant::now() < deadline, "gave up waiting; task is {t}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        deadline.again(format_args!("task is {t}")).await;
     }
 }
 

@@ -84,6 +84,8 @@ pub struct ErrorReply {
     /// Throttled requests: milliseconds to wait, sent as `x-acs-retry-after` so that the SDKs raise their
     /// throttling exception.
     pub retry_after_ms: Option<u64>,
+    /// Seconds to wait before retrying (storage full), sent as the standard `Retry-After`.
+    pub retry_after_secs: Option<u64>,
 }
 
 /// Wraps the domain error so that handlers can return `Result<Reply, ApiError>` and use `?`.
@@ -111,6 +113,7 @@ impl IntoResponse for ApiError {
             code: self.0.code(),
             message: self.0.to_string(),
             retry_after_ms,
+            retry_after_secs: self.0.retry_after_secs(),
         };
         let mut response = StatusCode::from_u16(status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -126,9 +129,7 @@ pub type ApiResult = Result<Reply, ApiError>;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
-}
+pub use algocenter_service::new_request_id;
 
 /// Middleware: assigns the request id, runs the request, writes the envelope and logs one line.
 pub async fn finalize(mut request: Request, next: Next) -> Response {
@@ -160,6 +161,11 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
         {
             response.headers_mut().insert("x-acs-retry-after", value);
         }
+        if let Some(secs) = error.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         (error.status, error.code, Some(body))
     } else if response.status().is_client_error() || response.status().is_server_error() {
         // A rejection produced outside our handlers (should not happen: every extractor maps its errors).
@@ -176,6 +182,7 @@ pub async fn finalize(mut request: Request, next: Next) -> Response {
                 .unwrap_or("error")
                 .to_string(),
             retry_after_ms: None,
+            retry_after_secs: None,
         };
         (
             error.status,

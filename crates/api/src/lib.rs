@@ -1,20 +1,21 @@
 //! The HTTP face of algocenter: the 18 operations of the OpenSearch 2017-12-25 function API (spec §1), the
-//! app-group operations the SDK needs, and algocenter's extensions. Routes parse and validate, call the engine or
-//! the store, and answer through the one envelope of [`envelope`].
+//! app-group operations the SDK needs, and algocenter's extensions. Routes parse and validate the wire form, act
+//! through the application services (`algocenter-service`: the store, the engine, serving's typed prediction
+//! entries), and shape the answer into the one envelope of [`envelope`]. Every request passes the [`gate`] first.
 
 pub mod envelope;
 pub mod extract;
 pub mod gate;
 pub mod metrics;
 pub mod openapi;
-pub mod operations;
 mod routes;
 pub mod wire;
 
 use std::sync::Arc;
 
 use algocenter_domain::Error;
-use algocenter_engine::Engine;
+use algocenter_service::Services;
+use algocenter_service::operations;
 use algocenter_store::Store;
 use axum::Router;
 use axum::extract::Request;
@@ -43,40 +44,27 @@ impl Default for Limits {
 }
 
 pub struct ApiState {
-    pub engine: Arc<Engine>,
-    pub serving: Arc<algocenter_serving::Serving>,
+    /// What the API acts through, shared with the dashboard.
+    pub services: Arc<Services>,
     pub gate: gate::Gate,
     pub limits: Limits,
-    /// Behaviour events older than this many days are refused on push and deleted by the retention job.
-    pub event_retention_days: u32,
     pub metrics: Arc<metrics::Metrics>,
 }
 
 impl ApiState {
-    /// The API over an engine, serving from the engine's store and artifacts, behind `gate`.
-    pub fn new(
-        engine: Arc<Engine>,
-        gate: gate::Gate,
-        limits: Limits,
-        event_retention_days: u32,
-    ) -> Self {
-        let serving = algocenter_serving::Serving::new(
-            Arc::clone(engine.store()),
-            Arc::clone(engine.artifacts()),
-            engine.serving_epoch(),
-        );
+    /// The API over `services`, behind a gate configured by `gate` (which checks requests unless the services'
+    /// key ring has no master key).
+    pub fn new(services: Arc<Services>, gate: gate::GateConfig, limits: Limits) -> Self {
         ApiState {
-            engine,
-            serving: Arc::new(serving),
-            gate,
+            services,
+            gate: gate::Gate::new(gate),
             limits,
-            event_retention_days,
             metrics: Arc::new(metrics::Metrics::default()),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        self.engine.store()
+        self.services.store()
     }
 }
 
@@ -178,7 +166,8 @@ async fn health_ready(
 ) -> axum::response::Response {
     let checked = match state.store().has_keys().await {
         Ok(_) => state
-            .engine
+            .services
+            .engine()
             .artifacts()
             .check()
             .await

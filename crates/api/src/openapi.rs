@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::operations::{ENDPOINTS, Endpoint};
+use algocenter_service::operations::{ENDPOINTS, Endpoint, is_public};
 
 /// Path parameters of a template, in order: `{app}` → `app`.
 fn path_parameters(path: &str) -> Vec<&str> {
@@ -54,7 +54,7 @@ fn operation(e: &Endpoint) -> Value {
     op.insert("tags".into(), json!([e.group]));
     op.insert(
         "description".into(),
-        json!(if crate::operations::is_public(e.action) {
+        json!(if is_public(e.action) {
             format!("Action `{}`; public, no access key needed.", e.action)
         } else {
             format!(

@@ -1,19 +1,17 @@
 //! Request checking: signatures, freshness and replay, keys and scopes, rate limits. A real server on a loopback
 //! port; requests signed here with the algocenter-auth signer (the official SDKs are used by the e2e suite).
 
-mod common;
-
 use algocenter_api::gate::GateConfig;
 use algocenter_auth::client::{Credentials, acs3_headers};
-use common::{Answer, TestServer, admin, start_secured};
+use algocenter_testkit::{Answer, AppOptions, TestApp, admin, spawn_app};
 use serde_json::json;
 
-async fn server() -> TestServer {
-    start_secured(GateConfig::default()).await
+async fn server() -> TestApp {
+    spawn_app(AppOptions::checked(GateConfig::default())).await
 }
 
 /// Creates a key through the API as the admin; answers its credentials.
-async fn new_key(server: &TestServer, scope: &str, apps: &[&str]) -> Credentials {
+async fn new_key(server: &TestApp, scope: &str, apps: &[&str]) -> Credentials {
     let body = json!({"scope": scope, "apps": apps}).to_string();
     let answer = server
         .call("POST", "/v4/openapi/access-keys", Some(&body))
@@ -26,7 +24,7 @@ async fn new_key(server: &TestServer, scope: &str, apps: &[&str]) -> Credentials
 }
 
 fn headers(
-    server: &TestServer,
+    server: &TestApp,
     method: &str,
     path: &str,
     body: &[u8],
@@ -48,7 +46,7 @@ fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
     headers.push((name.to_string(), value.to_string()));
 }
 
-async fn instances(server: &TestServer) -> u64 {
+async fn instances(server: &TestApp) -> u64 {
     server
         .call(
             "GET",
@@ -286,7 +284,7 @@ async fn keys_are_created_listed_and_revoked() {
         keys.iter().all(|k| k.get("AccessKeySecret").is_none()),
         "secrets are shown once, at creation"
     );
-    let stored = server.store.key(&id).await.unwrap().unwrap().1;
+    let stored = server.store().key(&id).await.unwrap().unwrap().1;
     assert!(
         !stored.windows(8).any(|w| key["AccessKeySecret"]
             .as_str()
@@ -353,10 +351,10 @@ async fn keys_are_created_listed_and_revoked() {
 
 #[tokio::test]
 async fn a_throttled_key_waits_and_other_keys_do_not() {
-    let server = start_secured(GateConfig {
+    let server = spawn_app(AppOptions::checked(GateConfig {
         rate_limit: Some((2, 2)),
         ..GateConfig::default()
-    })
+    }))
     .await;
     let other = {
         // Created with the admin's budget; the admin is then throttled on its own.

@@ -1,19 +1,17 @@
 //! `ctr` end to end over HTTP: pushed items and behaviour, training through the function API, reranking through
 //! `predict`, items looked up from the store, the quality gate and bad requests.
 
-mod common;
-
 use algocenter_domain::document::DocumentKind;
 use algocenter_domain::now_ms;
 use algocenter_functions::Trainers;
 use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
-use common::{TestServer, start};
+use algocenter_testkit::{Answer, AppOptions, TestApp, spawn_app};
 use serde_json::{Value, json};
 
 const BULK: &str = "/v3/openapi/app-groups/shop/data-collections/shop/data-collection-type";
 const FUNCTIONS: &str = "/v4/openapi/app-groups/shop/functions";
 
-async fn push(server: &TestServer, kind: &str, records: Vec<Value>) {
+async fn push(server: &TestApp, kind: &str, records: Vec<Value>) {
     for chunk in records.chunks(2000) {
         let body = Value::Array(chunk.to_vec()).to_string();
         let answer = server
@@ -24,8 +22,8 @@ async fn push(server: &TestServer, kind: &str, records: Vec<Value>) {
 }
 
 /// A server with a generated shop's items and all its behaviour.
-async fn shop() -> (TestServer, World) {
-    let server = start(Trainers::builtin(), 2).await;
+async fn shop() -> (TestApp, World) {
+    let server = spawn_app(AppOptions::training(Trainers::builtin(), 2)).await;
     server.create_app("shop").await;
     let world = World::new(GeneratorConfig {
         end_ms: now_ms(),
@@ -47,7 +45,7 @@ async fn shop() -> (TestServer, World) {
     (server, world)
 }
 
-async fn create(server: &TestServer, name: &str, extra: &[(&str, &str)]) {
+async fn create(server: &TestApp, name: &str, extra: &[(&str, &str)]) {
     // A small tuning budget: the comparison leaves out the deep model, whose run would outlast the wait below.
     let mut parameters = vec![
         json!({"name": "id_field", "value": "item_id"}),
@@ -63,7 +61,7 @@ async fn create(server: &TestServer, name: &str, extra: &[(&str, &str)]) {
         .assert_ok();
 }
 
-async fn train(server: &TestServer, instance: &str) -> Value {
+async fn train(server: &TestApp, instance: &str) -> Value {
     server
         .call(
             "POST",
@@ -77,7 +75,7 @@ async fn train(server: &TestServer, instance: &str) -> Value {
     serde_json::from_str(task["ExtendInfo"].as_str().unwrap()).unwrap()
 }
 
-async fn predict(server: &TestServer, path: &str, body: Value) -> common::Answer {
+async fn predict(server: &TestApp, path: &str, body: Value) -> Answer {
     server
         .call(
             "POST",

@@ -1,16 +1,11 @@
 //! Data collection, data status and the pop function end to end over HTTP.
 
-mod common;
-
-use std::time::Duration;
-
 use algocenter_api::Limits;
 use algocenter_domain::document::DocumentKind;
 use algocenter_domain::now_ms;
-use algocenter_engine::EngineConfig;
 use algocenter_functions::Trainers;
 use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
-use common::{TestServer, start, start_with};
+use algocenter_testkit::{Answer, AppOptions, TestApp, spawn_app};
 use serde_json::{Value, json};
 
 const BULK: &str = "/v3/openapi/app-groups/shop/data-collections/shop/data-collection-type";
@@ -23,13 +18,13 @@ fn click(user: &str, item: &str, at_ms: i64) -> Value {
     }})
 }
 
-async fn shop() -> TestServer {
-    let server = start(Trainers::builtin(), 1).await;
+async fn shop() -> TestApp {
+    let server = spawn_app(AppOptions::training(Trainers::builtin(), 1)).await;
     server.create_app("shop").await;
     server
 }
 
-async fn push(server: &TestServer, kind: &str, records: &[Value]) -> common::Answer {
+async fn push(server: &TestApp, kind: &str, records: &[Value]) -> Answer {
     let body = Value::Array(records.to_vec()).to_string();
     server
         .call("POST", &format!("{BULK}/{kind}/actions/bulk"), Some(&body))
@@ -107,17 +102,17 @@ async fn good_records_are_stored_and_bad_ones_reported_by_index_and_field() {
 
 #[tokio::test]
 async fn request_level_errors_answer_in_the_data_plane_shape() {
-    let server = start_with(
-        Trainers::builtin(),
-        EngineConfig::default(),
-        Limits {
+    let server = spawn_app(AppOptions {
+        trainers: Trainers::builtin(),
+        limits: Limits {
             max_push_bytes: 2048,
             ..Limits::default()
         },
-    )
+        ..AppOptions::default()
+    })
     .await;
     server.create_app("shop").await;
-    let check = |answer: common::Answer, status: u16, code: &str| {
+    let check = |answer: Answer, status: u16, code: &str| {
         assert_eq!(answer.status, status, "{}", answer.body);
         assert_eq!(
             (
@@ -266,7 +261,7 @@ async fn items_and_users_add_update_delete() {
         .assert_error(404, "App.NotFound");
 }
 
-async fn wait_success(server: &TestServer, generation: &str) -> Value {
+async fn wait_success(server: &TestApp, generation: &str) -> Value {
     let task = server.wait_task("shop", "pop", "pop1", generation).await;
     assert_eq!(task["Status"], "success", "{task}");
     task
@@ -418,5 +413,4 @@ async fn pop_trains_on_pushed_behaviour_serves_scores_and_switches_generations()
         .await
         // ctr serves too, through its default instance, which this app group has not set.
         .assert_error(404, "DefaultInstance.NotExist");
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }

@@ -1,12 +1,10 @@
 //! `/metrics`: its content after a known sequence of calls, and who may read it.
 
-mod common;
-
 use std::time::Duration;
 
 use algocenter_api::gate::GateConfig;
 use algocenter_functions::Trainers;
-use common::{start, start_secured};
+use algocenter_testkit::{AppOptions, spawn_app};
 
 /// The value of the sample whose line starts with `name` (labels included), e.g.
 /// `algocenter_requests_total{operation="GetFunctionInstance",outcome="ok"}`.
@@ -18,7 +16,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_outcomes_pushes_and_tasks() {
-    let server = start(Trainers::builtin(), 1).await;
+    let server = spawn_app(AppOptions::training(Trainers::builtin(), 1)).await;
     server.create_app("shop").await;
     let functions = "/v4/openapi/app-groups/shop/functions/pop";
     server
@@ -123,10 +121,10 @@ async fn metrics_count_requests_outcomes_pushes_and_tasks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_an_admin_key_unless_opened() {
-    let closed = start_secured(GateConfig {
+    let closed = spawn_app(AppOptions::checked(GateConfig {
         window: Duration::from_secs(900),
         ..GateConfig::default()
-    })
+    }))
     .await;
     let (status, _, text) = closed.get_text("/metrics", false).await;
     assert_eq!(status, 400, "{text}");
@@ -135,10 +133,10 @@ async fn metrics_need_an_admin_key_unless_opened() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("algocenter_requests_total"));
 
-    let open = start_secured(GateConfig {
+    let open = spawn_app(AppOptions::checked(GateConfig {
         open_metrics: true,
         ..GateConfig::default()
-    })
+    }))
     .await;
     let (status, _, _) = open.get_text("/metrics", false).await;
     assert_eq!(status, 200);
@@ -170,7 +168,7 @@ async fn successful_runs_fill_the_training_duration_histogram() {
         algocenter_domain::Function::Pop,
         std::sync::Arc::new(Instant),
     );
-    let server = start(trainers, 1).await;
+    let server = spawn_app(AppOptions::training(trainers, 1)).await;
     server.create_app("shop").await;
     server
         .create_instance(

@@ -1,12 +1,10 @@
 //! The API reference at `/openapi.json` against the real routes: every documented endpoint is served (the router
 //! and the document come from one table, so nothing is served undocumented), and the document is public.
 
-mod common;
-
 use std::time::Duration;
 
 use algocenter_api::gate::GateConfig;
-use common::start_secured;
+use algocenter_testkit::{AppOptions, spawn_app};
 use serde_json::Value;
 
 /// A concrete path for a template.
@@ -30,10 +28,10 @@ fn concrete(template: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_endpoint_is_served_and_the_document_is_public() {
-    let server = start_secured(GateConfig {
+    let server = spawn_app(AppOptions::checked(GateConfig {
         window: Duration::from_secs(900),
         ..GateConfig::default()
-    })
+    }))
     .await;
     let (status, content_type, text) = server.get_text("/openapi.json", false).await;
     assert_eq!(status, 200, "{text}");

@@ -1,17 +1,16 @@
 //! The query functions (`hot`, `hint`, `suggest`, `category`) end to end over HTTP: pushed searches, training
 //! through the function API, serving on OpenSearch's data-plane paths, and a generation switch under load.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use algocenter_domain::document::DocumentKind;
 use algocenter_domain::now_ms;
 use algocenter_functions::Trainers;
 use algocenter_functions::query::{is_cjk, normalise};
 use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
-use common::{TestServer, start};
+use algocenter_testkit::{Answer, AppOptions, TestApp, spawn_app, wait_until};
 use serde_json::{Value, json};
 
 const BULK: &str = "/v3/openapi/app-groups/shop/data-collections/shop/data-collection-type";
@@ -19,8 +18,8 @@ const FUNCTIONS: &str = "/v4/openapi/app-groups/shop/functions";
 const APP: &str = "/v3/openapi/apps/shop";
 
 /// A server with the app group `shop` holding a generated world's items and behaviour.
-async fn shop_with_searches(searches: u64) -> TestServer {
-    let server = start(Trainers::builtin(), 2).await;
+async fn shop_with_searches(searches: u64) -> TestApp {
+    let server = spawn_app(AppOptions::training(Trainers::builtin(), 2)).await;
     server.create_app("shop").await;
     let world = World::new(GeneratorConfig {
         end_ms: now_ms(),
@@ -65,7 +64,7 @@ async fn shop_with_searches(searches: u64) -> TestServer {
     server
 }
 
-async fn create(server: &TestServer, function: &str, body: Value) {
+async fn create(server: &TestApp, function: &str, body: Value) {
     server
         .create_instance("shop", function, &body.to_string())
         .await
@@ -73,7 +72,7 @@ async fn create(server: &TestServer, function: &str, body: Value) {
 }
 
 /// Runs a task and returns its metrics.
-async fn train(server: &TestServer, function: &str, instance: &str, generation: &str) -> Value {
+async fn train(server: &TestApp, function: &str, instance: &str, generation: &str) -> Value {
     server
         .call(
             "POST",
@@ -91,7 +90,7 @@ async fn train(server: &TestServer, function: &str, instance: &str, generation: 
 
 /// A data-plane error: the status and OpenSearch's v3 error body.
 #[track_caller]
-fn assert_data_error(answer: &common::Answer, status: u16, code: &str) {
+fn assert_data_error(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.status, status, "{}", answer.body);
     assert_eq!(answer.body["status"], "FAIL", "{}", answer.body);
     assert_eq!(answer.body["errors"][0]["code"], code, "{}", answer.body);
@@ -427,12 +426,16 @@ async fn a_generation_switch_under_load_gives_no_errors() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
+    // Clients that were answered by generation 2.
+    let switched = Arc::new(AtomicU64::new(0));
+    const CLIENTS: u64 = 4;
     let mut clients = Vec::new();
-    for n in 0..4 {
-        let (server, stop, answered) = (
+    for n in 0..CLIENTS {
+        let (server, stop, answered, switched) = (
             Arc::clone(&server),
             Arc::clone(&stop),
             Arc::clone(&answered),
+            Arc::clone(&switched),
         );
         clients.push(tokio::spawn(async move {
             let mut generations = Vec::new();
@@ -459,6 +462,9 @@ async fn a_generation_switch_under_load_gives_no_errors() {
                     .unwrap()
                     .to_string();
                 if generations.last() != Some(&generation) {
+                    if generation == "2" {
+                        switched.fetch_add(1, Ordering::Relaxed);
+                    }
                     generations.push(generation);
                 }
                 answered.fetch_add(2, Ordering::Relaxed);
@@ -468,8 +474,12 @@ async fn a_generation_switch_under_load_gives_no_errors() {
     }
     train(&server, "suggest", "sug", "2").await;
     train(&server, "hot", "hot", "2").await;
-    // Let the clients see the new generation for a while.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_until(
+        "every client to be answered by generation 2",
+        Duration::from_secs(20),
+        || async { (switched.load(Ordering::Relaxed) == CLIENTS).then_some(()) },
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     for client in clients {
         let generations = client.await.unwrap();

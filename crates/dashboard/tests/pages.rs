@@ -4,20 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use algocenter_api::ApiState;
-use algocenter_api::gate::{Gate, GateConfig};
-use algocenter_auth::sealing::MasterKey;
 use algocenter_domain::Function;
 use algocenter_domain::access_key::{AccessKey, Scope};
 use algocenter_domain::app_group::NewAppGroup;
 use algocenter_domain::instance::NewInstance;
-use algocenter_engine::{Engine, EngineConfig};
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
-use algocenter_store::Store;
-use algocenter_store::artifacts::LocalArtifacts;
-use algocenter_store::sqlite::{SqliteStore, Synchronous};
+use algocenter_testkit::{AppOptions, TestApp, admin, spawn_app, wait_until};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Map, json};
@@ -35,6 +29,7 @@ impl Trainer for Steps {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         for step in 1..self.0 {
+            // Taking time is the point: the pages show the run's progress, and a button cancels it.
             std::thread::sleep(Duration::from_millis(40));
             let percent = (u32::from(step) * 100 / u32::from(self.0)) as u8;
             if let Err(cancelled) = progress.report("fitting", percent) {
@@ -55,52 +50,41 @@ impl Trainer for Steps {
     }
 }
 
+/// The production server (checking requests) with two app groups, two instances and a read key besides the
+/// admin key, and a client that does not follow redirects.
 struct Dashboard {
-    base: String,
+    app: TestApp,
     http: reqwest::Client,
-    store: Arc<dyn Store>,
-    state: Arc<ApiState>,
-    _dir: tempfile::TempDir,
 }
 
 const ADMIN: (&str, &str) = ("admin-key", "admin-secret-0123456789");
 const READER: (&str, &str) = ("reader-key", "reader-secret-0123456789");
 
 async fn start() -> Dashboard {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(dir.path(), 4, Synchronous::Normal).unwrap());
-    let artifacts = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
     let trainers = Trainers::default()
         .with(Function::Pop, Arc::new(Steps(5)))
         // Long enough to be cancelled while it runs.
         .with(Function::Hot, Arc::new(Steps(250)));
-    let config = EngineConfig {
-        workers: 2,
-        heartbeat: Duration::from_millis(50),
-        ..EngineConfig::default()
+    let app = spawn_app(AppOptions {
+        checked: Some(Default::default()),
+        ..AppOptions::training(trainers, 2)
+    })
+    .await;
+    assert_eq!(admin().key_id, ADMIN.0);
+    let store = app.store();
+    let master = app.services().keys().master().unwrap();
+    let reader = AccessKey {
+        id: READER.0.into(),
+        scope: Scope::Read,
+        apps: vec!["shop".to_string()],
+        description: String::new(),
+        created_ms: 0,
+        revoked_ms: None,
     };
-    let engine = Engine::new(Arc::clone(&store), Arc::new(artifacts), trainers, config);
-    let handle = engine.start().await.unwrap();
-    std::mem::forget(handle);
-    let master = MasterKey::parse(&"42".repeat(32)).unwrap();
-    for ((id, secret), scope, apps) in [
-        (ADMIN, Scope::Admin, vec![]),
-        (READER, Scope::Read, vec!["shop".to_string()]),
-    ] {
-        let key = AccessKey {
-            id: id.into(),
-            scope,
-            apps,
-            description: String::new(),
-            created_ms: 0,
-            revoked_ms: None,
-        };
-        store
-            .create_key(key, master.seal(id, secret).unwrap())
-            .await
-            .unwrap();
-    }
+    store
+        .create_key(reader, master.seal(READER.0, READER.1).unwrap())
+        .await
+        .unwrap();
     for app in ["shop", "other"] {
         let new = NewAppGroup {
             name: app.into(),
@@ -134,22 +118,12 @@ async fn start() -> Dashboard {
         };
         store.create_instance("shop", new, 0).await.unwrap();
     }
-    let gate = Gate::enforcing(master, GateConfig::default());
-    let state = Arc::new(ApiState::new(engine, gate, Default::default(), 30));
-    let router = algocenter_api::router(Arc::clone(&state))
-        .merge(algocenter_dashboard::router(Arc::clone(&state), false));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Dashboard {
-        base,
+        app,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-        store,
-        state,
-        _dir: dir,
     }
 }
 
@@ -162,7 +136,7 @@ struct Page {
 
 impl Dashboard {
     async fn get(&self, path: &str, cookie: Option<&str>) -> Page {
-        let mut request = self.http.get(format!("{}{path}", self.base));
+        let mut request = self.http.get(format!("{}{path}", self.app.base));
         if let Some(cookie) = cookie {
             request = request.header(COOKIE, cookie);
         }
@@ -175,7 +149,7 @@ impl Dashboard {
             .finish();
         let mut request = self
             .http
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.app.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
         if let Some(cookie) = cookie {
@@ -326,7 +300,8 @@ async fn a_read_key_sees_its_app_groups_only_and_has_no_buttons() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("Forbidden.RAM"));
     let (tasks, _) = d
-        .store
+        .app
+        .store()
         .list_tasks(
             "shop",
             Function::Pop,
@@ -339,8 +314,7 @@ async fn a_read_key_sees_its_app_groups_only_and_has_no_buttons() {
     assert!(tasks.is_empty());
 
     // A revoked key's session ends at its next page.
-    d.store.revoke_key(READER.0, 1).await.unwrap();
-    d.state.gate.forget_key(READER.0);
+    d.app.services().revoke_key(READER.0).await.unwrap();
     let after = d.get("/ui", Some(&cookie)).await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
 }
@@ -426,7 +400,8 @@ async fn buttons_start_cancel_pin_and_unpin_through_the_engine() {
             .contains("notice=Generation+1+pinned")
     );
     let instance = d
-        .store
+        .app
+        .store()
         .instance("shop", Function::Pop, "popular")
         .await
         .unwrap();
@@ -478,14 +453,12 @@ async fn buttons_start_cancel_pin_and_unpin_through_the_engine() {
         "{live}"
     );
     assert!(live.contains(r#"data-active="false""#));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !TRAINER_STOPPED.load(Ordering::SeqCst) {
-        assert!(
-            Instant::now() < deadline,
-            "the running trainer was never told to stop"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the running trainer to be told to stop",
+        Duration::from_secs(10),
+        || async { TRAINER_STOPPED.load(Ordering::SeqCst).then_some(()) },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,7 +488,7 @@ async fn the_app_page_lists_instances_and_the_api_page_every_endpoint() {
         StatusCode::NOT_FOUND
     );
     let api = d.get("/ui/api", Some(&cookie)).await;
-    for endpoint in algocenter_api::operations::ENDPOINTS {
+    for endpoint in algocenter_service::operations::ENDPOINTS {
         assert!(
             api.body
                 .contains(&format!("<code>{}</code>", endpoint.path)),
@@ -525,20 +498,17 @@ async fn the_app_page_lists_instances_and_the_api_page_every_endpoint() {
     }
 }
 
-/// Polls the live fragment until it contains `needle`.
+/// The live fragment once it contains `needle` (at most 20 s).
 async fn wait_live(d: &Dashboard, instance: &str, cookie: Option<&str>, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let live = d.get(&format!("{instance}/live"), cookie).await;
-        assert_eq!(live.status, StatusCode::OK);
-        if live.body.contains(needle) {
-            return live.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {needle}: {}",
-            live.body
-        );
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    let path = format!("{instance}/live");
+    wait_until(
+        format_args!("{path} to show {needle}"),
+        Duration::from_secs(20),
+        || async {
+            let live = d.get(&path, cookie).await;
+            assert_eq!(live.status, StatusCode::OK);
+            live.body.contains(needle).then_some(live.body)
+        },
+    )
+    .await
 }

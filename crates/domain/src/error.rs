@@ -93,9 +93,31 @@ pub enum Error {
     AccessKeyDuplicated(String),
     #[error("{0}")]
     LastAdminKey(String),
+    /// Stored state that does not decode (damaged, edited by hand, or written by something else). The request that
+    /// needed it is refused rather than answered from a guess; the message says where, never what (the details are
+    /// in the server log).
+    #[error(
+        "stored state is unreadable: {table} {row}, column {column}; the request was refused (details in the server log)."
+    )]
+    Corrupt {
+        table: &'static str,
+        /// Which row, by its key (an id or name, never the row's contents).
+        row: String,
+        column: &'static str,
+        /// Why it does not decode; logged, not shown to clients.
+        detail: String,
+    },
+    /// The database, the artifact files or the object store has no space left. Nothing was stored; the client may
+    /// retry once space is freed (the answer carries `Retry-After`).
+    #[error("storage full: {0}")]
+    StorageFull(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Seconds a client is asked to wait before retrying after [`Error::StorageFull`]: long enough for an operator or a
+/// retention run to free space, short enough that ingestion resumes soon after.
+pub const STORAGE_FULL_RETRY_AFTER_SECS: u64 = 30;
 
 impl Error {
     /// The OpenSearch `Code` of this error.
@@ -134,6 +156,8 @@ impl Error {
             Error::AccessKeyNotExist(_) => "AccessKey.NotExist",
             Error::AccessKeyDuplicated(_) => "AccessKey.Duplicated",
             Error::LastAdminKey(_) => "AccessKey.LastAdmin",
+            Error::Corrupt { .. } => "Storage.Corrupt",
+            Error::StorageFull(_) => "Storage.Full",
             Error::Internal(_) => "InternalError",
         }
     }
@@ -174,7 +198,27 @@ impl Error {
             Error::PayloadTooLarge { .. } => 413,
             Error::MethodNotAllowed { .. } => 405,
             Error::ShuttingDown => 503,
-            Error::Internal(_) => 500,
+            // 507 Insufficient Storage (RFC 4918): the server's condition, not the request's, and not a bug.
+            Error::StorageFull(_) => 507,
+            Error::Corrupt { .. } | Error::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds to wait before retrying, sent as the `Retry-After` header; `None` when retrying soon will not help
+    /// or another header says it (throttling).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Error::StorageFull(_) => Some(STORAGE_FULL_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
+    /// The reason recorded in a failed task's `errors` when `doing` failed with this error. Storage full leads the
+    /// message (`storage full: …`), so that an operator tells it from a bug at a glance.
+    pub fn task_reason(&self, doing: &str) -> String {
+        match self {
+            Error::StorageFull(detail) => format!("storage full: {doing}: {detail}"),
+            other => format!("{doing}: {other}"),
         }
     }
 
@@ -232,5 +276,41 @@ mod tests {
             "DefaultInstance.NotExist"
         );
         assert_eq!(Error::AppNotFound("a".into()).code(), "App.NotFound");
+    }
+
+    #[test]
+    fn storage_full_is_a_507_with_a_retry_after_and_leads_task_reasons() {
+        let full = Error::StorageFull("the database's disk is full".into());
+        assert_eq!((full.http_status(), full.code()), (507, "Storage.Full"));
+        assert_eq!(full.retry_after_secs(), Some(STORAGE_FULL_RETRY_AFTER_SECS));
+        assert_eq!(
+            full.task_reason("could not store the artifact"),
+            "storage full: could not store the artifact: the database's disk is full"
+        );
+        assert_eq!(
+            Error::internal("boom").task_reason("could not store the artifact"),
+            "could not store the artifact: internal error: boom"
+        );
+        assert_eq!(Error::internal("boom").retry_after_secs(), None);
+    }
+
+    #[test]
+    fn corrupt_state_is_a_server_error_that_names_the_place_but_not_the_contents() {
+        let corrupt = Error::Corrupt {
+            table: "access_key",
+            row: "'AK1'".into(),
+            column: "apps",
+            detail: "expected a sequence, found \"secret\"".into(),
+        };
+        assert_eq!(
+            (corrupt.http_status(), corrupt.code()),
+            (500, "Storage.Corrupt")
+        );
+        let message = corrupt.to_string();
+        assert!(
+            message.contains("access_key 'AK1', column apps"),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
     }
 }

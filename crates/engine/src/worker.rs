@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use algocenter_domain::catalogue::{self, ParameterList};
 use algocenter_domain::now_ms;
+use algocenter_functions::progress::{Level, describe, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, TrainingJob};
 use algocenter_store::{ArtifactKey, ClaimedTask, Completion};
 use serde_json::{Map, Value};
@@ -75,18 +76,17 @@ impl ProgressCell {
     }
 }
 
+/// The trainer's side of the cell: flattens each report's stack of steps into the task's `Step` text and
+/// 0–100 `Progress`.
 struct Reporter(Arc<ProgressCell>);
 
 impl Progress for Reporter {
-    fn report(&mut self, step: &str, percent: u8) -> Result<(), Cancelled> {
+    fn update(&mut self, stack: &[Level<'_>]) -> Result<(), Cancelled> {
         if self.0.cancelled.load(Ordering::Relaxed) {
             return Err(Cancelled);
         }
-        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.0 != step {
-            state.0 = step.to_string();
-        }
-        state.1 = percent.min(100);
+        let flattened = (describe(stack), percent(stack));
+        *self.0.state.lock().unwrap_or_else(|p| p.into_inner()) = flattened;
         Ok(())
     }
 }
@@ -364,7 +364,7 @@ async fn store_model(
     let size = model.artifact.len();
     if let Err(e) = engine.artifacts.put(&key, model.artifact).await {
         return (
-            failed(vec![format!("could not store the artifact: {e}")]),
+            failed(vec![e.task_reason("could not store the artifact")]),
             None,
         );
     }
@@ -393,5 +393,50 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use algocenter_functions::progress::{Steps, step};
+
+    fn cell() -> Arc<ProgressCell> {
+        Arc::new(ProgressCell {
+            state: Mutex::new(("starting".into(), 0)),
+            cancelled: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn a_trainers_steps_reach_the_cell_flattened_and_cancellation_comes_back() {
+        let cell = cell();
+        let mut reporter = Reporter(Arc::clone(&cell));
+        const PLAN: &[algocenter_functions::progress::Step] =
+            &[step("reading the query log", 3), step("refitting", 1)];
+        let mut steps = Steps::new(&mut reporter, PLAN);
+        steps.enter("reading the query log").unwrap();
+        steps.count(500, 1000, "events").unwrap();
+        assert_eq!(
+            cell.snapshot(),
+            ("reading the query log: 500 of 1,000 events".to_string(), 37)
+        );
+        steps.enter("refitting").unwrap();
+        assert_eq!(cell.snapshot(), ("refitting".to_string(), 75));
+        cell.cancel();
+        assert_eq!(steps.finish(), Err(Cancelled));
+        assert_eq!(
+            cell.snapshot().1,
+            75,
+            "a cancelled run reports nothing more"
+        );
+    }
+
+    #[test]
+    fn a_hand_typed_percent_is_kept_as_it_was() {
+        let cell = cell();
+        let mut reporter = Reporter(Arc::clone(&cell));
+        reporter.report("fitting", 42).unwrap();
+        assert_eq!(cell.snapshot(), ("fitting".to_string(), 42));
     }
 }

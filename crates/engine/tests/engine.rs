@@ -10,18 +10,29 @@ use algocenter_domain::task::{Task, TaskState};
 use algocenter_domain::{Function, now_ms};
 use algocenter_engine::{Engine, EngineConfig, EngineHandle};
 use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
-use algocenter_store::artifacts::LocalArtifacts;
-use algocenter_store::sqlite::{SqliteStore, Synchronous};
 use algocenter_store::{ArtifactKey, ArtifactStore, Store};
+use algocenter_testkit::{Deadline, TempStore, wait_until};
 use serde_json::{Map, Value};
 
 const APP: &str = "shop";
 
-/// Reports progress in `steps` steps, `pause` apart, then returns `bytes`; behaviour chosen by the instance name.
+/// Reports progress in `steps` steps, `pause` apart (the time a run takes is what some tests need), then returns
+/// `bytes`; behaviour chosen by the instance name.
 struct ScriptedTrainer {
     steps: u8,
     pause: Duration,
     runs: AtomicUsize,
+    /// Runs that returned, whatever the outcome.
+    ended: AtomicUsize,
+}
+
+/// Counts a run as ended when the trainer returns (or panics).
+struct Ending<'a>(&'a AtomicUsize);
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl Trainer for ScriptedTrainer {
@@ -31,6 +42,7 @@ impl Trainer for ScriptedTrainer {
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
+        let _ending = Ending(&self.ended);
         match job.instance {
             "panics" => panic!("deliberate test panic"),
             "fails" => {
@@ -66,17 +78,19 @@ struct StubbornTrainer;
 
 impl Trainer for StubbornTrainer {
     fn train(&self, _: &TrainingJob<'_>, _: &mut dyn Progress) -> Result<TrainedModel, TrainError> {
-        // Longer than grace + give-up (2.3 s), short enough not to hold the test runtime's shutdown for long.
+        // The behaviour under test: longer than grace + give-up (2.3 s), short enough not to hold the test
+        // runtime's shutdown for long.
         std::thread::sleep(Duration::from_secs(4));
         Err(TrainError::Failed("unreachable in tests".into()))
     }
 }
 
+/// An engine started on a store of its own, with the app group [`APP`].
 struct Fixture {
-    _dir: tempfile::TempDir,
     store: Arc<dyn Store>,
     artifacts: Arc<dyn ArtifactStore>,
     handle: Option<EngineHandle>,
+    _temp: TempStore,
 }
 
 impl Fixture {
@@ -100,11 +114,8 @@ fn fast_config() -> EngineConfig {
 }
 
 async fn start(trainers: Trainers, config: EngineConfig) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(dir.path(), 2, Synchronous::Normal).unwrap());
-    let artifacts: Arc<dyn ArtifactStore> =
-        Arc::new(LocalArtifacts::open(dir.path().join("artifacts")).unwrap());
+    let temp = TempStore::open();
+    let (store, artifacts) = (Arc::clone(&temp.store), Arc::clone(&temp.artifacts));
     let new = NewAppGroup {
         name: APP.into(),
         app_type: "enhanced".into(),
@@ -115,10 +126,10 @@ async fn start(trainers: Trainers, config: EngineConfig) -> Fixture {
     let engine = Engine::new(Arc::clone(&store), Arc::clone(&artifacts), trainers, config);
     let handle = engine.start().await.unwrap();
     Fixture {
-        _dir: dir,
         store,
         artifacts,
         handle: Some(handle),
+        _temp: temp,
     }
 }
 
@@ -127,6 +138,7 @@ fn scripted(steps: u8, pause_ms: u64) -> Arc<ScriptedTrainer> {
         steps,
         pause: Duration::from_millis(pause_ms),
         runs: AtomicUsize::new(0),
+        ended: AtomicUsize::new(0),
     })
 }
 
@@ -160,40 +172,51 @@ async fn create(
     store.create_instance(APP, new, now_ms()).await.unwrap();
 }
 
-/// Polls until the task of `generation` is finished, recording every progress value seen.
+/// Waits until the task of `generation` is finished (at most 20 s), recording every progress value seen.
 async fn wait_finished(
     store: &Arc<dyn Store>,
     instance: &str,
     generation: i64,
 ) -> (Task, Vec<i64>) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Deadline::after(Duration::from_secs(20));
     let mut seen = Vec::new();
     loop {
-        let task = match store
+        match store
             .task(APP, Function::Pop, instance, &generation.to_string())
             .await
         {
-            Ok(task) => task,
+            Ok(task) => {
+                if seen.last() != Some(&task.progress) {
+                    seen.push(task.progress);
+                }
+                if !task.state.is_active() {
+                    return (task, seen);
+                }
+                deadline
+                    .again(format_args!(
+                        "task {instance}/{generation} still {:?}",
+                        task.state
+                    ))
+                    .await;
+            }
             // Not queued yet (a cron firing is on its way).
-            Err(algocenter_domain::Error::TaskNotExist { .. }) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
+            Err(algocenter_domain::Error::TaskNotExist { .. }) => {
+                deadline
+                    .again(format_args!("task {instance}/{generation} never queued"))
+                    .await;
             }
             Err(e) => panic!("{e}"),
-        };
-        if seen.last() != Some(&task.progress) {
-            seen.push(task.progress);
         }
-        if !task.state.is_active() {
-            return (task, seen);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "task {instance}/{generation} still {:?}",
-            task.state
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The task of `generation` of instance `p` once `done` holds for it (at most 10 s).
+async fn wait_task(f: &Fixture, what: &str, done: impl Fn(&Task) -> bool) -> Task {
+    wait_until(what, Duration::from_secs(10), || async {
+        let task = f.store.task(APP, Function::Pop, "p", "1").await.unwrap();
+        done(&task).then_some(task)
+    })
+    .await
 }
 
 fn errors(task: &Task) -> Vec<String> {
@@ -348,7 +371,7 @@ async fn a_generation_below_its_gate_succeeds_but_does_not_serve() {
 async fn cancelling_a_running_task_stops_the_trainer_and_discards_its_result() {
     let trainer = scripted(100, 20);
     let f = start(
-        Trainers::default().with(Function::Pop, trainer),
+        Trainers::default().with(Function::Pop, trainer.clone()),
         fast_config(),
     )
     .await;
@@ -357,19 +380,7 @@ async fn cancelling_a_running_task_stops_the_trainer_and_discards_its_result() {
         .create_task(APP, Function::Pop, "p")
         .await
         .unwrap();
-    // Wait until it is really running with some progress.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while f
-        .store
-        .task(APP, Function::Pop, "p", "1")
-        .await
-        .unwrap()
-        .progress
-        < 5
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_task(&f, "the run to make some progress", |t| t.progress >= 5).await;
     let cancelled = f
         .engine()
         .cancel_task(APP, Function::Pop, "p", "1")
@@ -377,12 +388,13 @@ async fn cancelling_a_running_task_stops_the_trainer_and_discards_its_result() {
         .unwrap();
     assert_eq!(cancelled.state, TaskState::Failed);
     assert_eq!(errors(&cancelled), ["cancelled"]);
-    // The worker notices within a heartbeat and frees itself for the next task.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    f.engine()
-        .create_task(APP, Function::Pop, "p")
-        .await
-        .unwrap();
+    // The worker tells the trainer at its next progress report; its result, had it any, would be discarded.
+    wait_until(
+        "the cancelled trainer to stop",
+        Duration::from_secs(10),
+        || async { (trainer.ended.load(Ordering::SeqCst) == 1).then_some(()) },
+    )
+    .await;
     let task = f.store.task(APP, Function::Pop, "p", "1").await.unwrap();
     assert_eq!(
         (task.state, errors(&task)),
@@ -394,6 +406,13 @@ async fn cancelling_a_running_task_stops_the_trainer_and_discards_its_result() {
         f.artifacts.list().await.unwrap().is_empty(),
         "no artifact of the cancelled run"
     );
+    // The instance takes a new run at once.
+    let next = f
+        .engine()
+        .create_task(APP, Function::Pop, "p")
+        .await
+        .unwrap();
+    assert_eq!(next.generation, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,7 +427,8 @@ async fn a_due_cron_fires_one_scheduled_run() {
     let (task, _) = wait_finished(&f.store, "p", 1).await;
     assert!(task.run_id.starts_with("scheduled__"), "{}", task.run_id);
     assert_eq!(task.state, TaskState::Success);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Another look at the due schedules (as the scheduler's next pass, or another node's) fires nothing.
+    algocenter_engine::scheduler::fire_due(f.engine()).await;
     let (_, total) = f
         .store
         .list_tasks(
@@ -445,16 +465,17 @@ async fn retention_removes_old_artifact_files() {
         wait_finished(&f.store, "p", generation).await;
     }
     let id = f.store.instance(APP, Function::Pop, "p").await.unwrap().id;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut files = f.artifacts.list().await.unwrap();
-        files.sort();
-        if files == vec![ArtifactKey::new(id, 3), ArtifactKey::new(id, 4)] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{files:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let kept = vec![ArtifactKey::new(id, 3), ArtifactKey::new(id, 4)];
+    wait_until(
+        "only the artifacts of generations 3 and 4 to be left",
+        Duration::from_secs(5),
+        || async {
+            let mut files = f.artifacts.list().await.unwrap();
+            files.sort();
+            (files == kept).then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,18 +490,7 @@ async fn shutdown_fails_a_task_that_outlives_the_grace_period() {
         .create_task(APP, Function::Pop, "p")
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while f
-        .store
-        .task(APP, Function::Pop, "p", "1")
-        .await
-        .unwrap()
-        .state
-        != TaskState::Running
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_task(&f, "the run to start", |t| t.state == TaskState::Running).await;
     let started = Instant::now();
     f.handle.take().unwrap().shutdown().await;
     assert!(
@@ -561,19 +571,13 @@ async fn events_past_their_retention_are_deleted() {
         .append_events(APP, vec![click("new", now - day / 2)])
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let clicks = f
-            .store
-            .data_status(APP, 0, i64::MAX)
-            .await
-            .unwrap()
-            .totals
-            .clicks;
-        if clicks == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{clicks} clicks still stored");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the old click to be deleted",
+        Duration::from_secs(5),
+        || async {
+            let status = f.store.data_status(APP, 0, i64::MAX).await.unwrap();
+            (status.totals.clicks == 1).then_some(())
+        },
+    )
+    .await;
 }

@@ -18,6 +18,7 @@ use std::time::Instant;
 use algocenter_domain::Function;
 use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_type};
 use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
+use algocenter_functions::progress::Level;
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
 use algocenter_generator::GeneratorConfig;
 use algocenter_generator::context::ContextConfig;
@@ -30,7 +31,7 @@ const NOW: i64 = 1_790_000_000_000;
 struct Quiet;
 
 impl Progress for Quiet {
-    fn report(&mut self, _: &str, _: u8) -> Result<(), Cancelled> {
+    fn update(&mut self, _: &[Level<'_>]) -> Result<(), Cancelled> {
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use algocenter_domain::Function;
 use algocenter_domain::catalogue::{ParameterList, version_for_model_type};
 use algocenter_domain::data::InMemoryData;
 use algocenter_functions::category::{CategoryModel, CategoryTrainer};
+use algocenter_functions::progress::Level;
 use algocenter_functions::query_list::{HintTrainer, HotTrainer, ListOrder, QueryListModel};
 use algocenter_functions::suggest::{SuggestIndex, SuggestTrainer};
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
@@ -22,7 +23,7 @@ const NOW: i64 = 1_790_000_000_000;
 struct Quiet;
 
 impl Progress for Quiet {
-    fn report(&mut self, _: &str, _: u8) -> Result<(), Cancelled> {
+    fn update(&mut self, _: &[Level<'_>]) -> Result<(), Cancelled> {
         Ok(())
     }
 }

@@ -1,4 +1,37 @@
-//! Ranking metrics used to evaluate trained generations on held-out data.
+//! What a trained generation's evaluation reports: the metrics as they go to `ExtendInfo` ([`Metrics`], every
+//! figure [`rounded`] alike) and the ranking measures computed on held-out data.
+
+use serde_json::{Map, Value};
+
+/// The metrics of a generation, by name, as they go to `ExtendInfo`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics(Map<String, Value>);
+
+impl Metrics {
+    pub fn put(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+        self.0.insert(name.into(), value.into());
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+impl From<Metrics> for Map<String, Value> {
+    fn from(metrics: Metrics) -> Self {
+        metrics.0
+    }
+}
+
+/// A figure as metrics report it: four decimals.
+pub fn rounded(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+/// `part / whole`, rounded; `None` when `whole` is 0.
+pub fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| rounded(part as f64 / whole as f64))
+}
 
 /// Ranks of `values` (1-based, ties share their average rank).
 fn ranks(values: &[f64]) -> Vec<f64> {

@@ -4,14 +4,27 @@
 //!
 //! A function without a trainer in this build fails its tasks with an honest reason instead of pretending to
 //! train (see [`Trainers::builtin`]).
+//!
+//! A trainer, as `pop` or `hot` are written:
+//! 1. reads its parameters through [`TrainingJob::params`] and its window through
+//!    [`held_out::HeldOutSplit::read`] (which refuses held-out days that fill the window);
+//! 2. declares its plan, a `const` list of [`progress::step`]s weighted by their share of the run, and wraps the
+//!    engine's sink in [`progress::Steps`]; it enters the steps in order and scans data through
+//!    `Steps::for_each_event` / `for_each_item`, which count progress and carry cancellation;
+//! 3. evaluates through the split: `evaluate` when the evaluated model serves, `evaluate_then_refit` when the
+//!    served model is refit on the whole window; both enter the shared steps and hand the fit and the scoring
+//!    only the windows they may read; metrics go into an [`evaluation::Metrics`];
+//! 4. encodes its artifact and ends with `Steps::finish` (100%).
 
 pub mod category;
 pub mod ctr;
 pub mod evaluation;
+pub mod held_out;
+mod params;
 pub mod pop;
+pub mod progress;
 pub mod query;
 pub mod query_list;
-mod scan;
 pub mod suggest;
 
 use std::collections::BTreeMap;
@@ -20,8 +33,11 @@ use std::sync::Arc;
 
 use algocenter_domain::Function;
 use algocenter_domain::catalogue::EffectiveParameters;
-use algocenter_domain::data::TrainingData;
+use algocenter_domain::data::{TrainingData, WindowCounts, readiness};
 use serde_json::{Map, Value};
+
+pub use params::Params;
+pub use progress::{Cancelled, Progress};
 
 /// What a trainer is asked to produce: one generation of one instance.
 pub struct TrainingJob<'a> {
@@ -43,22 +59,16 @@ pub struct TrainingJob<'a> {
     pub resources: &'a BTreeMap<String, String>,
 }
 
-impl TrainingJob<'_> {
+impl<'a> TrainingJob<'a> {
     /// The content of the resource a parameter names; `None` when the parameter names none.
     pub fn resource(&self, parameter: &str) -> Option<&str> {
         self.resources.get(parameter).map(String::as_str)
     }
-}
 
-/// The task was cancelled (by a user, a lease loss or shutdown): the trainer should return promptly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancelled;
-
-/// Where a trainer reports how far it is. Reports are cheap: the engine persists them throttled.
-pub trait Progress: Send {
-    /// `percent` of the whole run (0–100) and the name of the current step. Returns `Err(Cancelled)` when the
-    /// task should stop; trainers propagate it with `?`.
-    fn report(&mut self, step: &str, percent: u8) -> Result<(), Cancelled>;
+    /// The create parameters, read as the trainer's types.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.parameters)
+    }
 }
 
 /// A trained generation.
@@ -81,6 +91,24 @@ pub enum TrainError {
     InsufficientData(String),
     #[error("{0}")]
     Failed(String),
+}
+
+/// Fails the run with [`TrainError::InsufficientData`] when `counts` fall short of what `function` needs;
+/// `what` says which data were counted, after the reason.
+pub(crate) fn ensure_ready(
+    function: Function,
+    counts: &WindowCounts,
+    what: fmt::Arguments<'_>,
+) -> Result<(), TrainError> {
+    let ready = readiness(function, counts);
+    if ready.ready {
+        Ok(())
+    } else {
+        Err(TrainError::InsufficientData(format!(
+            "{} {what}",
+            ready.reason
+        )))
+    }
 }
 
 impl From<Cancelled> for TrainError {

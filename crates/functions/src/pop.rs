@@ -21,21 +21,17 @@
 use std::collections::HashMap;
 
 use algocenter_domain::catalogue::parse_behaviour_weights;
-use algocenter_domain::data::{DAY_MS, readiness};
-use algocenter_domain::document::DocumentKind;
+use algocenter_domain::data::{DAY_MS, WindowCounts};
 use algocenter_domain::{Error, Function};
-use serde_json::{Map, Value, json};
 
-use crate::evaluation::{ndcg_at, spearman};
-use crate::scan::{Scan, param_error, window_days};
-use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
+use crate::evaluation::{Metrics, ndcg_at, rounded, share, spearman};
+use crate::held_out::{EVALUATING, HeldOutSplit};
+use crate::progress::{Step, Steps, step};
+use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob, ensure_ready};
 
 /// Magic and format version at the start of every pop artifact.
 const MAGIC: &[u8; 5] = b"ACPOP";
 const FORMAT_V1: u8 = 1;
-
-/// Events between two progress reports during a scan.
-const REPORT_EVERY: u64 = 1 << 16;
 
 pub struct PopTrainer;
 
@@ -78,60 +74,55 @@ impl Totals {
     }
 }
 
+const READING_ITEMS: &str = "reading items";
+const COUNTING: &str = "counting behaviour";
+const SCORING: &str = "scoring items";
+const WRITING: &str = "writing the model";
+const PLAN: &[Step] = &[
+    step(READING_ITEMS, 4),
+    step(COUNTING, 55),
+    step(SCORING, 15),
+    step(EVALUATING, 20),
+    step(WRITING, 5),
+];
+
 impl Trainer for PopTrainer {
     fn train(
         &self,
         job: &TrainingJob<'_>,
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
-        let p = job.parameters;
-        let (window_days, holdout_days) = window_days(p)?;
-        let half_life_ms = p.float("half_life_days").map_err(param_error)? * DAY_MS as f64;
-        let weights: HashMap<String, f64> =
-            parse_behaviour_weights(p.get("behavior_weights").map_err(param_error)?)
-                .map_err(TrainError::Failed)?
-                .into_iter()
-                .collect();
-        let min_evidence = p.int("min_evidence").map_err(param_error)?.max(0) as u64;
-        let smoothing = p.float("smoothing").map_err(param_error)?;
-        let category_field = p.get("category_field").map_err(param_error)?.to_string();
-
-        let eval_start = job.now_ms - holdout_days * DAY_MS;
-        let train_start = job.now_ms - window_days * DAY_MS;
-        let mut scan = Scan::new(progress);
+        let p = job.params();
+        let split = HeldOutSplit::read(job)?;
+        let half_life_ms = p.float("half_life_days")? * DAY_MS as f64;
+        let weights: HashMap<String, f64> = parse_behaviour_weights(p.text("behavior_weights")?)
+            .map_err(TrainError::Failed)?
+            .into_iter()
+            .collect();
+        let min_evidence = p.int("min_evidence")?.max(0) as u64;
+        let smoothing = p.float("smoothing")?;
+        let category_field = p.text("category_field")?;
+        let mut steps = Steps::new(progress, PLAN);
 
         // Catalogue: every item's category.
-        scan.step("reading items", 1)?;
+        steps.enter(READING_ITEMS)?;
         let mut category_of: HashMap<String, String> = HashMap::new();
-        let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
+        steps.for_each_item(job.data, |item| {
             category_of.insert(
                 item.id.clone(),
-                item.text(&category_field).unwrap_or_default(),
+                item.text(category_field).unwrap_or_default(),
             );
-            Ok(())
-        });
-        scan.finish(result)?;
+        })?;
 
-        // Training window.
-        let expected = job
-            .data
-            .estimate_events(train_start, eval_start)
-            .map_err(param_error)?
-            .max(1);
+        // The window's days before the held-out ones; decay is measured where they end.
+        steps.enter(COUNTING)?;
+        let fitted = split.before_held_out();
         let mut stats: HashMap<String, ItemStats> = HashMap::new();
-        let mut seen = 0u64;
         let mut train_events = 0u64;
         let mut engagements = 0u64;
-        let result = job.data.for_each_event(train_start, eval_start, &mut |e| {
-            seen += 1;
-            if seen.is_multiple_of(REPORT_EVERY) {
-                scan.report(
-                    "counting behaviour",
-                    (5 + 55 * seen.min(expected) / expected) as u8,
-                )?;
-            }
+        steps.for_each_event(job.data, fitted, |e| {
             if e.item_id.is_empty() {
-                return Ok(());
+                return;
             }
             train_events += 1;
             let weight = weights.get(&e.bhv_type).copied().unwrap_or(0.0);
@@ -140,12 +131,12 @@ impl Trainer for PopTrainer {
                 stats.insert(e.item_id.clone(), ItemStats::default());
             }
             let Some(s) = stats.get_mut(&e.item_id) else {
-                return Ok(());
+                return;
             };
             if weight > 0.0 {
                 s.evidence += 1;
             }
-            let age = (eval_start - e.bhv_time_ms).max(0) as f64;
+            let age = (fitted.to_ms - e.bhv_time_ms).max(0) as f64;
             let decay = 0.5f64.powf(age / half_life_ms);
             match e.bhv_type.as_str() {
                 "expose" => s.exposed += decay,
@@ -164,26 +155,24 @@ impl Trainer for PopTrainer {
                     engagements += 1;
                 }
             }
-            Ok(())
-        });
-        scan.finish(result)?;
+        })?;
 
-        let counts = algocenter_domain::data::WindowCounts {
+        let counts = WindowCounts {
             engagements,
             distinct_items: stats.values().filter(|s| s.evidence > 0).count() as u64,
             ..Default::default()
         };
-        let ready = readiness(Function::Pop, &counts);
-        if !ready.ready {
-            return Err(TrainError::InsufficientData(format!(
-                "{} in the training window of {} days (before the {} held-out days)",
-                ready.reason,
-                window_days - holdout_days,
-                holdout_days
-            )));
-        }
+        ensure_ready(
+            Function::Pop,
+            &counts,
+            format_args!(
+                "in the training window of {} days (before the {} held-out days)",
+                split.window_days() - split.holdout_days(),
+                split.holdout_days()
+            ),
+        )?;
 
-        scan.step("scoring items", 60)?;
+        steps.enter(SCORING)?;
         let weight = |b: &str| weights.get(b).copied().unwrap_or(0.0);
         let scores = score(
             &stats,
@@ -193,39 +182,36 @@ impl Trainer for PopTrainer {
             smoothing,
         );
 
-        scan.step("evaluating on held-out days", 75)?;
-        let mut holdout_clicks: HashMap<String, f64> = HashMap::new();
-        let mut holdout_events = 0u64;
-        let result = job.data.for_each_event(eval_start, job.now_ms, &mut |e| {
-            holdout_events += 1;
-            if e.bhv_type == "click" && !e.item_id.is_empty() {
-                *holdout_clicks.entry(e.item_id.clone()).or_default() += 1.0;
-            }
-            Ok(())
-        });
-        scan.finish(result)?;
-
-        let mut metrics = evaluate(&scores, &stats, &holdout_clicks);
-        metrics.insert("train_events".into(), json!(train_events));
-        metrics.insert("holdout_events".into(), json!(holdout_events));
-        metrics.insert("items_scored".into(), json!(scores.len()));
-        metrics.insert(
-            "items_with_evidence".into(),
-            json!(
-                stats
-                    .values()
-                    .filter(|s| s.evidence >= min_evidence.max(1))
-                    .count()
-            ),
+        let mut metrics = split.evaluate(&mut steps, |held_out, steps| {
+            let mut holdout_clicks: HashMap<String, f64> = HashMap::new();
+            let holdout_events = steps.for_each_event(job.data, held_out, |e| {
+                if e.bhv_type == "click" && !e.item_id.is_empty() {
+                    *holdout_clicks.entry(e.item_id.clone()).or_default() += 1.0;
+                }
+            })?;
+            let mut metrics = evaluate(&scores, &stats, &holdout_clicks);
+            metrics.put("train_events", train_events);
+            metrics.put("holdout_events", holdout_events);
+            Ok(metrics)
+        })?;
+        metrics.put("items_scored", scores.len());
+        metrics.put(
+            "items_with_evidence",
+            stats
+                .values()
+                .filter(|s| s.evidence >= min_evidence.max(1))
+                .count(),
         );
 
-        scan.step("writing the model", 95)?;
+        steps.enter(WRITING)?;
         let mut sorted: Vec<(String, f32)> =
             scores.into_iter().map(|(k, v)| (k, v as f32)).collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let artifact = encode(&sorted)?;
+        steps.finish()?;
         Ok(TrainedModel {
-            artifact: encode(&sorted)?,
-            metrics,
+            artifact,
+            metrics: metrics.into(),
             passed_quality_gate: true,
         })
     }
@@ -302,13 +288,13 @@ fn evaluate(
     scores: &HashMap<String, f64>,
     stats: &HashMap<String, ItemStats>,
     holdout_clicks: &HashMap<String, f64>,
-) -> Map<String, Value> {
-    let mut metrics = Map::new();
-    metrics.insert("holdout_clicked_items".into(), json!(holdout_clicks.len()));
+) -> Metrics {
+    let mut metrics = Metrics::default();
+    metrics.put("holdout_clicked_items", holdout_clicks.len());
     if holdout_clicks.is_empty() {
-        metrics.insert(
-            "note".into(),
-            json!("no clicks in the held-out period: nothing to evaluate against"),
+        metrics.put(
+            "note",
+            "no clicks in the held-out period: nothing to evaluate against",
         );
         return metrics;
     }
@@ -331,27 +317,23 @@ fn evaluate(
         .iter()
         .map(|i| holdout_clicks.get(*i).copied().unwrap_or(0.0))
         .collect();
-    let round = |v: Option<f64>| v.map(|v| (v * 10_000.0).round() / 10_000.0);
-    metrics.insert("spearman".into(), json!(round(spearman(&model, &truth))));
-    metrics.insert(
-        "ndcg_at_100".into(),
-        json!(round(ndcg_at(100, &model, &truth))),
+    metrics.put("spearman", spearman(&model, &truth).map(rounded));
+    metrics.put("ndcg_at_100", ndcg_at(100, &model, &truth).map(rounded));
+    metrics.put(
+        "baseline_click_count_spearman",
+        spearman(&baseline, &truth).map(rounded),
     );
-    metrics.insert(
-        "baseline_click_count_spearman".into(),
-        json!(round(spearman(&baseline, &truth))),
-    );
-    metrics.insert(
-        "baseline_click_count_ndcg_at_100".into(),
-        json!(round(ndcg_at(100, &baseline, &truth))),
+    metrics.put(
+        "baseline_click_count_ndcg_at_100",
+        ndcg_at(100, &baseline, &truth).map(rounded),
     );
     let covered = holdout_clicks
         .keys()
         .filter(|i| stats.get(*i).is_some_and(|s| s.evidence > 0))
         .count();
-    metrics.insert(
-        "coverage".into(),
-        json!(round(Some(covered as f64 / holdout_clicks.len() as f64))),
+    metrics.put(
+        "coverage",
+        share(covered as u64, holdout_clicks.len() as u64),
     );
     metrics
 }

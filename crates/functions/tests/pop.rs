@@ -9,6 +9,7 @@ use algocenter_domain::document::Document;
 use algocenter_domain::{Function, catalogue::Parameter};
 use algocenter_functions::evaluation::spearman;
 use algocenter_functions::pop::{PopModel, PopTrainer};
+use algocenter_functions::progress::{Level, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 use algocenter_generator::{GeneratorConfig, World};
 use serde_json::{Value, json};
@@ -18,8 +19,8 @@ const NOW: i64 = 1_790_000_000_000;
 struct Recorder(Vec<u8>);
 
 impl Progress for Recorder {
-    fn report(&mut self, _: &str, percent: u8) -> Result<(), Cancelled> {
-        self.0.push(percent);
+    fn update(&mut self, stack: &[Level<'_>]) -> Result<(), Cancelled> {
+        self.0.push(percent(stack));
         Ok(())
     }
 }
@@ -27,8 +28,8 @@ impl Progress for Recorder {
 struct CancelAt(u8);
 
 impl Progress for CancelAt {
-    fn report(&mut self, _: &str, percent: u8) -> Result<(), Cancelled> {
-        if percent >= self.0 {
+    fn update(&mut self, stack: &[Level<'_>]) -> Result<(), Cancelled> {
+        if percent(stack) >= self.0 {
             Err(Cancelled)
         } else {
             Ok(())

@@ -1,297 +1,48 @@
-//! Serving: answers queries from the serving generation of an instance.
+//! Serving: prediction from the serving generation of an instance, one typed entry per function.
 //!
-//! Each request looks up the instance (an indexed read, remembered for [`INSTANCE_TTL`]) to learn its serving
-//! generation; the artifact of that generation is loaded and decoded once, then shared. When a new generation starts serving, the next request
-//! loads it and replaces the cached model in one step: requests already holding the old model finish with it,
-//! none sees a half-loaded one (DESIGN invariant 5).
+//! Every entry takes a typed request naming its [`Target`] (an app group and an instance, or the function's
+//! default instance) and answers a typed result with the instance and generation that [`Served`] it. An entry
+//! does the whole of a prediction: the instance lookup, the usage parameters, the generation switch, any store
+//! look-up the model needs (ctr's stored item attributes) and the model call. The faces (the API's routes, the
+//! dashboard, the CLI through the API) only parse their wire form into a request and shape the answer.
+//!
+//! * [`pop`]: popularity scores of items;
+//! * [`query_list`]: the top searches (`hot`) and search-box hints (`hint`);
+//! * [`suggest`]: drop-down completions;
+//! * [`category`]: the categories of queries;
+//! * [`ctr`]: candidates reranked by click probability.
+//!
+//! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`]. A new
+//! function adds a module here with its request, its answer and an `impl Serving` entry.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+pub mod category;
+pub mod ctr;
+mod generations;
+mod model;
+pub mod pop;
+pub mod query_list;
+pub mod suggest;
 
-use algocenter_domain::instance::{Instance, SERVING_CHANGE_IN_FLIGHT};
-use algocenter_domain::{Error, Function, Result};
-use algocenter_functions::category::CategoryModel;
-use algocenter_functions::ctr::CtrModel;
-use algocenter_functions::pop::PopModel;
-use algocenter_functions::query_list::QueryListModel;
-use algocenter_functions::suggest::SuggestIndex;
-use algocenter_store::{ArtifactKey, ArtifactStore, Store};
+pub use generations::{INSTANCE_TTL, Serving};
+pub use model::Model;
 
-/// A loaded generation of any function.
-#[derive(Debug)]
-pub enum Model {
-    Pop(PopModel),
-    /// `hot` and `hint`.
-    QueryList(QueryListModel),
-    Suggest(SuggestIndex),
-    Category(CategoryModel),
-    Ctr(CtrModel),
+/// Which instance answers a request: `instance` of the app group `app`, or the function's default instance when
+/// the request names none.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub app: &'a str,
+    pub instance: Option<&'a str>,
 }
 
-impl Model {
-    /// Decodes the artifact of a generation of `function`.
-    pub fn decode(function: Function, bytes: &[u8]) -> Result<Model> {
-        Ok(match function {
-            Function::Pop => Model::Pop(PopModel::decode(bytes)?),
-            Function::Hot | Function::Hint => Model::QueryList(QueryListModel::decode(bytes)?),
-            Function::Suggest => Model::Suggest(SuggestIndex::decode(bytes)?),
-            Function::Category => Model::Category(CategoryModel::decode(bytes)?),
-            Function::Ctr => Model::Ctr(CtrModel::decode(bytes)?),
-        })
-    }
-
-    /// Entries of the model, for the load log line.
-    fn size(&self) -> usize {
-        match self {
-            Model::Pop(m) => m.len(),
-            Model::QueryList(m) => m.len(),
-            Model::Suggest(m) => m.len(),
-            Model::Category(m) => m.known_queries(),
-            Model::Ctr(m) => m.rows(),
-        }
+impl<'a> Target<'a> {
+    pub fn new(app: &'a str, instance: Option<&'a str>) -> Self {
+        Target { app, instance }
     }
 }
 
-/// A loaded model with the generation it came from.
-struct Loaded {
-    /// The instance's creation time: with its id, which instance this is.
-    created_ms: i64,
-    generation: i64,
-    model: Arc<Model>,
-}
-
-pub struct Serving {
-    store: Arc<dyn Store>,
-    artifacts: Arc<dyn ArtifactStore>,
-    /// By instance id.
-    models: RwLock<HashMap<i64, Loaded>>,
-    /// One loader at a time per instance: requests that miss the cache together wait for one decode instead of
-    /// each decoding the same artifact (a 2.5 MB hint model took 8 concurrent decodes and 90 ms at p99).
-    loading: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
-    /// Instances by (app group, function, name or `None` for the default), with when (time, epoch) they were read.
-    instances: RwLock<HashMap<InstanceKey, (Instant, u64, Instance)>>,
-    /// Moves when this process changes instances: remembered ones read before are stale.
-    epoch: Arc<AtomicU64>,
-}
-
-type InstanceKey = (String, Function, Option<String>);
-
-/// How long serving trusts an instance it read (its serving generation, whether it is the default).
-pub const INSTANCE_TTL: Duration = Duration::from_millis(250);
-/// Instance lookups remembered at most (the cache starts over beyond).
-const MAX_CACHED_INSTANCES: usize = 10_000;
-
-/// The model of a function that does not hold one of its kind: the artifact store is inconsistent.
-fn wrong_kind(instance: &Instance) -> Error {
-    Error::internal(format_args!(
-        "the serving artifact of instance '{}' is not a {} model",
-        instance.name, instance.function
-    ))
-}
-
-impl Serving {
-    /// Serving from `store` and `artifacts`; `epoch` moves when instances change (see [`Serving::invalidate`]).
-    pub fn new(
-        store: Arc<dyn Store>,
-        artifacts: Arc<dyn ArtifactStore>,
-        epoch: Arc<AtomicU64>,
-    ) -> Self {
-        Serving {
-            store,
-            artifacts,
-            models: RwLock::new(HashMap::new()),
-            loading: Mutex::new(HashMap::new()),
-            instances: RwLock::new(HashMap::new()),
-            epoch,
-        }
-    }
-
-    /// The instance a request names, or the function's default instance when it names none. Read from the
-    /// store at most every [`INSTANCE_TTL`] per (app group, function, name), and again at once after this
-    /// process changed instances ([`Serving::invalidate`], the engine's recorded generations): busy endpoints
-    /// do not each cost a database read, and a change made by another process sharing the store is seen within
-    /// the TTL.
-    pub async fn resolve(
-        &self,
-        app: &str,
-        function: Function,
-        instance: Option<&str>,
-    ) -> Result<Instance> {
-        let key = (app.to_string(), function, instance.map(str::to_string));
-        let epoch = self.epoch.load(Ordering::Acquire);
-        // A change being committed: what was remembered may be stale, what is read now may be too.
-        let settled = epoch < SERVING_CHANGE_IN_FLIGHT;
-        if settled
-            && let Some((read_at, read_epoch, found)) = self
-                .instances
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&key)
-            && *read_epoch == epoch
-            && read_at.elapsed() < INSTANCE_TTL
-        {
-            return Ok(found.clone());
-        }
-        let name = match instance {
-            Some(name) => name.to_string(),
-            None => self.store.default_instance(app, function).await?,
-        };
-        let found = self.store.instance(app, function, &name).await?;
-        // Remembered only when nothing changed while it was read.
-        if !settled || self.epoch.load(Ordering::Acquire) != epoch {
-            return Ok(found);
-        }
-        let mut cache = self.instances.write().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_CACHED_INSTANCES {
-            cache.clear();
-        }
-        cache.insert(key, (Instant::now(), epoch, found.clone()));
-        Ok(found)
-    }
-
-    /// Forgets the instances read so far: the next request of each reads it again.
-    pub fn invalidate(&self) {
-        self.epoch.fetch_add(1, Ordering::Release);
-    }
-
-    /// The model loaded for an instance, with its generation. Instance ids can be reused after a delete, so
-    /// the entry must also be of the same creation.
-    fn cached(&self, instance: &Instance) -> Option<(i64, Arc<Model>)> {
-        self.models
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&instance.id)
-            .filter(|loaded| loaded.created_ms == instance.created_ms)
-            .map(|loaded| (loaded.generation, Arc::clone(&loaded.model)))
-    }
-
-    /// Drops what serving holds of a deleted instance.
-    pub fn forget_instance(&self, instance_id: i64) {
-        self.models
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&instance_id);
-        self.loading
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&instance_id);
-        self.invalidate();
-    }
-
-    /// Drops every loaded model (an app group was deleted with its instances).
-    pub fn forget_all(&self) {
-        self.models
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-        self.invalidate();
-    }
-
-    /// The serving model of an instance (loading it when its generation changed).
-    pub async fn model(&self, instance: &Instance) -> Result<(i64, Arc<Model>)> {
-        let generation = instance
-            .serving_generation
-            .ok_or_else(|| Error::InstanceUnavailable(instance.name.clone()))?;
-        let current = self.cached(instance);
-        if let Some((loaded, model)) = &current
-            && *loaded == generation
-        {
-            return Ok((generation, Arc::clone(model)));
-        }
-        let gate = Arc::clone(
-            self.loading
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(instance.id)
-                .or_default(),
-        );
-        let _loading = match gate.try_lock() {
-            Ok(guard) => guard,
-            // Another request is loading the new generation: answer from the one loaded until it is ready.
-            Err(_) => match current {
-                Some(current) => return Ok(current),
-                None => gate.lock().await,
-            },
-        };
-        // Loaded by the request this one waited for.
-        if let Some((loaded, model)) = self.cached(instance)
-            && loaded == generation
-        {
-            return Ok((generation, model));
-        }
-        let bytes = self
-            .artifacts
-            .get(&ArtifactKey::new(instance.id, generation))
-            .await?;
-        let function = instance.function;
-        let model = tokio::task::spawn_blocking(move || Model::decode(function, &bytes))
-            .await
-            .map_err(|e| Error::internal(format_args!("loading the model failed: {e}")))??;
-        let model = Arc::new(model);
-        tracing::info!(
-            instance = %instance.name,
-            function = %function,
-            generation,
-            entries = model.size(),
-            "loaded model"
-        );
-        // The generation the instance names, older than the cached one too (its newest was deleted).
-        self.models
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                instance.id,
-                Loaded {
-                    created_ms: instance.created_ms,
-                    generation,
-                    model: Arc::clone(&model),
-                },
-            );
-        Ok((generation, model))
-    }
-}
-
-/// Typed access to a loaded model, for handlers that resolved the instance of one function.
-impl Model {
-    pub fn as_pop(&self) -> Option<&PopModel> {
-        match self {
-            Model::Pop(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn as_query_list(&self) -> Option<&QueryListModel> {
-        match self {
-            Model::QueryList(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn as_suggest(&self) -> Option<&SuggestIndex> {
-        match self {
-            Model::Suggest(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn as_category(&self) -> Option<&CategoryModel> {
-        match self {
-            Model::Category(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn as_ctr(&self) -> Option<&CtrModel> {
-        match self {
-            Model::Ctr(m) => Some(m),
-            _ => None,
-        }
-    }
-}
-
-/// The error a handler returns when a loaded model is not of the kind its function serves.
-pub fn not_of_kind(instance: &Instance) -> Error {
-    wrong_kind(instance)
+/// The instance that answered and the generation of its model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    pub instance: String,
+    pub generation: i64,
 }

@@ -10,8 +10,7 @@ use algocenter_domain::app_group::NewAppGroup;
 use algocenter_domain::instance::{InstanceUpdate, NewInstance, SERVING_CHANGE_IN_FLIGHT};
 use algocenter_serving::Serving;
 use algocenter_store::Store;
-use algocenter_store::artifacts::LocalArtifacts;
-use algocenter_store::sqlite::{SqliteStore, Synchronous};
+use algocenter_testkit::TempStore;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -28,10 +27,8 @@ async fn describe(store: &dyn Store, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_are_not_remembered_across_a_change_being_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(dir.path(), 2, Synchronous::Normal).unwrap());
-    let artifacts = Arc::new(LocalArtifacts::open(dir.path().join("artifacts")).unwrap());
+    let temp = TempStore::open();
+    let store = Arc::clone(&temp.store);
     store
         .create_app_group(
             NewAppGroup {
@@ -65,7 +62,11 @@ async fn instances_are_not_remembered_across_a_change_being_committed() {
         .await
         .unwrap();
     let epoch = Arc::new(AtomicU64::new(0));
-    let serving = Serving::new(Arc::clone(&store), artifacts, Arc::clone(&epoch));
+    let serving = Serving::new(
+        Arc::clone(&store),
+        Arc::clone(&temp.artifacts),
+        Arc::clone(&epoch),
+    );
     let seen = || async {
         serving
             .resolve("shop", Function::Pop, Some("p"))

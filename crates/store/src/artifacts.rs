@@ -99,7 +99,22 @@ fn remove_temporary_files(root: &Path) {
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::internal(format_args!("{what} {}: {e}", path.display()))
+    match e.kind() {
+        // ENOSPC and EDQUOT: nothing is wrong with the request or the server, only the disk is full.
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            Error::StorageFull(format!("{what} {}: {e}", path.display()))
+        }
+        _ => Error::internal(format_args!("{what} {}: {e}", path.display())),
+    }
+}
+
+/// Writes `bytes` to `path` and makes them durable.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::create(path).map_err(|e| io_error("cannot create", path, e))?;
+    file.write_all(bytes)
+        .map_err(|e| io_error("cannot write", path, e))?;
+    file.sync_all()
+        .map_err(|e| io_error("cannot sync", path, e))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -118,13 +133,14 @@ impl ArtifactStore for LocalArtifacts {
                 .ok_or_else(|| Error::internal("artifact path has no parent"))?;
             std::fs::create_dir_all(dir).map_err(|e| io_error("cannot create", dir, e))?;
             let tmp = path.with_extension("bin.tmp");
-            let mut file =
-                std::fs::File::create(&tmp).map_err(|e| io_error("cannot create", &tmp, e))?;
-            file.write_all(&bytes)
-                .map_err(|e| io_error("cannot write", &tmp, e))?;
-            file.sync_all()
-                .map_err(|e| io_error("cannot sync", &tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| io_error("cannot rename into", &path, e))?;
+            let written = write_synced(&tmp, &bytes).and_then(|()| {
+                std::fs::rename(&tmp, &path).map_err(|e| io_error("cannot rename into", &path, e))
+            });
+            if written.is_err() {
+                // A partial file would keep a full disk full until the next start.
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written?;
             // Make the rename itself durable.
             std::fs::File::open(dir)
                 .and_then(|d| d.sync_all())
@@ -200,6 +216,33 @@ mod tests {
         store.delete(&key).await.unwrap();
         assert!(store.get(&key).await.is_err());
         assert!(store.list().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_storage_full_and_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = match crate::small_disk::SmallDisk::mount(&dir.path().join("disk"), 1 << 20) {
+            Ok(disk) => disk,
+            Err(why) => {
+                eprintln!("skipped: no small file system for this test: {why}");
+                return;
+            }
+        };
+        let store = LocalArtifacts::open(disk.path().join("artifacts")).unwrap();
+        disk.fill(64 * 1024).unwrap();
+        let key = ArtifactKey::new(1, 1);
+        let model = vec![7u8; 256 * 1024];
+        match store.put(&key, model.clone()).await {
+            Err(Error::StorageFull(message)) => assert!(message.contains("1.bin.tmp"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        let left: Vec<_> = std::fs::read_dir(disk.path().join("artifacts/1"))
+            .unwrap()
+            .collect();
+        assert!(left.is_empty(), "the partial file was removed: {left:?}");
+        disk.free().unwrap();
+        store.put(&key, model.clone()).await.unwrap();
+        assert_eq!(store.get(&key).await.unwrap(), model);
     }
 
     #[test]

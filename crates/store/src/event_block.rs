@@ -5,6 +5,8 @@
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::{Error, Result};
 
+use crate::stored::cell;
+
 /// Format of the blocks this build writes.
 const FORMAT_V1: u8 = 1;
 
@@ -17,18 +19,18 @@ pub fn encode(events: &[BehaviourEvent]) -> Result<Vec<u8>> {
     Ok(block)
 }
 
-pub fn decode(block: &[u8]) -> Result<Vec<BehaviourEvent>> {
+/// The events of block `id` (its `data` column).
+pub fn decode(id: i64, block: &[u8]) -> Result<Vec<BehaviourEvent>> {
+    let data = cell("event_block", &id, "data");
     match block.split_first() {
         Some((&FORMAT_V1, compressed)) => {
             let raw = lz4_flex::decompress_size_prepended(compressed)
-                .map_err(|e| Error::internal(format_args!("corrupt event block: {e}")))?;
+                .map_err(|e| data.corrupt(format_args!("does not decompress: {e}")))?;
             postcard::from_bytes(&raw)
-                .map_err(|e| Error::internal(format_args!("corrupt event block: {e}")))
+                .map_err(|e| data.corrupt(format_args!("does not decode: {e}")))
         }
-        Some((format, _)) => Err(Error::internal(format_args!(
-            "event block of unknown format {format}"
-        ))),
-        None => Err(Error::internal("empty event block")),
+        Some((format, _)) => Err(data.corrupt(format_args!("unknown block format {format}"))),
+        None => Err(data.corrupt("empty block")),
     }
 }
 
@@ -60,7 +62,7 @@ mod tests {
     fn blocks_round_trip_and_compress() {
         let events: Vec<_> = (0..1000).map(event).collect();
         let block = encode(&events).unwrap();
-        assert_eq!(decode(&block).unwrap(), events);
+        assert_eq!(decode(1, &block).unwrap(), events);
         let raw = postcard::to_allocvec(&events).unwrap().len();
         assert!(
             block.len() * 2 < raw,
@@ -72,11 +74,21 @@ mod tests {
     #[test]
     fn corrupt_and_foreign_blocks_are_errors() {
         let mut block = encode(&[event(1)]).unwrap();
-        assert!(decode(&[]).is_err());
-        assert!(decode(&[9, 1, 2, 3]).is_err());
+        let corrupt = |result: Result<Vec<BehaviourEvent>>| {
+            matches!(
+                result,
+                Err(Error::Corrupt {
+                    table: "event_block",
+                    column: "data",
+                    ..
+                })
+            )
+        };
+        assert!(corrupt(decode(1, &[])));
+        assert!(corrupt(decode(1, &[9, 1, 2, 3])));
         let last = block.len() - 1;
         block.truncate(last);
-        assert!(decode(&block).is_err());
-        assert!(decode(&[FORMAT_V1, 255, 255, 255, 255, 0]).is_err());
+        assert!(corrupt(decode(1, &block)));
+        assert!(corrupt(decode(1, &[FORMAT_V1, 255, 255, 255, 255, 0])));
     }
 }

@@ -4,14 +4,22 @@
 //! of tasks, [`QueueStore`] for workers and the scheduler) and [`ArtifactStore`] for model bytes. The embedded
 //! implementation is [`sqlite::SqliteStore`] (one SQLite file in WAL mode) with [`artifacts::LocalArtifacts`]
 //! (files under `artifacts/`). Everything above this crate talks to the traits only.
+//!
+//! The backends share what is not SQL: `stored` is the one checked path from rows back to domain values (stored
+//! state that does not decode is refused as `Storage.Corrupt`, never read as a default), and `rules` holds the
+//! rules both apply (active tasks, deletion and pinning checks, retention, the last admin key, push summaries).
+//! Running out of space is `Storage.Full` whichever store hits it.
 
 pub mod artifacts;
 #[cfg(test)]
 mod conformance;
 mod event_block;
 pub mod postgres;
+mod rules;
 pub mod s3_artifacts;
+pub mod small_disk;
 pub mod sqlite;
+mod stored;
 
 use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::app_group::{AppGroup, NewAppGroup};

@@ -62,7 +62,32 @@ pub struct S3Artifacts {
 }
 
 fn s3_error(what: &str, e: object_store::Error) -> Error {
+    if is_out_of_space(&e) {
+        return Error::StorageFull(format!("object store: cannot {what}: {e}"));
+    }
     Error::internal(format_args!("object store: cannot {what}: {e}"))
+}
+
+/// What S3-compatible servers answer when they have no room: 507 Insufficient Storage (MinIO's full disks), or an
+/// error code for a full disk or an exceeded quota (MinIO, Ceph RGW).
+const OUT_OF_SPACE: [&str; 5] = [
+    "507 Insufficient Storage",
+    "InsufficientStorage",
+    "XMinioStorageFull",
+    "QuotaExceeded",
+    "XMinioAdminBucketQuotaExceeded",
+];
+
+/// Whether the server refused for lack of space. `object_store` keeps the HTTP status behind private types, so the
+/// answer is recognised in the error's text, which carries the status and the server's error body.
+fn is_out_of_space(e: &object_store::Error) -> bool {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    OUT_OF_SPACE.iter().any(|marker| text.contains(marker))
 }
 
 impl S3Artifacts {
@@ -250,6 +275,67 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(store.check().await.is_err());
         assert!(started.elapsed() < Duration::from_secs(60));
+    }
+
+    /// An S3-compatible server on loopback whose disks are full: every request answers 507 with MinIO's error.
+    fn full_server() -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                // The whole request (head and body), so that closing the connection does not reset it.
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 8192];
+                let body_length = loop {
+                    let Ok(n) = stream.read(&mut buffer) else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break Some((end + 4, length));
+                    }
+                };
+                if let Some((head, length)) = body_length {
+                    while request.len() < head + length {
+                        match stream.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                }
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>XMinioStorageFull</Code>\
+                            <Message>Storage backend has reached its minimum free drive threshold.</Message></Error>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 507 Insufficient Storage\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn a_full_object_store_is_storage_full() {
+        let store = S3Artifacts::open(&settings(&full_server(), "models", "")).unwrap();
+        match store.put(&ArtifactKey::new(1, 1), b"model".to_vec()).await {
+            Err(Error::StorageFull(message)) => {
+                assert!(message.contains("store an artifact"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct Process {
     pub child: Child,
     pub base: String,
     pub log: Arc<Mutex<String>>,
+    /// Copies the process's standard error into `log`; ends when the process has exited and its last line is in.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -50,6 +52,16 @@ impl Process {
             ])
             .env("ALGOCENTER_TEST_CHILD_DATA_DIR", data_dir)
             .env("ALGOCENTER_TEST_CHILD_GRACE", grace_secs.to_string());
+        Process::spawn(command)
+    }
+
+    /// The real binary serving `data_dir` on a given address (`127.0.0.1:PORT`), for a server that must come back
+    /// where its clients expect it.
+    pub fn serve_on(data_dir: &Path, listen: &str) -> Process {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(data_dir);
         Process::spawn(command)
     }
 
@@ -111,7 +123,7 @@ impl Process {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(rest) = line.split(ready).nth(1) {
@@ -131,6 +143,7 @@ impl Process {
             child,
             base: format!("http://{address}"),
             log,
+            reader: Some(reader),
         }
     }
 
@@ -154,8 +167,11 @@ impl Process {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Give the reader thread a moment to take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
+                // The process is gone, so its standard error ends: the reader has taken the last lines once it
+                // ends too.
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return (status, self.log());
             }
             if Instant::now() > deadline {

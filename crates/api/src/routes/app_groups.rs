@@ -11,8 +11,8 @@ use axum::Extension;
 use super::AppState;
 use crate::envelope::{ApiError, ApiResult, Reply};
 use crate::extract::{JsonBody, Query, Segments};
-use crate::gate::Principal;
 use crate::wire;
+use algocenter_service::access::Principal;
 
 /// Longest app group description accepted.
 const MAX_DESCRIPTION_LEN: usize = 1024;
@@ -122,9 +122,7 @@ pub async fn describe(state: AppState, Segments(app): Segments<String>) -> ApiRe
 }
 
 pub async fn remove(state: AppState, Segments(app): Segments<String>) -> ApiResult {
-    let released = state.store().delete_app_group(&app).await?;
-    state.serving.forget_all();
-    state.engine.release_artifacts(released);
+    state.services.remove_app_group(&app).await?;
     Ok(Reply::AppGroup {
         result: None,
         total: None,

@@ -40,7 +40,7 @@ pub async fn bulk(
     // Refuse an unknown app group before parsing a large body.
     state.store().app_group(&app).await?;
     let now = now_ms();
-    let oldest = now - i64::from(state.event_retention_days) * DAY_MS;
+    let oldest = now - i64::from(state.services.event_retention_days()) * DAY_MS;
     // Parsing 16 MiB of JSON takes tens of milliseconds: keep it off the async workers.
     let push = tokio::task::spawn_blocking(move || parse_push(kind, &body, now, oldest))
         .await

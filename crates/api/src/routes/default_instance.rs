@@ -38,9 +38,8 @@ pub async fn update(
     let body: UpdateBody = body.parse()?;
     let instance = body.instance_name.filter(|n| !n.is_empty());
     state
-        .store()
+        .services
         .set_default_instance(&app, function, instance)
         .await?;
-    state.serving.invalidate();
     Ok(Reply::ok())
 }

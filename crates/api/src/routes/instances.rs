@@ -225,10 +225,9 @@ pub async fn update(
     update.create_parameters = create;
     update.usage_parameters = usage;
     state
-        .store()
-        .update_instance(&app, function, &instance, update, now_ms())
+        .services
+        .update_instance(&app, function, &instance, update)
         .await?;
-    state.serving.invalidate();
     Ok(Reply::ok())
 }
 
@@ -237,12 +236,9 @@ pub async fn delete(
     Segments((app, name, instance)): Segments<(String, String, String)>,
 ) -> ApiResult {
     let function = function(&name)?;
-    let id = state.store().instance(&app, function, &instance).await?.id;
-    let released = state
-        .store()
+    state
+        .services
         .delete_instance(&app, function, &instance)
         .await?;
-    state.serving.forget_instance(id);
-    state.engine.release_artifacts(released);
     Ok(Reply::ok())
 }

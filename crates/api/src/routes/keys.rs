@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::envelope::{ApiResult, Reply};
 use crate::extract::{JsonBody, Segments};
-use crate::gate::Principal;
+use algocenter_service::access::Principal;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,7 +48,7 @@ pub async fn create(
     Extension(principal): Extension<Principal>,
     body: JsonBody,
 ) -> ApiResult {
-    let master = state.gate.master().ok_or_else(|| {
+    let master = state.services.keys().master().ok_or_else(|| {
         Error::invalid(
             "access keys are not used while request checking is off (--insecure-no-auth).",
         )
@@ -113,7 +113,6 @@ pub async fn revoke(
         // Answer as if the key did not exist: a restricted admin learns nothing about others' keys.
         return Err(Error::AccessKeyNotExist(id).into());
     }
-    let revoked = state.store().revoke_key(&id, now_ms()).await?;
-    state.gate.forget_key(&id);
+    let revoked = state.services.revoke_key(&id).await?;
     Ok(Reply::result(wire(&revoked)))
 }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod predict;
 pub mod queries;
 pub mod resources;
+mod serving_params;
 pub mod tasks;
 pub mod versions;
 

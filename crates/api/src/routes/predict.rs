@@ -2,24 +2,93 @@
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
 //! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
 //! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`.
+//!
+//! Each handler parses its body into the function's typed serving request and shapes the answer; the prediction
+//! itself is `algocenter-serving`'s.
 
-use algocenter_domain::catalogue::{ParameterList, version_for_model_type};
-use algocenter_domain::{Error, Function};
 use std::borrow::Cow;
 
-use serde_json::{Value, json};
+use algocenter_domain::document::Document;
+use algocenter_domain::{Error, Function};
+use algocenter_serving::category::{self, CategoriseRequest};
+use algocenter_serving::ctr::{RerankRequest, Wanted};
+use algocenter_serving::pop::ScoreRequest;
+use algocenter_serving::query_list::{self, ListKind, ListRequest};
+use algocenter_serving::suggest::{self, SuggestRequest};
+use algocenter_serving::{Served, Target};
+use serde_json::{Map, Value, json};
 
-use algocenter_domain::document::{Document, DocumentKind};
-use algocenter_functions::ctr::{Candidate, Situation};
-use algocenter_functions::{category, query_list, suggest};
-use algocenter_serving::not_of_kind;
-
-use super::{AppState, queries};
+use super::AppState;
+use super::serving_params::{self, list_order, typed_query, user_id};
 use crate::envelope::{ApiError, ApiResult, Reply};
 use crate::extract::{JsonBody, Segments, function};
 
 /// Most items scored in one request.
 pub const MAX_ITEMS: usize = 1000;
+/// Most queries classified in one request.
+pub const MAX_QUERIES: usize = 100;
+/// Most context entries of a ctr request, and the longest key or value.
+const MAX_CONTEXT: usize = 32;
+const MAX_CONTEXT_BYTES: usize = 1024;
+
+/// Scores are stored as f32: six decimals is all they hold.
+fn rounded(score: f32) -> f64 {
+    (f64::from(score) * 1e6).round() / 1e6
+}
+
+/// The `Result` of every predict answer: the instance and generation that answered, then the function's fields.
+fn answer(served: Served, fields: Value) -> ApiResult {
+    let mut result = Map::new();
+    result.insert("InstanceName".into(), Value::from(served.instance));
+    result.insert(
+        "Generation".into(),
+        Value::from(served.generation.to_string()),
+    );
+    if let Value::Object(fields) = fields {
+        result.extend(fields);
+    }
+    Ok(Reply::result(Value::Object(result)))
+}
+
+/// A field of the body under any of its spellings.
+fn field<'a>(body: &'a Value, names: &[&str]) -> Option<&'a Value> {
+    names
+        .iter()
+        .find_map(|k| body.get(*k))
+        .filter(|v| !v.is_null())
+}
+
+fn optional_text<'a>(body: &'a Value, names: &[&str]) -> Result<Option<&'a str>, ApiError> {
+    match field(body, names) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError(Error::invalid(format_args!(
+            "{} must be a string.",
+            names[0]
+        )))),
+    }
+}
+
+/// A count from the body (number or numeric string), checked as `hit` is; `None` when absent.
+fn count(body: &Value, names: &[&str], max: usize) -> Result<Option<usize>, ApiError> {
+    let raw = match field(body, names) {
+        None => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError(Error::invalid(format_args!(
+                "{} must be an integer.",
+                names[0]
+            ))));
+        }
+    };
+    serving_params::hit(raw.as_deref(), max).map_err(|_| {
+        ApiError(Error::invalid(format_args!(
+            "{} must be an integer from 1 to {max}.",
+            names[0]
+        )))
+    })
+}
 
 /// The item ids of a pop request: `{"items": [...]}` (also `itemIds`, `Items`), strings or numbers.
 fn item_ids(body: &Value) -> Result<Vec<String>, ApiError> {
@@ -44,145 +113,66 @@ fn item_ids(body: &Value) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-/// Scores are stored as f32: six decimals is all they hold.
-fn rounded(score: f32) -> f64 {
-    (f64::from(score) * 1e6).round() / 1e6
-}
-
-async fn predict_pop(
-    state: &AppState,
-    app: &str,
-    instance: Option<&str>,
-    body: &Value,
-) -> ApiResult {
-    let ids = item_ids(body)?;
-    let instance = state.serving.resolve(app, Function::Pop, instance).await?;
-    let (generation, model) = state.serving.model(&instance).await?;
-    let model = model.as_pop().ok_or_else(|| not_of_kind(&instance))?;
-    let version = version_for_model_type(Function::Pop, &instance.model_type)?;
-    let default_score = version
-        .effective(ParameterList::Usage, &instance.usage_parameters)
-        .float("default_score")? as f32;
-    let scores: Vec<Value> = ids
-        .iter()
-        .map(|id| match model.score(id) {
-            Some(score) => json!({"ItemId": id, "Score": rounded(score), "Known": true}),
-            None => json!({"ItemId": id, "Score": rounded(default_score), "Known": false}),
+/// `pop`: `{"items": [...]}`.
+async fn predict_pop(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let items = item_ids(body)?;
+    let scored = state
+        .services
+        .serving()
+        .pop(ScoreRequest {
+            target,
+            items: &items,
         })
-        .collect();
-    Ok(Reply::result(json!({
-        "InstanceName": instance.name,
-        "Generation": generation.to_string(),
-        "Scores": scores,
-    })))
-}
-
-/// A field of the body under any of its spellings.
-fn field<'a>(body: &'a Value, names: &[&str]) -> Option<&'a Value> {
-    names
+        .await?;
+    let scores: Vec<Value> = scored
+        .items
         .iter()
-        .find_map(|k| body.get(*k))
-        .filter(|v| !v.is_null())
-}
-
-fn optional_text<'a>(body: &'a Value, names: &[&str]) -> Result<Option<&'a str>, ApiError> {
-    match field(body, names) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError(Error::invalid(format_args!(
-            "{} must be a string.",
-            names[0]
-        )))),
-    }
-}
-
-/// A count from the body (number or numeric string), checked as `hit` is.
-fn count(body: &Value, names: &[&str], default: usize, max: usize) -> Result<usize, ApiError> {
-    let raw = match field(body, names) {
-        None => None,
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            return Err(ApiError(Error::invalid(format_args!(
-                "{} must be an integer.",
-                names[0]
-            ))));
-        }
-    };
-    queries::hit(raw.as_deref(), default, max).map_err(|_| {
-        ApiError(Error::invalid(format_args!(
-            "{} must be an integer from 1 to {max}.",
-            names[0]
-        )))
-    })
+        .map(|s| json!({"ItemId": s.item, "Score": rounded(s.score), "Known": s.known}))
+        .collect();
+    answer(scored.served, json!({"Scores": scores}))
 }
 
 /// `hot` / `hint`: `{"hit", "sortType", "userId"}`, all optional.
 async fn predict_list(
     state: &AppState,
-    app: &str,
-    function: Function,
-    instance: Option<&str>,
+    target: Target<'_>,
+    kind: ListKind,
     body: &Value,
 ) -> ApiResult {
-    let default = if function == Function::Hint {
-        queries::DEFAULT_HINT_HIT
-    } else {
-        queries::DEFAULT_HOT_HIT
+    let request = ListRequest {
+        target,
+        kind,
+        hit: count(body, &["hit", "Hit"], query_list::MAX_HIT)?,
+        order: list_order(optional_text(body, &["sortType", "SortType", "sort_type"])?)?,
+        user: user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?,
     };
-    let hit = count(body, &["hit", "Hit"], default, query_list::MAX_HIT)?;
-    let order = queries::list_order(optional_text(body, &["sortType", "SortType", "sort_type"])?)?;
-    let user = queries::user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?;
-    let (name, generation, result) =
-        queries::query_list(state, app, function, instance, (hit, order, user)).await?;
-    let result: Vec<Value> = result
+    let list = state.services.serving().query_list(request).await?;
+    let queries: Vec<Value> = list
+        .queries
         .into_iter()
-        .map(|q| json!({"Query": q["hot"], "Pv": q["pv"], "Tags": q["tags"]}))
+        .map(|q| json!({"Query": q.query, "Pv": q.pv, "Tags": q.tags}))
         .collect();
-    Ok(Reply::result(json!({
-        "InstanceName": name,
-        "Generation": generation.to_string(),
-        "Queries": result,
-    })))
+    answer(list.served, json!({"Queries": queries}))
 }
 
 /// `suggest`: `{"query", "hit"}`.
-async fn predict_suggest(
-    state: &AppState,
-    app: &str,
-    instance: Option<&str>,
-    body: &Value,
-) -> ApiResult {
+async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
     let typed = optional_text(body, &["query", "Query"])?.ok_or_else(|| {
         ApiError(Error::invalid(
             "body must be {\"query\": \"what the user typed\"}.",
         ))
     })?;
-    let typed = queries::typed_query(typed)?;
-    let hit = count(
-        body,
-        &["hit", "Hit"],
-        queries::DEFAULT_SUGGEST_HIT,
-        suggest::MAX_HIT,
-    )?;
-    let (name, generation, found) = queries::suggestions(state, app, instance, typed, hit).await?;
-    Ok(Reply::result(json!({
-        "InstanceName": name,
-        "Generation": generation.to_string(),
-        "Suggestions": found,
-    })))
+    let request = SuggestRequest {
+        target,
+        typed: typed_query(typed)?,
+        hit: count(body, &["hit", "Hit"], suggest::MAX_HIT)?,
+    };
+    let found = state.services.serving().suggest(request).await?;
+    answer(found.served, json!({"Suggestions": found.suggestions}))
 }
 
-/// Most queries classified in one request.
-pub const MAX_QUERIES: usize = 100;
-
 /// `category`: `{"queries": [...], "topK"}`.
-async fn predict_category(
-    state: &AppState,
-    app: &str,
-    instance: Option<&str>,
-    body: &Value,
-) -> ApiResult {
+async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
     let list = field(body, &["queries", "Queries"])
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError(Error::invalid("body must be {\"queries\": [queries]}.")))?;
@@ -191,57 +181,35 @@ async fn predict_category(
             "at most {MAX_QUERIES} queries per request."
         ))));
     }
-    let texts: Vec<&str> = list
+    let queries: Vec<&str> = list
         .iter()
         .map(|q| match q {
-            Value::String(s) => queries::typed_query(s),
+            Value::String(s) => typed_query(s),
             _ => Err(ApiError(Error::invalid("queries must be strings."))),
         })
         .collect::<Result<_, _>>()?;
-    let instance = state
-        .serving
-        .resolve(app, Function::Category, instance)
-        .await?;
-    let version = version_for_model_type(Function::Category, &instance.model_type)?;
-    let default_k = version
-        .effective(ParameterList::Usage, &instance.usage_parameters)
-        .int("top_k")?
-        .clamp(1, category::MAX_TOP_K as i64) as usize;
-    let top_k = count(
-        body,
-        &["topK", "TopK", "top_k"],
-        default_k,
-        category::MAX_TOP_K,
-    )?;
-    let (generation, model) = state.serving.model(&instance).await?;
-    let model = model.as_category().ok_or_else(|| not_of_kind(&instance))?;
-    let predictions: Vec<Value> = texts
+    let request = CategoriseRequest {
+        target,
+        queries: &queries,
+        top_k: count(body, &["topK", "TopK", "top_k"], category::MAX_TOP_K)?,
+    };
+    let found = state.services.serving().categorise(request).await?;
+    let predictions: Vec<Value> = found
+        .predictions
         .iter()
-        .map(|q| {
-            let p = model.predict(q, top_k);
+        .map(|p| {
             json!({
-                "Query": q,
+                "Query": p.query,
                 "Categories": p.categories.iter().map(|(c, s)| json!({"Category": c, "Score": rounded(*s)})).collect::<Vec<_>>(),
                 "Source": p.source.as_str(),
                 "Intervened": p.intervened,
             })
         })
         .collect();
-    Ok(Reply::result(json!({
-        "InstanceName": instance.name,
-        "Generation": generation.to_string(),
-        "Predictions": predictions,
-    })))
+    answer(found.served, json!({"Predictions": predictions}))
 }
 
-/// Most context entries of a ctr request, and the longest key or value.
-const MAX_CONTEXT: usize = 32;
-const MAX_CONTEXT_BYTES: usize = 1024;
-
-/// A candidate as asked for: its id, and its attributes when the request gives them.
-type Wanted<'a> = (Cow<'a, str>, Option<Document>);
-
-/// A candidate of a ctr request: an id (borrowed from the body when it is a string), or an object with
+/// The candidates of a ctr request: ids (borrowed from the body when they are strings), or objects with
 /// `item_id` (also `itemId`, `id`) and attributes.
 fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
     let list = field(body, &["items", "Items", "itemIds"])
@@ -280,17 +248,25 @@ fn ctr_candidates(body: &Value) -> Result<Vec<Wanted<'_>>, ApiError> {
                     attributes.remove(k);
                 }
                 // An object with the id alone is an id: the model's or the store's attributes apply.
-                let document = (!attributes.is_empty()).then(|| Document {
+                let attributes = (!attributes.is_empty()).then(|| Document {
                     id: item.to_string(),
                     attributes,
                 });
-                Ok((item, document))
+                Ok(Wanted {
+                    id: item,
+                    attributes,
+                })
             }
-            other => id(other).map(|item| (item, None)).ok_or_else(|| {
-                ApiError(Error::invalid(format_args!(
+            other => id(other)
+                .map(|item| Wanted {
+                    id: item,
+                    attributes: None,
+                })
+                .ok_or_else(|| {
+                    ApiError(Error::invalid(format_args!(
                     "items[{i}] must be an id (a string of 1 to 1024 bytes or a number) or an object."
                 )))
-            }),
+                }),
         })
         .collect()
 }
@@ -319,90 +295,39 @@ fn ctr_context(body: &Value) -> Result<Vec<(String, String)>, ApiError> {
         .collect()
 }
 
-/// `ctr`: `{"query", "userId", "context", "items"}` → the candidates' click probabilities at the instance's
-/// `serving_position`, best first. Items the model does not know and the request gives no attributes for are
-/// looked up among the stored items.
-async fn predict_ctr(
-    state: &AppState,
-    app: &str,
-    instance: Option<&str>,
-    body: &Value,
-) -> ApiResult {
-    let candidates = ctr_candidates(body)?;
+/// `ctr`: `{"query", "userId", "context", "items"}` → the candidates' click probabilities, best first.
+async fn predict_ctr(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let items = ctr_candidates(body)?;
     let query = match optional_text(body, &["query", "Query"])? {
-        Some(q) => Some(queries::typed_query(q)?),
+        Some(q) => Some(typed_query(q)?),
         None => None,
     };
-    let user = queries::user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?;
+    let user = user_id(optional_text(body, &["userId", "UserId", "user_id"])?)?;
     let context = ctr_context(body)?;
-    let instance = state.serving.resolve(app, Function::Ctr, instance).await?;
-    let version = version_for_model_type(Function::Ctr, &instance.model_type)?;
-    let position = version
-        .effective(ParameterList::Usage, &instance.usage_parameters)
-        .int("serving_position")?
-        .clamp(1, 100) as u32;
-    let (generation, model) = state.serving.model(&instance).await?;
-    let model = model.as_ctr().ok_or_else(|| not_of_kind(&instance))?;
-
-    let missing: Vec<String> = candidates
-        .iter()
-        .filter(|(id, attributes)| attributes.is_none() && !model.knows_item(id))
-        .map(|(id, _)| id.to_string())
-        .collect();
-    let stored: std::collections::HashMap<String, Document> = if missing.is_empty() {
-        Default::default()
-    } else {
-        state
-            .store()
-            .documents(app, DocumentKind::Item, missing)
-            .await?
-            .into_iter()
-            .map(|d| (d.id.clone(), d))
-            .collect()
-    };
-    let mut sources = Vec::with_capacity(candidates.len());
-    let scored: Vec<Candidate<'_>> = candidates
-        .iter()
-        .map(|(id, attributes)| {
-            let (attributes, source) = match attributes {
-                Some(a) => (Some(a), "request"),
-                None if model.knows_item(id) => (None, "model"),
-                None => match stored.get(id.as_ref()) {
-                    Some(d) => (Some(d), "store"),
-                    None => (None, "unknown"),
-                },
-            };
-            sources.push(source);
-            Candidate { id, attributes }
-        })
-        .collect();
-    let situation = Situation {
-        user,
+    let request = RerankRequest {
+        target,
         query,
+        user,
         context: &context,
-        position,
+        items: &items,
     };
-    let scores = model.score(&situation, &scored);
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    // Best first; equal scores keep the order they came in.
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let items: Vec<Value> = order
+    let reranked = state.services.serving().rerank(request).await?;
+    let ranked: Vec<Value> = reranked
+        .items
         .iter()
-        .map(|&i| {
+        .map(|r| {
             json!({
-                "ItemId": candidates[i].0,
-                "Score": rounded(scores[i]),
-                "InputIndex": i,
-                "Features": sources[i],
+                "ItemId": r.item,
+                "Score": rounded(r.score),
+                "InputIndex": r.input_index,
+                "Features": r.features.as_str(),
             })
         })
         .collect();
-    Ok(Reply::result(json!({
-        "InstanceName": instance.name,
-        "Generation": generation.to_string(),
-        "Position": position,
-        "Items": items,
-    })))
+    answer(
+        reranked.served,
+        json!({"Position": reranked.position, "Items": ranked}),
+    )
 }
 
 async fn predict(
@@ -414,15 +339,14 @@ async fn predict(
 ) -> ApiResult {
     let function = function(&function_name)?;
     let body: Value = body.parse()?;
-    let instance = instance.as_deref();
+    let target = Target::new(&app, instance.as_deref());
     match function {
-        Function::Pop => predict_pop(&state, &app, instance, &body).await,
-        Function::Hot | Function::Hint => {
-            predict_list(&state, &app, function, instance, &body).await
-        }
-        Function::Suggest => predict_suggest(&state, &app, instance, &body).await,
-        Function::Category => predict_category(&state, &app, instance, &body).await,
-        Function::Ctr => predict_ctr(&state, &app, instance, &body).await,
+        Function::Pop => predict_pop(&state, target, &body).await,
+        Function::Hot => predict_list(&state, target, ListKind::Hot, &body).await,
+        Function::Hint => predict_list(&state, target, ListKind::Hint, &body).await,
+        Function::Suggest => predict_suggest(&state, target, &body).await,
+        Function::Category => predict_category(&state, target, &body).await,
+        Function::Ctr => predict_ctr(&state, target, &body).await,
     }
 }
 

@@ -25,7 +25,11 @@ pub async fn create(
     Segments((app, name, instance)): Segments<(String, String, String)>,
 ) -> ApiResult {
     let function = function(&name)?;
-    let task = state.engine.create_task(&app, function, &instance).await?;
+    let task = state
+        .services
+        .engine()
+        .create_task(&app, function, &instance)
+        .await?;
     Ok(Reply::result(
         json!({"Generation": task.generation.to_string(), "RunId": task.run_id}),
     ))
@@ -75,14 +79,10 @@ pub async fn delete(
     Segments((app, name, instance, generation)): Segments<(String, String, String, String)>,
 ) -> ApiResult {
     let function = function(&name)?;
-    let released = state
-        .store()
+    state
+        .services
         .delete_task(&app, function, &instance, &generation)
         .await?;
-    state.serving.invalidate();
-    state
-        .engine
-        .release_artifacts(released.into_iter().collect());
     Ok(Reply::ok())
 }
 
@@ -94,7 +94,8 @@ pub async fn cancel(
 ) -> ApiResult {
     let function = function(&name)?;
     let task = state
-        .engine
+        .services
+        .engine()
         .cancel_task(&app, function, &instance, &generation)
         .await?;
     Ok(Reply::result(wire::task(&task)))
@@ -119,7 +120,8 @@ pub async fn pin(
         }
     };
     let instance = state
-        .engine
+        .services
+        .engine()
         .pin_generation(&app, function, &instance, Some(&generation))
         .await?;
     Ok(Reply::result(wire::instance(
@@ -136,7 +138,8 @@ pub async fn unpin(
 ) -> ApiResult {
     let function = function(&name)?;
     let instance = state
-        .engine
+        .services
+        .engine()
         .pin_generation(&app, function, &instance, None)
         .await?;
     Ok(Reply::result(wire::instance(

@@ -4,10 +4,10 @@
 //! logged ranker already knew. [`auc_within_position`] compares only exposures shown at the same position, so it
 //! measures what a model knows about relevance beyond the old order.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::log::Exposure;
-use crate::evaluation::{auc, logloss};
+use crate::evaluation::{Metrics, auc, logloss};
 
 /// Pseudo-exposures pulling an item's click-through rate towards the average (item click-through baseline).
 const CTR_SMOOTHING: f64 = 20.0;
@@ -70,23 +70,23 @@ pub fn round(x: f64) -> f64 {
 
 /// Writes `auc`, `auc_within_position` and (for probabilities) `logloss` of `scores` as `{prefix}auc`, ….
 pub fn put_scores(
-    metrics: &mut Map<String, Value>,
+    metrics: &mut Metrics,
     prefix: &str,
     scores: &[f32],
     labels: &[bool],
     positions: &[u8],
     probabilities: bool,
 ) {
-    metrics.insert(
+    metrics.put(
         format!("{prefix}auc"),
         json!(auc(scores, labels).map(round)),
     );
-    metrics.insert(
+    metrics.put(
         format!("{prefix}auc_within_position"),
         json!(auc_within_position(scores, labels, positions).map(round)),
     );
     if probabilities {
-        metrics.insert(
+        metrics.put(
             format!("{prefix}logloss"),
             json!(logloss(scores, labels).map(round)),
         );

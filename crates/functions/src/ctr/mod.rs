@@ -35,12 +35,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use algocenter_domain::Function;
-use algocenter_domain::data::{DAY_MS, WindowCounts, readiness};
-use algocenter_domain::document::DocumentKind;
-use serde_json::{Map, Value, json};
+use algocenter_domain::data::{WindowCounts, readiness};
+use serde_json::json;
 
-use crate::evaluation::auc;
-use crate::scan::{Scan, param_error, window_days};
+use crate::evaluation::{Metrics, auc};
+use crate::held_out::{EVALUATING, HeldOutSplit};
+use crate::progress::{Step, Steps, step};
 use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 use deep::DeepConfig;
 pub use evaluate::auc_within_position;
@@ -54,14 +54,24 @@ use model::{Stored, item_hash};
 use train::{Candidate as Config, Kind, Run, Scorer, Ticker, Validation};
 use tune::Tuning;
 
-/// Events between two progress reports during the scan.
-const REPORT_EVERY: u64 = 1 << 16;
+const READING_ITEMS: &str = "reading items";
+const READING_BEHAVIOUR: &str = "reading behaviour";
+const BUILDING_EXAMPLES: &str = "building examples";
+const TRAINING: &str = "training";
+const WRITING: &str = "writing the model";
+const PLAN: &[Step] = &[
+    step(READING_ITEMS, 3),
+    step(READING_BEHAVIOUR, 22),
+    step(BUILDING_EXAMPLES, 5),
+    step(TRAINING, 60),
+    step(EVALUATING, 5),
+    step(WRITING, 5),
+];
 
 pub struct CtrTrainer;
 
-struct Params {
-    window_days: i64,
-    holdout_days: i64,
+struct CtrParams {
+    split: HeldOutSplit,
     item_fields: ItemFields,
     positives: HashSet<String>,
     attribution_ms: i64,
@@ -77,22 +87,18 @@ struct Params {
     threshold: f64,
 }
 
-fn params(job: &TrainingJob<'_>) -> Result<Params, TrainError> {
-    let p = job.parameters;
-    let text = |name: &str| p.get(name).map(str::to_string).map_err(param_error);
-    let int = |name: &str| p.int(name).map_err(param_error);
-    let float = |name: &str| p.float(name).map_err(param_error);
-    let (window_days, holdout_days) = window_days(p)?;
-    let model = match text("model")?.as_str() {
+fn params(job: &TrainingJob<'_>) -> Result<CtrParams, TrainError> {
+    let p = job.params();
+    let text = |name: &str| p.text(name).map(str::to_string);
+    let model = match p.text("model")? {
         "ffm" => Some(Kind::Ffm),
         "deep" => Some(Kind::Deep),
         "lr" => Some(Kind::Lr),
         _ => None,
     };
-    let hidden = int("hidden_units")?.max(0) as usize;
-    Ok(Params {
-        window_days,
-        holdout_days,
+    let hidden = p.int("hidden_units")?.max(0) as usize;
+    Ok(CtrParams {
+        split: HeldOutSplit::read(job)?,
         item_fields: ItemFields {
             id: text("id_field")?,
             title: text("title_field")?,
@@ -100,13 +106,14 @@ fn params(job: &TrainingJob<'_>) -> Result<Params, TrainError> {
             tags: text("tags_field")?,
             description: text("description_field")?,
         },
-        positives: text("positive_behaviors")?
+        positives: p
+            .text("positive_behaviors")?
             .split(',')
             .map(|b| b.trim().to_string())
             .filter(|b| !b.is_empty())
             .collect(),
-        attribution_ms: int("attribution_window_minutes")? * 60_000,
-        min_count: int("min_count")?.max(1) as u32,
+        attribution_ms: p.int("attribution_window_minutes")? * 60_000,
+        min_count: p.int("min_count")?.max(1) as u32,
         model,
         config: Config {
             kind: model.unwrap_or(Kind::Ffm),
@@ -114,26 +121,26 @@ fn params(job: &TrainingJob<'_>) -> Result<Params, TrainError> {
                 k: if model == Some(Kind::Lr) {
                     0
                 } else {
-                    int("latent_dim")?.max(1) as usize
+                    p.int("latent_dim")?.max(1) as usize
                 },
-                learning_rate: float("learning_rate")? as f32,
-                l2: float("l2")? as f32,
+                learning_rate: p.float("learning_rate")? as f32,
+                l2: p.float("l2")? as f32,
                 crosses: true,
             },
             deep: DeepConfig {
-                dim: int("embedding_dim")?.max(1) as usize,
+                dim: p.int("embedding_dim")?.max(1) as usize,
                 hidden: [hidden, hidden / 2, 0],
-                learning_rate: float("deep_learning_rate")? as f32,
-                embedding_l2: float("embedding_l2")? as f32,
-                batch: int("batch_size")?.max(1) as usize,
+                learning_rate: p.float("deep_learning_rate")? as f32,
+                embedding_l2: p.float("embedding_l2")? as f32,
+                batch: p.int("batch_size")?.max(1) as usize,
             },
         },
-        max_epochs: int("max_epochs")?.max(1) as usize,
-        seed: int("seed")?.max(0) as u64,
-        threads: int("threads")?.clamp(1, 64) as usize,
-        budget_seconds: int("tuning_budget_seconds")?.max(1) as f64,
-        validation_share: float("validation_share")?,
-        threshold: float("available_threshold")?,
+        max_epochs: p.int("max_epochs")?.max(1) as usize,
+        seed: p.int("seed")?.max(0) as u64,
+        threads: p.int("threads")?.clamp(1, 64) as usize,
+        budget_seconds: p.int("tuning_budget_seconds")?.max(1) as f64,
+        validation_share: p.float("validation_share")?,
+        threshold: p.float("available_threshold")?,
     })
 }
 
@@ -197,46 +204,30 @@ impl Trainer for CtrTrainer {
     ) -> Result<TrainedModel, TrainError> {
         let started = Instant::now();
         let params = params(job)?;
-        let eval_start = job.now_ms - params.holdout_days * DAY_MS;
-        let train_start = job.now_ms - params.window_days * DAY_MS;
-        let mut scan = Scan::new(progress);
+        let split = params.split;
+        let eval_start = split.held_out().from_ms;
+        let mut steps = Steps::new(progress, PLAN);
 
         // The catalogue: features of every item as it is now.
-        scan.step("reading items", 1)?;
+        steps.enter(READING_ITEMS)?;
         let mut catalogue: HashMap<String, Vec<RawFeature>> = HashMap::new();
         let fields = &params.item_fields;
-        let result = job.data.for_each_document(DocumentKind::Item, &mut |item| {
+        steps.for_each_item(job.data, |item| {
             if let Some(id) = fields.id_of(item) {
                 let features = fields.features(&id, Some(item));
                 catalogue.insert(id, features);
             }
-            Ok(())
-        });
-        scan.finish(result)?;
+        })?;
 
         // The behaviour of the window.
-        let expected = job
-            .data
-            .estimate_events(train_start, job.now_ms)
-            .map_err(param_error)?
-            .max(1);
+        steps.enter(READING_BEHAVIOUR)?;
         let mut log = Log::default();
-        let mut seen = 0u64;
-        let result = job.data.for_each_event(train_start, job.now_ms, &mut |e| {
-            seen += 1;
-            if seen.is_multiple_of(REPORT_EVERY) {
-                scan.report(
-                    "reading behaviour",
-                    (3 + 22 * seen.min(expected) / expected) as u8,
-                )?;
-            }
-            log.add(e, &params.positives);
-            Ok(())
-        });
-        scan.finish(result)?;
+        steps.for_each_event(job.data, split.whole_window(), |e| {
+            log.add(e, &params.positives)
+        })?;
 
         let read_s = started.elapsed().as_secs_f64();
-        scan.step("building examples", 25)?;
+        steps.enter(BUILDING_EXAMPLES)?;
         log.label(params.attribution_ms);
         let exposures = &log.exposures;
         let trained = exposures.partition_point(|e| e.time_ms < eval_start);
@@ -251,8 +242,8 @@ impl Trainer for CtrTrainer {
                 "{} (exposures labelled by {}) in the training window of {} days (before the {} held-out days)",
                 ready.reason,
                 job.parameters.get("positive_behaviors").unwrap_or_default(),
-                params.window_days - params.holdout_days,
-                params.holdout_days
+                split.window_days() - split.holdout_days(),
+                split.holdout_days()
             )));
         }
         let holdout = &exposures[trained..];
@@ -261,7 +252,7 @@ impl Trainer for CtrTrainer {
             return Err(TrainError::InsufficientData(format!(
                 "the held-out last {} days have {} exposures and {holdout_clicks} clicks: both clicked and \
                  unclicked exposures are needed to evaluate",
-                params.holdout_days,
+                split.holdout_days(),
                 holdout.len()
             )));
         }
@@ -330,7 +321,7 @@ impl Trainer for CtrTrainer {
         let planned = tune::planned_examples(&tuning, &candidates)
             + (4 * fit_len + 2 * (trained - fit_len)) as f64;
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        let progress = &mut *scan.progress;
+        steps.enter(TRAINING)?;
         let outcome = std::thread::scope(|s| {
             let worker = s.spawn(|| {
                 let result = (|| {
@@ -355,14 +346,13 @@ impl Trainer for CtrTrainer {
                 let _ = done_tx.send(());
                 result
             });
-            let mut shown = 30u64;
+            let mut shown = 0.0f64;
             while let Err(mpsc::RecvTimeoutError::Timeout) =
                 done_rx.recv_timeout(Duration::from_millis(200))
             {
-                let percent =
-                    30 + (60.0 * ticker.done() as f64 / planned.max(1.0)).min(59.0) as u64;
-                shown = shown.max(percent);
-                if progress.report("training", shown as u8).is_err() {
+                // The plan is an estimate: the bar never moves back and stops short of the step's end.
+                shown = shown.max((ticker.done() as f64 / planned.max(1.0)).min(0.99));
+                if steps.fraction(shown).is_err() {
                     ticker.cancel();
                 }
             }
@@ -384,9 +374,7 @@ impl Trainer for CtrTrainer {
             .ok_or(TrainError::Cancelled)?;
         let training_s = started.elapsed().as_secs_f64() - read_s - examples_s;
         let evaluation_started = Instant::now();
-        progress
-            .report("evaluating", 90)
-            .map_err(|_| TrainError::Cancelled)?;
+        steps.enter(EVALUATING)?;
 
         // Held-out evaluation at the logged positions, and within each position.
         let held_out: Vec<u32> = (trained as u32..exposures.len() as u32).collect();
@@ -403,26 +391,23 @@ impl Trainer for CtrTrainer {
         let headline = auc_within_position(&model_p, &labels, &positions).unwrap_or(model_auc);
         let observed = holdout_clicks as f64 / holdout.len() as f64;
         let passed = headline >= params.threshold;
-        let mut metrics = Map::new();
+        let mut metrics = Metrics::default();
         put_scores(&mut metrics, "", &model_p, &labels, &positions, true);
-        let mut put = |k: &str, v: Value| {
-            metrics.insert(k.into(), v);
-        };
-        put("model", json!(chosen.kind.name()));
-        put("mean_predicted_ctr", json!(round(mean(&model_p))));
-        put("observed_ctr", json!(round(observed)));
-        put("calibration", json!(round(mean(&model_p) / observed)));
-        put("examples_fit", json!(fit_len));
-        put("examples_validation", json!(trained - fit_len));
-        put("examples_holdout", json!(holdout.len()));
-        put("clicks_holdout", json!(holdout_clicks));
-        put("epochs_run", json!(epochs_run));
-        put("best_epoch", json!(best_epoch));
-        put(
+        metrics.put("model", json!(chosen.kind.name()));
+        metrics.put("mean_predicted_ctr", json!(round(mean(&model_p))));
+        metrics.put("observed_ctr", json!(round(observed)));
+        metrics.put("calibration", json!(round(mean(&model_p) / observed)));
+        metrics.put("examples_fit", json!(fit_len));
+        metrics.put("examples_validation", json!(trained - fit_len));
+        metrics.put("examples_holdout", json!(holdout.len()));
+        metrics.put("clicks_holdout", json!(holdout_clicks));
+        metrics.put("epochs_run", json!(epochs_run));
+        metrics.put("best_epoch", json!(best_epoch));
+        metrics.put(
             "validation_logloss",
             json!(history.iter().map(|s| round(s.logloss)).collect::<Vec<_>>()),
         );
-        put(
+        metrics.put(
             "validation_auc_within_position",
             json!(
                 history
@@ -431,9 +416,9 @@ impl Trainer for CtrTrainer {
                     .collect::<Vec<_>>()
             ),
         );
-        put("baseline_lr_best_epoch", json!(lr_best_epoch));
-        put("feature_rows", json!(rows));
-        put(
+        metrics.put("baseline_lr_best_epoch", json!(lr_best_epoch));
+        metrics.put("feature_rows", json!(rows));
+        metrics.put(
             "fields",
             json!(
                 (0..nf)
@@ -441,7 +426,7 @@ impl Trainer for CtrTrainer {
                     .collect::<Vec<_>>()
             ),
         );
-        put(
+        metrics.put(
             "position_bias",
             json!(
                 position
@@ -451,12 +436,12 @@ impl Trainer for CtrTrainer {
                     .collect::<Vec<_>>()
             ),
         );
-        put("tuning", outcome.report);
-        put(
+        metrics.put("tuning", outcome.report);
+        metrics.put(
             "evaluated_at",
             json!("logged positions (auc, logloss); each position apart (auc_within_position)"),
         );
-        put(
+        metrics.put(
             "quality_gate",
             json!(if passed {
                 format!(
@@ -498,9 +483,7 @@ impl Trainer for CtrTrainer {
             false,
         );
 
-        progress
-            .report("writing the model", 95)
-            .map_err(|_| TrainError::Cancelled)?;
+        steps.enter(WRITING)?;
         let mut logged = vec![0u64; MAX_POSITION as usize + 1];
         for e in &exposures[..trained] {
             logged[usize::from(e.position)] += 1;
@@ -527,8 +510,8 @@ impl Trainer for CtrTrainer {
             items,
         };
         let artifact = model::encode(&stored).map_err(|e| TrainError::Failed(e.to_string()))?;
-        metrics.insert(
-            "seconds".into(),
+        metrics.put(
+            "seconds",
             json!({
                 "reading": round(read_s),
                 "examples": round(examples_s),
@@ -537,9 +520,10 @@ impl Trainer for CtrTrainer {
                 "total": round(started.elapsed().as_secs_f64()),
             }),
         );
+        steps.finish()?;
         Ok(TrainedModel {
             artifact,
-            metrics,
+            metrics: metrics.into_map(),
             passed_quality_gate: passed,
         })
     }

@@ -13,10 +13,11 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::{is_usable, normalise};
 use crate::TrainError;
-use crate::scan::Scan;
+use crate::held_out::Window;
+use crate::progress::Steps;
 
-/// Events between two progress reports while reading.
-const REPORT_EVERY: u64 = 1 << 16;
+/// The step in which a query function reads its query log.
+pub const READING_LOG: &str = "reading the query log";
 
 /// Which searches count.
 #[derive(Clone, Copy, Debug)]
@@ -109,40 +110,26 @@ fn intern(names: &mut Vec<String>, ids: &mut HashMap<String, u32>, name: &str) -
 }
 
 impl QueryLog {
-    /// Reads the searches and clicks of `[from_ms, to_ms)`, reporting progress from `percent.0` to `percent.1`.
+    /// Reads the searches and clicks of `window`, counting the events read within the current step.
     pub(crate) fn read(
         data: &dyn TrainingData,
-        from_ms: i64,
-        to_ms: i64,
-        scan: &mut Scan<'_>,
-        percent: (u8, u8),
+        window: Window,
+        steps: &mut Steps<'_>,
     ) -> Result<QueryLog, TrainError> {
         let mut log = QueryLog::default();
         intern(&mut log.identities, &mut log.identity_ids, "");
-        let expected = data
-            .estimate_events(from_ms, to_ms)
-            .map_err(|e| TrainError::Failed(e.to_string()))?
-            .max(1);
-        let span = u64::from(percent.1.saturating_sub(percent.0));
         // rn → search, by hash: a full string per search would double the log's memory.
         let mut by_rn: HashMap<u64, u32> = HashMap::new();
         let mut pending: Vec<(u64, u32, i64)> = Vec::new();
-        let result = data.for_each_event(from_ms, to_ms, &mut |e| {
+        steps.for_each_event(data, window, |e| {
             log.stats.events += 1;
-            if log.stats.events.is_multiple_of(REPORT_EVERY) {
-                let done = log.stats.events.min(expected);
-                scan.report(
-                    "reading the query log",
-                    percent.0 + (span * done / expected) as u8,
-                )?;
-            }
             match e.bhv_type.as_str() {
                 "search" => {
                     log.stats.searches += 1;
                     let normal = normalise(&e.raw_query);
                     if !is_usable(&normal) {
                         log.stats.unusable_queries += 1;
-                        return Ok(());
+                        return;
                     }
                     let identity = intern(&mut log.identities, &mut log.identity_ids, e.user());
                     let query = log.query_id(normal, e.raw_query.trim(), identity);
@@ -168,9 +155,7 @@ impl QueryLog {
                 "click" => log.stats.unjoined_clicks += 1,
                 _ => {}
             }
-            Ok(())
-        });
-        scan.finish(result)?;
+        })?;
         let mut raw_clicks: Vec<Click> = Vec::with_capacity(pending.len());
         for (rn, item, at_ms) in pending {
             match by_rn.get(&rn) {
@@ -249,6 +234,14 @@ impl QueryLog {
             spellings[at].1 += 1;
         }
         id
+    }
+
+    /// Searches of `window` with a usable query, before any filter.
+    pub fn searches_in(&self, window: Window) -> u64 {
+        self.searches
+            .iter()
+            .filter(|s| window.contains(s.at_ms))
+            .count() as u64
     }
 
     /// Number of distinct queries.
@@ -380,14 +373,14 @@ pub fn dictionary_entries(content: Option<&str>) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Progress;
+    use crate::progress::{Cancelled, Level, Progress};
     use crate::query::log::LogFilter;
     use algocenter_domain::behaviour::BehaviourEvent;
     use algocenter_domain::data::InMemoryData;
 
     struct Quiet;
     impl Progress for Quiet {
-        fn report(&mut self, _: &str, _: u8) -> Result<(), crate::Cancelled> {
+        fn update(&mut self, _: &[Level<'_>]) -> Result<(), Cancelled> {
             Ok(())
         }
     }
@@ -433,7 +426,11 @@ mod tests {
             ..Default::default()
         };
         let mut quiet = Quiet;
-        QueryLog::read(&data, 0, i64::MAX, &mut Scan::new(&mut quiet), (0, 100)).unwrap()
+        let everything = Window {
+            from_ms: 0,
+            to_ms: i64::MAX,
+        };
+        QueryLog::read(&data, everything, &mut Steps::new(&mut quiet, &[])).unwrap()
     }
 
     const OPEN: LogFilter = LogFilter {

@@ -9,6 +9,7 @@ use algocenter_domain::Function;
 use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_type};
 use algocenter_domain::data::InMemoryData;
+use algocenter_functions::progress::{Level, describe, percent};
 use algocenter_functions::{Cancelled, Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 use algocenter_generator::{GeneratorConfig, World};
 
@@ -17,8 +18,32 @@ pub const NOW: i64 = 1_790_000_000_000;
 pub struct Quiet;
 
 impl Progress for Quiet {
-    fn report(&mut self, _: &str, _: u8) -> Result<(), Cancelled> {
+    fn update(&mut self, _: &[Level<'_>]) -> Result<(), Cancelled> {
         Ok(())
+    }
+}
+
+/// Records every report as the engine shows it: `Progress` and `Step`.
+#[derive(Default)]
+pub struct Recorder(pub Vec<(u8, String)>);
+
+impl Progress for Recorder {
+    fn update(&mut self, stack: &[Level<'_>]) -> Result<(), Cancelled> {
+        self.0.push((percent(stack), describe(stack)));
+        Ok(())
+    }
+}
+
+/// Cancels the run at its first report at or past a percentage.
+pub struct CancelAt(pub u8);
+
+impl Progress for CancelAt {
+    fn update(&mut self, stack: &[Level<'_>]) -> Result<(), Cancelled> {
+        if percent(stack) >= self.0 {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -30,6 +55,21 @@ pub fn train(
     data: &InMemoryData,
     params: &[(&str, &str)],
     resources: &[(&str, &str)],
+) -> Result<TrainedModel, TrainError> {
+    train_reporting(
+        trainer, function, model_type, data, params, resources, &mut Quiet,
+    )
+}
+
+/// [`train`], reporting progress to `progress`.
+pub fn train_reporting(
+    trainer: &dyn Trainer,
+    function: Function,
+    model_type: &str,
+    data: &InMemoryData,
+    params: &[(&str, &str)],
+    resources: &[(&str, &str)],
+    progress: &mut dyn Progress,
 ) -> Result<TrainedModel, TrainError> {
     let version = version_for_model_type(function, model_type).unwrap();
     let list: Vec<Parameter> = params
@@ -60,7 +100,7 @@ pub fn train(
         data,
         resources: &resources,
     };
-    trainer.train(&job, &mut Quiet)
+    trainer.train(&job, progress)
 }
 
 /// A generated world ending at [`NOW`], and its searches, clicks and items (exposures are left out: the query

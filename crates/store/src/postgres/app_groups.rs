@@ -3,17 +3,20 @@ use algocenter_domain::paging::Page;
 use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
 
-use super::rows::{APP_GROUP_COLUMNS, app_group_from_row, app_id, artifact_keys, count};
+use super::rows::{app_id, artifact_keys, count};
 use super::{
     Db, PostgresStore, execute, get, in_transaction, is_unique_violation, query, query_one,
     query_opt,
 };
+use crate::rules::{check_app_group_idle, object_json};
+use crate::stored::StoredRow;
+use crate::stored::records::{self, APP_GROUP_COLUMNS};
 use crate::{AppGroupStore, ArtifactKey};
 
 #[async_trait]
 impl AppGroupStore for PostgresStore {
     async fn create_app_group(&self, new: NewAppGroup, now_ms: i64) -> Result<AppGroup> {
-        let extra = serde_json::Value::Object(new.extra.clone()).to_string();
+        let extra = object_json(new.extra.clone());
         let client = self.client().await?;
         let inserted = client
             .query_one(
@@ -26,15 +29,7 @@ impl AppGroupStore for PostgresStore {
             Err(e) if is_unique_violation(&e) => return Err(Error::AppDuplicated(new.name)),
             other => other.db()?,
         };
-        Ok(AppGroup {
-            id: get(&row, 0)?,
-            name: new.name,
-            app_type: new.app_type,
-            description: new.description,
-            extra: new.extra,
-            created_ms: now_ms,
-            updated_ms: now_ms,
-        })
+        Ok(records::new_app_group(get(&row, 0)?, new, now_ms))
     }
 
     async fn app_group(&self, identity: &str) -> Result<AppGroup> {
@@ -46,7 +41,7 @@ impl AppGroupStore for PostgresStore {
             &[&id],
         )
         .await?;
-        app_group_from_row(&row)
+        records::app_group(&row)
     }
 
     async fn list_app_groups(
@@ -70,7 +65,7 @@ impl AppGroupStore for PostgresStore {
         .await?;
         let groups = rows
             .iter()
-            .map(app_group_from_row)
+            .map(|row| records::app_group(row))
             .collect::<Result<Vec<_>>>()?;
         Ok((groups, total))
     }
@@ -85,20 +80,14 @@ impl AppGroupStore for PostgresStore {
                 &[&id],
             )
             .await?;
-            let active = query_opt(
+            let busy = query_opt(
                 &tx,
                 "SELECT i.name FROM task t JOIN instance i ON i.id = t.instance_id
                  WHERE i.app_id = $1 AND t.state IN ('queued', 'running') LIMIT 1",
                 &[&id],
             )
             .await?;
-            if let Some(row) = active {
-                let instance: String = get(&row, 0)?;
-                return Err(Error::TaskIsRunning(format!(
-                    "app group '{identity}' has a task queued or running on instance '{instance}'; \
-                     cancel it or wait for it to finish."
-                )));
-            }
+            check_app_group_idle(identity, busy.map(|row| row.text(0)).transpose()?)?;
             let keys = artifact_keys(
                 &tx,
                 "SELECT t.artifact FROM task t JOIN instance i ON i.id = t.instance_id

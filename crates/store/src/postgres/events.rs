@@ -5,65 +5,29 @@
 //! primary key (a key inserted by a concurrent push makes ours wait for its commit, then do nothing), counts are
 //! added atomically, and sketches (read-modify-write) are updated under a row lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use algocenter_domain::Result;
 use algocenter_domain::behaviour::BehaviourEvent;
-use algocenter_domain::data::{TrainingData, WindowCounts, day_label, day_of};
+use algocenter_domain::data::{TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
-use algocenter_domain::sketch::DistinctSketch;
-use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
-use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use super::rows::app_id;
 use super::{Db, PostgresStore, execute, get, in_transaction, query, query_one, query_opt};
 use crate::event_block;
-use crate::{AppendOutcome, DataStatus, DayCounts, EventStore};
+use crate::rules::{DaySketches, StatusTally, merged_attributes, object_json, summarise};
+use crate::stored::StoredRow;
+use crate::stored::records;
+use crate::{AppendOutcome, DataStatus, EventStore};
 
 /// Blocks read per query while streaming a window, so that a long scan holds neither a connection nor much memory.
 const BLOCKS_PER_QUERY: i64 = 256;
 
 /// Documents read per query, so that a large catalogue is not loaded at once.
 const DOCUMENTS_PER_QUERY: i64 = 1000;
-
-/// The distinct-count sketches of one day.
-#[derive(Default)]
-struct DaySketches {
-    users: DistinctSketch,
-    items: DistinctSketch,
-    queries: DistinctSketch,
-}
-
-impl DaySketches {
-    /// From the columns `users, items, queries` of a row.
-    fn from_row(row: &Row) -> Result<Self> {
-        Ok(DaySketches {
-            users: DistinctSketch::from_bytes(get::<&[u8]>(row, 0)?),
-            items: DistinctSketch::from_bytes(get::<&[u8]>(row, 1)?),
-            queries: DistinctSketch::from_bytes(get::<&[u8]>(row, 2)?),
-        })
-    }
-
-    fn merge(&mut self, other: &DaySketches) {
-        self.users.merge(&other.users);
-        self.items.merge(&other.items);
-        self.queries.merge(&other.queries);
-    }
-}
-
-/// Normal form of a query for distinct counting (the full normaliser belongs to the query functions).
-fn query_key(raw: &str) -> String {
-    raw.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-fn json(attributes: &Map<String, Value>) -> Result<String> {
-    serde_json::to_string(attributes).map_err(Error::internal)
-}
 
 async fn append(
     tx: &Transaction<'_>,
@@ -115,31 +79,8 @@ async fn append(
             duplicates,
         });
     }
-    let min_ms = fresh
-        .iter()
-        .map(|e| e.bhv_time_ms)
-        .min()
-        .unwrap_or_default();
-    let max_ms = fresh
-        .iter()
-        .map(|e| e.bhv_time_ms)
-        .max()
-        .unwrap_or_default();
-    // Ordered maps: rows are locked in key order, the same in every push.
-    let mut counts: BTreeMap<(i64, &str), i64> = BTreeMap::new();
-    let mut sketches: BTreeMap<i64, DaySketches> = BTreeMap::new();
-    for event in &fresh {
-        let day = day_of(event.bhv_time_ms);
-        *counts.entry((day, event.bhv_type.as_str())).or_default() += 1;
-        let sketch = sketches.entry(day).or_default();
-        sketch.users.insert(event.user());
-        if !event.item_id.is_empty() {
-            sketch.items.insert(&event.item_id);
-        }
-        if !event.raw_query.is_empty() {
-            sketch.queries.insert(&query_key(&event.raw_query));
-        }
-    }
+    let summary = summarise(&fresh);
+    let counts = &summary.counts;
     let count_days: Vec<i64> = counts.keys().map(|(day, _)| *day).collect();
     let count_types: Vec<&str> = counts.keys().map(|(_, bhv_type)| *bhv_type).collect();
     let count_events: Vec<i64> = counts.values().copied().collect();
@@ -151,7 +92,7 @@ async fn append(
         &[&app_id, &count_days, &count_types, &count_events],
     )
     .await?;
-    for (day, ours) in &sketches {
+    for (day, ours) in &summary.sketches {
         update_sketches(tx, app_id, *day, ours).await?;
     }
     let stored = fresh.len();
@@ -160,8 +101,8 @@ async fn append(
         "INSERT INTO event_block (app_id, min_ms, max_ms, events, data) VALUES ($1, $2, $3, $4, $5)",
         &[
             &app_id,
-            &min_ms,
-            &max_ms,
+            &summary.min_ms,
+            &summary.max_ms,
             &(stored as i64),
             &event_block::encode(&fresh)?,
         ],
@@ -205,7 +146,7 @@ async fn update_sketches(
         else {
             continue;
         };
-        let mut stored = DaySketches::from_row(&row)?;
+        let mut stored = sketches_of(app_id, day, &row)?;
         stored.merge(ours);
         execute(
             tx,
@@ -221,6 +162,17 @@ async fn update_sketches(
         .await?;
         return Ok(());
     }
+}
+
+/// The stored sketches of a day from the columns `users, items, queries` of `row`.
+fn sketches_of(app_id: i64, day: i64, row: &Row) -> Result<DaySketches> {
+    DaySketches::read(
+        app_id,
+        day,
+        get::<&[u8]>(row, 0)?,
+        get::<&[u8]>(row, 1)?,
+        get::<&[u8]>(row, 2)?,
+    )
 }
 
 /// The id a document command is about.
@@ -252,11 +204,11 @@ async fn apply(
                     "INSERT INTO document (app_id, kind, id, attributes, updated_ms) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (app_id, kind, id) DO UPDATE SET attributes = excluded.attributes,
                          updated_ms = excluded.updated_ms",
-                    &[&app_id, &kind_name, &doc.id, &json(&doc.attributes)?, &now_ms],
+                    &[&app_id, &kind_name, &doc.id, &object_json(doc.attributes), &now_ms],
                 )
                 .await?;
             }
-            DocumentOp::Update(doc) => update_document(tx, app_id, kind_name, doc, now_ms).await?,
+            DocumentOp::Update(doc) => update_document(tx, app_id, kind, doc, now_ms).await?,
             DocumentOp::Delete(id) => {
                 execute(
                     tx,
@@ -275,25 +227,25 @@ async fn apply(
 async fn update_document(
     tx: &Transaction<'_>,
     app_id: i64,
-    kind: &str,
+    kind: DocumentKind,
     doc: Document,
     now_ms: i64,
 ) -> Result<()> {
+    let kind_name = kind.as_str();
     loop {
         let current = query_opt(
             tx,
             "SELECT attributes FROM document WHERE app_id = $1 AND kind = $2 AND id = $3 FOR UPDATE",
-            &[&app_id, &kind, &doc.id],
+            &[&app_id, &kind_name, &doc.id],
         )
         .await?;
         if let Some(row) = current {
             let stored: &str = get(&row, 0)?;
-            let mut merged: Map<String, Value> = serde_json::from_str(stored).unwrap_or_default();
-            merged.extend(doc.attributes);
+            let merged = merged_attributes(app_id, kind, &doc.id, Some(stored), doc.attributes)?;
             execute(
                 tx,
                 "UPDATE document SET attributes = $4, updated_ms = $5 WHERE app_id = $1 AND kind = $2 AND id = $3",
-                &[&app_id, &kind, &doc.id, &json(&merged)?, &now_ms],
+                &[&app_id, &kind_name, &doc.id, &merged, &now_ms],
             )
             .await?;
             return Ok(());
@@ -303,7 +255,7 @@ async fn update_document(
             tx,
             "INSERT INTO document (app_id, kind, id, attributes, updated_ms) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
-            &[&app_id, &kind, &doc.id, &json(&doc.attributes)?, &now_ms],
+            &[&app_id, &kind_name, &doc.id, &object_json(doc.attributes.clone()), &now_ms],
         )
         .await?;
         if inserted == 1 {
@@ -319,8 +271,7 @@ async fn status(
     to_ms: i64,
 ) -> Result<DataStatus> {
     let (first, last) = (day_of(from_ms), day_of(to_ms - 1));
-    let mut days: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
-    let mut totals = WindowCounts::default();
+    let mut tally = StatusTally::default();
     let rows = query(
         c,
         "SELECT day, bhv_type, events FROM event_count WHERE app_id = $1 AND day BETWEEN $2 AND $3",
@@ -328,32 +279,17 @@ async fn status(
     )
     .await?;
     for row in &rows {
-        let day: i64 = get(row, 0)?;
-        let bhv_type: String = get(row, 1)?;
-        let events = get::<i64>(row, 2)? as u64;
-        match bhv_type.as_str() {
-            "search" => totals.searches += events,
-            "expose" => totals.exposures += events,
-            other => {
-                totals.engagements += events;
-                if other == "click" {
-                    totals.clicks += events;
-                }
-            }
-        }
-        days.entry(day).or_default().insert(bhv_type, events);
+        tally.count(row.int(0)?, row.text(1)?, row.int(2)? as u64);
     }
-    let mut sketches = DaySketches::default();
     let rows = query(
         c,
-        "SELECT users, items, queries FROM event_sketch WHERE app_id = $1 AND day BETWEEN $2 AND $3",
+        "SELECT users, items, queries, day FROM event_sketch WHERE app_id = $1 AND day BETWEEN $2 AND $3",
         &[&app_id, &first, &last],
     )
     .await?;
     for row in &rows {
-        sketches.merge(&DaySketches::from_row(row)?);
+        tally.sketches(&sketches_of(app_id, row.int(3)?, row)?);
     }
-    totals.distinct_items = sketches.items.estimate();
     let rows = query(
         c,
         "SELECT kind, count(*) FROM document WHERE app_id = $1 GROUP BY kind",
@@ -370,20 +306,7 @@ async fn status(
             _ => {}
         }
     }
-    Ok(DataStatus {
-        days: days
-            .into_iter()
-            .map(|(day, events)| DayCounts {
-                day: day_label(day),
-                events,
-            })
-            .collect(),
-        totals,
-        distinct_users: sketches.users.estimate(),
-        distinct_queries: sketches.queries.estimate(),
-        items,
-        users,
-    })
+    Ok(tally.finish(items, users))
 }
 
 #[async_trait]
@@ -429,10 +352,7 @@ impl EventStore for PostgresStore {
         let mut out = Vec::with_capacity(found.len());
         for id in &ids {
             if let Some(attributes) = found.get(id.as_str()) {
-                out.push(Document {
-                    id: id.clone(),
-                    attributes: serde_json::from_str(attributes).unwrap_or_default(),
-                });
+                out.push(records::document(app_id, kind, id.clone(), attributes)?);
             }
         }
         Ok(out)
@@ -533,7 +453,7 @@ impl TrainingData for PostgresTrainingData {
             // million events in memory (measured on the embedded store: 170 MB more during training).
             for row in &rows {
                 after = get(row, 0)?;
-                for event in event_block::decode(get::<&[u8]>(row, 1)?)? {
+                for event in event_block::decode(after, get::<&[u8]>(row, 1)?)? {
                     if event.bhv_time_ms >= from_ms && event.bhv_time_ms < to_ms {
                         f(&event)?;
                     }
@@ -562,7 +482,7 @@ impl TrainingData for PostgresTrainingData {
         kind: DocumentKind,
         f: &mut dyn FnMut(&Document) -> Result<()>,
     ) -> Result<()> {
-        let kind = kind.as_str();
+        let kind_name = kind.as_str();
         let mut after: Option<String> = None;
         loop {
             let rows = self.store.runtime.block_on(async {
@@ -575,7 +495,7 @@ impl TrainingData for PostgresTrainingData {
                             &client,
                             "SELECT id, attributes FROM document WHERE app_id = $1 AND kind = $2
                              ORDER BY id LIMIT $3",
-                            &[&self.app_id, &kind, &DOCUMENTS_PER_QUERY],
+                            &[&self.app_id, &kind_name, &DOCUMENTS_PER_QUERY],
                         )
                         .await
                     }
@@ -584,7 +504,7 @@ impl TrainingData for PostgresTrainingData {
                             &client,
                             "SELECT id, attributes FROM document WHERE app_id = $1 AND kind = $2 AND id > $3
                              ORDER BY id LIMIT $4",
-                            &[&self.app_id, &kind, after, &DOCUMENTS_PER_QUERY],
+                            &[&self.app_id, &kind_name, after, &DOCUMENTS_PER_QUERY],
                         )
                         .await
                     }
@@ -596,134 +516,9 @@ impl TrainingData for PostgresTrainingData {
             after = Some(get(last, 0)?);
             for row in &rows {
                 let attributes: &str = get(row, 1)?;
-                let document = Document {
-                    id: get(row, 0)?,
-                    attributes: serde_json::from_str(attributes).unwrap_or_default(),
-                };
+                let document = records::document(self.app_id, kind, get(row, 0)?, attributes)?;
                 f(&document)?;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::postgres::testing::fresh_database;
-
-    const T0: i64 = 1_790_000_000_000;
-    const DAY: i64 = 86_400_000;
-
-    fn event(i: i64) -> BehaviourEvent {
-        BehaviourEvent {
-            // Users and items by runs of events, so that each push carries only a few: a lost sketch update loses
-            // some of them.
-            user_id: format!("u{}", i / 20),
-            imei: String::new(),
-            biz_id: "default".into(),
-            trace_id: "Alibaba".into(),
-            rn: format!("rn{i}"),
-            item_id: format!("i{}", i / 25),
-            item_type: "item".into(),
-            // Many types, so that pushes of different events rarely share a count row (whose lock would otherwise
-            // serialise them before they reach the sketches).
-            bhv_type: format!("t{}", i / 10),
-            // Three days, each with its own users, so that concurrent pushes update the same sketch rows.
-            bhv_time_ms: T0 + (i / 334) * DAY + i,
-            reach_time_ms: T0,
-            raw_query: String::new(),
-            hits: None,
-            position: Some(1),
-            context: vec![],
-            extra: vec![],
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_overlapping_pushes_store_each_event_once() {
-        let url = fresh_database().await;
-        let store = Arc::new(PostgresStore::connect(&url, 8).await.unwrap());
-        store
-            .client()
-            .await
-            .unwrap()
-            .execute(
-                "INSERT INTO app_group (name, app_type, description, extra, created_ms, updated_ms)
-                 VALUES ('shop', 'enhanced', '', '{}', 0, 0)",
-                &[],
-            )
-            .await
-            .unwrap();
-
-        // Sixteen pushers, ten batches each, over overlapping slices of 1000 events; odd pushers go backwards so
-        // that batches meet the same keys in opposite orders, and every batch repeats its first event. (Without
-        // the sketches' `FOR UPDATE`, this loses users in every run.)
-        let mut pushed = 0;
-        let mut distinct = HashSet::new();
-        let mut handles = Vec::new();
-        for pusher in 0..16i64 {
-            let mut batches = Vec::new();
-            for batch in 0..10i64 {
-                let start = (pusher * 170 + batch * 40) % 1000;
-                let mut events: Vec<_> = (start..start + 40).map(|i| event(i % 1000)).collect();
-                if pusher % 2 == 1 {
-                    events.reverse();
-                }
-                events.push(events[0].clone());
-                pushed += events.len();
-                distinct.extend(events.iter().map(|e| e.dedup_key()));
-                batches.push(events);
-            }
-            let store = Arc::clone(&store);
-            handles.push(tokio::spawn(async move {
-                let mut total = AppendOutcome::default();
-                for events in batches {
-                    let outcome = store.append_events("shop", events).await.unwrap();
-                    total.stored += outcome.stored;
-                    total.duplicates += outcome.duplicates;
-                }
-                total
-            }));
-        }
-        let (mut stored, mut duplicates) = (0, 0);
-        for handle in handles {
-            let outcome = handle.await.unwrap();
-            stored += outcome.stored;
-            duplicates += outcome.duplicates;
-        }
-        assert_eq!(stored, distinct.len(), "each event is stored once");
-        assert_eq!(duplicates, pushed - distinct.len());
-        assert_eq!(store.events_stored().await.unwrap(), distinct.len() as u64);
-
-        let status = store.data_status("shop", 0, i64::MAX).await.unwrap();
-        assert_eq!(status.days.len(), 3);
-        let counted: u64 = status.days.iter().flat_map(|d| d.events.values()).sum();
-        assert_eq!(counted, distinct.len() as u64, "no count update was lost");
-        assert_eq!(
-            (status.distinct_users, status.totals.distinct_items),
-            (50, 40),
-            "no sketch update was lost"
-        );
-
-        let read_back = tokio::task::spawn_blocking({
-            let store = Arc::clone(&store);
-            move || {
-                let data = store.training_data("shop").unwrap();
-                let mut keys = Vec::new();
-                data.for_each_event(0, i64::MAX, &mut |e| {
-                    keys.push(e.dedup_key());
-                    Ok(())
-                })
-                .unwrap();
-                keys
-            }
-        })
-        .await
-        .unwrap();
-        assert_eq!(read_back.len(), distinct.len());
-        assert_eq!(read_back.into_iter().collect::<HashSet<_>>(), distinct);
     }
 }

@@ -2,15 +2,15 @@ use algocenter_domain::instance::{Instance, InstanceFilter, InstanceUpdate, NewI
 use algocenter_domain::paging::Page;
 use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::Transaction;
 
-use super::rows::{
-    INSTANCE_SELECT, app_id, artifact_keys, count, instance_from_row, instance_id, load_instance,
-    parameters_json,
-};
+use super::rows::{app_id, artifact_keys, count, instance_id, load_instance};
+use super::tasks::active_generation;
 use super::{
     Db, PostgresStore, execute, get, in_transaction, is_unique_violation, query, query_opt,
 };
+use crate::rules::{check_instance_idle, missing_resource};
+use crate::stored::records::{self, INSTANCE_SELECT, parameters_json};
 use crate::{ArtifactKey, InstanceStore};
 
 /// Replaces the resource references of an instance; every named resource must exist in the same app group and
@@ -38,9 +38,7 @@ async fn set_resource_refs(
         )
         .await?;
         let Some(row) = row else {
-            return Err(Error::invalid(format_args!(
-                "parameter '{parameter}' names resource '{resource}', which does not exist for function '{function}'."
-            )));
+            return Err(missing_resource(parameter, resource, function));
         };
         let resource_id: i64 = get(&row, 0)?;
         execute(
@@ -51,24 +49,6 @@ async fn set_resource_refs(
         .await?;
     }
     Ok(())
-}
-
-async fn ensure_no_active_task(c: &impl GenericClient, instance_id: i64, name: &str) -> Result<()> {
-    let active = query_opt(
-        c,
-        "SELECT generation FROM task WHERE instance_id = $1 AND state IN ('queued', 'running')",
-        &[&instance_id],
-    )
-    .await?;
-    match active {
-        Some(row) => {
-            let generation: i64 = get(&row, 0)?;
-            Err(Error::TaskIsRunning(format!(
-                "instance '{name}' has generation {generation} queued or running; cancel it or wait for it to finish."
-            )))
-        }
-        None => Ok(()),
-    }
 }
 
 #[async_trait]
@@ -158,7 +138,7 @@ impl InstanceStore for PostgresStore {
         .await?;
         let instances = rows
             .iter()
-            .map(instance_from_row)
+            .map(|row| records::instance(row))
             .collect::<Result<Vec<_>>>()?;
         Ok((instances, total))
     }
@@ -242,7 +222,7 @@ impl InstanceStore for PostgresStore {
                 &[&id],
             )
             .await?;
-            ensure_no_active_task(&tx, id, name).await?;
+            check_instance_idle(name, active_generation(&tx, id).await?)?;
             let keys = artifact_keys(
                 &tx,
                 "SELECT artifact FROM task WHERE instance_id = $1 AND artifact IS NOT NULL",

@@ -1,29 +1,14 @@
 //! Access keys in PostgreSQL.
 
-use algocenter_domain::access_key::{AccessKey, Scope};
+use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
-use tokio_postgres::Row;
 
 use super::rows::column;
 use super::{Db, PostgresStore, execute, get, in_transaction, query, query_one, query_opt};
 use crate::KeyStore;
-
-const COLUMNS: &str = "id, scope, apps, description, created_ms, revoked_ms";
-
-fn key_from_row(row: &Row) -> Result<AccessKey> {
-    let scope: &str = get(row, 1)?;
-    let apps: &str = get(row, 2)?;
-    Ok(AccessKey {
-        id: get(row, 0)?,
-        // The CHECK constraint keeps the scope valid; read is the safe reading of anything else.
-        scope: scope.parse().unwrap_or(Scope::Read),
-        apps: serde_json::from_str(apps).unwrap_or_default(),
-        description: get(row, 3)?,
-        created_ms: get(row, 4)?,
-        revoked_ms: get(row, 5)?,
-    })
-}
+use crate::rules::{check_not_last_admin, is_admin_for_all};
+use crate::stored::records::{self, KEY_COLUMNS as COLUMNS};
 
 #[async_trait]
 impl KeyStore for PostgresStore {
@@ -61,7 +46,7 @@ impl KeyStore for PostgresStore {
         )
         .await?;
         match row {
-            Some(row) => Ok(Some((key_from_row(&row)?, get(&row, 6)?))),
+            Some(row) => Ok(Some((records::access_key(&row)?, get(&row, 6)?))),
             None => Ok(None),
         }
     }
@@ -75,7 +60,7 @@ impl KeyStore for PostgresStore {
             &[],
         )
         .await?;
-        rows.iter().map(key_from_row).collect()
+        rows.iter().map(|row| records::access_key(row)).collect()
     }
 
     async fn revoke_key(&self, id: &str, now_ms: i64) -> Result<AccessKey> {
@@ -87,13 +72,13 @@ impl KeyStore for PostgresStore {
             )
             .await?
             {
-                Some(row) => key_from_row(&row)?,
+                Some(row) => records::access_key(&row)?,
                 None => return Err(Error::AccessKeyNotExist(id.to_string())),
             };
             if key.revoked_ms.is_some() {
                 return Ok(key);
             }
-            if key.scope == Scope::Admin && key.apps.is_empty() {
+            if is_admin_for_all(&key) {
                 // Every active admin key for all app groups, locked in id order: of two concurrent revocations
                 // of the last two, the second waits for the first to commit and then sees one key fewer.
                 let active: Vec<String> = column(
@@ -103,11 +88,7 @@ impl KeyStore for PostgresStore {
                     &[],
                 )
                 .await?;
-                if matches!(active.as_slice(), [only] if only == id) {
-                    return Err(Error::LastAdminKey(format!(
-                        "access key '{id}' is the last admin key for all app groups; create another one before revoking it."
-                    )));
-                }
+                check_not_last_admin(id, active.iter().filter(|other| *other != id).count())?;
             }
             let revoked = query_opt(
                 &tx,
@@ -119,9 +100,9 @@ impl KeyStore for PostgresStore {
             )
             .await?;
             match revoked {
-                Some(row) => key_from_row(&row)?,
+                Some(row) => records::access_key(&row)?,
                 // Revoked meanwhile by another request: answered as stored, like any revoked key.
-                None => key_from_row(
+                None => records::access_key(
                     &query_one(
                         &tx,
                         &format!("SELECT {COLUMNS} FROM access_key WHERE id = $1"),
@@ -137,61 +118,5 @@ impl KeyStore for PostgresStore {
         let client = self.client().await?;
         let row = query_one(&client, "SELECT EXISTS (SELECT 1 FROM access_key)", &[]).await?;
         get(&row, 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::postgres::testing::fresh_database;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_revocations_keep_one_admin_key() {
-        let url = fresh_database().await;
-        let store = Arc::new(PostgresStore::connect(&url, 8).await.unwrap());
-        for round in 0..20 {
-            let ids: Vec<String> = (0..4).map(|i| format!("admin{round}-{i}")).collect();
-            for id in &ids {
-                let key = AccessKey {
-                    id: id.clone(),
-                    scope: Scope::Admin,
-                    apps: vec![],
-                    description: String::new(),
-                    created_ms: 0,
-                    revoked_ms: None,
-                };
-                store.create_key(key, vec![1]).await.unwrap();
-            }
-            // Every active admin key (with the one the last round kept) is revoked at once: exactly one
-            // refusal keeps one of them.
-            let active: Vec<String> = store
-                .list_keys()
-                .await
-                .unwrap()
-                .into_iter()
-                .filter(|k| k.revoked_ms.is_none())
-                .map(|k| k.id)
-                .collect();
-            let revocations: Vec<_> = active
-                .into_iter()
-                .map(|id| {
-                    let store = Arc::clone(&store);
-                    tokio::spawn(async move { store.revoke_key(&id, 1).await })
-                })
-                .collect();
-            let mut refused = 0;
-            for revocation in revocations {
-                match revocation.await.unwrap() {
-                    Ok(key) => assert_eq!(key.revoked_ms, Some(1)),
-                    Err(Error::LastAdminKey(_)) => refused += 1,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-            assert_eq!(refused, 1, "round {round}");
-            let active = store.list_keys().await.unwrap();
-            assert_eq!(active.iter().filter(|k| k.revoked_ms.is_none()).count(), 1);
-        }
     }
 }

@@ -16,6 +16,8 @@ mod rows;
 mod schema;
 mod tasks;
 pub mod testing;
+#[cfg(test)]
+mod tests_disk_full;
 
 use std::time::Duration;
 
@@ -48,6 +50,11 @@ impl<T> Db<T> for std::result::Result<T, tokio_postgres::Error> {
             // PostgreSQL text cannot hold a NUL character (SQLite can): the client's input, not our fault.
             if e.code() == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
                 return Error::invalid("text values may not contain the NUL character (\\u0000).");
+            }
+            // 53100 disk_full: the server could not extend a file; the statement (and its transaction) failed
+            // whole. The rest of class 53 (memory, connections) is not about storage.
+            if e.code() == Some(&SqlState::DISK_FULL) {
+                return Error::StorageFull(format!("the database cannot grow: {}", describe(&e)));
             }
             Error::internal(format_args!("database: {}", describe(&e)))
         })

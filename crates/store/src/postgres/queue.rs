@@ -1,19 +1,22 @@
 //! Tasks, worker and scheduler side. Several workers and schedulers share the queue: claims skip rows locked by
 //! another claim, and every state change is conditional on the state it leaves (lock order: see `tasks.rs`).
 
+use algocenter_domain::Result;
 use algocenter_domain::task::{Trigger, extend_info};
-use algocenter_domain::{Function, Result};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::rows::{TASK_COLUMNS, artifact_keys, column, task_from_row};
+use super::rows::{artifact_keys, column};
 use super::tasks::{active_generation, enqueue, hold_app_group};
 use super::{Db, PostgresStore, execute, get, in_transaction, query, query_one, query_opt};
+use crate::rules::{SERVE_NEW_GENERATION, beyond_retention, unclaimable};
+use crate::stored::StoredRow;
+use crate::stored::records::{self, CLAIMED_COLUMNS, DUE_COLUMNS};
 use crate::{
     ArtifactKey, ClaimedTask, Completion, CompletionOutcome, DueSchedule, FireOutcome, QueueStore,
 };
 
-/// Drops the artifacts of successful generations beyond the newest `keep`, sparing the serving generation.
+/// Drops the artifacts of generations beyond retention (see [`beyond_retention`]).
 async fn prune_artifacts(
     tx: &impl GenericClient,
     instance_id: i64,
@@ -35,20 +38,19 @@ async fn prune_artifacts(
         &[&instance_id],
     )
     .await?;
+    let kept = rows
+        .iter()
+        .map(|row| Ok((row.int(0)?, row.int(1)?, row.text(2)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut pruned = Vec::new();
-    for row in rows.iter().skip(keep as usize) {
-        let (task_id, generation, artifact): (i64, i64, String) =
-            (get(row, 0)?, get(row, 1)?, get(row, 2)?);
-        if Some(generation) == serving {
-            continue;
-        }
+    for (task_id, artifact) in beyond_retention(kept, serving, keep) {
         execute(
             tx,
             "UPDATE task SET artifact = NULL WHERE id = $1",
             &[&task_id],
         )
         .await?;
-        pruned.push(ArtifactKey::from_stored(artifact));
+        pruned.push(artifact);
     }
     Ok(pruned)
 }
@@ -76,22 +78,27 @@ impl QueueStore for PostgresStore {
                              FOR UPDATE SKIP LOCKED)
                  RETURNING *
              )
-             SELECT {TASK_COLUMNS}, a.name, i.name, i.model_type, i.create_parameters, i.usage_parameters
+             SELECT {CLAIMED_COLUMNS}
              FROM claimed t JOIN instance i ON i.id = t.instance_id JOIN app_group a ON a.id = i.app_id"
         );
-        in_transaction!(self, |tx| {
+        // Committed also when nothing is left to claim: a task failed on the way stays failed.
+        in_transaction!(self, |tx| loop {
             let row = query_opt(&tx, &sql, &[&now_ms, &worker, &lease_until_ms]).await?;
-            let Some(row) = row else { return Ok(None) };
-            let create: String = get(&row, 15)?;
-            let usage: String = get(&row, 16)?;
-            Some(ClaimedTask {
-                task: task_from_row(&row)?,
-                app_group: get(&row, 12)?,
-                instance_name: get(&row, 13)?,
-                model_type: get(&row, 14)?,
-                create_parameters: serde_json::from_str(&create).unwrap_or_default(),
-                usage_parameters: serde_json::from_str(&usage).unwrap_or_default(),
-            })
+            let Some(row) = row else { break None };
+            let read = records::claimed_task(&row);
+            match unclaimable(&read) {
+                None => break Some(read?),
+                Some(reason) => {
+                    execute(
+                        &tx,
+                        "UPDATE task SET state = 'failed', ended_ms = $1, extend_info = $2, lease_owner = NULL,
+                             lease_until_ms = NULL
+                         WHERE id = $3",
+                        &[&now_ms, &extend_info(Default::default(), vec![reason]), &row.int(0)?],
+                    )
+                    .await?;
+                }
+            }
         })
     }
 
@@ -162,15 +169,9 @@ impl QueueStore for PostgresStore {
                     };
                     let (instance_id, generation): (i64, i64) = (get(&owned, 0)?, get(&owned, 1)?);
                     if serve {
-                        execute(
-                            &tx,
-                            "UPDATE instance SET serving_generation = $1
-                             WHERE id = $2 AND pinned_generation IS NULL",
-                            &[&generation, &instance_id],
-                        )
-                        .await?;
+                        execute(&tx, SERVE_NEW_GENERATION, &[&generation, &instance_id]).await?;
                     }
-                    let pruned = prune_artifacts(&tx, instance_id, keep_generations.max(1)).await?;
+                    let pruned = prune_artifacts(&tx, instance_id, keep_generations).await?;
                     CompletionOutcome {
                         recorded: true,
                         pruned,
@@ -232,28 +233,17 @@ impl QueueStore for PostgresStore {
         let client = self.client().await?;
         let rows = query(
             &client,
-            "SELECT i.id, a.name, i.function, i.name, i.cron, i.next_fire_ms
-             FROM instance i JOIN app_group a ON a.id = i.app_id
-             WHERE i.next_fire_ms IS NOT NULL AND i.next_fire_ms <= $1
-             ORDER BY i.next_fire_ms LIMIT $2",
+            &format!(
+                "SELECT {DUE_COLUMNS} FROM instance i JOIN app_group a ON a.id = i.app_id
+                 WHERE i.next_fire_ms IS NOT NULL AND i.next_fire_ms <= $1
+                 ORDER BY i.next_fire_ms LIMIT $2"
+            ),
             &[&now_ms, &i64::from(limit)],
         )
         .await?;
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
-            let function: String = get(row, 2)?;
-            // Skipped like in the embedded store: a function this build does not know cannot be trained.
-            let Ok(function) = function.parse::<Function>() else {
-                continue;
-            };
-            due.push(DueSchedule {
-                instance_id: get(row, 0)?,
-                app_group: get(row, 1)?,
-                function,
-                instance_name: get(row, 3)?,
-                cron: get(row, 4)?,
-                fire_ms: get(row, 5)?,
-            });
+            due.extend(records::due_schedule(row)?);
         }
         Ok(due)
     }
@@ -304,128 +294,5 @@ impl QueueStore for PostgresStore {
             &[],
         )
         .await
-    }
-}
-
-/// What the shared queue adds to the conformance suite: several processes (here, stores with their own pools) on
-/// one database.
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::Arc;
-
-    use algocenter_domain::Function;
-    use algocenter_domain::app_group::NewAppGroup;
-    use algocenter_domain::instance::NewInstance;
-    use algocenter_domain::task::Trigger;
-
-    use super::super::PostgresStore;
-    use super::super::testing::fresh_database;
-    use crate::{AppGroupStore, FireOutcome, InstanceStore, QueueStore, TaskStore};
-
-    const T0: i64 = 1_700_000_000_000;
-
-    async fn processes(n: usize) -> Vec<Arc<PostgresStore>> {
-        let url = fresh_database().await;
-        let mut stores = Vec::new();
-        for _ in 0..n {
-            stores.push(Arc::new(PostgresStore::connect(&url, 4).await.unwrap()));
-        }
-        let new = NewAppGroup {
-            name: "shop".into(),
-            app_type: "enhanced".into(),
-            description: String::new(),
-            extra: Default::default(),
-        };
-        stores[0].create_app_group(new, T0).await.unwrap();
-        stores
-    }
-
-    fn instance(name: &str, next_fire_ms: Option<i64>) -> NewInstance {
-        NewInstance {
-            function: Function::Pop,
-            name: name.into(),
-            model_type: "pop".into(),
-            function_type: "PAAS".into(),
-            description: String::new(),
-            cron: if next_fire_ms.is_some() {
-                "* * * * *".into()
-            } else {
-                String::new()
-            },
-            version_id: 201,
-            create_parameters: vec![],
-            usage_parameters: vec![],
-            resource_refs: vec![],
-            next_fire_ms,
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn workers_of_several_processes_claim_each_task_once() {
-        let stores = processes(3).await;
-        for i in 0..30 {
-            let name = format!("p{i}");
-            stores[0]
-                .create_instance("shop", instance(&name, None), T0)
-                .await
-                .unwrap();
-            stores[0]
-                .enqueue_task("shop", Function::Pop, &name, Trigger::Manual, T0 + i)
-                .await
-                .unwrap();
-        }
-        let mut workers = Vec::new();
-        for w in 0..12 {
-            let store = Arc::clone(&stores[w % stores.len()]);
-            workers.push(tokio::spawn(async move {
-                let mut claimed = Vec::new();
-                while let Some(task) = store
-                    .claim_task(&format!("w{w}"), T0, T0 + 60_000)
-                    .await
-                    .unwrap()
-                {
-                    claimed.push(task.task.id);
-                }
-                claimed
-            }));
-        }
-        let mut all = Vec::new();
-        for worker in workers {
-            all.extend(worker.await.unwrap());
-        }
-        let distinct: HashSet<i64> = all.iter().copied().collect();
-        assert_eq!(
-            (all.len(), distinct.len()),
-            (30, 30),
-            "every task claimed exactly once"
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn one_of_several_schedulers_fires_a_due_schedule() {
-        let stores = processes(3).await;
-        stores[0]
-            .create_instance("shop", instance("p", Some(T0)), T0)
-            .await
-            .unwrap();
-        let due = stores[1].due_schedules(T0, 10).await.unwrap();
-        assert_eq!(due.len(), 1);
-        let mut firings = Vec::new();
-        for i in 0..12 {
-            let (store, due) = (Arc::clone(&stores[i % stores.len()]), due[0].clone());
-            firings.push(tokio::spawn(async move {
-                store.fire_schedule(&due, Some(T0 + 60_000)).await.unwrap()
-            }));
-        }
-        let mut queued = 0;
-        for firing in firings {
-            match firing.await.unwrap() {
-                FireOutcome::Queued(_) => queued += 1,
-                FireOutcome::AlreadyHandled => {}
-                FireOutcome::SkippedActive => panic!("the firing was taken twice"),
-            }
-        }
-        assert_eq!(queued, 1);
     }
 }

@@ -4,17 +4,13 @@ use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::rows::{RESOURCE_COLUMNS, app_id, count, referenced_instances, resource_from_row};
+use super::rows::{app_id, count, referenced_instances};
 use super::{
     Db, PostgresStore, execute, get, in_transaction, is_unique_violation, query, query_one,
     query_opt,
 };
 use crate::ResourceStore;
-
-fn data_json(data: &ResourceData) -> Result<String> {
-    serde_json::to_string(data)
-        .map_err(|e| Error::internal(format_args!("cannot encode resource data: {e}")))
-}
+use crate::stored::records::{self, RESOURCE_COLUMNS, resource_data_json};
 
 /// The id of a resource; `lock` takes its row lock (for a delete that must not race a new reference).
 async fn resource_id(
@@ -56,7 +52,7 @@ impl ResourceStore for PostgresStore {
                     &new.name,
                     &new.resource_type.as_str(),
                     &new.description,
-                    &data_json(&new.data)?,
+                    &resource_data_json(&new.data)?,
                     &now_ms,
                 ],
             )
@@ -77,7 +73,7 @@ impl ResourceStore for PostgresStore {
             &[&id],
         )
         .await?;
-        let (id, mut resource) = resource_from_row(&row)?;
+        let (id, mut resource) = records::resource(&row)?;
         resource.referenced_instances = referenced_instances(&client, id).await?;
         Ok(resource)
     }
@@ -112,7 +108,7 @@ impl ResourceStore for PostgresStore {
         .await?;
         let mut resources = Vec::with_capacity(rows.len());
         for row in &rows {
-            let (id, mut resource) = resource_from_row(row)?;
+            let (id, mut resource) = records::resource(row)?;
             resource.referenced_instances = referenced_instances(&client, id).await?;
             resources.push(resource);
         }
@@ -143,7 +139,7 @@ impl ResourceStore for PostgresStore {
                 execute(
                     &tx,
                     "UPDATE resource SET data = $1 WHERE id = $2",
-                    &[&data_json(&data)?, &id],
+                    &[&resource_data_json(&data)?, &id],
                 )
                 .await?;
             }

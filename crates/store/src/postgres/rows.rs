@@ -1,125 +1,40 @@
-//! Column lists and row mappings shared by the PostgreSQL queries, and lookups of app groups and instances by name.
+//! Row access shared by the PostgreSQL queries (rows are read by the checked mappers of `crate::stored::records`),
+//! and lookups of app groups and instances by name.
 
-use algocenter_domain::app_group::AppGroup;
-use algocenter_domain::catalogue::Parameter;
-use algocenter_domain::instance::{Instance, LastTask};
-use algocenter_domain::resource::{Resource, ResourceData, ResourceType};
-use algocenter_domain::task::{Task, TaskState};
+use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{Params, get, query, query_opt};
 use crate::ArtifactKey;
+use crate::stored::StoredRow;
+use crate::stored::records::{self, INSTANCE_SELECT};
 
-pub(super) const APP_GROUP_COLUMNS: &str =
-    "id, name, app_type, description, extra, created_ms, updated_ms";
+impl StoredRow for Row {
+    fn int(&self, index: usize) -> Result<i64> {
+        get(self, index)
+    }
 
-pub(super) fn app_group_from_row(row: &Row) -> Result<AppGroup> {
-    let extra: String = get(row, 4)?;
-    Ok(AppGroup {
-        id: get(row, 0)?,
-        name: get(row, 1)?,
-        app_type: get(row, 2)?,
-        description: get(row, 3)?,
-        extra: serde_json::from_str(&extra).unwrap_or_default(),
-        created_ms: get(row, 5)?,
-        updated_ms: get(row, 6)?,
-    })
-}
+    fn opt_int(&self, index: usize) -> Result<Option<i64>> {
+        get(self, index)
+    }
 
-/// Instance columns joined with the app group name and the newest task (alias `t`).
-pub(super) const INSTANCE_SELECT: &str = "
-SELECT i.id, a.name, i.function, i.name, i.model_type, i.function_type, i.description, i.cron, i.version_id,
-       i.create_parameters, i.usage_parameters, i.serving_generation, i.created_ms, i.updated_ms,
-       t.generation, t.state, t.created_ms, t.started_ms, t.extend_info, i.pinned_generation
-FROM instance i
-JOIN app_group a ON a.id = i.app_id
-LEFT JOIN task t ON t.id = (SELECT id FROM task WHERE instance_id = i.id ORDER BY generation DESC LIMIT 1)";
+    fn text(&self, index: usize) -> Result<String> {
+        get(self, index)
+    }
 
-pub(super) fn instance_from_row(row: &Row) -> Result<Instance> {
-    let function: String = get(row, 2)?;
-    let create: String = get(row, 9)?;
-    let usage: String = get(row, 10)?;
-    let last_generation: Option<i64> = get(row, 14)?;
-    let last_task = match last_generation {
-        None => None,
-        Some(generation) => {
-            let state: String = get(row, 15)?;
-            let created: i64 = get(row, 16)?;
-            let started: Option<i64> = get(row, 17)?;
-            Some(LastTask {
-                generation,
-                state: parse_state(&state)?,
-                run_time_ms: started.unwrap_or(created),
-                extend_info: get(row, 18)?,
-            })
-        }
-    };
-    Ok(Instance {
-        id: get(row, 0)?,
-        app_group: get(row, 1)?,
-        function: parse_function(&function)?,
-        name: get(row, 3)?,
-        model_type: get(row, 4)?,
-        function_type: get(row, 5)?,
-        description: get(row, 6)?,
-        cron: get(row, 7)?,
-        version_id: get(row, 8)?,
-        create_parameters: parse_parameters(&create),
-        usage_parameters: parse_parameters(&usage),
-        serving_generation: get(row, 11)?,
-        pinned_generation: get(row, 19)?,
-        created_ms: get(row, 12)?,
-        updated_ms: get(row, 13)?,
-        last_task,
-    })
-}
+    fn opt_text(&self, index: usize) -> Result<Option<String>> {
+        get(self, index)
+    }
 
-pub(super) const TASK_COLUMNS: &str = "t.id, t.instance_id, i.function, t.generation, t.run_id, t.state, t.progress, \
-     t.step, t.created_ms, t.started_ms, t.ended_ms, t.extend_info";
+    fn flag(&self, index: usize) -> Result<bool> {
+        get(self, index)
+    }
 
-pub(super) fn task_from_row(row: &Row) -> Result<Task> {
-    let function: String = get(row, 2)?;
-    let state: String = get(row, 5)?;
-    Ok(Task {
-        id: get(row, 0)?,
-        instance_id: get(row, 1)?,
-        function: parse_function(&function)?,
-        generation: get(row, 3)?,
-        run_id: get(row, 4)?,
-        state: parse_state(&state)?,
-        progress: get(row, 6)?,
-        step: get(row, 7)?,
-        created_ms: get(row, 8)?,
-        started_ms: get(row, 9)?,
-        ended_ms: get(row, 10)?,
-        extend_info: get(row, 11)?,
-    })
-}
-
-pub(super) const RESOURCE_COLUMNS: &str = "r.id, r.function, r.name, r.resource_type, r.description, r.data, \
-     r.created_ms, r.modified_ms";
-
-/// A resource row; `referenced_instances` is filled by the caller.
-pub(super) fn resource_from_row(row: &Row) -> Result<(i64, Resource)> {
-    let function: String = get(row, 1)?;
-    let resource_type: String = get(row, 3)?;
-    let data: String = get(row, 5)?;
-    Ok((
-        get(row, 0)?,
-        Resource {
-            function: parse_function(&function)?,
-            name: get(row, 2)?,
-            resource_type: ResourceType::parse(&resource_type)?,
-            description: get(row, 4)?,
-            data: serde_json::from_str::<ResourceData>(&data)
-                .map_err(|e| corrupt(format_args!("resource data: {e}")))?,
-            created_ms: get(row, 6)?,
-            modified_ms: get(row, 7)?,
-            referenced_instances: Vec::new(),
-        },
-    ))
+    fn bytes(&self, index: usize) -> Result<Vec<u8>> {
+        get(self, index)
+    }
 }
 
 /// The first column of every row of a query.
@@ -177,28 +92,6 @@ pub(super) async fn referenced_instances(
     .await
 }
 
-fn corrupt(message: impl std::fmt::Display) -> Error {
-    Error::internal(format_args!(
-        "database holds an unreadable value: {message}"
-    ))
-}
-
-fn parse_function(s: &str) -> Result<Function> {
-    s.parse().map_err(|e: Error| corrupt(e))
-}
-
-pub(super) fn parse_state(s: &str) -> Result<TaskState> {
-    TaskState::parse(s).ok_or_else(|| corrupt(format_args!("unknown task state '{s}'")))
-}
-
-fn parse_parameters(json: &str) -> Vec<Parameter> {
-    serde_json::from_str(json).unwrap_or_default()
-}
-
-pub(super) fn parameters_json(parameters: &[Parameter]) -> String {
-    serde_json::to_string(parameters).unwrap_or_else(|_| "[]".into())
-}
-
 /// The id of an app group given by name or numeric id.
 pub(super) async fn app_id(c: &impl GenericClient, identity: &str) -> Result<i64> {
     if let Some(row) =
@@ -235,20 +128,8 @@ pub(super) async fn instance_id(
     }
 }
 
-/// Parses a `{generation}` path segment; anything but a positive integer names no task.
-pub(super) fn parse_generation(instance: &str, generation: &str) -> Result<i64> {
-    generation
-        .parse::<i64>()
-        .ok()
-        .filter(|g| *g > 0)
-        .ok_or_else(|| Error::TaskNotExist {
-            instance: instance.to_string(),
-            generation: generation.to_string(),
-        })
-}
-
 /// One instance by id, with its app group name and newest task.
 pub(super) async fn load_instance(c: &impl GenericClient, id: i64) -> Result<Instance> {
     let row = super::query_one(c, &format!("{INSTANCE_SELECT} WHERE i.id = $1"), &[&id]).await?;
-    instance_from_row(&row)
+    records::instance(&row)
 }

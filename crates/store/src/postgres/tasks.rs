@@ -8,19 +8,22 @@
 
 use algocenter_domain::instance::Instance;
 use algocenter_domain::paging::Page;
-use algocenter_domain::task::{Task, TaskFilter, Trigger, empty_extend_info, extend_info};
+use algocenter_domain::task::{Task, TaskFilter, Trigger, empty_extend_info};
 use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
-use serde_json::Map;
 use tokio_postgres::Row;
 
-use super::rows::{
-    TASK_COLUMNS, count, instance_id, load_instance, parse_generation, task_from_row,
-};
+use super::rows::{count, instance_id, load_instance};
 use super::{
     Db, PostgresStore, execute, get, in_transaction, is_unique_violation, query, query_opt,
 };
+use crate::rules::{
+    ACTIVE_GENERATION, RECOMPUTE_SERVING_GENERATION, already_running, cancelled_extend_info,
+    check_deletable, check_servable, parse_generation,
+};
+use crate::stored::StoredRow;
+use crate::stored::records::{self, TASK_COLUMNS, task_state};
 use crate::{ArtifactKey, TaskCount, TaskStore};
 
 /// Queues a run of an instance in the caller's transaction: allocates the next generation and inserts the task.
@@ -37,7 +40,7 @@ pub(super) async fn enqueue(
     at_ms: i64,
 ) -> Result<Task> {
     if let Some(generation) = active_generation(tx, instance_id).await? {
-        return Err(is_running(instance_name, Some(generation)));
+        return Err(already_running(instance_name, Some(generation)));
     }
     // Atomic across processes: concurrent upserts of one counter row serialise on its row lock.
     let row = super::query_one(
@@ -73,31 +76,17 @@ pub(super) async fn enqueue(
     let task_id: i64 = match inserted {
         Ok(row) => get(&row, 0)?,
         // The failed statement aborted the transaction: answer at once, the caller's rollback discards it.
-        Err(e) if is_unique_violation(&e) => return Err(is_running(instance_name, None)),
+        Err(e) if is_unique_violation(&e) => return Err(already_running(instance_name, None)),
         Err(e) => return Err(e).db(),
     };
     load_task(tx, task_id).await
-}
-
-fn is_running(instance: &str, generation: Option<i64>) -> Error {
-    let which = generation
-        .map(|g| format!(" (generation {g})"))
-        .unwrap_or_default();
-    Error::TaskIsRunning(format!(
-        "instance '{instance}' already has a task queued or running{which}."
-    ))
 }
 
 pub(super) async fn active_generation(
     c: &impl GenericClient,
     instance_id: i64,
 ) -> Result<Option<i64>> {
-    let row = query_opt(
-        c,
-        "SELECT generation FROM task WHERE instance_id = $1 AND state IN ('queued', 'running')",
-        &[&instance_id],
-    )
-    .await?;
+    let row = query_opt(c, ACTIVE_GENERATION, &[&instance_id]).await?;
     row.map(|row| get(&row, 0)).transpose()
 }
 
@@ -110,7 +99,7 @@ pub(super) async fn load_task(c: &impl GenericClient, task_id: i64) -> Result<Ta
         &[&task_id],
     )
     .await?;
-    task_from_row(&row)
+    records::task(&row)
 }
 
 /// Holds the app group of an instance until the end of the transaction (`FOR KEY SHARE`: deleting the app group
@@ -152,18 +141,8 @@ async fn lock_instance(
     }
 }
 
-/// Points the instance's serving generation at its pinned generation, or else at its newest successful generation
-/// that passed the quality gate and still has its artifact (after a record was removed or a pin changed).
 async fn recompute_serving_generation(tx: &impl GenericClient, instance_id: i64) -> Result<()> {
-    execute(
-        tx,
-        "UPDATE instance SET serving_generation = coalesce(pinned_generation, (
-             SELECT max(generation) FROM task
-             WHERE instance_id = $1 AND state = 'success' AND serve AND artifact IS NOT NULL))
-         WHERE id = $1",
-        &[&instance_id],
-    )
-    .await?;
+    execute(tx, RECOMPUTE_SERVING_GENERATION, &[&instance_id]).await?;
     Ok(())
 }
 
@@ -179,15 +158,7 @@ impl TaskStore for PostgresStore {
             &[],
         )
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TaskCount {
-                    function: get(row, 0)?,
-                    state: get(row, 1)?,
-                    tasks: get::<i64>(row, 2)? as u64,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| records::task_count(row)).collect()
     }
 
     async fn training_times(&self) -> Result<Vec<(String, i64)>> {
@@ -245,7 +216,7 @@ impl TaskStore for PostgresStore {
         )
         .await?;
         if let Some(row) = found {
-            return task_from_row(&row);
+            return records::task(&row);
         }
         let id = instance_id(&client, app, function, instance).await?;
         let number = parse_generation(instance, generation)?;
@@ -259,7 +230,7 @@ impl TaskStore for PostgresStore {
         )
         .await?;
         match row {
-            Some(row) => task_from_row(&row),
+            Some(row) => records::task(&row),
             None => Err(Error::TaskNotExist {
                 instance: instance.to_string(),
                 generation: generation.to_string(),
@@ -302,7 +273,10 @@ impl TaskStore for PostgresStore {
             ],
         )
         .await?;
-        let tasks = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
+        let tasks = rows
+            .iter()
+            .map(|row| records::task(row))
+            .collect::<Result<Vec<_>>>()?;
         Ok((tasks, total))
     }
 
@@ -320,7 +294,7 @@ impl TaskStore for PostgresStore {
             let locked = lock_instance(&tx, id, app, function, instance).await?;
             let row = query_opt(
                 &tx,
-                "SELECT state, artifact FROM task WHERE instance_id = $1 AND generation = $2",
+                "SELECT id, state, artifact FROM task WHERE instance_id = $1 AND generation = $2",
                 &[&id, &number],
             )
             .await?;
@@ -330,19 +304,9 @@ impl TaskStore for PostgresStore {
                     generation: generation.to_string(),
                 });
             };
-            let state: String = get(&row, 0)?;
-            let artifact: Option<String> = get(&row, 1)?;
-            if state == "queued" || state == "running" {
-                return Err(Error::TaskIsRunning(format!(
-                    "generation {number} of instance '{instance}' is still running; cancel it first."
-                )));
-            }
-            let pinned: Option<i64> = get(&locked, 0)?;
-            if pinned == Some(number) {
-                return Err(Error::TaskIsPinned(format!(
-                    "generation {number} of instance '{instance}' is pinned to serve; unpin it first."
-                )));
-            }
+            let state = task_state(&row.int(0)?, &row.text(1)?)?;
+            let artifact = row.opt_text(2)?;
+            check_deletable(instance, number, state, locked.opt_int(0)?)?;
             execute(
                 &tx,
                 "DELETE FROM task WHERE instance_id = $1 AND generation = $2",
@@ -372,7 +336,7 @@ impl TaskStore for PostgresStore {
                     let number = parse_generation(instance, generation)?;
                     let row = query_opt(
                         &tx,
-                        "SELECT state, serve, artifact IS NOT NULL FROM task
+                        "SELECT id, state, serve, artifact IS NOT NULL FROM task
                          WHERE instance_id = $1 AND generation = $2",
                         &[&id, &number],
                     )
@@ -383,23 +347,8 @@ impl TaskStore for PostgresStore {
                             generation: generation.to_string(),
                         });
                     };
-                    let state: String = get(&row, 0)?;
-                    let passed_gate: bool = get(&row, 1)?;
-                    let has_artifact: bool = get(&row, 2)?;
-                    let why_not = if state != "success" {
-                        Some(format!("it is {state}"))
-                    } else if !passed_gate {
-                        Some("it did not pass its quality gate".to_string())
-                    } else if !has_artifact {
-                        Some("its model was removed by artifact retention".to_string())
-                    } else {
-                        None
-                    };
-                    if let Some(why) = why_not {
-                        return Err(Error::TaskNotServable(format!(
-                            "generation {number} of instance '{instance}' cannot serve: {why}."
-                        )));
-                    }
+                    let state = task_state(&row.int(0)?, &row.text(1)?)?;
+                    check_servable(instance, number, state, row.flag(2)?, row.flag(3)?)?;
                     Some(number)
                 }
             };
@@ -444,11 +393,7 @@ impl TaskStore for PostgresStore {
                 "UPDATE task SET state = 'failed', ended_ms = $1, extend_info = $2, lease_owner = NULL,
                      lease_until_ms = NULL
                  WHERE id = $3 AND state IN ('queued', 'running')",
-                &[
-                    &now_ms,
-                    &extend_info(Map::new(), vec!["cancelled".into()]),
-                    &task_id,
-                ],
+                &[&now_ms, &cancelled_extend_info(), &task_id],
             )
             .await?;
             if changed == 0 {

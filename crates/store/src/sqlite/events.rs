@@ -1,59 +1,30 @@
 //! Behaviour events, items and users in SQLite.
 
-use std::collections::{BTreeMap, HashMap};
-
 use algocenter_domain::Result;
 use algocenter_domain::behaviour::BehaviourEvent;
-use algocenter_domain::data::{TrainingData, WindowCounts, day_label, day_of};
+use algocenter_domain::data::{TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
-use algocenter_domain::sketch::DistinctSketch;
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
-use serde_json::{Map, Value};
+use rusqlite::{Connection, OpenFlags, Transaction, params};
 
-use super::rows::app_id;
+use super::rows::{app_id, query, query_one, query_opt};
 use super::{Db, SqliteStore, configure_reader};
 use crate::event_block;
-use crate::{AppendOutcome, DataStatus, DayCounts, EventStore};
+use crate::rules::{DaySketches, StatusTally, merged_attributes, object_json, summarise};
+use crate::stored::records;
+use crate::{AppendOutcome, DataStatus, EventStore};
 
 /// Blocks read per query while streaming a window, so that a long scan does not hold one read snapshot.
 const BLOCKS_PER_QUERY: i64 = 256;
 
-/// The distinct-count sketches of one day, updated by an append.
-#[derive(Default)]
-struct DaySketches {
-    users: DistinctSketch,
-    items: DistinctSketch,
-    queries: DistinctSketch,
-}
-
-fn load_sketches(tx: &Transaction<'_>, app_id: i64, day: i64) -> Result<DaySketches> {
-    let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = tx
-        .prepare_cached(
-            "SELECT users, items, queries FROM event_sketch WHERE app_id = ?1 AND day = ?2",
-        )
-        .db()?
-        .query_row(params![app_id, day], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()
-        .db()?;
-    Ok(match row {
-        Some((users, items, queries)) => DaySketches {
-            users: DistinctSketch::from_bytes(&users),
-            items: DistinctSketch::from_bytes(&items),
-            queries: DistinctSketch::from_bytes(&queries),
-        },
-        None => DaySketches::default(),
-    })
-}
-
-/// Normal form of a query for distinct counting (the full normaliser belongs to the query functions).
-fn query_key(raw: &str) -> String {
-    raw.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// The stored sketches of an app group's day, if any.
+fn stored_sketches(tx: &Transaction<'_>, app_id: i64, day: i64) -> Result<Option<DaySketches>> {
+    query_opt(
+        tx,
+        "SELECT users, items, queries FROM event_sketch WHERE app_id = ?1 AND day = ?2",
+        params![app_id, day],
+        |r| DaySketches::read(app_id, day, &r.bytes(0)?, &r.bytes(1)?, &r.bytes(2)?),
+    )
 }
 
 fn append(tx: &Transaction<'_>, app_id: i64, events: Vec<BehaviourEvent>) -> Result<AppendOutcome> {
@@ -88,62 +59,37 @@ fn append(tx: &Transaction<'_>, app_id: i64, events: Vec<BehaviourEvent>) -> Res
             duplicates,
         });
     }
-    let min_ms = fresh
-        .iter()
-        .map(|e| e.bhv_time_ms)
-        .min()
-        .unwrap_or_default();
-    let max_ms = fresh
-        .iter()
-        .map(|e| e.bhv_time_ms)
-        .max()
-        .unwrap_or_default();
-    let mut counts: BTreeMap<(i64, &str), i64> = BTreeMap::new();
-    let mut sketches: HashMap<i64, DaySketches> = HashMap::new();
-    for event in &fresh {
-        let day = day_of(event.bhv_time_ms);
-        *counts.entry((day, event.bhv_type.as_str())).or_default() += 1;
-        let sketch = match sketches.entry(day) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(load_sketches(tx, app_id, day)?)
-            }
-        };
-        sketch.users.insert(event.user());
-        if !event.item_id.is_empty() {
-            sketch.items.insert(&event.item_id);
-        }
-        if !event.raw_query.is_empty() {
-            sketch.queries.insert(&query_key(&event.raw_query));
-        }
-    }
+    let summary = summarise(&fresh);
     let mut count_stmt = tx
         .prepare_cached(
             "INSERT INTO event_count (app_id, day, bhv_type, events) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (app_id, day, bhv_type) DO UPDATE SET events = events + excluded.events",
         )
         .db()?;
-    for ((day, bhv_type), n) in counts {
+    for ((day, bhv_type), n) in &summary.counts {
         count_stmt.execute(params![app_id, day, bhv_type, n]).db()?;
     }
     let mut sketch_stmt = tx
         .prepare_cached("INSERT OR REPLACE INTO event_sketch (app_id, day, users, items, queries) VALUES (?1, ?2, ?3, ?4, ?5)")
         .db()?;
-    for (day, s) in &sketches {
+    // The single writer: nothing changes the stored sketches between this read and the write below.
+    for (day, ours) in &summary.sketches {
+        let mut day_sketches = stored_sketches(tx, app_id, *day)?.unwrap_or_default();
+        day_sketches.merge(ours);
         sketch_stmt
             .execute(params![
                 app_id,
                 day,
-                s.users.as_bytes(),
-                s.items.as_bytes(),
-                s.queries.as_bytes()
+                day_sketches.users.as_bytes(),
+                day_sketches.items.as_bytes(),
+                day_sketches.queries.as_bytes()
             ])
             .db()?;
     }
     let stored = fresh.len();
     tx.prepare_cached("INSERT INTO event_block (app_id, min_ms, max_ms, events, data) VALUES (?1, ?2, ?3, ?4, ?5)")
         .db()?
-        .execute(params![app_id, min_ms, max_ms, stored as i64, event_block::encode(&fresh)?])
+        .execute(params![app_id, summary.min_ms, summary.max_ms, stored as i64, event_block::encode(&fresh)?])
         .db()?;
     Ok(AppendOutcome { stored, duplicates })
 }
@@ -163,11 +109,6 @@ fn apply(
                  updated_ms = excluded.updated_ms",
         )
         .db()?;
-    let mut current = tx
-        .prepare_cached(
-            "SELECT attributes FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3",
-        )
-        .db()?;
     let mut delete = tx
         .prepare_cached("DELETE FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3")
         .db()?;
@@ -175,28 +116,27 @@ fn apply(
     for op in ops {
         match op {
             DocumentOp::Add(doc) => {
-                let attributes = Value::Object(doc.attributes).to_string();
-                upsert
-                    .execute(params![app_id, kind_name, doc.id, attributes, now_ms])
-                    .db()?;
-            }
-            DocumentOp::Update(doc) => {
-                let stored: Option<String> = current
-                    .query_row(params![app_id, kind_name, doc.id], |r| r.get(0))
-                    .optional()
-                    .db()?;
-                let mut merged: Map<String, Value> = stored
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default();
-                merged.extend(doc.attributes);
                 upsert
                     .execute(params![
                         app_id,
                         kind_name,
                         doc.id,
-                        Value::Object(merged).to_string(),
+                        object_json(doc.attributes),
                         now_ms
                     ])
+                    .db()?;
+            }
+            DocumentOp::Update(doc) => {
+                let stored = query_opt(
+                    tx,
+                    "SELECT attributes FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3",
+                    params![app_id, kind_name, doc.id],
+                    |r| r.text(0),
+                )?;
+                let merged =
+                    merged_attributes(app_id, kind, &doc.id, stored.as_deref(), doc.attributes)?;
+                upsert
+                    .execute(params![app_id, kind_name, doc.id, merged, now_ms])
                     .db()?;
             }
             DocumentOp::Delete(id) => {
@@ -210,77 +150,35 @@ fn apply(
 
 fn status(conn: &Connection, app_id: i64, from_ms: i64, to_ms: i64) -> Result<DataStatus> {
     let (first, last) = (day_of(from_ms), day_of(to_ms - 1));
-    let mut days: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
-    let mut totals = WindowCounts::default();
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT day, bhv_type, events FROM event_count WHERE app_id = ?1 AND day BETWEEN ?2 AND ?3",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map(params![app_id, first, last], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .db()?;
-    for row in rows {
-        let (day, bhv_type, events): (i64, String, i64) = row.db()?;
-        let events = events as u64;
-        match bhv_type.as_str() {
-            "search" => totals.searches += events,
-            "expose" => totals.exposures += events,
-            other => {
-                totals.engagements += events;
-                if other == "click" {
-                    totals.clicks += events;
-                }
-            }
-        }
-        days.entry(day).or_default().insert(bhv_type, events);
+    let mut tally = StatusTally::default();
+    let counts = query(
+        conn,
+        "SELECT day, bhv_type, events FROM event_count WHERE app_id = ?1 AND day BETWEEN ?2 AND ?3",
+        params![app_id, first, last],
+        |r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)),
+    )?;
+    for (day, bhv_type, events) in counts {
+        tally.count(day, bhv_type, events as u64);
     }
-    let mut sketches = DaySketches::default();
-    let mut stmt = conn
-        .prepare_cached("SELECT users, items, queries FROM event_sketch WHERE app_id = ?1 AND day BETWEEN ?2 AND ?3")
-        .db()?;
-    let rows = stmt
-        .query_map(params![app_id, first, last], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })
-        .db()?;
-    for row in rows {
-        let (users, items, queries) = row.db()?;
-        sketches.users.merge(&DistinctSketch::from_bytes(&users));
-        sketches.items.merge(&DistinctSketch::from_bytes(&items));
-        sketches
-            .queries
-            .merge(&DistinctSketch::from_bytes(&queries));
+    let days = query(
+        conn,
+        "SELECT users, items, queries, day FROM event_sketch WHERE app_id = ?1 AND day BETWEEN ?2 AND ?3",
+        params![app_id, first, last],
+        |r| DaySketches::read(app_id, r.int(3)?, &r.bytes(0)?, &r.bytes(1)?, &r.bytes(2)?),
+    )?;
+    for day in &days {
+        tally.sketches(day);
     }
-    totals.distinct_items = sketches.items.estimate();
     let document_count = |kind: &str| -> Result<u64> {
-        let n: i64 = conn
-            .prepare_cached("SELECT count(*) FROM document WHERE app_id = ?1 AND kind = ?2")
-            .db()?
-            .query_row(params![app_id, kind], |r| r.get(0))
-            .db()?;
+        let n = query_one(
+            conn,
+            "SELECT count(*) FROM document WHERE app_id = ?1 AND kind = ?2",
+            params![app_id, kind],
+            |r| r.int(0),
+        )?;
         Ok(n as u64)
     };
-    Ok(DataStatus {
-        days: days
-            .into_iter()
-            .map(|(day, events)| DayCounts {
-                day: day_label(day),
-                events,
-            })
-            .collect(),
-        totals,
-        distinct_users: sketches.users.estimate(),
-        distinct_queries: sketches.queries.estimate(),
-        items: document_count("item")?,
-        users: document_count("user")?,
-    })
+    Ok(tally.finish(document_count("item")?, document_count("user")?))
 }
 
 #[async_trait]
@@ -318,22 +216,16 @@ impl EventStore for SqliteStore {
         let app = app.to_string();
         self.read(move |conn| {
             let app_id = app_id(conn, &app)?;
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT attributes FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3",
-                )
-                .db()?;
             let mut out = Vec::new();
             for id in ids {
-                let attributes: Option<String> = stmt
-                    .query_row(params![app_id, kind.as_str(), id], |r| r.get(0))
-                    .optional()
-                    .db()?;
+                let attributes = query_opt(
+                    conn,
+                    "SELECT attributes FROM document WHERE app_id = ?1 AND kind = ?2 AND id = ?3",
+                    params![app_id, kind.as_str(), id],
+                    |r| r.text(0),
+                )?;
                 if let Some(attributes) = attributes {
-                    out.push(Document {
-                        id,
-                        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
-                    });
+                    out.push(records::document(app_id, kind, id, &attributes)?);
                 }
             }
             Ok(out)
@@ -352,13 +244,12 @@ impl EventStore for SqliteStore {
 
     async fn events_stored(&self) -> Result<u64> {
         self.read(|conn| {
-            let n: i64 = conn
-                .query_row(
-                    "SELECT coalesce(sum(events), 0) FROM event_block",
-                    [],
-                    |r| r.get(0),
-                )
-                .db()?;
+            let n = query_one(
+                conn,
+                "SELECT coalesce(sum(events), 0) FROM event_block",
+                [],
+                |r| r.int(0),
+            )?;
             Ok(n as u64)
         })
         .await
@@ -367,13 +258,12 @@ impl EventStore for SqliteStore {
     async fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64> {
         let cutoff_day = day_of(cutoff_ms);
         self.write(move |tx| {
-            let events: i64 = tx
-                .query_row(
-                    "SELECT coalesce(sum(events), 0) FROM event_block WHERE max_ms < ?1",
-                    [cutoff_ms],
-                    |r| r.get(0),
-                )
-                .db()?;
+            let events = query_one(
+                tx,
+                "SELECT coalesce(sum(events), 0) FROM event_block WHERE max_ms < ?1",
+                [cutoff_ms],
+                |r| r.int(0),
+            )?;
             tx.execute("DELETE FROM event_block WHERE max_ms < ?1", [cutoff_ms])
                 .db()?;
             // Keys and counts go by whole days: a day is dropped once all of it is older than the cutoff.
@@ -437,14 +327,14 @@ impl TrainingData for SqliteTrainingData {
                 // million events in memory (measured: 170 MB more during training).
                 while let Some(row) = rows.next().db()? {
                     after = row.get(0).db()?;
-                    blocks.push(row.get::<_, Vec<u8>>(1).db()?);
+                    blocks.push((after, row.get::<_, Vec<u8>>(1).db()?));
                 }
             }
             if blocks.is_empty() {
                 return Ok(());
             }
-            for block in &blocks {
-                for event in event_block::decode(block)? {
+            for (id, block) in &blocks {
+                for event in event_block::decode(*id, block)? {
                     if event.bhv_time_ms >= from_ms && event.bhv_time_ms < to_ms {
                         f(&event)?;
                     }
@@ -477,10 +367,7 @@ impl TrainingData for SqliteTrainingData {
         let mut rows = stmt.query(params![self.app_id, kind.as_str()]).db()?;
         while let Some(row) = rows.next().db()? {
             let attributes: String = row.get(1).db()?;
-            let document = Document {
-                id: row.get(0).db()?,
-                attributes: serde_json::from_str(&attributes).unwrap_or_default(),
-            };
+            let document = records::document(self.app_id, kind, row.get(0).db()?, &attributes)?;
             f(&document)?;
         }
         Ok(())

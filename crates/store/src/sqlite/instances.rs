@@ -4,17 +4,20 @@ use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
-use super::rows::{
-    INSTANCE_SELECT, app_id, artifact_keys, count, instance_from_row, instance_id, parameters_json,
-};
+use super::rows::{app_id, artifact_keys, count, instance_id, query, query_one};
+use super::tasks::active_generation;
 use super::{Db, SqliteStore};
+use crate::rules::{check_instance_idle, missing_resource};
+use crate::stored::records::{self, INSTANCE_SELECT, parameters_json};
 use crate::{ArtifactKey, InstanceStore};
 
 pub(super) fn load_instance(conn: &Connection, id: i64) -> Result<Instance> {
-    conn.prepare_cached(&format!("{INSTANCE_SELECT} WHERE i.id = ?1"))
-        .db()?
-        .query_row([id], instance_from_row)
-        .db()
+    query_one(
+        conn,
+        &format!("{INSTANCE_SELECT} WHERE i.id = ?1"),
+        [id],
+        records::instance,
+    )
 }
 
 /// Replaces the resource references of an instance; every named resource must exist in the same app group and
@@ -41,9 +44,7 @@ fn set_resource_refs(
             .optional()
             .db()?;
         let Some(resource_id) = resource_id else {
-            return Err(Error::invalid(format_args!(
-                "parameter '{parameter}' names resource '{resource}', which does not exist for function '{function}'."
-            )));
+            return Err(missing_resource(parameter, resource, function));
         };
         tx.execute(
             "INSERT INTO resource_reference (instance_id, parameter, resource_id) VALUES (?1, ?2, ?3)",
@@ -52,23 +53,6 @@ fn set_resource_refs(
         .db()?;
     }
     Ok(())
-}
-
-fn ensure_no_active_task(tx: &Transaction<'_>, instance_id: i64, name: &str) -> Result<()> {
-    let active: Option<i64> = tx
-        .query_row(
-            "SELECT generation FROM task WHERE instance_id = ?1 AND state IN ('queued', 'running')",
-            [instance_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .db()?;
-    match active {
-        Some(generation) => Err(Error::TaskIsRunning(format!(
-            "instance '{name}' has generation {generation} queued or running; cancel it or wait for it to finish."
-        ))),
-        None => Ok(()),
-    }
 }
 
 #[async_trait]
@@ -141,26 +125,19 @@ impl InstanceStore for SqliteStore {
                 filter.function_type
             ];
             let total = count(conn, "instance i", condition, args)?;
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "{INSTANCE_SELECT} WHERE {condition} ORDER BY i.id LIMIT ?5 OFFSET ?6"
-                ))
-                .db()?;
-            let instances = stmt
-                .query_map(
-                    params![
-                        app_id,
-                        function.as_str(),
-                        filter.model_type,
-                        filter.function_type,
-                        page.size,
-                        page.offset() as i64
-                    ],
-                    instance_from_row,
-                )
-                .db()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .db()?;
+            let instances = query(
+                conn,
+                &format!("{INSTANCE_SELECT} WHERE {condition} ORDER BY i.id LIMIT ?5 OFFSET ?6"),
+                params![
+                    app_id,
+                    function.as_str(),
+                    filter.model_type,
+                    filter.function_type,
+                    page.size,
+                    page.offset() as i64
+                ],
+                records::instance,
+            )?;
             Ok((instances, total))
         })
         .await
@@ -229,7 +206,7 @@ impl InstanceStore for SqliteStore {
         let (app, name) = (app.to_string(), name.to_string());
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &name)?;
-            ensure_no_active_task(tx, id, &name)?;
+            check_instance_idle(&name, active_generation(tx, id)?)?;
             let keys = artifact_keys(
                 tx,
                 "SELECT artifact FROM task WHERE instance_id = ?1 AND artifact IS NOT NULL",

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use algocenter_domain::{Error, Result};
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use tokio::sync::Semaphore;
 
 /// `synchronous` pragma of the embedded database.
@@ -55,7 +55,14 @@ pub(crate) trait Db<T> {
 
 impl<T> Db<T> for rusqlite::Result<T> {
     fn db(self) -> Result<T> {
-        self.map_err(|e| Error::internal(format_args!("database: {e}")))
+        self.map_err(|e| match e.sqlite_error_code() {
+            // SQLITE_FULL: the file system (or `max_page_count`) left no room. SQLite rolled the statement back;
+            // the transaction is rolled back by the caller, so nothing of the request was stored.
+            Some(ErrorCode::DiskFull) => {
+                Error::StorageFull(format!("the database cannot grow ({e})"))
+            }
+            _ => Error::internal(format_args!("database: {e}")),
+        })
     }
 }
 

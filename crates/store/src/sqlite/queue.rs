@@ -1,11 +1,13 @@
+use algocenter_domain::Result;
 use algocenter_domain::task::{Trigger, extend_info};
-use algocenter_domain::{Function, Result};
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 
-use super::rows::{artifact_keys, column};
-use super::tasks::{active_generation, enqueue, load_task};
+use super::rows::{artifact_keys, column, query, query_one, query_opt};
+use super::tasks::{active_generation, enqueue};
 use super::{Db, SqliteStore};
+use crate::rules::{SERVE_NEW_GENERATION, beyond_retention, unclaimable};
+use crate::stored::records::{self, CLAIMED_COLUMNS, DUE_COLUMNS};
 use crate::{
     ArtifactKey, ClaimedTask, Completion, CompletionOutcome, DueSchedule, FireOutcome, QueueStore,
 };
@@ -25,35 +27,27 @@ fn fail_tasks(tx: &Transaction<'_>, ids: &[i64], now_ms: i64, reason: &str) -> R
     Ok(())
 }
 
-/// Drops the artifacts of successful generations beyond the newest `keep`, sparing the serving generation.
+/// Drops the artifacts of generations beyond retention (see [`beyond_retention`]).
 fn prune_artifacts(tx: &Transaction<'_>, instance_id: i64, keep: u32) -> Result<Vec<ArtifactKey>> {
-    let serving: Option<i64> = tx
-        .query_row(
-            "SELECT serving_generation FROM instance WHERE id = ?1",
-            [instance_id],
-            |r| r.get(0),
-        )
-        .db()?;
-    let mut stmt = tx
-        .prepare(
-            "SELECT id, generation, artifact FROM task
-             WHERE instance_id = ?1 AND state = 'success' AND artifact IS NOT NULL
-             ORDER BY generation DESC",
-        )
-        .db()?;
-    let kept: Vec<(i64, i64, String)> = stmt
-        .query_map([instance_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .db()?
-        .collect::<rusqlite::Result<_>>()
-        .db()?;
+    let serving = query_one(
+        tx,
+        "SELECT serving_generation FROM instance WHERE id = ?1",
+        [instance_id],
+        |r| r.opt_int(0),
+    )?;
+    let kept = query(
+        tx,
+        "SELECT id, generation, artifact FROM task
+         WHERE instance_id = ?1 AND state = 'success' AND artifact IS NOT NULL
+         ORDER BY generation DESC",
+        [instance_id],
+        |r| Ok((r.int(0)?, r.int(1)?, r.text(2)?)),
+    )?;
     let mut pruned = Vec::new();
-    for (task_id, generation, artifact) in kept.into_iter().skip(keep as usize) {
-        if Some(generation) == serving {
-            continue;
-        }
+    for (task_id, artifact) in beyond_retention(kept, serving, keep) {
         tx.execute("UPDATE task SET artifact = NULL WHERE id = ?1", [task_id])
             .db()?;
-        pruned.push(ArtifactKey::from_stored(artifact));
+        pruned.push(artifact);
     }
     Ok(pruned)
 }
@@ -67,13 +61,13 @@ impl QueueStore for SqliteStore {
         lease_until_ms: i64,
     ) -> Result<Option<ClaimedTask>> {
         let worker = worker.to_string();
-        self.write(move |tx| {
-            let next: Option<i64> = tx
-                .query_row("SELECT id FROM task WHERE state = 'queued' ORDER BY created_ms, id LIMIT 1", [], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .db()?;
+        self.write(move |tx| loop {
+            let next = query_opt(
+                tx,
+                "SELECT id FROM task WHERE state = 'queued' ORDER BY created_ms, id LIMIT 1",
+                [],
+                |r| r.int(0),
+            )?;
             let Some(task_id) = next else { return Ok(None) };
             tx.execute(
                 "UPDATE task SET state = 'running', started_ms = ?1, lease_owner = ?2, lease_until_ms = ?3,
@@ -82,23 +76,19 @@ impl QueueStore for SqliteStore {
                 params![now_ms, worker, lease_until_ms, task_id],
             )
             .db()?;
-            let task = load_task(tx, task_id)?;
-            let (app_group, instance_name, model_type, create, usage): (String, String, String, String, String) = tx
-                .query_row(
-                    "SELECT a.name, i.name, i.model_type, i.create_parameters, i.usage_parameters
-                     FROM instance i JOIN app_group a ON a.id = i.app_id WHERE i.id = ?1",
-                    [task.instance_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .db()?;
-            Ok(Some(ClaimedTask {
-                task,
-                app_group,
-                instance_name,
-                model_type,
-                create_parameters: serde_json::from_str(&create).unwrap_or_default(),
-                usage_parameters: serde_json::from_str(&usage).unwrap_or_default(),
-            }))
+            let read = query_one(
+                tx,
+                &format!(
+                    "SELECT {CLAIMED_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id
+                     JOIN app_group a ON a.id = i.app_id WHERE t.id = ?1"
+                ),
+                [task_id],
+                records::claimed_task,
+            );
+            match unclaimable(&read) {
+                Some(reason) => fail_tasks(tx, &[task_id], now_ms, &reason)?,
+                None => return read.map(Some),
+            }
         })
         .await
     }
@@ -135,14 +125,12 @@ impl QueueStore for SqliteStore {
     ) -> Result<CompletionOutcome> {
         let worker = worker.to_string();
         self.write(move |tx| {
-            let owned: Option<(i64, i64)> = tx
-                .query_row(
-                    "SELECT instance_id, generation FROM task WHERE id = ?1 AND state = 'running' AND lease_owner = ?2",
-                    params![task_id, worker],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .db()?;
+            let owned = query_opt(
+                tx,
+                "SELECT instance_id, generation FROM task WHERE id = ?1 AND state = 'running' AND lease_owner = ?2",
+                params![task_id, worker],
+                |r| Ok((r.int(0)?, r.int(1)?)),
+            )?;
             let Some((instance_id, generation)) = owned else {
                 return Ok(CompletionOutcome { recorded: false, pruned: Vec::new() });
             };
@@ -156,14 +144,9 @@ impl QueueStore for SqliteStore {
                     )
                     .db()?;
                     if serve {
-                        tx.execute(
-                            "UPDATE instance SET serving_generation = ?1
-                             WHERE id = ?2 AND pinned_generation IS NULL",
-                            params![generation, instance_id],
-                        )
-                        .db()?;
+                        tx.execute(SERVE_NEW_GENERATION, params![generation, instance_id]).db()?;
                     }
-                    let pruned = prune_artifacts(tx, instance_id, keep_generations.max(1))?;
+                    let pruned = prune_artifacts(tx, instance_id, keep_generations)?;
                     Ok(CompletionOutcome { recorded: true, pruned })
                 }
                 Completion::Failed { errors, metrics } => {
@@ -207,43 +190,17 @@ impl QueueStore for SqliteStore {
 
     async fn due_schedules(&self, now_ms: i64, limit: u32) -> Result<Vec<DueSchedule>> {
         self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT i.id, a.name, i.function, i.name, i.cron, i.next_fire_ms
-                     FROM instance i JOIN app_group a ON a.id = i.app_id
+            let due = query(
+                conn,
+                &format!(
+                    "SELECT {DUE_COLUMNS} FROM instance i JOIN app_group a ON a.id = i.app_id
                      WHERE i.next_fire_ms IS NOT NULL AND i.next_fire_ms <= ?1
-                     ORDER BY i.next_fire_ms LIMIT ?2",
-                )
-                .db()?;
-            let rows = stmt
-                .query_map(params![now_ms, limit], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })
-                .db()?
-                .collect::<rusqlite::Result<Vec<(i64, String, String, String, String, i64)>>>()
-                .db()?;
-            Ok(rows
-                .into_iter()
-                .filter_map(
-                    |(instance_id, app_group, function, instance_name, cron, fire_ms)| {
-                        Some(DueSchedule {
-                            instance_id,
-                            app_group,
-                            function: function.parse::<Function>().ok()?,
-                            instance_name,
-                            cron,
-                            fire_ms,
-                        })
-                    },
-                )
-                .collect())
+                     ORDER BY i.next_fire_ms LIMIT ?2"
+                ),
+                params![now_ms, limit],
+                records::due_schedule,
+            )?;
+            Ok(due.into_iter().flatten().collect())
         })
         .await
     }

@@ -2,25 +2,20 @@ use algocenter_domain::paging::Page;
 use algocenter_domain::resource::{NewResource, Resource, ResourceData, ResourceType};
 use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, params};
 
-use super::rows::{RESOURCE_COLUMNS, app_id, count, referenced_instances, resource_from_row};
+use super::rows::{app_id, count, query, query_one, query_opt, referenced_instances};
 use super::{Db, SqliteStore};
 use crate::ResourceStore;
-
-fn data_json(data: &ResourceData) -> Result<String> {
-    serde_json::to_string(data)
-        .map_err(|e| Error::internal(format_args!("cannot encode resource data: {e}")))
-}
+use crate::stored::records::{self, RESOURCE_COLUMNS, resource_data_json};
 
 fn resource_id(conn: &Connection, app_id: i64, function: Function, name: &str) -> Result<i64> {
-    conn.query_row(
+    query_opt(
+        conn,
         "SELECT id FROM resource WHERE app_id = ?1 AND function = ?2 AND name = ?3",
         params![app_id, function.as_str(), name],
-        |r| r.get(0),
-    )
-    .optional()
-    .db()?
+        |r| r.int(0),
+    )?
     .ok_or_else(|| Error::ResourceNotExist(name.to_string()))
 }
 
@@ -45,7 +40,7 @@ impl ResourceStore for SqliteStore {
                     new.name,
                     new.resource_type.as_str(),
                     new.description,
-                    data_json(&new.data)?,
+                    resource_data_json(&new.data)?,
                     now_ms
                 ],
             );
@@ -64,13 +59,12 @@ impl ResourceStore for SqliteStore {
         self.read(move |conn| {
             let app_id = app_id(conn, &app)?;
             let id = resource_id(conn, app_id, function, &name)?;
-            let (id, mut resource) = conn
-                .query_row(
-                    &format!("SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.id = ?1"),
-                    [id],
-                    resource_from_row,
-                )
-                .db()?;
+            let (id, mut resource) = query_one(
+                conn,
+                &format!("SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.id = ?1"),
+                [id],
+                records::resource,
+            )?;
             resource.referenced_instances = referenced_instances(conn, id)?;
             Ok(resource)
         })
@@ -90,16 +84,14 @@ impl ResourceStore for SqliteStore {
             let kind = resource_type.map(ResourceType::as_str);
             let condition = "r.app_id = ?1 AND r.function = ?2 AND (?3 IS NULL OR r.resource_type = ?3)";
             let total = count(conn, "resource r", condition, params![app_id, function.as_str(), kind])?;
-            let mut stmt = conn
-                .prepare_cached(&format!(
+            let rows = query(
+                conn,
+                &format!(
                     "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE {condition} ORDER BY r.id LIMIT ?4 OFFSET ?5"
-                ))
-                .db()?;
-            let rows = stmt
-                .query_map(params![app_id, function.as_str(), kind, page.size, page.offset() as i64], resource_from_row)
-                .db()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .db()?;
+                ),
+                params![app_id, function.as_str(), kind, page.size, page.offset() as i64],
+                records::resource,
+            )?;
             let mut resources = Vec::with_capacity(rows.len());
             for (id, mut resource) in rows {
                 resource.referenced_instances = referenced_instances(conn, id)?;
@@ -133,7 +125,7 @@ impl ResourceStore for SqliteStore {
             if let Some(data) = data {
                 tx.execute(
                     "UPDATE resource SET data = ?1 WHERE id = ?2",
-                    params![data_json(&data)?, id],
+                    params![resource_data_json(&data)?, id],
                 )
                 .db()?;
             }

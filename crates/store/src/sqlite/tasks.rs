@@ -1,14 +1,18 @@
 use algocenter_domain::instance::Instance;
 use algocenter_domain::paging::Page;
-use algocenter_domain::task::{Task, TaskFilter, Trigger, empty_extend_info, extend_info};
+use algocenter_domain::task::{Task, TaskFilter, Trigger, empty_extend_info};
 use algocenter_domain::{Error, Function, Result};
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
-use serde_json::Map;
+use rusqlite::{Connection, ErrorCode, Transaction, params};
 
 use super::instances::load_instance;
-use super::rows::{TASK_COLUMNS, count, instance_id, parse_generation, task_from_row};
+use super::rows::{count, instance_id, query, query_one, query_opt};
 use super::{Db, SqliteStore};
+use crate::rules::{
+    ACTIVE_GENERATION, RECOMPUTE_SERVING_GENERATION, already_running, cancelled_extend_info,
+    check_deletable, check_servable, parse_generation,
+};
+use crate::stored::records::{self, TASK_COLUMNS, task_state};
 use crate::{ArtifactKey, TaskCount, TaskStore};
 
 /// Queues a run of an instance in the caller's transaction: allocates the next generation and inserts the task.
@@ -24,17 +28,16 @@ pub(super) fn enqueue(
     at_ms: i64,
 ) -> Result<Task> {
     if let Some(generation) = active_generation(tx, instance_id)? {
-        return Err(is_running(instance_name, Some(generation)));
+        return Err(already_running(instance_name, Some(generation)));
     }
-    let generation: i64 = tx
-        .query_row(
-            "INSERT INTO generation_counter (app_name, function, instance_name, last_generation) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (app_name, function, instance_name) DO UPDATE SET last_generation = last_generation + 1
-             RETURNING last_generation",
-            params![app_name, function.as_str(), instance_name],
-            |r| r.get(0),
-        )
-        .db()?;
+    let generation = query_one(
+        tx,
+        "INSERT INTO generation_counter (app_name, function, instance_name, last_generation) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (app_name, function, instance_name) DO UPDATE SET last_generation = last_generation + 1
+         RETURNING last_generation",
+        params![app_name, function.as_str(), instance_name],
+        |r| r.int(0),
+    )?;
     let run_id = trigger.run_id(at_ms);
     let inserted = tx.execute(
         "INSERT INTO task (instance_id, generation, run_id, state, created_ms, extend_info)
@@ -43,52 +46,31 @@ pub(super) fn enqueue(
     );
     match inserted {
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
-            return Err(is_running(instance_name, None));
+            return Err(already_running(instance_name, None));
         }
         other => other.db()?,
     };
     load_task(tx, tx.last_insert_rowid())
 }
 
-fn is_running(instance: &str, generation: Option<i64>) -> Error {
-    let which = generation
-        .map(|g| format!(" (generation {g})"))
-        .unwrap_or_default();
-    Error::TaskIsRunning(format!(
-        "instance '{instance}' already has a task queued or running{which}."
-    ))
-}
-
 pub(super) fn active_generation(conn: &Connection, instance_id: i64) -> Result<Option<i64>> {
-    conn.prepare_cached(
-        "SELECT generation FROM task WHERE instance_id = ?1 AND state IN ('queued', 'running')",
-    )
-    .db()?
-    .query_row([instance_id], |r| r.get(0))
-    .optional()
-    .db()
+    query_opt(conn, ACTIVE_GENERATION, [instance_id], |r| r.int(0))
 }
 
 pub(super) fn load_task(conn: &Connection, task_id: i64) -> Result<Task> {
-    conn.prepare_cached(&format!(
-        "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id WHERE t.id = ?1"
-    ))
-    .db()?
-    .query_row([task_id], task_from_row)
-    .db()
+    query_one(
+        conn,
+        &format!(
+            "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id WHERE t.id = ?1"
+        ),
+        [task_id],
+        records::task,
+    )
 }
 
-/// Points the instance's serving generation at its pinned generation, or else at its newest successful generation
-/// that passed the quality gate and still has its artifact (after a record was removed or a pin changed).
 fn recompute_serving_generation(tx: &Transaction<'_>, instance_id: i64) -> Result<()> {
-    tx.execute(
-        "UPDATE instance SET serving_generation = coalesce(pinned_generation, (
-             SELECT max(generation) FROM task
-             WHERE instance_id = ?1 AND state = 'success' AND serve = 1 AND artifact IS NOT NULL))
-         WHERE id = ?1",
-        [instance_id],
-    )
-    .db()?;
+    tx.execute(RECOMPUTE_SERVING_GENERATION, [instance_id])
+        .db()?;
     Ok(())
 }
 
@@ -96,40 +78,28 @@ fn recompute_serving_generation(tx: &Transaction<'_>, instance_id: i64) -> Resul
 impl TaskStore for SqliteStore {
     async fn task_counts(&self) -> Result<Vec<TaskCount>> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT i.function, t.state, count(*)
-                     FROM task t JOIN instance i ON i.id = t.instance_id
-                     GROUP BY i.function, t.state ORDER BY i.function, t.state",
-                )
-                .db()?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(TaskCount {
-                        function: r.get(0)?,
-                        state: r.get(1)?,
-                        tasks: r.get::<_, i64>(2)? as u64,
-                    })
-                })
-                .db()?;
-            rows.collect::<std::result::Result<Vec<_>, _>>().db()
+            query(
+                conn,
+                "SELECT i.function, t.state, count(*)
+                 FROM task t JOIN instance i ON i.id = t.instance_id
+                 GROUP BY i.function, t.state ORDER BY i.function, t.state",
+                [],
+                records::task_count,
+            )
         })
         .await
     }
 
     async fn training_times(&self) -> Result<Vec<(String, i64)>> {
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT i.function, t.ended_ms - t.started_ms
-                     FROM task t JOIN instance i ON i.id = t.instance_id
-                     WHERE t.state = 'success' AND t.started_ms IS NOT NULL AND t.ended_ms IS NOT NULL",
-                )
-                .db()?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .db()?;
-            rows.collect::<std::result::Result<Vec<_>, _>>().db()
+            query(
+                conn,
+                "SELECT i.function, t.ended_ms - t.started_ms
+                 FROM task t JOIN instance i ON i.id = t.instance_id
+                 WHERE t.state = 'success' AND t.started_ms IS NOT NULL AND t.ended_ms IS NOT NULL",
+                [],
+                |r| Ok((r.text(0)?, r.int(1)?)),
+            )
         })
         .await
     }
@@ -146,11 +116,12 @@ impl TaskStore for SqliteStore {
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &instance)?;
             // The counter is keyed by the app group's name even when the caller used its numeric id.
-            let app_name: String =
-                tx.query_row("SELECT a.name FROM instance i JOIN app_group a ON a.id = i.app_id WHERE i.id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .db()?;
+            let app_name = query_one(
+                tx,
+                "SELECT a.name FROM instance i JOIN app_group a ON a.id = i.app_id WHERE i.id = ?1",
+                [id],
+                |r| r.text(0),
+            )?;
             enqueue(tx, id, &app_name, function, &instance, trigger, now_ms)
         })
         .await
@@ -171,32 +142,30 @@ impl TaskStore for SqliteStore {
         self.read(move |conn| {
             let number = generation.parse::<i64>().unwrap_or(0);
             // One query for the common case; the slower path below finds out which part is missing.
-            let found = conn
-                .prepare_cached(&format!(
+            let found = query_opt(
+                conn,
+                &format!(
                     "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id
                      JOIN app_group a ON a.id = i.app_id
                      WHERE a.name = ?1 AND i.function = ?2 AND i.name = ?3 AND t.generation = ?4"
-                ))
-                .db()?
-                .query_row(
-                    params![app, function.as_str(), instance, number],
-                    task_from_row,
-                )
-                .optional()
-                .db()?;
+                ),
+                params![app, function.as_str(), instance, number],
+                records::task,
+            )?;
             if let Some(task) = found {
                 return Ok(task);
             }
             let id = instance_id(conn, &app, function, &instance)?;
             let number = parse_generation(&instance, &generation)?;
-            conn.prepare_cached(&format!(
-                "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id
-                 WHERE t.instance_id = ?1 AND t.generation = ?2"
-            ))
-            .db()?
-            .query_row(params![id, number], task_from_row)
-            .optional()
-            .db()?
+            query_opt(
+                conn,
+                &format!(
+                    "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id
+                     WHERE t.instance_id = ?1 AND t.generation = ?2"
+                ),
+                params![id, number],
+                records::task,
+            )?
             .ok_or(Error::TaskNotExist {
                 instance,
                 generation,
@@ -223,20 +192,15 @@ impl TaskStore for SqliteStore {
                 AND (?4 IS NULL OR (t.ended_ms IS NOT NULL AND t.ended_ms <= ?4))";
             let args = params![id, status, filter.start_time_ms, filter.end_time_ms];
             let total = count(conn, "task t", condition, args)?;
-            let mut stmt = conn
-                .prepare_cached(&format!(
+            let tasks = query(
+                conn,
+                &format!(
                     "SELECT {TASK_COLUMNS} FROM task t JOIN instance i ON i.id = t.instance_id
                      WHERE {condition} ORDER BY t.generation DESC LIMIT ?5 OFFSET ?6"
-                ))
-                .db()?;
-            let tasks = stmt
-                .query_map(
-                    params![id, status, filter.start_time_ms, filter.end_time_ms, page.size, page.offset() as i64],
-                    task_from_row,
-                )
-                .db()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .db()?;
+                ),
+                params![id, status, filter.start_time_ms, filter.end_time_ms, page.size, page.offset() as i64],
+                records::task,
+            )?;
             Ok((tasks, total))
         })
         .await
@@ -257,30 +221,20 @@ impl TaskStore for SqliteStore {
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &instance)?;
             let number = parse_generation(&instance, &generation)?;
-            let row: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "SELECT state, artifact FROM task WHERE instance_id = ?1 AND generation = ?2",
-                    params![id, number],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .db()?;
-            let Some((state, artifact)) = row else {
+            let found = query_opt(
+                tx,
+                "SELECT t.id, t.state, t.artifact, i.pinned_generation FROM task t
+                 JOIN instance i ON i.id = t.instance_id WHERE t.instance_id = ?1 AND t.generation = ?2",
+                params![id, number],
+                |r| {
+                    let task_id = r.int(0)?;
+                    Ok((task_state(&task_id, &r.text(1)?)?, r.opt_text(2)?, r.opt_int(3)?))
+                },
+            )?;
+            let Some((state, artifact, pinned)) = found else {
                 return Err(Error::TaskNotExist { instance, generation });
             };
-            if state == "queued" || state == "running" {
-                return Err(Error::TaskIsRunning(format!(
-                    "generation {number} of instance '{instance}' is still running; cancel it first."
-                )));
-            }
-            let pinned: Option<i64> = tx
-                .query_row("SELECT pinned_generation FROM instance WHERE id = ?1", [id], |r| r.get(0))
-                .db()?;
-            if pinned == Some(number) {
-                return Err(Error::TaskIsPinned(format!(
-                    "generation {number} of instance '{instance}' is pinned to serve; unpin it first."
-                )));
-            }
+            check_deletable(&instance, number, state, pinned)?;
             tx.execute("DELETE FROM task WHERE instance_id = ?1 AND generation = ?2", params![id, number]).db()?;
             recompute_serving_generation(tx, id)?;
             Ok(artifact.map(ArtifactKey::from_stored))
@@ -307,35 +261,23 @@ impl TaskStore for SqliteStore {
                 None => None,
                 Some(generation) => {
                     let number = parse_generation(&instance, &generation)?;
-                    let row: Option<(String, bool, bool)> = tx
-                        .query_row(
-                            "SELECT state, serve = 1, artifact IS NOT NULL FROM task
-                             WHERE instance_id = ?1 AND generation = ?2",
-                            params![id, number],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )
-                        .optional()
-                        .db()?;
-                    let Some((state, passed_gate, has_artifact)) = row else {
+                    let found = query_opt(
+                        tx,
+                        "SELECT id, state, serve = 1, artifact IS NOT NULL FROM task
+                         WHERE instance_id = ?1 AND generation = ?2",
+                        params![id, number],
+                        |r| {
+                            let task_id = r.int(0)?;
+                            Ok((task_state(&task_id, &r.text(1)?)?, r.flag(2)?, r.flag(3)?))
+                        },
+                    )?;
+                    let Some((state, passed_gate, has_artifact)) = found else {
                         return Err(Error::TaskNotExist {
                             instance,
                             generation,
                         });
                     };
-                    let why_not = if state != "success" {
-                        Some(format!("it is {state}"))
-                    } else if !passed_gate {
-                        Some("it did not pass its quality gate".to_string())
-                    } else if !has_artifact {
-                        Some("its model was removed by artifact retention".to_string())
-                    } else {
-                        None
-                    };
-                    if let Some(why) = why_not {
-                        return Err(Error::TaskNotServable(format!(
-                            "generation {number} of instance '{instance}' cannot serve: {why}."
-                        )));
-                    }
+                    check_servable(&instance, number, state, passed_gate, has_artifact)?;
                     Some(number)
                 }
             };
@@ -366,13 +308,13 @@ impl TaskStore for SqliteStore {
         self.write(move |tx| {
             let id = instance_id(tx, &app, function, &instance)?;
             let number = parse_generation(&instance, &generation)?;
-            let task_id: Option<i64> = tx
-                .query_row("SELECT id FROM task WHERE instance_id = ?1 AND generation = ?2", params![id, number], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .db()?;
-            let Some(task_id) = task_id else {
+            let found = query_opt(
+                tx,
+                "SELECT id FROM task WHERE instance_id = ?1 AND generation = ?2",
+                params![id, number],
+                |r| r.int(0),
+            )?;
+            let Some(task_id) = found else {
                 return Err(Error::TaskNotExist { instance, generation });
             };
             let changed = tx
@@ -380,7 +322,7 @@ impl TaskStore for SqliteStore {
                     "UPDATE task SET state = 'failed', ended_ms = ?1, extend_info = ?2, lease_owner = NULL,
                          lease_until_ms = NULL
                      WHERE id = ?3 AND state IN ('queued', 'running')",
-                    params![now_ms, extend_info(Map::new(), vec!["cancelled".into()]), task_id],
+                    params![now_ms, cancelled_extend_info(), task_id],
                 )
                 .db()?;
             if changed == 0 {

@@ -1,45 +1,15 @@
-//! A real server on a random loopback port with a fresh data directory, and a small HTTP client for it.
+//! The test client: requests to a [`TestApp`], signed with its credentials when it checks requests, and
+//! the answers as JSON.
 
-#![allow(dead_code)]
+use std::time::Duration;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use algocenter_api::gate::{Gate, GateConfig};
-use algocenter_api::{ApiState, Limits};
 use algocenter_auth::client::{Credentials, acs3_headers};
-use algocenter_auth::sealing::MasterKey;
-use algocenter_domain::access_key::{AccessKey, Scope};
-use algocenter_engine::{Engine, EngineConfig, EngineHandle};
-use algocenter_functions::Trainers;
-use algocenter_store::Store;
-use algocenter_store::artifacts::LocalArtifacts;
-use algocenter_store::sqlite::{SqliteStore, Synchronous};
 use serde_json::Value;
 
-pub struct TestServer {
-    pub base: String,
-    client: reqwest::Client,
-    pub dir: tempfile::TempDir,
-    pub engine: Option<EngineHandle>,
-    /// Requests are signed with these when set (servers started by [`start_secured`]).
-    pub credentials: Option<Credentials>,
-    pub store: Arc<dyn Store>,
-}
+use crate::TestApp;
+use crate::wait::wait_until;
 
-/// The admin key of [`start_secured`] servers.
-pub fn admin() -> Credentials {
-    Credentials {
-        key_id: "admin-key".into(),
-        secret: "admin-secret-0123456789".into(),
-    }
-}
-
-/// Master key of the test servers.
-pub fn master() -> MasterKey {
-    MasterKey::parse(&"42".repeat(32)).unwrap()
-}
-
+/// An answer of the API: its status, JSON body and the headers tests look at.
 pub struct Answer {
     pub status: u16,
     pub body: Value,
@@ -76,79 +46,7 @@ impl Answer {
     }
 }
 
-pub async fn start(trainers: Trainers, workers: usize) -> TestServer {
-    start_with(
-        trainers,
-        EngineConfig {
-            workers,
-            heartbeat: Duration::from_millis(50),
-            ..EngineConfig::default()
-        },
-        Limits::default(),
-    )
-    .await
-}
-
-/// A server without request checking (the API's behaviour is tested apart from authentication).
-pub async fn start_with(trainers: Trainers, config: EngineConfig, limits: Limits) -> TestServer {
-    launch(trainers, config, limits, None).await
-}
-
-/// A server that checks every request, with one admin key ([`admin`]) already created.
-pub async fn start_secured(gate: GateConfig) -> TestServer {
-    let config = EngineConfig {
-        workers: 0,
-        ..EngineConfig::default()
-    };
-    launch(Trainers::default(), config, Limits::default(), Some(gate)).await
-}
-
-async fn launch(
-    trainers: Trainers,
-    config: EngineConfig,
-    limits: Limits,
-    gate: Option<GateConfig>,
-) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(dir.path(), 4, Synchronous::Normal).unwrap());
-    let artifacts = LocalArtifacts::open(dir.path().join("artifacts")).unwrap();
-    let engine = Engine::new(Arc::clone(&store), Arc::new(artifacts), trainers, config);
-    let handle = engine.start().await.unwrap();
-    let (gate, credentials) = match gate {
-        None => (Gate::open(), None),
-        Some(config) => {
-            let admin = admin();
-            let key = AccessKey {
-                id: admin.key_id.clone(),
-                scope: Scope::Admin,
-                apps: vec![],
-                description: "test admin".into(),
-                created_ms: 0,
-                revoked_ms: None,
-            };
-            store
-                .create_key(key, master().seal(&admin.key_id, &admin.secret).unwrap())
-                .await
-                .unwrap();
-            (Gate::enforcing(master(), config), Some(admin))
-        }
-    };
-    let router = algocenter_api::router(Arc::new(ApiState::new(engine, gate, limits, 30)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    TestServer {
-        base,
-        client: reqwest::Client::new(),
-        dir,
-        engine: Some(handle),
-        credentials,
-        store,
-    }
-}
-
-impl TestServer {
+impl TestApp {
     pub async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
         self.raw(method, path, body.map(|b| b.as_bytes().to_vec()))
             .await
@@ -168,18 +66,15 @@ impl TestServer {
         credentials: Option<&Credentials>,
     ) -> Answer {
         let headers = match credentials {
-            Some(c) => {
-                let host = self.base.trim_start_matches("http://");
-                acs3_headers(
-                    method,
-                    host,
-                    path,
-                    body.as_deref().unwrap_or_default(),
-                    "Test",
-                    c,
-                )
-                .unwrap()
-            }
+            Some(c) => acs3_headers(
+                method,
+                self.host(),
+                path,
+                body.as_deref().unwrap_or_default(),
+                "Test",
+                c,
+            )
+            .unwrap(),
             None => Vec::new(),
         };
         self.send(method, path, body, &headers).await
@@ -190,8 +85,7 @@ impl TestServer {
     pub async fn get_text(&self, path: &str, sign: bool) -> (u16, String, String) {
         let mut request = self.client.get(format!("{}{path}", self.base));
         if let (true, Some(c)) = (sign, self.credentials.as_ref()) {
-            let host = self.base.trim_start_matches("http://");
-            for (name, value) in acs3_headers("GET", host, path, b"", "Test", c).unwrap() {
+            for (name, value) in acs3_headers("GET", self.host(), path, b"", "Test", c).unwrap() {
                 request = request.header(name, value);
             }
         }
@@ -263,7 +157,7 @@ impl TestServer {
         .await
     }
 
-    /// Polls GetFunctionTask until the task is no longer running.
+    /// GetFunctionTask until the task is no longer running (at most 20 s); answers the task.
     pub async fn wait_task(
         &self,
         app: &str,
@@ -271,18 +165,15 @@ impl TestServer {
         instance: &str,
         generation: &str,
     ) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
         let path = format!(
             "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}"
         );
-        loop {
+        let what = format!("task {instance}/{generation} to end");
+        wait_until(what, Duration::from_secs(20), || async {
             let answer = self.call("GET", &path, None).await;
             let task = answer.assert_ok()["Result"].clone();
-            if task["Status"] != "running" {
-                return task;
-            }
-            assert!(Instant::now() < deadline, "task still running: {task}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            (task["Status"] != "running").then_some(task)
+        })
+        .await
     }
 }

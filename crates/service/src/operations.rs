@@ -1,5 +1,6 @@
 //! Every operation of the API by its route: the action name (as in `x-acs-action`, used in audit lines) and the
-//! scope an access key needs for it.
+//! scope an access key needs for it. Pure data: the API builds its router, its gate's checks and `/openapi.json`
+//! from it, the dashboard its API reference page.
 
 use algocenter_domain::access_key::Scope;
 
