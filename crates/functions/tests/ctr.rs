@@ -140,11 +140,6 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
             newer
         },
         {
-            let mut older = bytes.clone();
-            older[5] = 1;
-            older
-        },
-        {
             let mut flipped = bytes.clone();
             for b in flipped.iter_mut().skip(6).take(64) {
                 *b = 0xff;
@@ -154,6 +149,18 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
     ] {
         assert!(CtrModel::decode(&bad).is_err());
     }
+    // A model of the format before this build's (format 1) is refused with a client-visible reason, not a 500.
+    let mut older = bytes.clone();
+    older[5] = 1;
+    let refused = CtrModel::decode(&older).unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.http_status()),
+        ("Instance.ModelOutdated", 409)
+    );
+    assert!(
+        refused.to_string().contains("train a new generation"),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -149,9 +149,10 @@ impl CtrModel {
                     )));
                 }
                 if *format < FORMAT {
-                    return Err(Error::internal(format_args!(
-                        "ctr artifact format {format} is older than this build reads ({FORMAT}): train a new \
-                         generation"
+                    // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
+                    return Err(Error::ModelOutdated(format!(
+                        "the serving generation's ctr model has format {format}, which this build no longer \
+                         reads (it reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
                     )));
                 }
                 body
