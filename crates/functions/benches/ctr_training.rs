@@ -148,6 +148,7 @@ fn main() {
         "feature_rows",
         "fields",
         "position_bias",
+        "examination",
         "seconds",
     ] {
         println!("  {key}: {}", m[key]);

@@ -60,6 +60,14 @@ const CTR_CREATE: &[ParameterSpec] = &[
          regression with crosses",
     ),
     p(
+        "position_terms",
+        "separate",
+        ParamKind::Choice(&["separate", "joint"]),
+        "separate: the examination curve is estimated on its own, from the same query and item shown at \
+         different positions, and held fixed while the model learns relevance; joint: position terms are \
+         learned with the model (for logs without repeated query and item pairs)",
+    ),
+    p(
         "tuning_budget_seconds",
         "60",
         ParamKind::Int { min: 1, max: 3600 },

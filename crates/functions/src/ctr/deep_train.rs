@@ -19,6 +19,8 @@ pub struct Learner {
     m: DeepWeights,
     v: DeepWeights,
     position: [Vec<f32>; 3],
+    /// Position terms held at an estimate of their own ([`Learner::fix_positions`]).
+    position_fixed: Vec<bool>,
     config: DeepConfig,
     threads: usize,
     steps: u64,
@@ -87,6 +89,7 @@ impl Learner {
                 vec![0.0; POSITIONS],
                 vec![0.0; POSITIONS],
             ],
+            position_fixed: vec![false; POSITIONS],
             config,
             threads: threads.max(1),
             steps: 0,
@@ -96,6 +99,16 @@ impl Learner {
 
     pub fn position(&self) -> &[f32] {
         &self.position[0]
+    }
+
+    /// Holds the position terms that `fixed` marks at `terms` from now on (the others keep learning).
+    pub fn fix_positions(&mut self, terms: &[f32], fixed: &[bool]) {
+        for (k, (&t, &f)) in terms.iter().zip(fixed).enumerate().take(POSITIONS) {
+            if f {
+                self.position[0][k] = t;
+                self.position_fixed[k] = true;
+            }
+        }
     }
 
     /// One pass over the examples in `order`, in minibatches; `false` when cancelled.
@@ -265,6 +278,14 @@ impl Learner {
         );
         (w.bias, m.bias, v.bias) = (bias[0], mb[0], vb[0]);
         grads.iter_mut().for_each(|g| g.bias = 0.0);
+        // A fixed term gets no gradient: Adam's moments stay zero and the term stays where it was put.
+        for g in grads.iter_mut() {
+            for (g, &fixed) in g.position.iter_mut().zip(&self.position_fixed) {
+                if fixed {
+                    *g = 0.0;
+                }
+            }
+        }
         let [p, pm, pv] = &mut self.position;
         adam(
             p,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::examples::{Active, Examples};
-use super::features::{CATEGORY, MAX_POSITION, QUERY, QUERY_TERM, USER};
+use super::features::{CATEGORY, ITEM, ITEM_TERM, MAX_POSITION, QUERY, QUERY_TERM, USER};
 use super::train::Ticker;
 
 /// Hashed cross rows of the logistic regression with crosses.
@@ -33,6 +33,7 @@ pub struct Weights {
     pub k: usize,
     /// Hashed cross rows after the feature rows (0: no crosses).
     pub cross_buckets: u32,
+    pub crosses: Crosses,
     pub bias: f32,
     /// One per feature row, then one per cross bucket.
     pub linear: Vec<f32>,
@@ -60,11 +61,42 @@ fn present_fields(features: &[Active]) -> u32 {
     features.iter().fold(0, |m, a| m | (1 << a.field))
 }
 
-/// The cross rows of `shared` × `own` features (and within each): the user, the query and its terms with every
-/// category prefix of the item.
-fn crosses(rows: usize, buckets: u32, features: &[&[Active]], out: &mut Vec<Active>) {
+/// Which hashed crosses a model has in its linear part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Crosses {
+    Off,
+    /// The user, the query and its terms with every category prefix of the item: the crosses of the baseline a
+    /// user would build by hand (issue 14's "crossed logistic regression").
+    Named,
+    /// The named crosses, and the user with the item and with its words: they remember what a user keeps
+    /// choosing (an app used again, a liked brand), which factors of a few dimensions only approximate (measured
+    /// in bench/README.md).
+    Personal,
+}
+
+impl Crosses {
+    /// Whether a feature of field `left` is crossed with one of field `right`.
+    fn pairs(self, left: u8, right: u8) -> bool {
+        match (self, left) {
+            (Crosses::Off, _) => false,
+            (_, QUERY | QUERY_TERM) => right == CATEGORY,
+            (Crosses::Named, USER) => right == CATEGORY,
+            (Crosses::Personal, USER) => matches!(right, CATEGORY | ITEM | ITEM_TERM),
+            _ => false,
+        }
+    }
+}
+
+/// The cross rows of `shared` × `own` features (and within each), as `kind` pairs them.
+fn crosses(
+    kind: Crosses,
+    rows: usize,
+    buckets: u32,
+    features: &[&[Active]],
+    out: &mut Vec<Active>,
+) {
     out.clear();
-    if buckets == 0 {
+    if buckets == 0 || kind == Crosses::Off {
         return;
     }
     for left in features.iter().flat_map(|f| f.iter()) {
@@ -72,7 +104,7 @@ fn crosses(rows: usize, buckets: u32, features: &[&[Active]], out: &mut Vec<Acti
             continue;
         }
         for right in features.iter().flat_map(|f| f.iter()) {
-            if right.field != CATEGORY {
+            if !kind.pairs(left.field, right.field) {
                 continue;
             }
             let mut bytes = [0u8; 9];
@@ -97,7 +129,13 @@ impl Weights {
     /// The relevance logit of an example (no position term).
     pub fn logit(&self, features: &[Active], scratch: &mut Scratch) -> f32 {
         let mut crossed = std::mem::take(&mut scratch.crossed);
-        crosses(self.rows(), self.cross_buckets, &[features], &mut crossed);
+        crosses(
+            self.crosses,
+            self.rows(),
+            self.cross_buckets,
+            &[features],
+            &mut crossed,
+        );
         let z = logit(
             self.fields,
             self.bias,
@@ -144,6 +182,7 @@ impl Weights {
         if self.cross_buckets > 0 {
             let mut crossed = std::mem::take(&mut scratch.crossed);
             crosses(
+                self.crosses,
                 self.rows(),
                 self.cross_buckets,
                 &[&partial.shared, own],
@@ -257,7 +296,7 @@ pub struct FfmConfig {
     pub learning_rate: f32,
     pub l2: f32,
     /// Hashed crosses in the linear part.
-    pub crosses: bool,
+    pub crosses: Crosses,
 }
 
 /// The learner: weights and their AdaGrad accumulators, side by side.
@@ -272,6 +311,8 @@ pub struct Learner {
     cells: Vec<f32>,
     /// Per position index: weight, accumulator.
     position: Vec<[f32; 2]>,
+    /// Position terms held at an estimate of their own ([`Learner::fix_positions`]).
+    position_fixed: Vec<bool>,
     config: FfmConfig,
     scratch_sums: Vec<f32>,
 }
@@ -288,7 +329,7 @@ impl Learner {
             // AdaGrad accumulators start at 1 (as in LIBFFM) so that the first steps are not huge.
             cells.extend(std::iter::repeat_n(1.0, k));
         }
-        let buckets = if config.crosses {
+        let buckets = if config.crosses != Crosses::Off {
             CROSS_BUCKETS as usize
         } else {
             0
@@ -300,6 +341,7 @@ impl Learner {
             linear: vec![[0.0, 1.0]; rows + buckets],
             cells,
             position: vec![[0.0, 1.0]; POSITIONS],
+            position_fixed: vec![false; POSITIONS],
             config,
             scratch_sums: vec![0.0; fields * fields * k],
         }
@@ -307,6 +349,16 @@ impl Learner {
 
     fn buckets(&self) -> u32 {
         (self.linear.len() - self.rows) as u32
+    }
+
+    /// Holds the position terms that `fixed` marks at `terms` from now on (the others keep learning).
+    pub fn fix_positions(&mut self, terms: &[f32], fixed: &[bool]) {
+        for (k, (&t, &f)) in terms.iter().zip(fixed).enumerate().take(POSITIONS) {
+            if f {
+                self.position[k][0] = t;
+                self.position_fixed[k] = true;
+            }
+        }
     }
 
     /// The full logit (position term included); leaves the field sums in `scratch` and the crosses in `crossed`.
@@ -318,7 +370,13 @@ impl Learner {
         crossed: &mut Vec<Active>,
     ) -> f32 {
         let k = self.config.k;
-        crosses(self.rows, self.buckets(), &[features], crossed);
+        crosses(
+            self.config.crosses,
+            self.rows,
+            self.buckets(),
+            &[features],
+            crossed,
+        );
         logit(
             self.nf,
             self.bias[0],
@@ -343,6 +401,7 @@ impl Learner {
                 fields: self.nf,
                 k,
                 cross_buckets: self.buckets(),
+                crosses: self.config.crosses,
                 bias: self.bias[0],
                 linear: self.linear.iter().map(|l| l[0]).collect(),
                 factors: self
@@ -372,7 +431,9 @@ impl Learner {
             w[0] -= eta * grad / w[1].sqrt();
         };
         adagrad(&mut self.bias, g);
-        adagrad(&mut self.position[usize::from(position)], g);
+        if !self.position_fixed[usize::from(position)] {
+            adagrad(&mut self.position[usize::from(position)], g);
+        }
         for a in features.iter().chain(crossed.iter()) {
             let w = &mut self.linear[a.index as usize];
             let gl = g * a.x + l2 * w[0];
@@ -484,7 +545,7 @@ mod tests {
             k,
             learning_rate: 0.1,
             l2: 0.0,
-            crosses: false,
+            crosses: Crosses::Off,
         }
     }
 
@@ -531,7 +592,7 @@ mod tests {
         let data = interaction_data();
         let lr = train(
             FfmConfig {
-                crosses: true,
+                crosses: Crosses::Personal,
                 ..config(0)
             },
             &data,

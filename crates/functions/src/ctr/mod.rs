@@ -22,6 +22,7 @@ pub mod deep;
 mod deep_train;
 mod dense;
 mod evaluate;
+mod examination;
 pub mod examples;
 pub mod features;
 pub mod ffm;
@@ -47,7 +48,7 @@ pub use evaluate::auc_within_position;
 use evaluate::{item_ctr_baseline, popularity_baseline, put_scores, round};
 use examples::{Examples, build, pages};
 use features::{ItemFields, MAX_POSITION, RawFeature};
-use ffm::{FfmConfig, Scratch, sigmoid};
+use ffm::{Crosses, FfmConfig, Scratch, sigmoid};
 use log::Log;
 pub use model::{Candidate, CtrModel, Situation};
 use model::{Stored, item_hash};
@@ -78,6 +79,8 @@ struct CtrParams {
     min_count: u32,
     /// `None`: `auto`.
     model: Option<Kind>,
+    /// `position_terms=separate`: the examination curve is estimated on its own and held fixed.
+    separate_positions: bool,
     config: Config,
     max_epochs: usize,
     seed: u64,
@@ -115,6 +118,7 @@ fn params(job: &TrainingJob<'_>) -> Result<CtrParams, TrainError> {
         attribution_ms: p.int("attribution_window_minutes")? * 60_000,
         min_count: p.int("min_count")?.max(1) as u32,
         model,
+        separate_positions: p.text("position_terms")? == "separate",
         config: Config {
             kind: model.unwrap_or(Kind::Ffm),
             ffm: FfmConfig {
@@ -125,7 +129,7 @@ fn params(job: &TrainingJob<'_>) -> Result<CtrParams, TrainError> {
                 },
                 learning_rate: p.float("learning_rate")? as f32,
                 l2: p.float("l2")? as f32,
-                crosses: true,
+                crosses: Crosses::Personal,
             },
             deep: DeepConfig {
                 dim: p.int("embedding_dim")?.max(1) as usize,
@@ -291,6 +295,11 @@ impl Trainer for CtrTrainer {
 
         // Training on worker threads; this thread reports their progress and passes on a cancellation.
         let ticker = Ticker::default();
+        // The examination curve from the fitted exposures alone, held fixed in the models (not the baseline).
+        let examination = params
+            .separate_positions
+            .then(|| examination::estimate(&exposures[..fit_len], &log.query_of_rn))
+            .flatten();
         let tuning = Tuning {
             examples: set,
             fields: nf,
@@ -304,6 +313,7 @@ impl Trainer for CtrTrainer {
             seed: params.seed,
             budget_seconds: params.budget_seconds,
             ticker: &ticker,
+            examination: examination.as_ref(),
         };
         let candidates = match params.model {
             None => tune::candidates(&params.config),
@@ -313,7 +323,7 @@ impl Trainer for CtrTrainer {
             kind: Kind::Lr,
             ffm: FfmConfig {
                 k: 0,
-                crosses: true,
+                crosses: Crosses::Named,
                 ..params.config.ffm
             },
             ..params.config
@@ -437,6 +447,19 @@ impl Trainer for CtrTrainer {
             ),
         );
         metrics.put("tuning", outcome.report);
+        metrics.put(
+            "examination",
+            examination.as_ref().map_or_else(
+                || {
+                    json!(if params.separate_positions {
+                        "none estimated (too few query × item pairs at several positions): learned jointly"
+                    } else {
+                        "learned jointly (position_terms=joint)"
+                    })
+                },
+                examination::Examination::describe,
+            ),
+        );
         metrics.put(
             "evaluated_at",
             json!("logged positions (auc, logloss); each position apart (auc_within_position)"),

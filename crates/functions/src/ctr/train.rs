@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::deep::{DeepConfig, DeepWeights};
 use super::deep_train;
 use super::evaluate::auc_within_position;
+use super::examination::Examination;
 use super::examples::Examples;
 use super::ffm::{self, FfmConfig, Weights, sigmoid};
 use crate::evaluation::logloss;
@@ -158,6 +159,13 @@ impl Learner {
         }
     }
 
+    fn fix_positions(&mut self, terms: &[f32], fixed: &[bool]) {
+        match self {
+            Learner::Ffm(l) => l.fix_positions(terms, fixed),
+            Learner::Deep(l) => l.fix_positions(terms, fixed),
+        }
+    }
+
     /// Lowers the learning rate for the rest of the run; `false` when the learner has no such schedule.
     fn lower_rate(&mut self) -> bool {
         match self {
@@ -220,6 +228,14 @@ impl Run {
             rng: SmallRng::seed_from_u64(seed ^ 0x0dd5_eed5),
             seconds: 0.0,
         }
+    }
+
+    /// The run with the position terms of an examination curve estimated on its own held fixed.
+    pub fn with_examination(mut self, examination: Option<&Examination>) -> Run {
+        if let Some(e) = examination {
+            self.learner.fix_positions(&e.terms, &e.fixed);
+        }
+        self
     }
 
     pub fn epochs(&self) -> usize {
@@ -381,7 +397,7 @@ pub(crate) mod tests {
                 k: 0,
                 learning_rate: 0.1,
                 l2: 0.0,
-                crosses: false,
+                crosses: ffm::Crosses::Off,
             },
             deep: DeepConfig {
                 dim: 4,
