@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::dense::gemm;
 use super::examples::Active;
 use super::features::MAX_POSITION;
+use super::ffm::{Crosses, crosses};
 
 pub(super) const POSITIONS: usize = MAX_POSITION as usize + 1;
 pub(super) const BETA1: f32 = 0.9;
@@ -30,6 +31,8 @@ pub struct DeepConfig {
     /// L2 on every row of the embedding table and of the linear weights, at every step.
     pub embedding_l2: f32,
     pub batch: usize,
+    /// Hashed crosses beside the linear term.
+    pub crosses: Crosses,
 }
 
 impl DeepConfig {
@@ -73,6 +76,9 @@ pub struct DeepWeights {
     pub embeddings: Vec<f32>,
     /// Hidden layers (ReLU), then the output layer (one output, linear).
     pub layers: Vec<Dense>,
+    /// Hashed crosses beside the linear term (the "wide" part): which, and a weight per bucket (none: empty).
+    pub crosses: Crosses,
+    pub cross: Vec<f32>,
 }
 
 impl DeepWeights {
@@ -102,6 +108,7 @@ impl DeepWeights {
             inputs = l.outputs;
         }
         inputs == 1
+            && (self.cross.is_empty() || self.crosses != Crosses::Off)
             && self.dim > 0
             && self.dim <= 256
             && self.embeddings.len() == self.linear.len() * self.dim
@@ -139,6 +146,10 @@ pub struct Work {
     sums: Vec<f32>,
     /// Output of each layer, `n × outputs`.
     acts: Vec<Vec<f32>>,
+    /// Cross rows of every example (bucket numbers), flat, and where each example's start.
+    pub(super) crossed: Vec<Active>,
+    pub(super) cross_starts: Vec<u32>,
+    cross_buf: Vec<Active>,
     /// Logits.
     pub(super) z: Vec<f32>,
     grad_a: Vec<f32>,
@@ -157,6 +168,9 @@ pub(super) fn forward(
     work.actives.clear();
     work.starts.clear();
     work.starts.push(0);
+    work.crossed.clear();
+    work.cross_starts.clear();
+    work.cross_starts.push(0);
     work.x0.clear();
     work.x0.resize(n * width, 0.0);
     work.sums.clear();
@@ -176,6 +190,21 @@ pub(super) fn forward(
                 *x += a.x * e;
             }
         }
+        if !w.cross.is_empty() {
+            // Bucket numbers (the crosses' rows start at 0 here: they have a table of their own).
+            crosses(
+                w.crosses,
+                0,
+                w.cross.len() as u32,
+                &[&work.buf],
+                &mut work.cross_buf,
+            );
+            for c in &work.cross_buf {
+                work.z[i] += w.cross[c.index as usize] * c.x;
+            }
+            work.crossed.extend_from_slice(&work.cross_buf);
+        }
+        work.cross_starts.push(work.crossed.len() as u32);
         work.actives.extend_from_slice(&work.buf);
         work.starts.push(work.actives.len() as u32);
         // Pairwise interactions of the fields: (‖Σ e_f‖² − Σ ‖e_f‖²) / 2.
@@ -228,6 +257,8 @@ pub(super) struct Grads {
     pub embeddings: Vec<f32>,
     pub layers: Vec<(Vec<f32>, Vec<f32>)>,
     pub position: Vec<f32>,
+    /// `(bucket, gradient)` of the crosses, in example order.
+    pub cross: Vec<(u32, f32)>,
     /// Rows with a gradient in this batch (each once), and which rows those are.
     pub touched: Vec<u32>,
     pub marked: Vec<bool>,
@@ -245,6 +276,7 @@ impl Grads {
                 .map(|l| (vec![0.0; l.w.len()], vec![0.0; l.b.len()]))
                 .collect(),
             position: vec![0.0; POSITIONS],
+            cross: Vec::new(),
             touched: Vec::new(),
             marked: vec![false; w.linear.len()],
         }
@@ -270,6 +302,13 @@ pub(super) fn backward(
     for (&g, &p) in g.iter().zip(positions) {
         grads.bias += g;
         grads.position[usize::from(p)] += g;
+    }
+    for (i, &gi) in g.iter().enumerate() {
+        let crossed =
+            &work.crossed[work.cross_starts[i] as usize..work.cross_starts[i + 1] as usize];
+        grads
+            .cross
+            .extend(crossed.iter().map(|c| (c.index, gi * c.x)));
     }
     let layers = w.layers.len();
     // grad_a: gradient w.r.t. the current layer's output, n × outputs.
@@ -370,6 +409,9 @@ pub(super) fn zeroed(w: &DeepWeights) -> DeepWeights {
                 b: vec![0.0; l.b.len()],
             })
             .collect(),
+        // The crosses learn by AdaGrad (the learner's own accumulators): Adam's moments need none.
+        crosses: w.crosses,
+        cross: Vec::new(),
     }
 }
 
@@ -393,6 +435,7 @@ mod tests {
             learning_rate: 0.01,
             embedding_l2: 0.0,
             batch: 64,
+            crosses: Crosses::Off,
         }
     }
 

@@ -10,7 +10,12 @@ use super::deep::{
 };
 use super::dense::{adam, adam_parallel};
 use super::examples::Examples;
+use super::ffm::{CROSS_BUCKETS, Crosses};
 use super::train::Ticker;
+
+/// AdaGrad step size and L2 of the crosses: the crossed regression's defaults.
+const CROSS_LEARNING_RATE: f32 = 0.05;
+const CROSS_L2: f32 = 0.00002;
 
 /// The learner: weights, Adam's moments, the position term and the threads' buffers.
 #[derive(Clone)]
@@ -21,6 +26,10 @@ pub struct Learner {
     position: [Vec<f32>; 3],
     /// Position terms held at an estimate of their own ([`Learner::fix_positions`]).
     position_fixed: Vec<bool>,
+    /// AdaGrad accumulators of the crosses, their summed gradients of a batch, and the buckets touched.
+    cross_accumulators: Vec<f32>,
+    cross_gradients: Vec<f32>,
+    cross_touched: Vec<u32>,
     config: DeepConfig,
     threads: usize,
     steps: u64,
@@ -78,8 +87,15 @@ impl Learner {
             linear: vec![0.0; rows],
             embeddings,
             layers,
+            crosses: config.crosses,
+            cross: if config.crosses == Crosses::Off {
+                Vec::new()
+            } else {
+                vec![0.0; CROSS_BUCKETS as usize]
+            },
         };
         let zero = zeroed(&weights);
+        let buckets = weights.cross.len();
         Learner {
             m: zero.clone(),
             v: zero,
@@ -90,6 +106,10 @@ impl Learner {
                 vec![0.0; POSITIONS],
             ],
             position_fixed: vec![false; POSITIONS],
+            // Starting at 1, as the crossed regression's (LIBFFM's): the first steps are not huge.
+            cross_accumulators: vec![1.0; buckets],
+            cross_gradients: vec![0.0; buckets],
+            cross_touched: Vec::new(),
             config,
             threads: threads.max(1),
             steps: 0,
@@ -157,9 +177,35 @@ impl Learner {
                     run(ids, work, grads);
                 }
             });
+            self.update_crosses(&mut grads, batch.len() as f32);
             self.update(&mut grads);
         }
         true
+    }
+
+    /// AdaGrad on the crosses of the batch, as the crossed regression learns them: each bucket's gradient is the
+    /// sum of its examples' (the batch mean's `1/n` undone), summed in thread order.
+    fn update_crosses(&mut self, grads: &mut [Grads], batch: f32) {
+        if self.weights.cross.is_empty() {
+            return;
+        }
+        for g in grads.iter_mut() {
+            for (bucket, d) in g.cross.drain(..) {
+                let b = bucket as usize;
+                if self.cross_gradients[b] == 0.0 {
+                    self.cross_touched.push(bucket);
+                }
+                self.cross_gradients[b] += d * batch;
+            }
+        }
+        let (eta, l2) = (CROSS_LEARNING_RATE, CROSS_L2);
+        for bucket in self.cross_touched.drain(..) {
+            let b = bucket as usize;
+            let w = &mut self.weights.cross[b];
+            let g = std::mem::take(&mut self.cross_gradients[b]) + l2 * *w;
+            self.cross_accumulators[b] += g * g;
+            *w -= eta * g / self.cross_accumulators[b].sqrt();
+        }
     }
 
     fn update(&mut self, grads: &mut [Grads]) {
@@ -346,6 +392,7 @@ mod tests {
             learning_rate: 0.01,
             embedding_l2: 0.0,
             batch: 64,
+            crosses: Crosses::Off,
         }
     }
 
@@ -375,5 +422,36 @@ mod tests {
             .map(|&z| sigmoid(z))
             .collect();
         assert!((logloss(&p1, &labels).unwrap() - loss).abs() < 0.01);
+    }
+
+    #[test]
+    fn crosses_learn_beside_the_embeddings_and_serve_as_they_train() {
+        let data = interaction_data();
+        let order: Vec<u32> = (0..16_000).collect();
+        let held: Vec<u32> = (16_000..20_000).collect();
+        let labels: Vec<bool> = held.iter().map(|&i| data.label(i as usize)).collect();
+        // The two fields are the user and the item: crossed.
+        let crossed = DeepConfig {
+            crosses: Crosses::Personal,
+            ..config()
+        };
+        let mut learner = Learner::new(2, 0b11, 4, crossed, 2, 1);
+        for _ in 0..3 {
+            assert!(learner.pass(&data, &order, &Ticker::default()));
+        }
+        assert!(learner.weights.cross.iter().filter(|&&w| w != 0.0).count() >= 4);
+        let z = learner.logits(&data, &held);
+        let p: Vec<f32> = z.iter().map(|&z| sigmoid(z)).collect();
+        assert!(logloss(&p, &labels).unwrap() < 0.45);
+        // The served weights give the learner's logits (position term apart).
+        let mut work = Work::default();
+        let served = learner.weights.logits(
+            held.len(),
+            &mut |i, out| data.features(held[i] as usize, out),
+            &mut work,
+        );
+        for (s, z) in served.iter().zip(&z) {
+            assert!((s + learner.position()[0] - z).abs() < 1e-5, "{s} {z}");
+        }
     }
 }

@@ -88,7 +88,7 @@ impl Crosses {
 }
 
 /// The cross rows of `shared` × `own` features (and within each), as `kind` pairs them.
-fn crosses(
+pub(super) fn crosses(
     kind: Crosses,
     rows: usize,
     buckets: u32,

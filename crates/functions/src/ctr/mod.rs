@@ -137,6 +137,7 @@ fn params(job: &TrainingJob<'_>) -> Result<CtrParams, TrainError> {
                 learning_rate: p.float("deep_learning_rate")? as f32,
                 embedding_l2: p.float("embedding_l2")? as f32,
                 batch: p.int("batch_size")?.max(1) as usize,
+                crosses: Crosses::Personal,
             },
         },
         max_epochs: p.int("max_epochs")?.max(1) as usize,

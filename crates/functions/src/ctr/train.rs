@@ -405,6 +405,7 @@ pub(crate) mod tests {
                 learning_rate: 0.05,
                 embedding_l2: 0.0,
                 batch: 256,
+                crosses: ffm::Crosses::Off,
             },
         };
         let mut run = Run::new(candidate, 2, 0b11, 4, 30, 2, 1);

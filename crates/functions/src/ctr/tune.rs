@@ -379,6 +379,7 @@ pub fn candidates(seed_config: &Candidate) -> Vec<Candidate> {
             learning_rate,
             embedding_l2,
             batch: 256,
+            crosses: Crosses::Personal,
         },
     };
     // Logistic regression with crosses is a candidate too: on some logs it orders pages best, and the model
