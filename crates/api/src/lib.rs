@@ -55,9 +55,10 @@ impl ApiState {
     /// The API over `services`, behind a gate configured by `gate` (which checks requests unless the services'
     /// key ring has no master key).
     pub fn new(services: Arc<Services>, gate: gate::GateConfig, limits: Limits) -> Self {
+        let gate = gate::Gate::new(gate, services.shared_access().cloned());
         ApiState {
             services,
-            gate: gate::Gate::new(gate),
+            gate,
             limits,
             metrics: Arc::new(metrics::Metrics::default()),
         }

@@ -21,6 +21,7 @@ use algocenter_domain::{Function, Result, now_ms};
 use algocenter_engine::Engine;
 use algocenter_serving::Serving;
 use algocenter_store::Store;
+use algocenter_store::access_state::AccessState;
 
 use crate::access::KeyRing;
 
@@ -28,12 +29,19 @@ pub struct Services {
     engine: Arc<Engine>,
     serving: Serving,
     keys: KeyRing,
+    shared_access: Option<Arc<dyn AccessState>>,
 }
 
 impl Services {
     /// The services over a (started or not) engine: serving reads the engine's store and artifacts and follows its
-    /// serving changes; access keys are opened with `master` (`None`: request checking is off).
-    pub fn new(engine: Arc<Engine>, master: Option<MasterKey>) -> Self {
+    /// serving changes; access keys are opened with `master` (`None`: request checking is off). `shared_access` is
+    /// where API nodes sharing a database remember nonces, rate buckets and dashboard sessions together (`None`:
+    /// each in its own memory, for the embedded store's single process).
+    pub fn new(
+        engine: Arc<Engine>,
+        master: Option<MasterKey>,
+        shared_access: Option<Arc<dyn AccessState>>,
+    ) -> Self {
         let serving = Serving::new(
             Arc::clone(engine.store()),
             Arc::clone(engine.artifacts()),
@@ -44,6 +52,7 @@ impl Services {
             engine,
             serving,
             keys,
+            shared_access,
         }
     }
 
@@ -63,6 +72,12 @@ impl Services {
 
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    /// What the API nodes of a shared database remember together (nonces, rate buckets, dashboard sessions);
+    /// `None` on the embedded store, where this process's memory holds them.
+    pub fn shared_access(&self) -> Option<&Arc<dyn AccessState>> {
+        self.shared_access.as_ref()
     }
 
     /// Behaviour events older than this many days are refused on push (and deleted by the engine's retention).

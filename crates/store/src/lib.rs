@@ -8,8 +8,13 @@
 //! The backends share what is not SQL: `stored` is the one checked path from rows back to domain values (stored
 //! state that does not decode is refused as `Storage.Corrupt`, never read as a default), and `rules` holds the
 //! rules both apply (active tasks, deletion and pinning checks, retention, the last admin key, push summaries).
-//! Running out of space is `Storage.Full` whichever store hits it.
+//! Running out of space is `Storage.Full` whichever store hits it; an unreachable database or object store is
+//! `ServiceUnavailable` (503, retryable).
+//!
+//! [`access_state::AccessState`] is what the API nodes of one shared database remember together between requests
+//! (nonces, rate buckets, dashboard sessions); only PostgreSQL implements it.
 
+pub mod access_state;
 pub mod artifacts;
 #[cfg(test)]
 mod conformance;
