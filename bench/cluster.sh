@@ -6,11 +6,15 @@
 #   3. task throughput: TASKS instances with one queued pop task each (a small data set, so each run trains for a
 #      few ms), then three `algocenter worker` processes start; claiming overhead per task =
 #      (workers x wall time - sum of training time) / tasks, from the task records.
-# Servers run with --insecure-no-auth on loopback (unsigned loads, as bench/run.sh). Everything shares the 2 cores.
-# Raw outputs: bench/results/<timestamp>-cluster/.
+#   4. signed GetFunctionTask with two API processes (issue 19): SIGNED_INSTANCES x SIGNED_GENERATIONS tasks seeded,
+#      then the closed-loop generator of bench/signing.sh against both processes at once, unsigned (--insecure-no-auth)
+#      and signed (ACS3, a fresh nonce per request: each one a round trip to the shared nonce table); and the nonce
+#      statement alone under pgbench (NONCE_CLIENTS clients, asynchronous commit as the servers use it).
+# Servers of loads 1-3 run with --insecure-no-auth on loopback (unsigned loads, as bench/run.sh). Everything shares
+# the 2 cores. Raw outputs: bench/results/<timestamp>-cluster/.
 #
 # Knobs: EVENTS=2000000 CLIENTS=4 BATCH=1000 DURATION=30 CONNECTIONS=32 INSTANCES=1000 GENERATIONS=20 TASKS=1000
-#        SKIP_BUILD=1
+#        SIGNED_INSTANCES=200 SIGNED_GENERATIONS=10 NONCE_CLIENTS=8 STEPS="ingest tasks queue signed" SKIP_BUILD=1
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,6 +22,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
 EVENTS="${EVENTS:-2000000}" CLIENTS="${CLIENTS:-4}" BATCH="${BATCH:-1000}"
 DURATION="${DURATION:-30}" CONNECTIONS="${CONNECTIONS:-32}" TASKS="${TASKS:-1000}"
 export INSTANCES="${INSTANCES:-1000}" GENERATIONS="${GENERATIONS:-20}"
+SIGNED_INSTANCES="${SIGNED_INSTANCES:-200}" SIGNED_GENERATIONS="${SIGNED_GENERATIONS:-10}"
+NONCE_CLIENTS="${NONCE_CLIENTS:-8}" STEPS="${STEPS:-ingest tasks queue signed}"
+KEY_ID="clusterbench" KEY_SECRET="clusterbench-secret-0123456789abcdef"
+want() { [[ " $STEPS " == *" $1 "* ]]; }
 BIN="$CARGO_TARGET_DIR/release/algocenter"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-cluster"
 mkdir -p "$OUT"
@@ -25,6 +33,12 @@ log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 [[ -n "${SKIP_BUILD:-}" ]] || cargo build --release -p algocenter
+if want signed; then
+  # The load generator of bench/signing.sh: a bench target without a harness, run directly.
+  LOAD="$(cargo bench -p algocenter --bench signed_load --no-run 2>&1 \
+    | sed -n 's/.*Executable .*(\(.*signed_load-[0-9a-f]*\)).*/\1/p' | tail -1)"
+  [[ -x "$LOAD" ]] || { echo "could not build or find the signed_load executable" >&2; exit 1; }
+fi
 
 PIDS=() DIRS=()
 cleanup() {
@@ -51,9 +65,13 @@ start() {
     return
   fi
   local port; port=$(free_port)
-  "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$dir" --database-url "$db" --insecure-no-auth "$@" \
+  local auth=(--insecure-no-auth)
+  [[ -z "${SECURE:-}" ]] || auth=(--master-key-file "$OUT/master.key")
+  ALGOCENTER_BOOTSTRAP_KEY="$KEY_ID:$KEY_SECRET" \
+    "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$dir" --database-url "$db" "${auth[@]}" "$@" \
     2>"$OUT/$name.log" &
   PIDS+=($!)
+  printf -v "PID_$name" '%s' "$!"
   for _ in $(seq 100); do grep -q "listening on" "$OUT/$name.log" && break; sleep 0.1; done
   grep -q "listening on" "$OUT/$name.log" || { cat "$OUT/$name.log" >&2; exit 1; }
   printf -v "URL_$name" '%s' "http://127.0.0.1:$port"
@@ -66,6 +84,7 @@ stop_all() {
 api() { curl -sS --fail-with-body -X "$2" -H 'Content-Type: application/json' ${4+--data "$4"} "$1$3"; }
 
 # 1. Ingest.
+if want ingest; then
 GEN_DIR="/tmp/algocenter-gen-$EVENTS"
 if [[ ! -f "$GEN_DIR/.complete" ]]; then
   log "generating $EVENTS events into $GEN_DIR"
@@ -92,8 +111,10 @@ done
 jq -r '.Result | "pop: \(.Status) in \((.EndTime - .StartTime) / 1000) s; " + (.ExtendInfo | fromjson
   | "train_events \(.train_events), holdout_events \(.holdout_events)")' "$OUT/pop-task.json" | tee "$OUT/pop.txt"
 stop_all
+fi
 
 # 2. GetFunctionTask with two API processes on one database.
+if want tasks; then
 DB=$(database tasks)
 start a "$DB" --workers 2
 log "seeding $INSTANCES instances x $GENERATIONS generations through process a"
@@ -106,8 +127,10 @@ WA=$!
 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/get_task.lua "$URL_b" >"$OUT/get_task-b.txt"
 wait "$WA"
 stop_all
+fi
 
 # 3. Task throughput with three worker processes.
+if want queue; then
 DB=$(database queue)
 start api "$DB" --workers 0
 api "$URL_api" POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
@@ -135,14 +158,64 @@ done
 psql -X -At -F' ' "$DB" -c "SELECT count(*), count(*) FILTER (WHERE state = 'success'),
     max(ended_ms) - min(started_ms), sum(ended_ms - started_ms) FROM task" >"$OUT/queue.txt"
 stop_all
-read -r N OK WALL BUSY <"$OUT/queue.txt"
+fi
+
+# 4. Signed GetFunctionTask over two API processes sharing the nonce table, against the same unsigned.
+if want signed; then
+DB=$(database signed)
+start seeder "$DB" --workers 2
+log "seeding $SIGNED_INSTANCES instances x $SIGNED_GENERATIONS generations"
+"$LOAD" seed --url "$URL_seeder" --instances "$SIGNED_INSTANCES" --generations "$SIGNED_GENERATIONS" --connections 16 \
+  | tee "$OUT/signed-seed.txt"
+stop_all
+# two_loads NAME [generator args...]: one generator per process, both at once (-c CONNECTIONS each).
+two_loads() {
+  local name=$1 generators=(); shift
+  for p in a b; do
+    local url="URL_$p" pid="PID_$p"
+    "$LOAD" load --url "${!url}" --duration "$DURATION" --connections "$CONNECTIONS" --threads 1 \
+      --instances "$SIGNED_INSTANCES" --generations "$SIGNED_GENERATIONS" --server-pid "${!pid}" --label "$name-$p" "$@" \
+      >"$OUT/$name-$p.txt" 2>"$OUT/$name-$p.err" &
+    generators+=($!)
+  done
+  for g in "${generators[@]}"; do
+    wait "$g" || { cat "$OUT/$name"-?.err >&2; echo "$name: non-200 answers or transport errors" >&2; exit 1; }
+  done
+}
+start a "$DB" --workers 0; start b "$DB" --workers 0
+log "unsigned GetFunctionTask on both processes at once: $CONNECTIONS connections each, ${DURATION}s"
+two_loads unsigned
+stop_all
+SECURE=1 start a "$DB" --workers 0; SECURE=1 start b "$DB" --workers 0
+log "signed GetFunctionTask on both processes at once (shared nonces)"
+two_loads signed --key "$KEY_ID:$KEY_SECRET"
+stop_all
+psql -X -At "$DB" -c "SELECT count(*) FROM request_nonce" | sed 's/^/nonces remembered after the signed load: /' \
+  | tee "$OUT/nonces.txt"
+# The nonce statement alone, as the servers run it (asynchronous commit), with per-statement latencies logged.
+cat >"$OUT/nonce.sql" <<'SQL'
+\set h random(1, 4611686018427387903)
+INSERT INTO request_nonce (nonce_hash, signed_ms) VALUES (:h, 0) ON CONFLICT DO NOTHING;
+SQL
+log "pgbench: the nonce INSERT alone, $NONCE_CLIENTS clients, ${DURATION}s"
+(cd "$OUT" && PGOPTIONS='-c synchronous_commit=off' pgbench -n -M prepared -f nonce.sql -c "$NONCE_CLIENTS" -j 2 \
+  -T "$DURATION" -l --log-prefix=nonce "$DB" >pgbench.txt 2>&1)
+cat "$OUT"/nonce.* 2>/dev/null | awk '$1 ~ /^[0-9]+$/ {print $3}' | sort -n \
+  | awk '{v[NR] = $1} END {printf "nonce INSERT alone: %d statements, p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms\n",
+      NR, v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000, v[int(NR * 0.999)] / 1000}' | tee "$OUT/nonce.txt"
+rm -f "$OUT"/nonce.[0-9]*
+fi
+if [[ -f "$OUT/queue.txt" ]]; then read -r N OK WALL BUSY <"$OUT/queue.txt"; fi
 
 {
   echo
   echo "algocenter cluster bench $(date -u +%F) on $(nproc) cores (PostgreSQL $(psql -X -At "$ALGOCENTER_TEST_DATABASE_URL" -c 'SHOW server_version'), fsync on; every process and load generator shares the cores)"
+  if [[ -f "$OUT/ingest.txt" ]]; then
   grep -E '^(events|seconds|latency_ms)' "$OUT/ingest.txt" | tr '\n' ' '; echo
   grep 'database size' "$OUT/ingest.txt"
   cat "$OUT/pop.txt"
+  fi
+  if [[ -f "$OUT/seed.txt" ]]; then
   cat "$OUT/seed.txt"
   for p in a b; do
     printf 'GetFunctionTask on process %s: %s req/s, p50 %s, p99 %s, non-2xx %s\n' "$p" \
@@ -152,7 +225,18 @@ read -r N OK WALL BUSY <"$OUT/queue.txt"
   done
   awk '/^Requests\/sec/ {s += $2} END {printf "GetFunctionTask, two processes together: %.0f req/s\n", s}' \
     "$OUT"/get_task-*.txt
-  awk -v n="$N" -v ok="$OK" -v wall="$WALL" -v busy="$BUSY" 'BEGIN {
+  fi
+  field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$OUT/$1.txt"; }
+  for kind in unsigned signed; do
+    [[ -f "$OUT/$kind-a.txt" ]] || continue
+    printf '%s GetFunctionTask, two processes: %.0f req/s together (%s + %s), p50 %s / %s ms, p99 %s / %s ms, errors %s + %s\n' \
+      "$kind" "$(echo "$(field "$kind-a" rps) + $(field "$kind-b" rps)" | bc -l)" "$(field "$kind-a" rps)" \
+      "$(field "$kind-b" rps)" "$(field "$kind-a" p50_ms)" "$(field "$kind-b" p50_ms)" "$(field "$kind-a" p99_ms)" \
+      "$(field "$kind-b" p99_ms)" "$(field "$kind-a" errors)" "$(field "$kind-b" errors)"
+  done
+  if [[ -f "$OUT/nonce.txt" ]]; then cat "$OUT/nonces.txt" "$OUT/nonce.txt"; fi
+  if [[ -f "$OUT/queue.txt" ]]; then awk -v n="$N" -v ok="$OK" -v wall="$WALL" -v busy="$BUSY" 'BEGIN {
     printf "queue: %d tasks (%d success) by 3 workers in %.2f s = %.1f tasks/s; training %.1f ms/task on average; ", n, ok, wall / 1000, n / (wall / 1000), busy / n
     printf "claiming overhead %.2f ms/task\n", (3 * wall - busy) / n }'
+  fi
 } | tee "$OUT/summary.txt"

@@ -152,7 +152,7 @@ def test_instance_validation_errors_name_the_problem(shop):
     missing = m.CreateFunctionInstanceRequest(instance_name="c1", model_type="tf_checkpoint")
     assert "id_field" in refused(400, "InvalidParameter", shop.create_function_instance, APP, "ctr", missing).message
     refused(400, "InvalidParameter", create_pop, shop, "p2", function_type="SAAS")
-    refused(404, "Function.NotExist", shop.list_function_instances, APP, "rank", m.ListFunctionInstancesRequest())
+    refused(404, "Function.NotExist", shop.list_function_instances, APP, "no_such_function", m.ListFunctionInstancesRequest())
     assert shop.list_function_instances(APP, "pop", m.ListFunctionInstancesRequest()).body.total_count == 1
 
 
@@ -361,7 +361,7 @@ def test_version_errors(client):
     refused(400, "InvalidParameter", client.get_function_current_version, "ctr", m.GetFunctionCurrentVersionRequest())
     refused(404, "Version.NotExist", client.get_function_current_version, "ctr", m.GetFunctionCurrentVersionRequest(model_type="pop"))
     refused(404, "Version.NotExist", client.get_function_version, "ctr", "999")
-    refused(404, "Function.NotExist", client.get_function_version, "analyzer", "1")
+    refused(404, "Function.NotExist", client.get_function_version, "no_such_function", "1")
 
 
 # --- signature modes ----------------------------------------------------------------------------------------------

@@ -143,6 +143,10 @@ pub struct GenerateArgs {
     /// Also write truth_exposures.csv: the true click probability of every exposure.
     #[arg(long)]
     pub truth: bool,
+    /// Generate the query-analysis shop instead: coined words, brands and product lines, filler words; writes
+    /// truth_terms.csv (each true word, name and filler) instead of the other truth files.
+    #[arg(long)]
+    pub query_analysis: bool,
     /// Items in the catalogue [default: grows with --events, 20,000 at 1.2 M events].
     #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
     pub items: Option<u32>,

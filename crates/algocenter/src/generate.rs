@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use algocenter_domain::document::DocumentKind;
+use algocenter_generator::query_analysis::{FILLERS, QaConfig, QaWorld};
 use algocenter_generator::{GeneratorConfig, World, document_record, push_record};
 
 use crate::cli::GenerateArgs;
@@ -107,8 +108,84 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     Ok((count, world))
 }
 
+/// The query-analysis shop (`--query-analysis`): items, behaviour and `truth_terms.csv`.
+fn write_query_analysis(args: &GenerateArgs) -> std::io::Result<(u64, QaConfig)> {
+    std::fs::create_dir_all(&args.out)?;
+    let searches = (args.events / 12).max(1);
+    let world = QaWorld::new(QaConfig {
+        seed: args.seed,
+        end_ms: args.end_ms.unwrap_or_else(algocenter_domain::now_ms),
+        days: args.days,
+        searches,
+        items: args
+            .items
+            .unwrap_or((searches / 15).clamp(500, 200_000) as u32),
+        users: args.users.unwrap_or((searches / 8).max(100) as u32),
+        queries: args
+            .queries
+            .unwrap_or((searches / 10).clamp(200, 500_000) as u32),
+    });
+    let mut items = create(&args.out, "items.jsonl")?;
+    for d in world.item_documents() {
+        serde_json::to_writer(&mut items, &document_record(DocumentKind::Item, &d))?;
+        items.write_all(b"\n")?;
+    }
+    items.flush()?;
+    let mut truth = create(&args.out, "truth_terms.csv")?;
+    writeln!(truth, "term,kind")?;
+    for w in QaWorld::true_words() {
+        writeln!(truth, "{w},word")?;
+    }
+    for n in QaWorld::true_names() {
+        writeln!(truth, "{n},name")?;
+    }
+    for f in FILLERS {
+        writeln!(truth, "{f},filler")?;
+    }
+    truth.flush()?;
+    let mut behaviour = create(&args.out, "behavior.jsonl")?;
+    let mut count = 0u64;
+    let mut failure: Option<std::io::Error> = None;
+    world.events(&mut |event| {
+        if failure.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut behaviour, &push_record(event))
+            .map_err(std::io::Error::other)
+            .and_then(|_| behaviour.write_all(b"\n"));
+        match written {
+            Ok(()) => count += 1,
+            Err(e) => failure = Some(e),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    behaviour.flush()?;
+    Ok((count, world.config().clone()))
+}
+
 pub fn run(args: GenerateArgs) -> ExitCode {
     let started = Instant::now();
+    if args.query_analysis {
+        return match write_query_analysis(&args) {
+            Ok((events, c)) => {
+                println!(
+                    "wrote {events} behaviour events ({} searches), {} items, {} queries (query-analysis shop) to {} in {:.1} s",
+                    c.searches,
+                    c.items,
+                    c.queries,
+                    args.out.display(),
+                    started.elapsed().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: writing to {}: {e}", args.out.display());
+                ExitCode::from(1)
+            }
+        };
+    }
     match write_all(&args) {
         Ok((events, world)) => {
             let c = world.config();

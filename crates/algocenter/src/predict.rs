@@ -64,6 +64,14 @@ fn body(function: Function, args: &PredictArgs) -> Result<Value, Failure> {
                 body.insert("hit".into(), json!(hit));
             }
         }
+        Function::Analyzer => {
+            need("--text TEXT (repeat for several)", !args.texts.is_empty())?;
+            body.insert("texts".into(), json!(args.texts));
+        }
+        Function::Termweight => {
+            need("--text QUERY (repeat for several)", !args.texts.is_empty())?;
+            body.insert("queries".into(), json!(args.texts));
+        }
         Function::Category => {
             need("--text QUERY (repeat for several)", !args.texts.is_empty())?;
             body.insert("queries".into(), json!(args.texts));
@@ -145,6 +153,38 @@ fn print(function: Function, result: &Value) {
                     categories.join(", "),
                     field(&p, "Source")
                 );
+            }
+        }
+        Function::Analyzer => {
+            for tokens in list("Tokens") {
+                let shown: Vec<String> = tokens
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| match t["Entity"].as_str() {
+                        Some(entity) => format!("{}[{entity}]", field(t, "Token")),
+                        None => field(t, "Token"),
+                    })
+                    .collect();
+                println!("{}", shown.join(" | "));
+            }
+        }
+        Function::Termweight => {
+            for q in list("Queries") {
+                let shown: Vec<String> = q["Terms"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| {
+                        format!(
+                            "{} {:.2} {}",
+                            field(t, "Token"),
+                            t["Weight"].as_f64().unwrap_or(0.0),
+                            field(t, "Level")
+                        )
+                    })
+                    .collect();
+                println!("{} → {}", field(&q, "Query"), shown.join(", "));
             }
         }
     }

@@ -451,3 +451,131 @@ async fn a_cron_firing_seen_by_two_nodes_queues_one_task() {
     let run_id = tasks["Result"][0]["RunId"].as_str().unwrap();
     assert!(run_id.starts_with("scheduled__"), "{run_id}");
 }
+
+/// The headers of one signed request addressed to `host`, to send unchanged to any node (behind a load balancer
+/// every node sees the same `Host`).
+fn captured(host: &str, path: &str) -> Vec<(String, String)> {
+    let credentials = algocenter_auth::client::Credentials {
+        key_id: support::ADMIN_ID.into(),
+        secret: support::ADMIN_SECRET.into(),
+    };
+    let mut headers =
+        algocenter_auth::client::acs3_headers("GET", host, path, b"", "Test", &credentials)
+            .unwrap();
+    // The client leaves `host` to the HTTP client (which would name the node it is sent to): it is part of the
+    // signature, so it goes along.
+    headers.push(("host".to_string(), host.to_string()));
+    headers
+}
+
+/// Sends captured headers: (status, code).
+async fn send_captured(base: &str, headers: &[(String, String)], path: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    (
+        status,
+        body["Code"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_is_refused_by_every_node_and_a_key_s_rate_is_shared() {
+    let url = fresh_database().await;
+    let (_tmp, data) = temp_data_dir();
+    // One request a second, bursts of three: for the whole cluster, not per node.
+    let limited = ["--workers", "0", "--rate-limit", "1", "--rate-burst", "3"];
+    let a = node(&data, &url, &limited);
+    let b = node(&data, &url, &limited);
+    let path = "/v4/openapi/app-groups";
+    let host = a.base.trim_start_matches("http://").to_string();
+    let first = captured(&host, path);
+    assert_eq!(send_captured(&a.base, &first, path).await.0, 200);
+    for node in [&b.base, &a.base] {
+        assert_eq!(
+            send_captured(node, &first, path).await,
+            (400, "SignatureNonceUsed".to_string()),
+            "{node}"
+        );
+    }
+    // Two more fresh requests fill the burst (the replays took no token); the next, on either node, waits.
+    for node in [&b.base, &a.base] {
+        let (status, code) = send_captured(node, &captured(&host, path), path).await;
+        assert_eq!(status, 200, "{node}: {code}");
+    }
+    let (status, code) = send_captured(&b.base, &captured(&host, path), path).await;
+    assert_eq!((status, code.as_str()), (429, "Throttling.User"));
+}
+
+/// Form fields of a dashboard request as `application/x-www-form-urlencoded`.
+fn form(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_session_started_on_one_node_is_served_and_ended_by_another() {
+    let url = fresh_database().await;
+    let (_tmp, data) = temp_data_dir();
+    let a = node(&data, &url, &["--workers", "0"]);
+    let b = node(&data, &url, &["--workers", "0"]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(format!("{}/ui/login", a.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("key_id", support::ADMIN_ID),
+            ("secret", support::ADMIN_SECRET),
+            ("next", "/ui"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = |base: String| {
+        let (http, cookie) = (http.clone(), cookie.clone());
+        async move {
+            let response = http
+                .get(format!("{base}/ui"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(b.base.clone()).await;
+    assert_eq!(status, 200, "the other node serves the session: {html}");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let logout = http
+        .post(format!("{}/ui/logout", b.base))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    let (status, _) = page(a.base.clone()).await;
+    assert_eq!(status, 303, "logged out on every node");
+}

@@ -1,13 +1,19 @@
 //! The gate every routed request passes: authentication (one of the three signature schemes), freshness and
 //! replay, the key's scope and app groups, the per-key rate limit, and an audit line for every write.
 //!
-//! Order of the checks: `Authorization` parsed → key looked up → signature verified → date and nonce → scope and
-//! app group → rate limit. The nonce is only remembered for a correctly signed request, so nobody can burn
-//! another client's nonces.
+//! Order of the checks: `Authorization` parsed → key looked up → signature verified → date → scope and app group →
+//! nonce and rate limit. The nonce is only remembered for a correctly signed request that its key may make, so
+//! nobody can burn another client's nonces.
+//!
+//! Nonces and rate buckets live in this process's memory on the embedded store (one process), and in the shared
+//! database when there is one ([`AccessState`]): a request accepted by one API node is then refused as a replay
+//! by every node, and N nodes allow a key its rate once, not N times. That costs one round trip to the database
+//! per signed request (the nonce and the bucket in one statement).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use algocenter_auth::replay::ReplayGuard;
+use algocenter_auth::replay::{ReplayGuard, check_fresh, nonce_hash};
 use algocenter_auth::throttle::RateLimiter;
 use algocenter_auth::{
     AuthError, RequestParts, nonce, parse_authorization, request_time_ms, verify,
@@ -16,6 +22,7 @@ use algocenter_domain::access_key::Scope;
 use algocenter_domain::{Error, now_ms};
 use algocenter_service::access::{KeyRing, Principal};
 use algocenter_service::operations::{Operation, classify, is_public};
+use algocenter_store::access_state::{AccessState, Admission, Admitted, RateLimit};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::middleware::Next;
@@ -25,11 +32,17 @@ use crate::ApiState;
 use crate::envelope::{ApiError, ErrorReply, RequestId};
 use crate::extract::read_limited;
 
+/// How often a node forgets the shared nonces that fell out of the window.
+const PRUNE_EVERY_MS: i64 = 30_000;
+/// Nonces are kept this much longer than the window, so that a node whose clock is behind the pruning node's
+/// (within this) still finds every nonce it would accept the date of.
+const PRUNE_MARGIN_MS: i64 = 60_000;
+
 #[derive(Clone, Debug)]
 pub struct GateConfig {
     /// Accepted distance between a request's signed date and the server's clock.
     pub window: std::time::Duration,
-    /// Nonces remembered at most.
+    /// Nonces remembered at most (in this process's memory; the shared database keeps the whole window).
     pub nonce_capacity: usize,
     /// Requests per second and burst per access key; `None` for no limit.
     pub rate_limit: Option<(u32, u32)>,
@@ -49,22 +62,53 @@ impl Default for GateConfig {
     }
 }
 
+/// Where the nonces seen and the rate buckets are kept.
+enum Memory {
+    /// This process's memory: the embedded store has one process.
+    Local {
+        replay: ReplayGuard,
+        limiter: Option<RateLimiter>,
+    },
+    /// The database every API node shares.
+    Shared {
+        state: Arc<dyn AccessState>,
+        rate: Option<RateLimit>,
+        /// When this node next forgets nonces out of the window.
+        next_prune_ms: AtomicI64,
+    },
+}
+
 /// What the gate keeps besides the keys (which are the services' [`KeyRing`]): the nonces seen, the rate
-/// limiter. Requests are checked when the key ring has a master key, i.e. unless `--insecure-no-auth`.
+/// limits. Requests are checked when the key ring has a master key, i.e. unless `--insecure-no-auth`.
 pub struct Gate {
     open_metrics: bool,
-    replay: ReplayGuard,
-    limiter: Option<RateLimiter>,
+    window_ms: i64,
+    memory: Memory,
 }
 
 impl Gate {
-    pub fn new(config: GateConfig) -> Self {
+    /// A gate remembering nonces and buckets in `shared` when API nodes share a database, else in memory.
+    pub fn new(config: GateConfig, shared: Option<Arc<dyn AccessState>>) -> Self {
+        let window_ms = config.window.as_millis() as i64;
+        let memory = match shared {
+            Some(state) => Memory::Shared {
+                state,
+                rate: config
+                    .rate_limit
+                    .map(|(per_second, burst)| RateLimit { per_second, burst }),
+                next_prune_ms: AtomicI64::new(0),
+            },
+            None => Memory::Local {
+                replay: ReplayGuard::new(window_ms, config.nonce_capacity),
+                limiter: config
+                    .rate_limit
+                    .map(|(rate, burst)| RateLimiter::new(rate, burst)),
+            },
+        };
         Gate {
             open_metrics: config.open_metrics,
-            replay: ReplayGuard::new(config.window.as_millis() as i64, config.nonce_capacity),
-            limiter: config
-                .rate_limit
-                .map(|(rate, burst)| RateLimiter::new(rate, burst)),
+            window_ms,
+            memory,
         }
     }
 
@@ -82,9 +126,7 @@ impl Gate {
         let signed_at = request_time_ms(parts, claim.scheme).map_err(auth_error)?;
         let nonce = nonce(parts, claim.scheme).map_err(auth_error)?;
         let now = now_ms();
-        self.replay
-            .check(&claim.key_id, nonce, signed_at, now)
-            .map_err(auth_error)?;
+        check_fresh(signed_at, now, self.window_ms).map_err(auth_error)?;
         let key = &active.key;
         if key.scope < operation.scope {
             return Err(Error::Forbidden(format!(
@@ -100,12 +142,69 @@ impl Gate {
                 key.id
             )));
         }
-        if let Some(limiter) = &self.limiter {
-            limiter
-                .take(&key.id, now)
-                .map_err(|retry_after_ms| Error::Throttled { retry_after_ms })?;
+        match &self.memory {
+            Memory::Local { replay, limiter } => {
+                replay
+                    .check(&claim.key_id, nonce, signed_at, now)
+                    .map_err(auth_error)?;
+                if let Some(limiter) = limiter {
+                    limiter
+                        .take(&key.id, now)
+                        .map_err(|retry_after_ms| Error::Throttled { retry_after_ms })?;
+                }
+            }
+            Memory::Shared {
+                state,
+                rate,
+                next_prune_ms,
+            } => {
+                let admitted = state
+                    .admit(Admission {
+                        // The same bits as in memory, read as the signed column type.
+                        nonce_hash: nonce_hash(&claim.key_id, nonce) as i64,
+                        signed_ms: signed_at,
+                        key_id: &key.id,
+                        rate: *rate,
+                        now_ms: now,
+                    })
+                    .await?;
+                self.prune_now_and_then(state, next_prune_ms, now);
+                match admitted {
+                    Admitted::Fresh => {}
+                    Admitted::Replayed => return Err(Error::SignatureNonceUsed),
+                    Admitted::Throttled { retry_after_ms } => {
+                        return Err(Error::Throttled { retry_after_ms });
+                    }
+                }
+            }
         }
         Ok(Principal::of(key))
+    }
+
+    /// Every [`PRUNE_EVERY_MS`], one request of this node starts forgetting the shared nonces dated before the
+    /// window (and a margin for clocks), without waiting for it.
+    fn prune_now_and_then(&self, state: &Arc<dyn AccessState>, next: &AtomicI64, now: i64) {
+        let due = next.load(Ordering::Relaxed);
+        if now < due
+            || next
+                .compare_exchange(
+                    due,
+                    now + PRUNE_EVERY_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let state = Arc::clone(state);
+        let before = now - self.window_ms - PRUNE_MARGIN_MS;
+        tokio::spawn(async move {
+            match state.prune_nonces(before).await {
+                Ok(forgotten) => tracing::debug!(forgotten, "forgot nonces out of the window"),
+                Err(e) => tracing::warn!(error = %e, "could not forget old nonces"),
+            }
+        });
     }
 }
 

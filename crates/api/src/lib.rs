@@ -55,9 +55,10 @@ impl ApiState {
     /// The API over `services`, behind a gate configured by `gate` (which checks requests unless the services'
     /// key ring has no master key).
     pub fn new(services: Arc<Services>, gate: gate::GateConfig, limits: Limits) -> Self {
+        let gate = gate::Gate::new(gate, services.shared_access().cloned());
         ApiState {
             services,
-            gate: gate::Gate::new(gate),
+            gate,
             limits,
             metrics: Arc::new(metrics::Metrics::default()),
         }
@@ -71,8 +72,8 @@ impl ApiState {
 /// The handler of an endpoint of [`operations::ENDPOINTS`].
 fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>> {
     use routes::{
-        app_groups, data, default_instance, instances, keys, predict, queries, resources, tasks,
-        versions,
+        app_groups, data, default_instance, instances, keys, predict, queries, query_analysis,
+        resources, tasks, versions,
     };
     Some(match e.action {
         "CreateAppGroup" => post(app_groups::create),
@@ -105,6 +106,12 @@ fn method_router(e: &operations::Endpoint) -> Option<MethodRouter<Arc<ApiState>>
         "GetHotQueries" => get(queries::hot),
         "GetHints" => get(queries::hint),
         "GetSuggestions" => get(queries::suggest),
+        "GetAnalyzerDictionary" => get(query_analysis::dictionary),
+        "AnalyzeQuery" => get(query_analysis::analyse),
+        "PutQueryAnalysisRule" => put(query_analysis::put),
+        "GetQueryAnalysisRule" => get(query_analysis::get),
+        "DeleteQueryAnalysisRule" => delete(query_analysis::delete),
+        "ListQueryAnalysisRules" => get(query_analysis::list),
         "PushData" => post(data::bulk),
         "ExportData" => get(data::export),
         "GetDataStatus" => get(data::status),

@@ -56,9 +56,32 @@ async fn catalogue_versions() {
         .await
         .assert_error(404, "Version.NotExist");
     server
-        .call("GET", "/v4/openapi/functions/analyzer/versions/1", None)
+        .call("GET", "/v4/openapi/functions/synonym/versions/1", None)
         .await
         .assert_error(404, "Function.NotExist");
+    // The query-analysis functions and their model types.
+    let analyzer = server
+        .call("GET", "/v4/openapi/functions/analyzer/versions/701", None)
+        .await;
+    assert_eq!(
+        analyzer.assert_ok()["Result"]["ModelType"],
+        "text",
+        "{}",
+        analyzer.body
+    );
+    let termweight = server
+        .call(
+            "GET",
+            "/v4/openapi/functions/termweight/current-version?modelType=tf_checkpoint&functionType=PAAS",
+            None,
+        )
+        .await;
+    assert_eq!(
+        termweight.assert_ok()["Result"]["VersionId"],
+        801,
+        "{}",
+        termweight.body
+    );
 }
 
 #[tokio::test]

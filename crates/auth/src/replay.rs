@@ -11,6 +11,9 @@
 //! a request dated in the future cannot move the horizon past the present: only sustained traffic beyond the
 //! capacity shortens how far behind a client's clock may be (capacity ÷ request rate).
 //!
+//! This memory is one process's. API nodes sharing a PostgreSQL database remember nonces there instead (the API's
+//! gate chooses), with the same hash and the same freshness check.
+//!
 //! Two different (key, nonce) pairs with the same hash would make the second look replayed: with a full memory
 //! of 4 million nonces that chance is about 1 in 4 × 10^12 per request.
 
@@ -58,13 +61,22 @@ struct Shard {
     horizon_ms: i64,
 }
 
+/// Whether a request's signed date is within ±`window_ms` of the server's clock.
+pub fn check_fresh(request_ms: i64, now_ms: i64, window_ms: i64) -> Result<(), AuthError> {
+    if (request_ms - now_ms).abs() > window_ms {
+        return Err(AuthError::Expired);
+    }
+    Ok(())
+}
+
 pub struct ReplayGuard {
     window_ms: i64,
     shard_capacity: usize,
     shards: Vec<Mutex<Shard>>,
 }
 
-fn nonce_hash(key_id: &str, nonce: &str) -> u64 {
+/// The 64-bit hash a nonce is remembered by: of the access key id and the nonce (nonces are per key).
+pub fn nonce_hash(key_id: &str, nonce: &str) -> u64 {
     let mut h = Xxh3::new();
     h.update(key_id.as_bytes());
     h.update(&[0]);
@@ -97,9 +109,7 @@ impl ReplayGuard {
         request_ms: i64,
         now_ms: i64,
     ) -> Result<(), AuthError> {
-        if (request_ms - now_ms).abs() > self.window_ms {
-            return Err(AuthError::Expired);
-        }
+        check_fresh(request_ms, now_ms, self.window_ms)?;
         let hash = nonce_hash(key_id, nonce);
         // The shard from other bits than the set uses.
         let shard = &self.shards[(xxh3_64(&hash.to_le_bytes()) % SHARDS as u64) as usize];

@@ -24,6 +24,8 @@ pub fn headline_metric(function: Function) -> &'static str {
         Function::Hint => "holdout_coverage_at_3",
         Function::Suggest => "mrr",
         Function::Category => "recall_at_3",
+        Function::Analyzer => "holdout_searches_with_lexicon_word",
+        Function::Termweight => "spearman",
     }
 }
 

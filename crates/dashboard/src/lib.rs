@@ -5,7 +5,8 @@
 //! Pages: app groups → an app group's instances and data status → an instance's tasks (live progress bars, start,
 //! cancel, pin and unpin buttons) and a chart of each metric across generations; and the API reference rendered
 //! from the same endpoint table as `/openapi.json`. A person logs in with an access key id and secret (checked
-//! like the API's keys, with the same scopes and app groups); the session lives in this process's memory.
+//! like the API's keys, with the same scopes and app groups); the session lives in this process's memory, or in the
+//! shared database when API nodes share one (any node serves any session).
 //!
 //! Modules: `middleware` (request span and security headers), `login`, `viewer` (who is asking), `pages`,
 //! `actions` (the buttons), `render` (pages, redirects, error pages), `session`, `views` (the templates' data)
@@ -40,9 +41,10 @@ pub struct Dashboard {
 
 /// The dashboard's routes under `/ui` over the same services as the API, to be merged with the API's router; `https` when the server serves TLS.
 pub fn router(services: Arc<Services>, https: bool) -> Router {
+    let sessions = session::Sessions::new(services.shared_access().cloned());
     let dashboard = Arc::new(Dashboard {
         services,
-        sessions: session::Sessions::default(),
+        sessions,
         secure_cookies: https,
     });
     const INSTANCE: &str = "/ui/apps/{app}/functions/{function}/instances/{instance}";

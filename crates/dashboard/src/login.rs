@@ -34,7 +34,7 @@ pub async fn login_form(State(d): Shared, uri: Uri) -> Response {
     );
     if !d.services.keys().checks_requests() {
         // Request checking is off (loopback only): there is no key to ask for.
-        return start_session(&d, None, &next);
+        return start_session(&d, None, &next).await;
     }
     login_page(StatusCode::OK, None, next)
 }
@@ -53,8 +53,8 @@ fn login_page(status: StatusCode, error: Option<String>, next: String) -> Respon
     )
 }
 
-fn start_session(d: &Dashboard, key_id: Option<String>, next: &str) -> Response {
-    match d.sessions.create(key_id) {
+async fn start_session(d: &Dashboard, key_id: Option<String>, next: &str) -> Response {
+    match d.sessions.create(key_id).await {
         Ok((token, _)) => {
             let mut response = redirect(next);
             if let Ok(cookie) = HeaderValue::from_str(&set_cookie(Some(&token), d.secure_cookies)) {
@@ -95,7 +95,7 @@ pub async fn login(State(d): Shared, body: Bytes) -> Response {
     match d.services.keys().login(key_id, secret).await {
         Ok(principal) => {
             tracing::info!(target: "audit", key_id = logged_id, action = "DashboardLogin", outcome = "ok", "audit");
-            start_session(&d, principal.key_id, &next)
+            start_session(&d, principal.key_id, &next).await
         }
         Err(Error::InvalidAccessKeyId) => {
             d.sessions.failed(key_id);
@@ -111,14 +111,20 @@ pub async fn login(State(d): Shared, body: Bytes) -> Response {
 }
 
 pub async fn logout(State(d): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some((token, session)) = d.sessions.of(&headers) {
-        if !token_matches(form(&body).get("csrf"), &session) {
-            return error_page(
-                None,
-                Error::Forbidden("the form is stale; reload the page.".into()),
-            );
+    match d.sessions.of(&headers).await {
+        Ok(Some((token, session))) => {
+            if !token_matches(form(&body).get("csrf"), &session) {
+                return error_page(
+                    None,
+                    Error::Forbidden("the form is stale; reload the page.".into()),
+                );
+            }
+            if let Err(e) = d.sessions.end(&token).await {
+                return error_page(None, e);
+            }
         }
-        d.sessions.end(&token);
+        Ok(None) => {}
+        Err(e) => return error_page(None, e),
     }
     let mut response = redirect("/ui/login");
     if let Ok(cookie) = HeaderValue::from_str(&set_cookie(None, d.secure_cookies)) {

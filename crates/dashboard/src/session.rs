@@ -1,13 +1,20 @@
-//! Login sessions: a random token in an `HttpOnly`, `SameSite=Strict` cookie, mapped in memory to the access key
-//! that logged in and the token its forms must carry (CSRF). A restart logs everyone out.
+//! Login sessions: a random token in an `HttpOnly`, `SameSite=Strict` cookie, mapped to the access key that logged
+//! in; the token its forms must carry (CSRF) is derived from it. Kept in this process's memory on the embedded store
+//! (a restart logs everyone out), and in the shared database when API nodes share one, by a hash of the token (the
+//! cookie's value is never stored), so that any node serves any session.
+//!
+//! Failed logins are counted per node: behind N nodes a key id gets N times [`MAX_FAILURES`] tries per window,
+//! which against a 30-character random secret changes nothing that matters.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use algocenter_domain::Error;
+use algocenter_domain::{Error, now_ms};
+use algocenter_store::access_state::{AccessState, SessionLimits, StoredSession};
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
+use sha2::{Digest, Sha256};
 
 pub const COOKIE_NAME: &str = "algocenter_session";
 /// A session ends this long after its login.
@@ -29,29 +36,58 @@ pub struct Session {
     pub key_id: Option<String>,
     /// Every form of the session carries it; a POST without it is refused.
     pub csrf: String,
+}
+
+/// A session in this process's memory.
+struct LocalSession {
+    key_id: Option<String>,
     expires: Instant,
 }
 
 #[derive(Default)]
 pub struct Sessions {
-    by_token: Mutex<HashMap<String, Session>>,
+    /// The shared database's sessions, when there is one; otherwise `local`.
+    shared: Option<Arc<dyn AccessState>>,
+    local: Mutex<HashMap<String, LocalSession>>,
     /// Failed logins by key id: count and when the window started.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl Sessions {
+    /// Sessions in `shared` (the database API nodes share), or in memory with `None`.
+    pub fn new(shared: Option<Arc<dyn AccessState>>) -> Self {
+        Sessions {
+            shared,
+            ..Default::default()
+        }
+    }
+
     /// Starts a session; answers its token (the cookie's value).
-    pub fn create(&self, key_id: Option<String>) -> Result<(String, Session), Error> {
+    pub async fn create(&self, key_id: Option<String>) -> Result<(String, Session), Error> {
         let token = random_token()?;
         let session = Session {
-            key_id,
-            csrf: random_token()?,
-            expires: Instant::now() + LIFETIME,
+            key_id: key_id.clone(),
+            csrf: form_token(&token),
         };
-        let mut sessions = self.by_token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = &self.shared {
+            let now = now_ms();
+            let stored = StoredSession {
+                token_hash: token_hash(&token),
+                key_id,
+                created_ms: now,
+                expires_ms: now + LIFETIME.as_millis() as i64,
+            };
+            let limits = SessionLimits {
+                per_key: PER_KEY,
+                capacity: CAPACITY,
+            };
+            shared.create_session(stored, limits, now).await?;
+            return Ok((token, session));
+        }
+        let mut sessions = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let mut same_key: Vec<(Instant, String)> = sessions
             .iter()
-            .filter(|(_, s)| s.key_id == session.key_id)
+            .filter(|(_, s)| s.key_id == key_id)
             .map(|(token, s)| (s.expires, token.clone()))
             .collect();
         if same_key.len() >= PER_KEY {
@@ -69,22 +105,37 @@ impl Sessions {
                 });
             }
         }
-        sessions.insert(token.clone(), session.clone());
+        let local = LocalSession {
+            key_id,
+            expires: Instant::now() + LIFETIME,
+        };
+        sessions.insert(token.clone(), local);
         Ok((token, session))
     }
 
-    /// The live session of a request's cookie.
-    pub fn of(&self, headers: &HeaderMap) -> Option<(String, Session)> {
-        let token = token(headers)?;
-        let mut sessions = self.by_token.lock().unwrap_or_else(|p| p.into_inner());
-        match sessions.get(&token) {
-            Some(s) if s.expires > Instant::now() => Some((token, s.clone())),
-            Some(_) => {
-                sessions.remove(&token);
-                None
+    /// The live session of a request's cookie (an error when the shared database cannot say).
+    pub async fn of(&self, headers: &HeaderMap) -> Result<Option<(String, Session)>, Error> {
+        let Some(token) = token(headers) else {
+            return Ok(None);
+        };
+        let key_id = if let Some(shared) = &self.shared {
+            match shared.session(&token_hash(&token), now_ms()).await? {
+                Some(stored) => stored.key_id,
+                None => return Ok(None),
             }
-            None => None,
-        }
+        } else {
+            let mut sessions = self.local.lock().unwrap_or_else(|p| p.into_inner());
+            match sessions.get(&token) {
+                Some(s) if s.expires > Instant::now() => s.key_id.clone(),
+                Some(_) => {
+                    sessions.remove(&token);
+                    return Ok(None);
+                }
+                None => return Ok(None),
+            }
+        };
+        let csrf = form_token(&token);
+        Ok(Some((token, Session { key_id, csrf })))
     }
 
     /// Whether a login for `key_id` may be tried now (too many recent failures: no).
@@ -114,12 +165,30 @@ impl Sessions {
         entry.0 += 1;
     }
 
-    pub fn end(&self, token: &str) {
-        self.by_token
+    pub async fn end(&self, token: &str) -> Result<(), Error> {
+        if let Some(shared) = &self.shared {
+            return shared.end_session(&token_hash(token)).await;
+        }
+        self.local
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(token);
+        Ok(())
     }
+}
+
+/// What the shared database files a session by.
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The session's form token: derived from the session token (so no node needs to store it), under a label of its
+/// own so that it is never the cookie's value nor its stored hash.
+fn form_token(token: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(b"algocenter dashboard form token\0");
+    digest.update(token.as_bytes());
+    hex::encode(digest.finalize())
 }
 
 fn random_token() -> Result<String, Error> {
@@ -163,10 +232,10 @@ pub fn token_matches(given: Option<&String>, session: &Session) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_cookie_is_found_among_others_and_sessions_end() {
+    #[tokio::test]
+    async fn the_cookie_is_found_among_others_and_sessions_end() {
         let sessions = Sessions::default();
-        let (token, session) = sessions.create(Some("AK1".into())).unwrap();
+        let (token, session) = sessions.create(Some("AK1".into())).await.unwrap();
         assert_eq!(token.len(), 64);
         assert_ne!(session.csrf, token);
         let mut headers = HeaderMap::new();
@@ -176,37 +245,43 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let (found, found_session) = sessions.of(&headers).unwrap();
+        let (found, found_session) = sessions.of(&headers).await.unwrap().unwrap();
         assert_eq!(
             (found.as_str(), found_session.key_id.as_deref()),
             (token.as_str(), Some("AK1"))
         );
-        sessions.end(&token);
-        assert!(sessions.of(&headers).is_none());
+        assert_eq!(
+            found_session.csrf, session.csrf,
+            "the form token follows the session"
+        );
+        sessions.end(&token).await.unwrap();
+        assert!(sessions.of(&headers).await.unwrap().is_none());
         for _ in 0..PER_KEY {
-            sessions.create(Some("AK1".into())).unwrap();
+            sessions.create(Some("AK1".into())).await.unwrap();
         }
-        let (newest, _) = sessions.create(Some("AK1".into())).unwrap();
+        let (newest, _) = sessions.create(Some("AK1".into())).await.unwrap();
         let held = sessions
-            .by_token
+            .local
             .lock()
             .unwrap()
             .values()
             .filter(|s| s.key_id.as_deref() == Some("AK1"))
             .count();
         assert_eq!(held, PER_KEY, "one key holds at most {PER_KEY} sessions");
-        assert!(sessions.by_token.lock().unwrap().contains_key(&newest));
+        assert!(sessions.local.lock().unwrap().contains_key(&newest));
         let mut forged = HeaderMap::new();
         forged.insert(COOKIE, format!("{COOKIE_NAME}=00").parse().unwrap());
-        assert!(sessions.of(&forged).is_none());
+        assert!(sessions.of(&forged).await.unwrap().is_none());
     }
 
-    #[test]
-    fn cookies_are_secure_over_https_and_form_tokens_must_match() {
+    #[tokio::test]
+    async fn cookies_are_secure_over_https_and_form_tokens_must_match() {
         assert!(set_cookie(Some("t"), true).ends_with("; Secure"));
         assert!(!set_cookie(Some("t"), false).contains("Secure"));
         assert!(set_cookie(None, true).contains("Max-Age=0; Secure"));
-        let (_, session) = Sessions::default().create(None).unwrap();
+        let (token, session) = Sessions::default().create(None).await.unwrap();
+        assert_ne!(session.csrf, token);
+        assert_ne!(session.csrf, hex::encode(token_hash(&token)));
         assert!(token_matches(Some(&session.csrf.clone()), &session));
         assert!(!token_matches(Some(&"0".repeat(64)), &session));
         assert!(!token_matches(None, &session));

@@ -68,14 +68,18 @@ pub(crate) async fn viewer(
             form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
         ))
     };
-    let Some((token, session)) = d.sessions.of(headers) else {
-        return Err(login());
+    let (token, session) = match d.sessions.of(headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(login()),
+        Err(e) => return Err(error_page(None, e)),
     };
     match d.services.keys().current(session.key_id.as_deref()).await {
         Ok(principal) => Ok(Viewer { session, principal }),
         Err(Error::InvalidAccessKeyId) => {
             // Revoked since the login.
-            d.sessions.end(&token);
+            if let Err(e) = d.sessions.end(&token).await {
+                return Err(error_page(None, e));
+            }
             Err(login())
         }
         Err(e) => Err(error_page(None, e)),

@@ -112,6 +112,9 @@ pub fn minimum(function: Function) -> &'static [(&'static str, u64)] {
         Function::Ctr => &[("exposures", 1000), ("clicks", 100)],
         Function::Category => &[("searches", 200), ("clicks", 100)],
         Function::Hot | Function::Hint | Function::Suggest => &[("searches", 100)],
+        // Useful without behaviour: the base analyzer and the dictionaries; items and searches teach it words.
+        Function::Analyzer => &[],
+        Function::Termweight => &[("searches", 200), ("clicks", 100)],
     }
 }
 

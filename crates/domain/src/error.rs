@@ -14,9 +14,7 @@ pub enum Error {
     AppNotFound(String),
     #[error("app group '{0}' already exists.")]
     AppDuplicated(String),
-    #[error(
-        "function '{0}' does not exist; known functions: ctr, pop, category, hot, hint, suggest."
-    )]
+    #[error("function '{0}' does not exist; known functions: {known}.", known = crate::function::Function::known_names())]
     FunctionNotExist(String),
     #[error("instance not exist: '{0}'.")]
     InstanceNotExist(String),
@@ -61,6 +59,8 @@ pub enum Error {
         resource: String,
         instances: Vec<String>,
     },
+    #[error("query-analysis rule not exist: '{0}'.")]
+    RuleNotExist(String),
     #[error("default instance not set for function '{0}'.")]
     DefaultInstanceNotExist(String),
     #[error("{0}")]
@@ -115,6 +115,18 @@ pub enum Error {
     /// retry once space is freed (the answer carries `Retry-After`).
     #[error("storage full: {0}")]
     StorageFull(String),
+    /// The database or the object store cannot be reached for the moment (down, restarting, failing over), the
+    /// connection pool stayed exhausted, or a transaction lost a conflict with another one. Nothing of the request
+    /// was carried out; the same request may succeed shortly (the answer carries `Retry-After`).
+    #[error("service unavailable: {0}; retry shortly.")]
+    Unavailable(String),
+    /// The connection to the database was lost while a transaction committed: whether the change was stored is
+    /// unknown. Not retryable blindly (a create might be carried out twice); idempotent writes (data pushes) turn
+    /// it into [`Error::Unavailable`], since repeating them is harmless.
+    #[error(
+        "the connection to the database was lost while committing ({0}): whether the change was stored is unknown; read it back before repeating it."
+    )]
+    CommitUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -122,6 +134,10 @@ pub enum Error {
 /// Seconds a client is asked to wait before retrying after [`Error::StorageFull`]: long enough for an operator or a
 /// retention run to free space, short enough that ingestion resumes soon after.
 pub const STORAGE_FULL_RETRY_AFTER_SECS: u64 = 30;
+
+/// Seconds a client is asked to wait after [`Error::Unavailable`]: a database restart or failover takes seconds;
+/// clients back off further on their own when it lasts.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 impl Error {
     /// The OpenSearch `Code` of this error.
@@ -145,11 +161,12 @@ impl Error {
             Error::ResourceInvalidName(_) => "Resource.InvalidResourceName",
             Error::ResourceInUse { .. } => "Resource.InUse",
             Error::DefaultInstanceNotExist(_) => "DefaultInstance.NotExist",
+            Error::RuleNotExist(_) => "QueryAnalysisRule.NotExist",
             Error::InvalidParameter(_) => "InvalidParameter",
             Error::PayloadTooLarge { .. } => "InvalidParameter.PayloadTooLarge",
             Error::RouteNotFound { .. } => "NotFound",
             Error::MethodNotAllowed { .. } => "MethodNotAllowed",
-            Error::ShuttingDown => "ServiceUnavailable",
+            Error::ShuttingDown | Error::Unavailable(_) => "ServiceUnavailable",
             Error::IncompleteSignature(_) => "IncompleteSignature",
             Error::InvalidAccessKeyId => "InvalidAccessKeyId.NotFound",
             Error::SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -163,7 +180,7 @@ impl Error {
             Error::LastAdminKey(_) => "AccessKey.LastAdmin",
             Error::Corrupt { .. } => "Storage.Corrupt",
             Error::StorageFull(_) => "Storage.Full",
-            Error::Internal(_) => "InternalError",
+            Error::CommitUnknown(_) | Error::Internal(_) => "InternalError",
         }
     }
 
@@ -177,6 +194,7 @@ impl Error {
             | Error::VersionNotExist(_)
             | Error::ResourceNotExist(_)
             | Error::DefaultInstanceNotExist(_)
+            | Error::RuleNotExist(_)
             | Error::InvalidAccessKeyId
             | Error::AccessKeyNotExist(_)
             | Error::RouteNotFound { .. } => 404,
@@ -203,10 +221,10 @@ impl Error {
             Error::Throttled { .. } => 429,
             Error::PayloadTooLarge { .. } => 413,
             Error::MethodNotAllowed { .. } => 405,
-            Error::ShuttingDown => 503,
+            Error::ShuttingDown | Error::Unavailable(_) => 503,
             // 507 Insufficient Storage (RFC 4918): the server's condition, not the request's, and not a bug.
             Error::StorageFull(_) => 507,
-            Error::Corrupt { .. } | Error::Internal(_) => 500,
+            Error::Corrupt { .. } | Error::CommitUnknown(_) | Error::Internal(_) => 500,
         }
     }
 
@@ -215,6 +233,7 @@ impl Error {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Error::StorageFull(_) => Some(STORAGE_FULL_RETRY_AFTER_SECS),
+            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -299,6 +318,20 @@ mod tests {
             "could not store the artifact: internal error: boom"
         );
         assert_eq!(Error::internal("boom").retry_after_secs(), None);
+    }
+
+    #[test]
+    fn a_transient_failure_is_a_503_service_unavailable_with_a_retry_after() {
+        let down = Error::Unavailable("database: connection refused".into());
+        assert_eq!(
+            (down.http_status(), down.code()),
+            (503, "ServiceUnavailable")
+        );
+        assert_eq!(down.retry_after_secs(), Some(UNAVAILABLE_RETRY_AFTER_SECS));
+        assert_eq!(
+            down.to_string(),
+            "service unavailable: database: connection refused; retry shortly."
+        );
     }
 
     #[test]

@@ -14,17 +14,28 @@ pub enum Function {
     Hot,
     Hint,
     Suggest,
+    /// A tokenizer that knows the app's own words (modelType `text`).
+    Analyzer,
+    /// How much each word of a query matters (modelType `tf_checkpoint`).
+    Termweight,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 8] = [
         Function::Ctr,
         Function::Pop,
         Function::Category,
         Function::Hot,
         Function::Hint,
         Function::Suggest,
+        Function::Analyzer,
+        Function::Termweight,
     ];
+
+    /// The names of every function, for messages.
+    pub fn known_names() -> String {
+        Function::ALL.map(Function::as_str).join(", ")
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +45,8 @@ impl Function {
             Function::Hot => "hot",
             Function::Hint => "hint",
             Function::Suggest => "suggest",
+            Function::Analyzer => "analyzer",
+            Function::Termweight => "termweight",
         }
     }
 }
@@ -68,9 +81,11 @@ mod tests {
             "CTR".parse::<Function>().unwrap_err().code(),
             "Function.NotExist"
         );
-        assert_eq!(
-            "analyzer".parse::<Function>().unwrap_err().code(),
-            "Function.NotExist"
-        );
+        let unknown = "synonym".parse::<Function>().unwrap_err();
+        assert_eq!(unknown.code(), "Function.NotExist");
+        let message = unknown.to_string();
+        for f in Function::ALL {
+            assert!(message.contains(f.as_str()), "{message}");
+        }
     }
 }

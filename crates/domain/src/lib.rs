@@ -14,6 +14,7 @@ pub mod instance;
 pub mod names;
 pub mod paging;
 pub mod push;
+pub mod query_rule;
 pub mod resource;
 pub mod schedule;
 pub mod sketch;

@@ -16,6 +16,7 @@
 //!    only the windows they may read; metrics go into an [`evaluation::Metrics`];
 //! 4. encodes its artifact and ends with `Steps::finish` (100%).
 
+pub mod analyzer;
 pub mod category;
 pub mod ctr;
 pub mod evaluation;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod query;
 pub mod query_list;
 pub mod suggest;
+pub mod termweight;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -143,6 +145,11 @@ impl Trainers {
             .with(Function::Hint, Arc::new(query_list::HintTrainer))
             .with(Function::Suggest, Arc::new(suggest::SuggestTrainer))
             .with(Function::Category, Arc::new(category::CategoryTrainer))
+            .with(Function::Analyzer, Arc::new(analyzer::AnalyzerTrainer))
+            .with(
+                Function::Termweight,
+                Arc::new(termweight::TermweightTrainer),
+            )
     }
 
     /// Adds or replaces the trainer of `function`.

@@ -16,6 +16,7 @@
 //! [`context`].
 
 pub mod context;
+pub mod query_analysis;
 mod words;
 
 use algocenter_domain::behaviour::BehaviourEvent;

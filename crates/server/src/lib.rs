@@ -16,6 +16,7 @@ use algocenter_api::ApiState;
 use algocenter_engine::{Engine, EngineConfig, EngineHandle};
 use algocenter_functions::Trainers;
 use algocenter_service::Services;
+use algocenter_store::access_state::AccessState;
 use algocenter_store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -38,11 +39,16 @@ pub struct RunningWorker {
     engine: EngineHandle,
 }
 
+/// The started engine of a configuration, with the embedded store (for its checkpoint at shutdown) or the state
+/// API nodes share.
+struct Started {
+    engine: EngineHandle,
+    sqlite: Option<Arc<SqliteStore>>,
+    shared_access: Option<Arc<dyn AccessState>>,
+}
+
 /// The store, artifacts and started engine of a configuration.
-async fn start_engine(
-    config: &ServerConfig,
-    trainers: Trainers,
-) -> Result<(EngineHandle, Option<Arc<SqliteStore>>), String> {
+async fn start_engine(config: &ServerConfig, trainers: Trainers) -> Result<Started, String> {
     let opened = storage::open(config).await?;
     let engine_config = EngineConfig {
         exclusive_store: opened.sqlite.is_some(),
@@ -53,12 +59,20 @@ async fn start_engine(
         .start()
         .await
         .map_err(|e| format!("start-up recovery failed: {e}"))?;
-    Ok((handle, opened.sqlite))
+    Ok(Started {
+        engine: handle,
+        sqlite: opened.sqlite,
+        shared_access: opened.shared_access,
+    })
 }
 
 /// Starts the server: answers requests (and trains with the engine's workers) until [`RunningServer::stop`].
 pub async fn start(config: ServerConfig, trainers: Trainers) -> Result<RunningServer, String> {
-    let (engine, sqlite) = start_engine(&config, trainers).await?;
+    let Started {
+        engine,
+        sqlite,
+        shared_access,
+    } = start_engine(&config, trainers).await?;
     let store = Arc::clone(engine.engine().store());
     let ServerConfig {
         listen,
@@ -70,7 +84,11 @@ pub async fn start(config: ServerConfig, trainers: Trainers) -> Result<RunningSe
         ..
     } = config;
     let (master, gate) = access::checking(access, &*store, listen).await?;
-    let services = Arc::new(Services::new(Arc::clone(engine.engine()), master));
+    let services = Arc::new(Services::new(
+        Arc::clone(engine.engine()),
+        master,
+        shared_access,
+    ));
     let state = Arc::new(ApiState::new(Arc::clone(&services), gate, limits));
     let tls = match &tls {
         Some((cert, key)) => Some(listener::tls_acceptor(cert, key)?),
@@ -111,7 +129,7 @@ pub async fn start_worker(
     config: ServerConfig,
     trainers: Trainers,
 ) -> Result<RunningWorker, String> {
-    let (engine, _) = start_engine(&config, trainers).await?;
+    let engine = start_engine(&config, trainers).await?.engine;
     tracing::info!(
         workers = config.engine.workers,
         "worker started: training tasks of the shared database"

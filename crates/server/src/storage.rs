@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use algocenter_store::access_state::AccessState;
 use algocenter_store::artifacts::LocalArtifacts;
 use algocenter_store::postgres::PostgresStore;
 use algocenter_store::s3_artifacts::S3Artifacts;
@@ -15,11 +16,18 @@ pub(crate) struct Opened {
     pub store: Arc<dyn Store>,
     pub sqlite: Option<Arc<SqliteStore>>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// Nonces, rate buckets and sessions shared with the other API nodes (PostgreSQL only).
+    pub shared_access: Option<Arc<dyn AccessState>>,
 }
 
 pub(crate) async fn open(config: &ServerConfig) -> Result<Opened, String> {
     // The embedded file belongs to this process alone; a PostgreSQL database is shared with other processes.
-    let (store, sqlite): (Arc<dyn Store>, Option<Arc<SqliteStore>>) = match &config.database {
+    type Stores = (
+        Arc<dyn Store>,
+        Option<Arc<SqliteStore>>,
+        Option<Arc<dyn AccessState>>,
+    );
+    let (store, sqlite, shared_access): Stores = match &config.database {
         Database::Postgres {
             url,
             max_connections,
@@ -27,14 +35,15 @@ pub(crate) async fn open(config: &ServerConfig) -> Result<Opened, String> {
             let store = PostgresStore::connect(url, *max_connections)
                 .await
                 .map_err(|e| format!("database: {e}"))?;
+            let shared_access = store.access_state().map_err(|e| format!("database: {e}"))?;
             tracing::info!(max_connections, "using PostgreSQL");
-            (Arc::new(store), None)
+            (Arc::new(store), None, Some(Arc::new(shared_access)))
         }
         Database::Sqlite { synchronous } => {
             let sqlite = Arc::new(
                 SqliteStore::open(&config.data_dir, 8, *synchronous).map_err(|e| e.to_string())?,
             );
-            (Arc::clone(&sqlite) as Arc<dyn Store>, Some(sqlite))
+            (Arc::clone(&sqlite) as Arc<dyn Store>, Some(sqlite), None)
         }
     };
     let artifacts: Arc<dyn ArtifactStore> = match &config.s3 {
@@ -52,5 +61,6 @@ pub(crate) async fn open(config: &ServerConfig) -> Result<Opened, String> {
         store,
         sqlite,
         artifacts,
+        shared_access,
     })
 }

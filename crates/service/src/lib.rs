@@ -16,10 +16,12 @@ use std::sync::Arc;
 use algocenter_auth::sealing::MasterKey;
 use algocenter_domain::access_key::AccessKey;
 use algocenter_domain::instance::InstanceUpdate;
+use algocenter_domain::query_rule::{QueryAnalysisRule, RuleSpec, validate_rule_name};
 use algocenter_domain::{Function, Result, now_ms};
 use algocenter_engine::Engine;
 use algocenter_serving::Serving;
 use algocenter_store::Store;
+use algocenter_store::access_state::AccessState;
 
 use crate::access::KeyRing;
 
@@ -27,12 +29,19 @@ pub struct Services {
     engine: Arc<Engine>,
     serving: Serving,
     keys: KeyRing,
+    shared_access: Option<Arc<dyn AccessState>>,
 }
 
 impl Services {
     /// The services over a (started or not) engine: serving reads the engine's store and artifacts and follows its
-    /// serving changes; access keys are opened with `master` (`None`: request checking is off).
-    pub fn new(engine: Arc<Engine>, master: Option<MasterKey>) -> Self {
+    /// serving changes; access keys are opened with `master` (`None`: request checking is off). `shared_access` is
+    /// where API nodes sharing a database remember nonces, rate buckets and dashboard sessions together (`None`:
+    /// each in its own memory, for the embedded store's single process).
+    pub fn new(
+        engine: Arc<Engine>,
+        master: Option<MasterKey>,
+        shared_access: Option<Arc<dyn AccessState>>,
+    ) -> Self {
         let serving = Serving::new(
             Arc::clone(engine.store()),
             Arc::clone(engine.artifacts()),
@@ -43,6 +52,7 @@ impl Services {
             engine,
             serving,
             keys,
+            shared_access,
         }
     }
 
@@ -62,6 +72,12 @@ impl Services {
 
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    /// What the API nodes of a shared database remember together (nonces, rate buckets, dashboard sessions);
+    /// `None` on the embedded store, where this process's memory holds them.
+    pub fn shared_access(&self) -> Option<&Arc<dyn AccessState>> {
+        self.shared_access.as_ref()
     }
 
     /// Behaviour events older than this many days are refused on push (and deleted by the engine's retention).
@@ -130,6 +146,36 @@ impl Services {
         let released = self.store().delete_app_group(app).await?;
         self.serving.forget_all();
         self.engine.release_artifacts(released);
+        Ok(())
+    }
+
+    /// PUT query-analysis rule: every instance it names must exist as an instance of its stage's function; query
+    /// analysis reads the rule again at once.
+    pub async fn put_rule(
+        &self,
+        app: &str,
+        name: &str,
+        spec: RuleSpec,
+    ) -> Result<QueryAnalysisRule> {
+        validate_rule_name(name)?;
+        for (function, instance) in [
+            (Function::Analyzer, &spec.analyzer),
+            (Function::Termweight, &spec.termweight),
+            (Function::Category, &spec.category),
+        ] {
+            if let Some(instance) = instance {
+                self.store().instance(app, function, instance).await?;
+            }
+        }
+        let rule = self.store().put_rule(app, name, spec, now_ms()).await?;
+        self.serving.invalidate();
+        Ok(rule)
+    }
+
+    /// DELETE query-analysis rule.
+    pub async fn delete_rule(&self, app: &str, name: &str) -> Result<()> {
+        self.store().delete_rule(app, name).await?;
+        self.serving.invalidate();
         Ok(())
     }
 

@@ -42,6 +42,8 @@ pub struct Serving {
     instances: RwLock<HashMap<InstanceKey, (Instant, u64, Instance)>>,
     /// Moves when this process changes instances: remembered ones read before are stale.
     epoch: Arc<AtomicU64>,
+    /// Query-analysis rules, remembered as instances are.
+    rules: crate::query_analysis::RuleCache,
 }
 
 type InstanceKey = (String, Function, Option<String>);
@@ -65,7 +67,17 @@ impl Serving {
             loading: Mutex::new(HashMap::new()),
             instances: RwLock::new(HashMap::new()),
             epoch,
+            rules: Default::default(),
         }
+    }
+
+    /// Where the instance (and rule) caches are: moves when this process changes either.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn rule_cache(&self) -> &crate::query_analysis::RuleCache {
+        &self.rules
     }
 
     /// The instance a request names, or the function's default instance when it names none. Read from the

@@ -10,18 +10,24 @@
 //! * [`query_list`]: the top searches (`hot`) and search-box hints (`hint`);
 //! * [`suggest`]: drop-down completions;
 //! * [`category`]: the categories of queries;
-//! * [`ctr`]: candidates reranked by click probability.
+//! * [`ctr`]: candidates reranked by click probability;
+//! * [`analyzer`]: texts cut into tokens, and the lexicon as a user dictionary;
+//! * [`termweight`]: the weight and level of each term of a query;
+//! * [`query_analysis`]: a query analysed by the instances a query-analysis rule names, and rewritten.
 //!
 //! The instance cache, the model cache and the generation switch they share are in one place, [`Serving`]. A new
 //! function adds a module here with its request, its answer and an `impl Serving` entry.
 
+pub mod analyzer;
 pub mod category;
 pub mod ctr;
 mod generations;
 mod model;
 pub mod pop;
+pub mod query_analysis;
 pub mod query_list;
 pub mod suggest;
+pub mod termweight;
 
 pub use generations::{INSTANCE_TTL, Serving};
 pub use model::Model;

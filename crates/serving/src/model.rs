@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use algocenter_domain::instance::Instance;
 use algocenter_domain::{Error, Function, Result};
+use algocenter_functions::analyzer::AnalyzerModel;
 use algocenter_functions::category::CategoryModel;
 use algocenter_functions::ctr::CtrModel;
 use algocenter_functions::pop::PopModel;
 use algocenter_functions::query_list::QueryListModel;
 use algocenter_functions::suggest::SuggestIndex;
+use algocenter_functions::termweight::TermweightModel;
 
 /// A loaded generation of any function. Each kind is behind its own `Arc` so that an entry can hold the typed
 /// model it serves from while a newer generation replaces it in the cache.
@@ -20,6 +22,8 @@ pub enum Model {
     Suggest(Arc<SuggestIndex>),
     Category(Arc<CategoryModel>),
     Ctr(Arc<CtrModel>),
+    Analyzer(Arc<AnalyzerModel>),
+    Termweight(Arc<TermweightModel>),
 }
 
 impl Model {
@@ -33,6 +37,8 @@ impl Model {
             Function::Suggest => Model::Suggest(Arc::new(SuggestIndex::decode(bytes)?)),
             Function::Category => Model::Category(Arc::new(CategoryModel::decode(bytes)?)),
             Function::Ctr => Model::Ctr(Arc::new(CtrModel::decode(bytes)?)),
+            Function::Analyzer => Model::Analyzer(Arc::new(AnalyzerModel::decode(bytes)?)),
+            Function::Termweight => Model::Termweight(Arc::new(TermweightModel::decode(bytes)?)),
         })
     }
 
@@ -44,6 +50,8 @@ impl Model {
             Model::Suggest(m) => m.len(),
             Model::Category(m) => m.known_queries(),
             Model::Ctr(m) => m.rows(),
+            Model::Analyzer(m) => m.words().len(),
+            Model::Termweight(m) => m.terms(),
         }
     }
 }
@@ -71,6 +79,8 @@ kind!(QueryListModel, QueryList);
 kind!(SuggestIndex, Suggest);
 kind!(CategoryModel, Category);
 kind!(CtrModel, Ctr);
+kind!(AnalyzerModel, Analyzer);
+kind!(TermweightModel, Termweight);
 
 /// The artifact of an instance decoded as another function's model: the artifact store is inconsistent.
 pub(crate) fn wrong_kind(instance: &Instance) -> Error {

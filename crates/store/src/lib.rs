@@ -8,8 +8,13 @@
 //! The backends share what is not SQL: `stored` is the one checked path from rows back to domain values (stored
 //! state that does not decode is refused as `Storage.Corrupt`, never read as a default), and `rules` holds the
 //! rules both apply (active tasks, deletion and pinning checks, retention, the last admin key, push summaries).
-//! Running out of space is `Storage.Full` whichever store hits it.
+//! Running out of space is `Storage.Full` whichever store hits it; an unreachable database or object store is
+//! `ServiceUnavailable` (503, retryable).
+//!
+//! [`access_state::AccessState`] is what the API nodes of one shared database remember together between requests
+//! (nonces, rate buckets, dashboard sessions); only PostgreSQL implements it.
 
+pub mod access_state;
 pub mod artifacts;
 #[cfg(test)]
 mod conformance;
@@ -29,6 +34,7 @@ use algocenter_domain::data::{TrainingData, WindowCounts};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use algocenter_domain::instance::{Instance, InstanceFilter, InstanceUpdate, NewInstance};
 use algocenter_domain::paging::Page;
+use algocenter_domain::query_rule::{QueryAnalysisRule, RuleSpec};
 use algocenter_domain::resource::{NewResource, Resource, ResourceData, ResourceType};
 use algocenter_domain::task::{Task, TaskFilter, Trigger};
 use algocenter_domain::{Function, Result};
@@ -364,9 +370,36 @@ pub trait KeyStore: Send + Sync {
     async fn has_keys(&self) -> Result<bool>;
 }
 
+/// Query-analysis rules (an extension resource of an app group).
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Creates or replaces a rule (at most [`algocenter_domain::query_rule::MAX_RULES`] per app group). A default
+    /// rule stops the previous default being one, in the same transaction.
+    async fn put_rule(
+        &self,
+        app: &str,
+        name: &str,
+        spec: RuleSpec,
+        now_ms: i64,
+    ) -> Result<QueryAnalysisRule>;
+    async fn rule(&self, app: &str, name: &str) -> Result<QueryAnalysisRule>;
+    /// The app group's default rule (`QueryAnalysisRule.NotExist` when none is).
+    async fn default_rule(&self, app: &str) -> Result<QueryAnalysisRule>;
+    /// Every rule of the app group, by name.
+    async fn list_rules(&self, app: &str) -> Result<Vec<QueryAnalysisRule>>;
+    async fn delete_rule(&self, app: &str, name: &str) -> Result<()>;
+}
+
 /// Everything the service needs from one backend.
 pub trait Store:
-    AppGroupStore + InstanceStore + ResourceStore + TaskStore + QueueStore + EventStore + KeyStore
+    AppGroupStore
+    + InstanceStore
+    + ResourceStore
+    + TaskStore
+    + QueueStore
+    + EventStore
+    + KeyStore
+    + RuleStore
 {
 }
 
@@ -378,5 +411,6 @@ impl<T> Store for T where
         + QueueStore
         + EventStore
         + KeyStore
+        + RuleStore
 {
 }

@@ -65,7 +65,42 @@ fn s3_error(what: &str, e: object_store::Error) -> Error {
     if is_out_of_space(&e) {
         return Error::StorageFull(format!("object store: cannot {what}: {e}"));
     }
+    if is_transient(&e) {
+        return Error::Unavailable(format!("object store: cannot {what}: {e}"));
+    }
     Error::internal(format_args!("object store: cannot {what}: {e}"))
+}
+
+/// What an unreachable or overloaded object store looks like once `object_store` has spent its own retries: no
+/// connection, a timeout, or a 5xx answer that says "later" (502, 503 `SlowDown`, 504).
+const TRANSIENT: [&str; 9] = [
+    "error sending request",
+    "connection refused",
+    "Connection refused",
+    "timed out",
+    "502 Bad Gateway",
+    "503 Service Unavailable",
+    "504 Gateway Timeout",
+    "SlowDown",
+    "ServiceUnavailable",
+];
+
+/// Whether the object store could not be reached or asked to come back later (recognised in the text, as
+/// [`is_out_of_space`] does, for the same reason).
+fn is_transient(e: &object_store::Error) -> bool {
+    let text = error_text(e);
+    TRANSIENT.iter().any(|marker| text.contains(marker))
+}
+
+/// An error and its causes, as one text.
+fn error_text(e: &object_store::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// What S3-compatible servers answer when they have no room: 507 Insufficient Storage (MinIO's full disks), or an
@@ -81,12 +116,7 @@ const OUT_OF_SPACE: [&str; 5] = [
 /// Whether the server refused for lack of space. `object_store` keeps the HTTP status behind private types, so the
 /// answer is recognised in the error's text, which carries the status and the server's error body.
 fn is_out_of_space(e: &object_store::Error) -> bool {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let text = error_text(e);
     OUT_OF_SPACE.iter().any(|marker| text.contains(marker))
 }
 
@@ -273,7 +303,12 @@ mod tests {
     async fn an_unreachable_store_fails_its_check_quickly() {
         let store = S3Artifacts::open(&settings("http://127.0.0.1:9", "none", "")).unwrap();
         let started = std::time::Instant::now();
-        assert!(store.check().await.is_err());
+        match store.check().await {
+            Err(Error::Unavailable(message)) => {
+                assert!(message.contains("object store"), "{message}")
+            }
+            other => panic!("an unreachable store is a passing outage (503): {other:?}"),
+        }
         assert!(started.elapsed() < Duration::from_secs(60));
     }
 

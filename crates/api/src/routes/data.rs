@@ -30,6 +30,17 @@ fn check_collection_name(name: &str) -> Result<(), ApiError> {
 ///
 /// Every record is validated; the good ones are stored (durably, before the answer) and the bad ones listed in
 /// `errors` with their index, field and reason. All collections of an app group feed the same data set.
+/// A push may always be sent again (stored events are skipped, documents are set to the same values): a commit
+/// whose outcome is unknown is then a passing outage the client retries, not an error to investigate.
+fn repeatable(e: Error) -> Error {
+    match e {
+        Error::CommitUnknown(why) => Error::Unavailable(format!(
+            "the database connection was lost while committing ({why}); sending the same records again is safe"
+        )),
+        other => other,
+    }
+}
+
 pub async fn bulk(
     state: AppState,
     Segments((app, collection, kind)): Segments<(String, String, String)>,
@@ -49,7 +60,11 @@ pub async fn bulk(
     let received = push.events.len() + push.documents.len() + push.errors.len();
     let (stored, duplicates) = match kind {
         CollectionType::Behavior if !push.events.is_empty() => {
-            let outcome = state.store().append_events(&app, push.events).await?;
+            let outcome = state
+                .store()
+                .append_events(&app, push.events)
+                .await
+                .map_err(repeatable)?;
             (outcome.stored, outcome.duplicates)
         }
         CollectionType::Behavior => (0, 0),
@@ -63,7 +78,8 @@ pub async fn bulk(
                 state
                     .store()
                     .apply_documents(&app, document_kind, push.documents, now)
-                    .await?,
+                    .await
+                    .map_err(repeatable)?,
                 0,
             )
         }

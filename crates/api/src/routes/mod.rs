@@ -7,6 +7,7 @@ pub mod instances;
 pub mod keys;
 pub mod predict;
 pub mod queries;
+pub mod query_analysis;
 pub mod resources;
 mod serving_params;
 pub mod tasks;

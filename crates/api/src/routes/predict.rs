@@ -1,7 +1,8 @@
 //! Serving of trained generations (extension): `POST .../functions/{fn}/instances/{instance}/predict`, and
 //! `POST .../functions/{fn}/predict` for the function's default instance. Bodies by function:
 //! `pop` `{"items": [...]}`; `hot`/`hint` `{"hit", "sortType", "userId"}`; `suggest` `{"query", "hit"}`;
-//! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`.
+//! `category` `{"queries": [...], "topK"}`; `ctr` `{"query", "userId", "context", "items"}`; `analyzer`
+//! `{"texts": [...]}`; `termweight` `{"queries": [...]}`.
 //!
 //! Each handler parses its body into the function's typed serving request and shapes the answer; the prediction
 //! itself is `algocenter-serving`'s.
@@ -10,11 +11,13 @@ use std::borrow::Cow;
 
 use algocenter_domain::document::Document;
 use algocenter_domain::{Error, Function};
+use algocenter_serving::analyzer::{AnalyzeRequest, Token};
 use algocenter_serving::category::{self, CategoriseRequest};
 use algocenter_serving::ctr::{RerankRequest, Wanted};
 use algocenter_serving::pop::ScoreRequest;
 use algocenter_serving::query_list::{self, ListKind, ListRequest};
 use algocenter_serving::suggest::{self, SuggestRequest};
+use algocenter_serving::termweight::WeighRequest;
 use algocenter_serving::{Served, Target};
 use serde_json::{Map, Value, json};
 
@@ -25,8 +28,10 @@ use crate::extract::{JsonBody, Segments, function};
 
 /// Most items scored in one request.
 pub const MAX_ITEMS: usize = 1000;
-/// Most queries classified in one request.
+/// Most queries classified (or texts analysed) in one request.
 pub const MAX_QUERIES: usize = 100;
+/// Longest text the analyzer takes (bytes): an item title or description, not a book.
+pub const MAX_TEXT_BYTES: usize = 4096;
 /// Most context entries of a ctr request, and the longest key or value.
 const MAX_CONTEXT: usize = 32;
 const MAX_CONTEXT_BYTES: usize = 1024;
@@ -171,23 +176,38 @@ async fn predict_suggest(state: &AppState, target: Target<'_>, body: &Value) -> 
     answer(found.served, json!({"Suggestions": found.suggestions}))
 }
 
-/// `category`: `{"queries": [...], "topK"}`.
-async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
-    let list = field(body, &["queries", "Queries"])
+/// A list of strings of the body (`queries`, `texts`): at most [`MAX_QUERIES`], each at most `max_bytes`.
+fn texts<'a>(body: &'a Value, names: &[&str], max_bytes: usize) -> Result<Vec<&'a str>, ApiError> {
+    let name = names[0];
+    let list = field(body, names)
         .and_then(Value::as_array)
-        .ok_or_else(|| ApiError(Error::invalid("body must be {\"queries\": [queries]}.")))?;
+        .ok_or_else(|| {
+            ApiError(Error::invalid(format_args!(
+                "body must be {{\"{name}\": [strings]}}."
+            )))
+        })?;
     if list.len() > MAX_QUERIES {
         return Err(ApiError(Error::invalid(format_args!(
-            "at most {MAX_QUERIES} queries per request."
+            "at most {MAX_QUERIES} {name} per request."
         ))));
     }
-    let queries: Vec<&str> = list
-        .iter()
+    list.iter()
         .map(|q| match q {
-            Value::String(s) => typed_query(s),
-            _ => Err(ApiError(Error::invalid("queries must be strings."))),
+            Value::String(s) if s.len() <= max_bytes => Ok(s.as_str()),
+            _ => Err(ApiError(Error::invalid(format_args!(
+                "{name} must be strings of at most {max_bytes} bytes."
+            )))),
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// `category`: `{"queries": [...], "topK"}`.
+async fn predict_category(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = texts(
+        body,
+        &["queries", "Queries"],
+        serving_params::MAX_QUERY_BYTES,
+    )?;
     let request = CategoriseRequest {
         target,
         queries: &queries,
@@ -330,6 +350,72 @@ async fn predict_ctr(state: &AppState, target: Target<'_>, body: &Value) -> ApiR
     )
 }
 
+/// A token as the answers show it: its text, character offsets, where it came from and its entity type.
+pub(crate) fn token_json(t: &Token) -> Value {
+    json!({
+        "Token": t.text,
+        "Start": t.start,
+        "End": t.end,
+        "Source": t.source.map_or("base", |s| s.as_str()),
+        "Entity": t.entity,
+    })
+}
+
+/// `analyzer`: `{"texts": [...]}` → the tokens of each text.
+async fn predict_analyzer(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let texts = texts(body, &["texts", "Texts"], MAX_TEXT_BYTES)?;
+    let found = state
+        .services
+        .serving()
+        .analyze(AnalyzeRequest {
+            target,
+            texts: &texts,
+        })
+        .await?;
+    let tokens: Vec<Value> = found
+        .tokens
+        .iter()
+        .map(|tokens| Value::Array(tokens.iter().map(token_json).collect()))
+        .collect();
+    answer(found.served, json!({"Tokens": tokens}))
+}
+
+/// `termweight`: `{"queries": [...]}` → each query's terms with weight and level.
+async fn predict_termweight(state: &AppState, target: Target<'_>, body: &Value) -> ApiResult {
+    let queries = texts(
+        body,
+        &["queries", "Queries"],
+        serving_params::MAX_QUERY_BYTES,
+    )?;
+    let found = state
+        .services
+        .serving()
+        .weigh(WeighRequest {
+            target,
+            queries: &queries,
+        })
+        .await?;
+    let answers: Vec<Value> = queries
+        .iter()
+        .zip(&found.queries)
+        .map(|(q, terms)| {
+            let terms: Vec<Value> = terms
+                .iter()
+                .map(|t| {
+                    let mut v = token_json(&t.token);
+                    v["Weight"] = json!(rounded(t.weight.weight));
+                    v["Level"] = json!(t.weight.level.as_str());
+                    v["StopWord"] = json!(t.weight.stop_word);
+                    v["Intervened"] = json!(t.weight.intervened);
+                    v
+                })
+                .collect();
+            json!({"Query": q, "Terms": terms})
+        })
+        .collect();
+    answer(found.served, json!({"Queries": answers}))
+}
+
 async fn predict(
     state: AppState,
     app: String,
@@ -347,6 +433,8 @@ async fn predict(
         Function::Suggest => predict_suggest(&state, target, &body).await,
         Function::Category => predict_category(&state, target, &body).await,
         Function::Ctr => predict_ctr(&state, target, &body).await,
+        Function::Analyzer => predict_analyzer(&state, target, &body).await,
+        Function::Termweight => predict_termweight(&state, target, &body).await,
     }
 }
 

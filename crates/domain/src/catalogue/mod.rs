@@ -5,13 +5,15 @@
 //! is validated at create/update time and read by the trainer or the server; a trainer reads parameters only through
 //! [`EffectiveParameters`], which refuses names that are not listed (DESIGN invariant 7).
 //!
-//! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`);
+//! The tables are one file per function family (`ctr`, `pop`, `category`, `query_lists`, `suggest`,
+//! `query_analysis`);
 //! `parameters` checks an instance's parameter lists against them and gives trainers their effective values.
 
 mod category;
 mod ctr;
 mod parameters;
 mod pop;
+mod query_analysis;
 mod query_lists;
 mod shared;
 mod suggest;
@@ -38,6 +40,8 @@ pub enum ParamKind {
     Choice(&'static [&'static str]),
     /// The name of an item attribute (`[A-Za-z_][A-Za-z0-9_]*`), empty when `required` is false.
     Field,
+    /// Comma-separated item attribute names (`title,description`); empty when `required` is false.
+    FieldList,
     /// The name of a function resource of this type in the same app group and function; empty means none.
     Resource(ResourceType),
     /// Comma-separated behaviour types, e.g. `click,cart,buy`.
@@ -89,6 +93,7 @@ static FAMILIES: &[&[FunctionVersion]] = &[
     category::VERSIONS,
     query_lists::VERSIONS,
     suggest::VERSIONS,
+    query_analysis::VERSIONS,
 ];
 
 /// All catalogue entries.

@@ -143,6 +143,11 @@ pub(super) fn check_value(spec: &ParameterSpec, value: &str) -> std::result::Res
         ParamKind::Field => Err(format!(
             "must be an attribute name ([A-Za-z_][A-Za-z0-9_]*), got '{value}'."
         )),
+        ParamKind::FieldList if value.trim().is_empty() && !spec.required => Ok(()),
+        ParamKind::FieldList if value.split(',').map(str::trim).all(is_identifier) => Ok(()),
+        ParamKind::FieldList => Err(format!(
+            "must be comma-separated attribute names ([A-Za-z_][A-Za-z0-9_]*), got '{value}'."
+        )),
         ParamKind::Resource(_) if value.is_empty() => Ok(()),
         ParamKind::Resource(_) => crate::names::validate_resource_name(value)
             .map_err(|_| format!("must name a resource, got '{value}'.")),
@@ -212,6 +217,16 @@ impl EffectiveParameters {
         v.trim().parse().map_err(|_| {
             Error::invalid(format_args!("parameter '{name}' is not an integer: '{v}'"))
         })
+    }
+
+    /// A [`ParamKind::FieldList`] value as its names (none when empty).
+    pub fn list(&self, name: &str) -> Result<Vec<&str>> {
+        Ok(self
+            .get(name)?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect())
     }
 
     pub fn float(&self, name: &str) -> Result<f64> {

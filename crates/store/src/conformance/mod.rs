@@ -8,6 +8,7 @@ mod instances;
 mod keys;
 mod queue;
 mod resources;
+mod rules;
 mod tasks;
 
 use std::path::PathBuf;
@@ -217,6 +218,7 @@ macro_rules! conformance_suite {
             instances::instances_crud_paging_and_filters,
             instances::default_instance_set_replace_clear_and_follow_deletion,
             resources::resources_and_references,
+            rules::rules_with_one_default,
             tasks::one_active_task_and_monotonic_generations,
             tasks::concurrent_enqueues_create_exactly_one_task,
             tasks::task_lookup_listing_filters_and_order,

@@ -411,10 +411,7 @@ impl EventStore for PostgresStore {
             app_id(&client, app).await
         })?;
         Ok(Box::new(PostgresTrainingData {
-            store: PostgresStore {
-                pool: self.pool.clone(),
-                runtime: self.runtime.clone(),
-            },
+            store: self.clone(),
             app_id,
         }))
     }

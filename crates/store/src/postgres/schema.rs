@@ -166,6 +166,44 @@ ALTER TABLE instance ALTER COLUMN name TYPE TEXT COLLATE "C";
 ALTER TABLE resource ALTER COLUMN name TYPE TEXT COLLATE "C";
 ALTER TABLE document ALTER COLUMN id TYPE TEXT COLLATE "C";
 "#,
+    r#"
+-- Query-analysis rules (extension): which instances analyse a query, the fields a rewritten query searches.
+CREATE TABLE query_rule (
+    app_id     BIGINT NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    name       TEXT COLLATE "C" NOT NULL,
+    spec       TEXT NOT NULL,
+    is_default BOOLEAN NOT NULL DEFAULT FALSE,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (app_id, name)
+);
+-- At most one default rule per app group.
+CREATE UNIQUE INDEX query_rule_default ON query_rule(app_id) WHERE is_default;
+"#,
+    r#"
+-- What the API nodes remember together (see access_state.rs). Logged tables, not UNLOGGED: crash recovery empties
+-- an unlogged table and a standby never has its rows, so a replay would be accepted right after a crash or a
+-- failover; commits on these tables do not wait for the disk instead (synchronous_commit off on their pool).
+-- Nonce of a signed request, by a 64-bit hash of (access key id, nonce); forgotten once its date is out of window.
+CREATE TABLE request_nonce (
+    nonce_hash BIGINT PRIMARY KEY,
+    signed_ms  BIGINT NOT NULL
+);
+CREATE INDEX request_nonce_signed ON request_nonce (signed_ms);
+-- Per-key rate limit as a generic cell rate: the theoretical arrival time of the key's next request.
+CREATE TABLE rate_bucket (
+    key_id TEXT PRIMARY KEY,
+    tat_ms DOUBLE PRECISION NOT NULL
+);
+-- A dashboard login by the SHA-256 of its token (the cookie's value itself is never stored).
+CREATE TABLE dashboard_session (
+    token_hash BYTEA PRIMARY KEY,
+    key_id     TEXT,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
+CREATE INDEX dashboard_session_key ON dashboard_session (key_id, created_ms);
+"#,
 ];
 
 /// Key of the advisory lock that serialises migrations of processes starting together.

@@ -8,6 +8,16 @@ use tokio_postgres::NoTls;
 /// Environment variable naming the test cluster (any database on it; tests create their own).
 pub const TEST_DATABASE_URL: &str = "ALGOCENTER_TEST_DATABASE_URL";
 
+/// Environment variable naming the CA file that signed the test cluster's TLS certificate.
+pub const TEST_CA: &str = "ALGOCENTER_TEST_PG_CA";
+
+/// The CA of the test cluster's certificate (for IP 127.0.0.1); `other-ca.crt` beside it is an unrelated CA.
+pub fn test_ca() -> std::path::PathBuf {
+    std::env::var_os(TEST_CA).map(Into::into).unwrap_or_else(|| {
+        panic!("{TEST_CA} is not set: scripts/postgres-test-cluster start exports it with the cluster's URL")
+    })
+}
+
 /// Creates an empty database on the test cluster and answers its URL. Panics (this is for tests) when the cluster
 /// is not configured or does not answer, saying how to start one.
 pub async fn fresh_database() -> String {

@@ -129,10 +129,7 @@ async fn a_full_disk_is_storage_full_loses_no_acknowledged_push_and_passes() {
     );
 
     let stored = tokio::task::spawn_blocking({
-        let store = PostgresStore {
-            pool: store.pool.clone(),
-            runtime: store.runtime.clone(),
-        };
+        let store = store.clone();
         move || {
             let data = store.training_data("shop").unwrap();
             let mut keys = HashSet::new();

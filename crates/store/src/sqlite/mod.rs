@@ -15,6 +15,7 @@ mod keys;
 mod queue;
 mod resources;
 mod rows;
+mod rules;
 mod schema;
 mod tasks;
 

@@ -171,6 +171,20 @@ CREATE TABLE access_key (
 -- A generation an operator pinned: it serves until unpinned, whatever newer generations train.
 ALTER TABLE instance ADD COLUMN pinned_generation INTEGER;
 "#,
+    r#"
+-- Query-analysis rules (extension): which instances analyse a query, the fields a rewritten query searches.
+CREATE TABLE query_rule (
+    app_id     INTEGER NOT NULL REFERENCES app_group(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,             -- JSON RuleSpec
+    is_default INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_id, name)
+);
+-- At most one default rule per app group.
+CREATE UNIQUE INDEX query_rule_default ON query_rule(app_id) WHERE is_default = 1;
+"#,
 ];
 
 /// Applies the missing migrations; refuses a database written by a newer algocenter.

@@ -6,6 +6,7 @@ use algocenter_domain::app_group::{AppGroup, NewAppGroup};
 use algocenter_domain::catalogue::Parameter;
 use algocenter_domain::document::{Document, DocumentKind};
 use algocenter_domain::instance::{Instance, LastTask};
+use algocenter_domain::query_rule::{QueryAnalysisRule, RuleSpec};
 use algocenter_domain::resource::{Resource, ResourceData, ResourceType};
 use algocenter_domain::task::{Task, TaskState};
 use algocenter_domain::{Error, Function, Result};
@@ -246,4 +247,24 @@ pub(crate) fn new_app_group(id: i64, new: NewAppGroup, now_ms: i64) -> AppGroup 
         created_ms: now_ms,
         updated_ms: now_ms,
     }
+}
+
+pub(crate) const RULE_COLUMNS: &str = "name, spec, is_default, created_ms, updated_ms";
+
+/// A query-analysis rule; the default flag is its own column (one default per app group, by index).
+pub(crate) fn rule(row: &dyn StoredRow) -> Result<QueryAnalysisRule> {
+    let name = row.text(0)?;
+    let mut spec: RuleSpec = cell("query_rule", &name, "spec").json(&row.text(1)?)?;
+    spec.default = row.flag(2)?;
+    Ok(QueryAnalysisRule {
+        spec,
+        created_ms: row.int(3)?,
+        updated_ms: row.int(4)?,
+        name,
+    })
+}
+
+/// The stored form of a rule's spec.
+pub(crate) fn rule_spec_json(spec: &RuleSpec) -> Result<String> {
+    serde_json::to_string(spec).map_err(|e| Error::internal(format_args!("encoding a rule: {e}")))
 }
