@@ -43,11 +43,14 @@ def test_ctr_trains_evaluates_honestly_and_reranks(tmp_path, server, client):
     cli(server, "push", "--app", APP, "--type", "behavior", data / "behavior.jsonl")
 
     parameters = [m.CreateFunctionInstanceRequestCreateParameters(name=n, value=v)
-                  for n, v in [("id_field", "item_id"), ("title_field", "title"), ("category_field", "category")]]
+                  for n, v in [("id_field", "item_id"), ("title_field", "title"), ("category_field", "category"),
+                               # A small budget keeps the task short in CI: the tuner then leaves out the
+                               # candidates whose own run would outlast it (the deep model).
+                               ("tuning_budget_seconds", "10")]]
     client.create_function_instance(APP, "ctr", m.CreateFunctionInstanceRequest(
         instance_name="rank", model_type="tf_checkpoint", create_parameters=parameters))
     client.create_function_task(APP, "ctr", "rank")
-    seen, deadline = [], time.time() + 300
+    seen, deadline = [], time.time() + 180
     while True:
         task = client.get_function_task(APP, "ctr", "rank", "1").body.result
         if not seen or seen[-1] != task.progress:
@@ -62,7 +65,8 @@ def test_ctr_trains_evaluates_honestly_and_reranks(tmp_path, server, client):
     assert info["errors"] == [] and info["quality_gate_passed"] is True
     # Held-out metrics of the model and the baselines, computed on the same exposures. The headline is the AUC
     # within each position, which position cannot game: there the model beats the crossed logistic regression
-    # (position learned jointly with it) by about 0.02 on this shop (bench/README.md), asserted with half of it.
+    # (position learned jointly with it) by about 0.02 on this shop (0.6437 vs 0.6243 with the 10-second budget,
+    # which chose the FFM with 8 factors), asserted with half of it.
     # At logged positions the regression's position term also stands in for relevance, so there the model only
     # has to beat the item click-through baseline.
     assert info["auc_within_position"] > info["baseline_lr_auc_within_position"] + 0.01, info
