@@ -10,6 +10,7 @@
 #   dense:    EVENTS_DENSE=3000000 events on 2,000 items, 2,000 users, 3,000 queries
 #   GEN_DIR_<SHAPE> reused when complete; REGENERATE=1 rebuilds (windows end at generation time: regenerate a
 #   data set older than about a day). SKIP_BUILD=1.
+#   CTR_PARAMS="model=deep tuning_budget_seconds=60": further create parameters of the instance (k=v, spaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
@@ -70,7 +71,9 @@ run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; 
   echo "$shape: RSS before training $(mem VmRSS) MB" | tee -a "$OUT/memory.txt"
 
   log "$shape: training"
-  api POST "$FUNCTIONS/ctr/instances" '{"instanceName":"rank","modelType":"tf_checkpoint","createParameters":[{"name":"id_field","value":"item_id"},{"name":"title_field","value":"title"}]}' >/dev/null
+  local params='{"name":"id_field","value":"item_id"},{"name":"title_field","value":"title"}' kv
+  for kv in ${CTR_PARAMS:-}; do params+=",{\"name\":\"${kv%%=*}\",\"value\":\"${kv#*=}\"}"; done
+  api POST "$FUNCTIONS/ctr/instances" "{\"instanceName\":\"rank\",\"modelType\":\"tf_checkpoint\",\"createParameters\":[$params]}" >/dev/null
   local t0; t0=$(date +%s%3N)
   api POST "$FUNCTIONS/ctr/instances/rank/tasks" "" >/dev/null
   local status
@@ -83,9 +86,9 @@ run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; 
   local start; start=$(jq -r .Result.StartTime "$OUT/task-$shape.json")
   python3 bench/ctr_data.py truth "$dir" $(( start - 86400000 )) >"$OUT/truth-$shape.json" || die "truth"
   jq -c --argjson t "$(cat "$OUT/truth-$shape.json")" \
-    '{shape: "'"$shape"'", training_seconds, artifact_bytes, auc, logloss, calibration, mean_predicted_ctr, observed_ctr,
+    '{shape: "'"$shape"'", model, training_seconds, artifact_bytes, auc, auc_within_position, logloss, calibration, mean_predicted_ctr, observed_ctr,
       truth_auc: $t.truth_auc, truth_logloss: $t.truth_logloss, truth_exposures: $t.exposures,
-      baseline_lr_auc, baseline_lr_logloss, baseline_pop_auc, baseline_pop_logloss,
+      baseline_lr_auc, baseline_lr_auc_within_position, baseline_lr_logloss, baseline_pop_auc, baseline_pop_logloss,
       examples_fit, examples_validation, examples_holdout, epochs_run, best_epoch, feature_rows}' \
     "$OUT/metrics-$shape.json" | tee -a "$OUT/quality.txt"
   GEN_USED="$dir"

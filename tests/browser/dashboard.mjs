@@ -104,9 +104,9 @@ try {
   await instanceRow.locator("a").click();
   await page.waitForURL(new RegExp(`/instances/${CTR}$`));
   assert.equal(await rowOf(1).getAttribute("data-status"), "success");
-  assert.equal(await page.inputValue("#metric"), "auc", "the chart opens on the headline metric");
-  assert.equal(await chartPoints("auc"), 1);
-  assert.ok(await page.locator('figure[data-metric="auc"]').isVisible());
+  assert.equal(await page.inputValue("#metric"), "auc_within_position", "the chart opens on the headline metric");
+  assert.equal(await chartPoints("auc_within_position"), 1);
+  assert.ok(await page.locator('figure[data-metric="auc_within_position"]').isVisible());
   await shot("04-instance-before");
 
   step = "start a run from the page and watch it to 100%";
@@ -123,8 +123,8 @@ try {
   });
   assert.equal(Number(await rowOf(2).locator("progress").getAttribute("value")), 100, "the bar ends full");
   assert.deepEqual([...seen].sort((a, b) => a - b), seen, `progress never goes back: ${seen}`);
-  await until("the chart to gain a point", async () => (await chartPoints("auc")) === 2);
-  assert.equal(await page.locator('figure[data-metric="auc"] circle.point').count(), 2);
+  await until("the chart to gain a point", async () => (await chartPoints("auc_within_position")) === 2);
+  assert.equal(await page.locator('figure[data-metric="auc_within_position"] circle.point').count(), 2);
   assert.equal(await page.locator("#serving-generation").innerText(), "2");
   await shot("05-instance-after-run");
 
@@ -133,7 +133,7 @@ try {
   assert.ok(metrics.includes("baseline_lr_auc"), `metrics offered: ${metrics}`);
   await page.selectOption("#metric", "baseline_lr_auc");
   assert.ok(await page.locator('figure[data-metric="baseline_lr_auc"]').isVisible());
-  assert.ok(!(await page.locator('figure[data-metric="auc"]').isVisible()));
+  assert.ok(!(await page.locator('figure[data-metric="auc_within_position"]').isVisible()));
 
   step = "pin generation 1, then unpin";
   await rowOf(1).locator("button.pin-button").click();

@@ -43,7 +43,10 @@ def test_ctr_trains_evaluates_honestly_and_reranks(tmp_path, server, client):
     cli(server, "push", "--app", APP, "--type", "behavior", data / "behavior.jsonl")
 
     parameters = [m.CreateFunctionInstanceRequestCreateParameters(name=n, value=v)
-                  for n, v in [("id_field", "item_id"), ("title_field", "title"), ("category_field", "category")]]
+                  for n, v in [("id_field", "item_id"), ("title_field", "title"), ("category_field", "category"),
+                               # A small budget keeps the task short in CI: the tuner then leaves out the
+                               # candidates whose own run would outlast it (the deep model).
+                               ("tuning_budget_seconds", "10")]]
     client.create_function_instance(APP, "ctr", m.CreateFunctionInstanceRequest(
         instance_name="rank", model_type="tf_checkpoint", create_parameters=parameters))
     client.create_function_task(APP, "ctr", "rank")
@@ -60,8 +63,15 @@ def test_ctr_trains_evaluates_honestly_and_reranks(tmp_path, server, client):
     assert seen == sorted(seen) and seen[-1] == 100 and any(0 < p < 100 for p in seen), seen
     info = json.loads(task.extend_info)
     assert info["errors"] == [] and info["quality_gate_passed"] is True
-    # Held-out metrics of the model and both baselines, computed on the same exposures.
-    assert info["auc"] > info["baseline_pop_auc"] and info["auc"] > info["baseline_lr_auc"], info
+    # Held-out metrics of the model and the baselines, computed on the same exposures. The headline is the AUC
+    # within each position, which position cannot game: there the model beats the crossed logistic regression
+    # (position learned jointly with it) by about 0.02 on this shop (0.6437 vs 0.6243 with the 10-second budget,
+    # which chose the FFM with 8 factors), asserted with half of it.
+    # At logged positions the regression's position term also stands in for relevance, so there the model only
+    # has to beat the item click-through baseline.
+    assert info["auc_within_position"] > info["baseline_lr_auc_within_position"] + 0.01, info
+    assert info["auc_within_position"] > info["baseline_pop_auc_within_position"], info
+    assert info["auc"] > info["baseline_pop_auc"], info
     assert abs(info["calibration"] - 1) < 0.15, info
     assert info["examples_holdout"] > 10_000 and info["examples_fit"] > info["examples_holdout"]
 

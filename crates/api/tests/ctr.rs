@@ -46,9 +46,11 @@ async fn shop() -> (TestApp, World) {
 }
 
 async fn create(server: &TestApp, name: &str, extra: &[(&str, &str)]) {
+    // A small tuning budget: the comparison leaves out the deep model, whose run would outlast the wait below.
     let mut parameters = vec![
         json!({"name": "id_field", "value": "item_id"}),
         json!({"name": "title_field", "value": "title"}),
+        json!({"name": "tuning_budget_seconds", "value": "5"}),
     ];
     parameters.extend(extra.iter().map(|(n, v)| json!({"name": n, "value": v})));
     let body =

@@ -18,7 +18,7 @@ const MAX_X_LABELS: usize = 12;
 /// The metric a function's chart shows first: its main held-out quality figure (README, "Functions").
 pub fn headline_metric(function: Function) -> &'static str {
     match function {
-        Function::Ctr => "auc",
+        Function::Ctr => "auc_within_position",
         Function::Pop => "spearman",
         Function::Hot => "holdout_top10_overlap",
         Function::Hint => "holdout_coverage_at_3",
@@ -274,18 +274,19 @@ mod tests {
         let infos = [
             (
                 3,
-                r#"{"auc": 0.80, "examples": 100, "errors": [], "quality_gate_passed": true}"#,
+                r#"{"auc": 0.80, "auc_within_position": 0.62, "examples": 100, "errors": [], "quality_gate_passed": true}"#,
             ),
             (
                 1,
-                r#"{"auc": 0.70, "examples": 90, "epoch_loss": [0.5, 0.4]}"#,
+                r#"{"auc": 0.70, "auc_within_position": 0.58, "examples": 90, "epoch_loss": [0.5, 0.4]}"#,
             ),
             (2, "not json"),
             (4, r#"{"examples": 120}"#),
         ];
         let charts = charts(Function::Ctr, &infos);
         let names: Vec<&str> = charts.iter().map(|c| c.metric.as_str()).collect();
-        assert_eq!(names, ["auc", "examples"]);
+        // ctr's headline is the metric position cannot game, ahead of the alphabetical rest.
+        assert_eq!(names, ["auc_within_position", "auc", "examples"]);
         let auc = &charts[0];
         let generations: Vec<i64> = auc.points.iter().map(|p| p.generation).collect();
         assert_eq!(generations, [1, 3]);
@@ -296,7 +297,7 @@ mod tests {
                 .iter()
                 .all(|p| (auc.plot_top..=auc.plot_bottom).contains(&p.y))
         );
-        assert_eq!(charts[1].points.len(), 3);
+        assert_eq!(charts[2].points.len(), 3);
         assert_eq!(auc.line.split(' ').count(), 2);
     }
 

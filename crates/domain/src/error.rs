@@ -42,6 +42,10 @@ pub enum Error {
     /// Deleting the pinned generation.
     #[error("{0}")]
     TaskIsPinned(String),
+    /// The serving generation's model is in a format this build no longer reads (an upgrade changed it): the
+    /// instance serves again once a new generation is trained. The message says which format and what to do.
+    #[error("{0}")]
+    ModelOutdated(String),
     #[error("version not exist: {0}.")]
     VersionNotExist(String),
     #[error("Resource not exist: '{0}'.")]
@@ -150,6 +154,7 @@ impl Error {
             Error::TaskFinished { .. } => "Task.Finished",
             Error::TaskNotServable(_) => "Task.NotServable",
             Error::TaskIsPinned(_) => "Task.IsPinned",
+            Error::ModelOutdated(_) => "Instance.ModelOutdated",
             Error::VersionNotExist(_) => "Version.NotExist",
             Error::ResourceNotExist(_) => "Resource.NotExist",
             Error::ResourceDuplicated(_) => "Resource.Duplicated",
@@ -200,6 +205,7 @@ impl Error {
             | Error::TaskFinished { .. }
             | Error::TaskNotServable(_)
             | Error::TaskIsPinned(_)
+            | Error::ModelOutdated(_)
             | Error::ResourceDuplicated(_)
             | Error::AccessKeyDuplicated(_)
             | Error::LastAdminKey(_)
@@ -264,6 +270,7 @@ mod tests {
             Error::TaskIsRunning("busy".into()),
             Error::InvalidParameter("x".into()),
             Error::PayloadTooLarge { limit: 1 },
+            Error::ModelOutdated("retrain".into()),
         ];
         for e in errors {
             assert!((400..500).contains(&e.http_status()), "{e:?}");

@@ -1,25 +1,30 @@
-//! `ctr` training in process on a generated shop (no HTTP, no store): the trainer's phases, its held-out metrics,
-//! the true click probabilities' AUC on the same exposures and a semi-oracle's (the truth with each item's hidden
-//! quality estimated from the training days), then the latency of reranks on the decoded model.
+//! `ctr` training in process on a generated data set (no HTTP, no store): the trainer's phases, its held-out
+//! metrics and model choice, the truth's figures on the same exposures, how well the served order follows true
+//! relevance (search shapes), then the latency of reranks of 100 candidates on the decoded model.
 //!
 //! ```text
-//! cargo bench -p algocenter-functions --bench ctr_training [-- EVENTS [ITEMS USERS QUERIES]] [k=v ...]
+//! cargo bench -p algocenter-functions --bench ctr_training -- [SHAPE] [N [ITEMS USERS QUERIES]] [k=v ...]
 //! ```
-//! EVENTS defaults to 3,000,000; the catalogue grows with it unless ITEMS USERS QUERIES are given; `k=v`
-//! arguments are create parameters (`latent_dim=8`, `learning_rate=0.02`, ...).
+//! SHAPE: `search` (default; N events, 3,000,000, the catalogue growing with them unless ITEMS USERS QUERIES are
+//! given), `confounded` (N searches, 120,000; pages ordered by relevance) or `context` (N rows, 240,000; the
+//! context-aware app log). `k=v` arguments are create parameters (`model=deep`, `embedding_dim=8`, ...).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+#[path = "../tests/common/ctr_world.rs"]
+mod ctr_world;
+
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use algocenter_domain::Function;
-use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_type};
-use algocenter_domain::data::{DAY_MS, InMemoryData};
 use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
-use algocenter_functions::evaluation::auc;
 use algocenter_functions::progress::Level;
 use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
-use algocenter_generator::{GeneratorConfig, World};
+use algocenter_generator::GeneratorConfig;
+use algocenter_generator::context::ContextConfig;
+use ctr_world::{
+    aucs, context_world, model_scores, pairwise_agreement, search_world, truth_scores,
+};
 
 const NOW: i64 = 1_790_000_000_000;
 
@@ -36,6 +41,11 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    let shape = args
+        .iter()
+        .find(|a| ["search", "confounded", "context"].contains(&a.as_str()))
+        .cloned()
+        .unwrap_or_else(|| "search".into());
     let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let mut parameters = vec![
         Parameter {
@@ -54,92 +64,44 @@ fn main() {
             value: v.into(),
         });
     }
-    let events = numbers.first().copied().unwrap_or(3_000_000);
-    let mut config = GeneratorConfig::for_events(events, 14, NOW, 7);
-    if let [_, items, users, queries, ..] = numbers[..] {
-        (config.items, config.users, config.queries) = (items as u32, users as u32, queries as u32);
-    }
-    println!(
-        "generating {events} events: {} items, {} users, {} queries",
-        config.items, config.users, config.queries
-    );
     let t = Instant::now();
-    let world = World::new(config);
-    let mut data = InMemoryData {
-        items: world.item_documents().collect(),
-        ..Default::default()
-    };
-    let mut truth: Vec<(String, String, f64)> = Vec::new();
-    // Exposures before the held-out day: (item, true probability, clicked).
-    let mut trained: Vec<(String, f64, bool)> = Vec::new();
-    let mut clicked: HashSet<(String, String)> = HashSet::new();
-    world.events(&mut |e, p| {
-        data.events.push(e.clone());
-        match (p, e.bhv_type.as_str()) {
-            (Some(p), _) if e.bhv_time_ms >= NOW - DAY_MS => {
-                truth.push((e.rn.clone(), e.item_id.clone(), p))
-            }
-            (Some(p), _) => trained.push((e.item_id.clone(), p, false)),
-            // The generator logs a click right after its exposure.
-            (None, "click") if e.bhv_time_ms >= NOW - DAY_MS => {
-                clicked.insert((e.rn.clone(), e.item_id.clone()));
-            }
-            (None, "click") => {
-                if let Some(last) = trained.last_mut() {
-                    last.2 = last.0 == e.item_id;
-                }
-            }
-            _ => {}
-        }
-    });
-    println!(
-        "{} events in {:.1} s",
-        data.events.len(),
-        t.elapsed().as_secs_f64()
-    );
-    let labels: Vec<bool> = truth
-        .iter()
-        .map(|(rn, item, _)| clicked.contains(&(rn.clone(), item.clone())))
-        .collect();
-    let scores: Vec<f32> = truth.iter().map(|t| t.2 as f32).collect();
-    println!(
-        "truth on {} held-out exposures: AUC {:.4}",
-        truth.len(),
-        auc(&scores, &labels).unwrap_or(0.5)
-    );
-
-    // A semi-oracle: the true click probabilities with each item's hidden quality replaced by its estimate from
-    // the training days (clicks over the clicks its exposures would get at quality 1, shrunk towards the mean):
-    // what a model could reach that knew everything about the world but the items' qualities.
-    let quality: HashMap<&str, f64> = world
-        .items()
-        .iter()
-        .map(|i| (i.id.as_str(), i.quality))
-        .collect();
-    let mut evidence: HashMap<&str, (f64, f64)> = HashMap::new();
-    for (item, p, click) in &trained {
-        let e = evidence.entry(item.as_str()).or_default();
-        e.0 += f64::from(u8::from(*click));
-        e.1 += p / quality[item.as_str()];
-    }
-    let (clicks, expected) = evidence
-        .values()
-        .fold((0.0, 0.0), |(c, x), e| (c + e.0, x + e.1));
-    let mean = clicks / expected;
-    for strength in [0.5, 2.0, 8.0] {
-        let semi: Vec<f32> = truth
-            .iter()
-            .map(|(_, item, p)| {
-                let (c, x) = evidence.get(item.as_str()).copied().unwrap_or_default();
-                let estimate = (c + strength * mean) / (x + strength);
-                (p / quality[item.as_str()] * estimate) as f32
+    let (data, held_out) = match shape.as_str() {
+        "context" => {
+            let rows = numbers.first().copied().unwrap_or(240_000);
+            println!("context-aware shape: {rows} rows");
+            context_world(ContextConfig {
+                rows,
+                end_ms: NOW,
+                ..ContextConfig::default()
             })
-            .collect();
-        println!(
-            "semi-oracle (true world, item quality estimated, prior strength {strength}): AUC {:.4}",
-            auc(&semi, &labels).unwrap_or(0.5)
-        );
-    }
+        }
+        "confounded" => {
+            let searches = numbers.first().copied().unwrap_or(120_000);
+            println!("confounded shape: {searches} searches");
+            search_world(GeneratorConfig::confounded(searches, NOW, 7))
+        }
+        _ => {
+            let events = numbers.first().copied().unwrap_or(3_000_000);
+            let mut config = GeneratorConfig::for_events(events, 14, NOW, 7);
+            if let [_, items, users, queries, ..] = numbers[..] {
+                (config.items, config.users, config.queries) =
+                    (items as u32, users as u32, queries as u32);
+            }
+            println!(
+                "search shape: {events} events: {} items, {} users, {} queries",
+                config.items, config.users, config.queries
+            );
+            search_world(config)
+        }
+    };
+    println!(
+        "{} events in {:.1} s; {} held-out exposures",
+        data.events.len(),
+        t.elapsed().as_secs_f64(),
+        held_out.len()
+    );
+    let (truth_auc, truth_within) = aucs(&held_out, &truth_scores(&held_out));
+    println!("truth: auc {truth_auc:.4}, auc_within_position {truth_within:.4}");
 
     let version = version_for_model_type(Function::Ctr, "tf_checkpoint").expect("catalogue");
     version
@@ -166,39 +128,68 @@ fn main() {
     println!("trained in {:.1} s", t.elapsed().as_secs_f64());
     let m = &trained.metrics;
     for key in [
+        "model",
         "auc",
+        "auc_within_position",
         "logloss",
         "calibration",
         "baseline_lr_auc",
+        "baseline_lr_auc_within_position",
         "baseline_lr_logloss",
-        "baseline_lr_best_epoch",
         "baseline_pop_auc",
-        "baseline_pop_logloss",
+        "baseline_pop_auc_within_position",
+        "baseline_popularity_auc",
+        "baseline_popularity_auc_within_position",
         "examples_fit",
         "examples_holdout",
         "epochs_run",
         "best_epoch",
         "validation_logloss",
+        "validation_auc_within_position",
         "feature_rows",
+        "fields",
+        "position_bias",
+        "examination",
         "seconds",
     ] {
         println!("  {key}: {}", m[key]);
     }
+    if let Some(candidates) = m["tuning"]["candidates"].as_array() {
+        for c in candidates {
+            println!("  candidate: {c}");
+        }
+        println!(
+            "  tuning: chosen {} planned {} s, share {}, seconds {}, cut {}",
+            m["tuning"]["chosen"],
+            m["tuning"]["planned_seconds"],
+            m["tuning"]["compared_on_share_of_pages"],
+            m["tuning"]["seconds"],
+            m["tuning"]["cut_by_clock"]
+        );
+    }
     println!("  artifact bytes: {}", trained.artifact.len());
 
-    // Serving: reranks of 100 candidates (the page's items and random others), timed one by one.
     let t = Instant::now();
     let model = CtrModel::decode(&trained.artifact).expect("decode");
-    println!("model loaded in {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
-    let ids: Vec<&str> = data.items.iter().map(|d| d.id.as_str()).collect();
-    let searches: Vec<&BehaviourEvent> = data
-        .events
-        .iter()
-        .filter(|e| e.bhv_type == "search")
-        .take(5_000)
-        .collect();
-    let mut times = Vec::with_capacity(searches.len());
-    for (n, s) in searches.iter().enumerate() {
+    println!(
+        "model {model:?} loaded in {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let (model_auc, model_within) = aucs(&held_out, &model_scores(&model, &held_out));
+    println!(
+        "served model at logged positions: auc {model_auc:.4}, auc_within_position {model_within:.4}"
+    );
+    if shape != "context" {
+        let (model_share, logged_share) = pairwise_agreement(&model, &held_out, 0.9);
+        println!(
+            "same-page pairs in true relevance order: model at position 1 {model_share:.4}, logged order {logged_share:.4}"
+        );
+    }
+
+    // Serving: reranks of 100 candidates (held-out exposures' items), timed one by one.
+    let ids: Vec<&str> = held_out.iter().map(|s| s.item.as_str()).collect();
+    let mut times = Vec::with_capacity(5_000);
+    for (n, s) in held_out.iter().step_by(7).take(5_000).enumerate() {
         let candidates: Vec<Candidate<'_>> = (0..100)
             .map(|i| Candidate {
                 id: ids[(n * 7919 + i * 104_729) % ids.len()],
@@ -206,8 +197,8 @@ fn main() {
             })
             .collect();
         let situation = Situation {
-            user: Some(&s.user_id),
-            query: Some(&s.raw_query),
+            user: Some(&s.user),
+            query: Some(&s.query),
             context: &s.context,
             position: 1,
         };

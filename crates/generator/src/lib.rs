@@ -9,7 +9,13 @@
 //! and clicks drawn with probability
 //! `base × position^-bias × relevance(query, item) × quality(item) × affinity(user, item)`,
 //! followed by carts and purchases. Everything is deterministic for a seed.
+//!
+//! Two further shapes exercise what a CTR model must get right: the **confounded** search log
+//! ([`GeneratorConfig::confounded`]: the logged ranker orders each page by what it knows of relevance, so position
+//! and relevance go together, and users also have brand tastes), and the **context-aware** app log of
+//! [`context`].
 
+pub mod context;
 pub mod graded;
 mod habits;
 mod lexicon;
@@ -47,11 +53,27 @@ pub struct GeneratorConfig {
     pub page_size: u32,
     /// Examination probability of position p is p^-position_bias.
     pub position_bias: f64,
+    pub ranker: LoggedRanker,
     /// Search habits of web users (repeats, navigational queries, corrected typos); off by default.
     pub habits: Habits,
     /// Vocabulary habits (synonyms, misspellings); off by default.
     pub lexicon: Lexicon,
 }
+
+/// How the logged ranker orders a result page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoggedRanker {
+    /// Items of the query's leaf by quality, some from anywhere, ordered by quality with much noise.
+    #[default]
+    PartlyByQuality,
+    /// Candidates from the query's leaf, its top category and anywhere, ordered by what the ranker knows of
+    /// their relevance (the query's category match and, noisily, quality; not the user's tastes): position and
+    /// relevance go together. Users also like two brands (clicks × 2).
+    ByRelevance,
+}
+
+/// Click multiplier of an item of a brand the user likes ([`LoggedRanker::ByRelevance`] worlds).
+pub const BRAND_TASTE: f64 = 2.0;
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
@@ -66,6 +88,7 @@ impl Default for GeneratorConfig {
             zipf_exponent: 0.8,
             page_size: 10,
             position_bias: 0.9,
+            ranker: LoggedRanker::PartlyByQuality,
             habits: Habits::OFF,
             lexicon: Lexicon::OFF,
         }
@@ -73,6 +96,21 @@ impl Default for GeneratorConfig {
 }
 
 impl GeneratorConfig {
+    /// The confounded search shape: 2,500 queries, 3,000 items and users over 14 days, pages ordered by
+    /// relevance.
+    pub fn confounded(searches: u64, end_ms: i64, seed: u64) -> Self {
+        GeneratorConfig {
+            seed,
+            end_ms,
+            searches,
+            users: 3_000,
+            items: 3_000,
+            queries: 2_500,
+            ranker: LoggedRanker::ByRelevance,
+            ..GeneratorConfig::default()
+        }
+    }
+
     /// A configuration sized for about `events` events over `days` days ending at `end_ms`.
     pub fn for_events(events: u64, days: u32, end_ms: i64, seed: u64) -> Self {
         let searches = (events / 12).max(1);
@@ -115,6 +153,8 @@ struct UserSpec {
     id: String,
     favourite_tops: [usize; 2],
     device: &'static str,
+    /// Brands the user likes (worlds with [`LoggedRanker::ByRelevance`] only).
+    liked_brands: [&'static str; 2],
 }
 
 pub struct World {
@@ -228,11 +268,15 @@ impl World {
             })
             .collect();
         let tops = words::TOPS.len();
+        // Tastes draw from their own stream, so that the rest of the world is the same with or without them.
+        let mut taste_rng = SmallRng::seed_from_u64(config.seed ^ 0x7461_7374);
+        let mut brand = || words::BRANDS[taste_rng.random_range(0..words::BRANDS.len())];
         let users = (0..config.users)
             .map(|n| UserSpec {
                 id: format!("u{n}"),
                 favourite_tops: [rng.random_range(0..tops), rng.random_range(0..tops)],
                 device: ["ios", "android", "pc"][rng.random_range(0..3)],
+                liked_brands: [brand(), brand()],
             })
             .collect();
         // Trends draw from their own stream, so that items, queries and users are the same with or without them.
@@ -404,6 +448,43 @@ impl World {
         })
     }
 
+    /// A result page of a [`LoggedRanker::ByRelevance`] world: six items of the query's leaf, two of its top
+    /// category and two from anywhere (by quality within each), scored by what the logged ranker knows: the
+    /// query's category match and the item's quality, with noise.
+    fn relevant_page(&self, query: &QueryTruth, rng: &mut SmallRng, shown: &mut Vec<(u32, f64)>) {
+        let leaves = words::leaves();
+        let top = leaves[query.leaf].0;
+        let top_leaves: Vec<usize> = (0..leaves.len()).filter(|&l| leaves[l].0 == top).collect();
+        let mut tries = 0;
+        while shown.len() < self.config.page_size as usize && tries < 1_000 {
+            tries += 1;
+            let slot = shown.len() % 5;
+            let leaf = match slot {
+                0..=2 => query.leaf,
+                3 => top_leaves[rng.random_range(0..top_leaves.len())],
+                _ => rng.random_range(0..leaves.len()),
+            };
+            let (members, cdf) = &self.leaf_items[leaf];
+            if members.is_empty() {
+                continue;
+            }
+            let item = members[sample(cdf, rng)];
+            if shown.iter().any(|(i, _)| *i == item) {
+                continue;
+            }
+            let truth = &self.items[item as usize];
+            let matched = if truth.leaf == query.leaf {
+                1.0
+            } else if leaves[truth.leaf].0 == top {
+                0.3
+            } else {
+                0.05
+            };
+            let score = (matched * truth.quality.sqrt()).ln() + 0.8 * normal(rng);
+            shown.push((item, score));
+        }
+    }
+
     /// Streams every event in time order; exposures come with their true click probability.
     pub fn events(&self, f: &mut dyn FnMut(&BehaviourEvent, Option<f64>)) {
         self.events_with_all_truth(f, &mut |_| {}, &mut |_| {});
@@ -464,6 +545,7 @@ impl World {
         };
         // Typos draw from their own stream, so that the rest of the world is the same with or without them.
         let mut typo_rng = SmallRng::seed_from_u64(c.seed ^ 0x7479_706f);
+        let mut ranker_rng = SmallRng::seed_from_u64(c.seed ^ 0x7261_6e6b);
         for s in 0..c.searches {
             // Sessions spread evenly over the span; the last click of a session stays before `end_ms`.
             let mut t = (start
@@ -579,8 +661,11 @@ impl World {
                 t += 8_000;
             }
 
-            // The result page: mostly items of the query's leaf (by quality), some from anywhere.
             shown.clear();
+            if c.ranker == LoggedRanker::ByRelevance {
+                self.relevant_page(query, &mut ranker_rng, &mut shown);
+            }
+            // The result page: mostly items of the query's leaf (by quality), some from anywhere.
             while shown.len() < page {
                 let item = if !members.is_empty() && rng.random::<f64>() < 0.8 {
                     members[sample(cdf, &mut rng)]
@@ -638,11 +723,19 @@ impl World {
                 } else {
                     1.0
                 };
+                let taste = if c.ranker == LoggedRanker::ByRelevance
+                    && user.liked_brands.contains(&item.brand)
+                {
+                    BRAND_TASTE
+                } else {
+                    1.0
+                };
                 let p_click = (0.6
                     * f64::from(position).powf(-c.position_bias)
                     * relevance
                     * item.quality
-                    * affinity)
+                    * affinity
+                    * taste)
                     .min(0.95);
                 event.item_id.clone_from(&item.id);
                 event.position = Some(position);

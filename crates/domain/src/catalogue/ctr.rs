@@ -52,15 +52,37 @@ const CTR_CREATE: &[ParameterSpec] = &[
         "feature values seen fewer times fall into the out-of-vocabulary bucket",
     ),
     p(
+        "model",
+        "auto",
+        ParamKind::Choice(&["auto", "ffm", "deep", "lr"]),
+        "auto: choose among configurations of every model on the validation examples; ffm: field-aware \
+         factorization machine; deep: embeddings, pairwise interactions and a perceptron; lr: logistic \
+         regression with crosses",
+    ),
+    p(
+        "position_terms",
+        "separate",
+        ParamKind::Choice(&["separate", "joint"]),
+        "separate: the examination curve is estimated on its own, from the same query and item shown at \
+         different positions, and held fixed while the model learns relevance; joint: position terms are \
+         learned with the model (for logs without repeated query and item pairs)",
+    ),
+    p(
+        "tuning_budget_seconds",
+        "60",
+        ParamKind::Int { min: 1, max: 3600 },
+        "model=auto: planned time of the comparison; beyond it candidates are compared on a sample of the pages",
+    ),
+    p(
         "latent_dim",
         "4",
         ParamKind::Int { min: 1, max: 16 },
-        "length of the field-aware factor vectors",
+        "model=ffm: length of the field-aware factor vectors",
     ),
     p(
         "max_epochs",
-        "8",
-        ParamKind::Int { min: 1, max: 50 },
+        "30",
+        ParamKind::Int { min: 1, max: 100 },
         "passes over the training examples at most; training stops earlier when the validation loss rises",
     ),
     p(
@@ -70,13 +92,55 @@ const CTR_CREATE: &[ParameterSpec] = &[
             min: 0.0001,
             max: 1.0,
         },
-        "AdaGrad step size",
+        "model=ffm or lr: AdaGrad step size",
     ),
     p(
         "l2",
         "0.00002",
         ParamKind::Float { min: 0.0, max: 1.0 },
-        "L2 regularisation of the weights",
+        "model=ffm or lr: L2 regularisation of the weights",
+    ),
+    p(
+        "embedding_dim",
+        "16",
+        ParamKind::Int { min: 1, max: 64 },
+        "model=deep: length of each feature value's embedding",
+    ),
+    p(
+        "hidden_units",
+        "256",
+        ParamKind::Int { min: 0, max: 1024 },
+        "model=deep: width of the first hidden layer; the second has half of it (0: no perceptron)",
+    ),
+    p(
+        "deep_learning_rate",
+        "0.003",
+        ParamKind::Float {
+            min: 0.00001,
+            max: 0.1,
+        },
+        "model=deep: Adam step size (a tenth of it after the first validation plateau)",
+    ),
+    p(
+        "batch_size",
+        "256",
+        ParamKind::Int {
+            min: 16,
+            max: 16384,
+        },
+        "model=deep: examples per minibatch",
+    ),
+    p(
+        "embedding_l2",
+        "0.001",
+        ParamKind::Float { min: 0.0, max: 1.0 },
+        "model=deep: L2 on the whole embedding table at every step",
+    ),
+    p(
+        "threads",
+        "2",
+        ParamKind::Int { min: 1, max: 64 },
+        "training threads; the same data, seed and threads give the same model",
     ),
     p(
         "validation_share",

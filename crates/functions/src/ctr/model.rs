@@ -1,6 +1,7 @@
-//! The served CTR model: the weights, the vocabulary that maps feature values to rows, and the features of the
-//! catalogue's items at training time. Artifact: `ACCTR`, a format byte, then the postcard encoding of
-//! [`Stored`]; a foreign, truncated, inconsistent or newer-format file is refused when loaded.
+//! The served CTR model: the relevance scorer (logistic regression, FFM or the deep model), the position term,
+//! the schema and vocabulary that map feature values to rows, and the features of the catalogue's items at
+//! training time. Artifact: `ACCTR`, a format byte, then the postcard encoding of [`Stored`]; a foreign,
+//! truncated, inconsistent, older- or newer-format file is refused when loaded.
 
 use std::collections::HashMap;
 
@@ -9,21 +10,28 @@ use algocenter_domain::{Error, Result};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::deep::Work;
+use super::examples::{Active, Vocabulary, activate};
 use super::features::{
-    FIELDS, Field, ItemFields, RawFeature, context_features, position_feature, query_features,
-    user_feature,
+    FIRST_CONTEXT, ItemFields, MAX_FIELDS, MAX_POSITION, RawFeature, Schema, position_index,
+    query_features, user_feature,
 };
-use super::ffm::{Active, Scratch, Weights};
+use super::ffm::{Scratch, sigmoid};
+use super::train::Scorer;
 
 const MAGIC: &[u8; 5] = b"ACCTR";
-const FORMAT_V1: u8 = 1;
+/// Format 1 (position as an FFM field) is no longer read: its generations must be retrained.
+const FORMAT: u8 = 2;
 
 /// What the artifact holds.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Stored {
     pub item_fields: ItemFields,
-    pub weights: Weights,
-    /// Feature rows past the `FIELDS` out-of-vocabulary rows, in row order: `(field, key)`.
+    pub schema: Schema,
+    pub scorer: Scorer,
+    /// The position term by position index (0: not logged), added to the relevance logit.
+    pub position: Vec<f32>,
+    /// Feature rows past the fields' out-of-vocabulary rows, in row order: `(field, key)`.
     pub vocabulary: Vec<(u8, u64)>,
     /// Items of the catalogue at training time: hash of the id → their feature rows.
     pub items: Vec<(u64, Vec<u32>)>,
@@ -41,14 +49,15 @@ pub struct Situation<'a> {
     pub user: Option<&'a str>,
     pub query: Option<&'a str>,
     pub context: &'a [(String, String)],
-    /// The position every candidate is scored at.
+    /// The position every candidate is scored at: it moves every score alike and never changes the order.
     pub position: u32,
 }
 
 /// A loaded model.
 pub struct CtrModel {
-    stored: Stored,
-    rows: HashMap<(u8, u64), u32>,
+    /// Boxed: a loaded model is one small value among the served models of other functions.
+    stored: Box<Stored>,
+    vocabulary: Box<Vocabulary>,
     items: HashMap<u64, usize>,
     /// The catalogue items' features, weighted, ready to score: item `i` is
     /// `item_active[item_start[i]..item_start[i + 1]]`.
@@ -56,79 +65,71 @@ pub struct CtrModel {
     item_start: Vec<u32>,
 }
 
-/// Rows of raw features, each field's values weighted `1/√n` so that a field with many values (title words)
-/// does not outweigh one with a single value.
-pub(crate) fn activate(
-    raw: &[RawFeature],
-    row_of: &dyn Fn(Field, u64) -> u32,
-    out: &mut Vec<Active>,
-) {
-    let mut counts = [0u32; FIELDS];
-    for (f, _) in raw {
-        counts[*f as usize] += 1;
-    }
-    for &(f, key) in raw {
-        out.push(Active {
-            index: row_of(f, key),
-            field: f as u8,
-            x: 1.0 / (counts[f as usize] as f32).sqrt(),
-        });
-    }
-}
-
 pub(crate) fn item_hash(id: &str) -> u64 {
     xxh3_64(id.as_bytes())
 }
 
+fn inconsistent() -> Error {
+    Error::internal("ctr artifact is inconsistent")
+}
+
 impl CtrModel {
     pub(crate) fn from_stored(stored: Stored) -> Result<CtrModel> {
-        let w = &stored.weights;
-        let rows = w.linear.len();
-        if rows != FIELDS + stored.vocabulary.len()
-            || w.factors.len() != rows * FIELDS * w.k
-            || w.k > 64
-        {
-            return Err(Error::internal("ctr artifact is inconsistent"));
+        let fields = stored.schema.fields();
+        if fields > MAX_FIELDS || stored.position.len() != MAX_POSITION as usize + 1 {
+            return Err(inconsistent());
         }
-        let mut by_key = HashMap::with_capacity(stored.vocabulary.len());
-        for (i, &(f, key)) in stored.vocabulary.iter().enumerate() {
-            if usize::from(f) >= FIELDS {
-                return Err(Error::internal("ctr artifact is inconsistent"));
+        let rows = fields + stored.vocabulary.len();
+        let consistent = match &stored.scorer {
+            Scorer::Ffm(w) => {
+                w.fields == fields
+                    && w.k <= 64
+                    && w.rows() == rows
+                    && w.factors.len() == rows * fields * w.k
             }
-            by_key.insert((f, key), (FIELDS + i) as u32);
+            Scorer::Deep(w) => w.fields == fields && w.rows() == rows && w.consistent(),
+        };
+        if !consistent
+            || stored
+                .vocabulary
+                .iter()
+                .any(|&(f, _)| usize::from(f) >= fields)
+        {
+            return Err(inconsistent());
         }
+        let vocabulary = Box::new(Vocabulary::from_keys(fields, stored.vocabulary.clone()));
         let mut items = HashMap::with_capacity(stored.items.len());
         for (i, (hash, features)) in stored.items.iter().enumerate() {
             if features.iter().any(|&r| r as usize >= rows) {
-                return Err(Error::internal("ctr artifact is inconsistent"));
+                return Err(inconsistent());
             }
             items.insert(*hash, i);
         }
         let field_of = |r: u32| {
             let r = r as usize;
-            if r < FIELDS {
-                r
+            if r < fields {
+                r as u8
             } else {
-                usize::from(stored.vocabulary[r - FIELDS].0)
+                stored.vocabulary[r - fields].0
             }
         };
         let mut item_active = Vec::new();
         let mut item_start = vec![0u32];
         for (_, rows) in &stored.items {
-            let mut counts = [0u32; FIELDS];
+            let mut counts = [0u32; MAX_FIELDS];
             for &r in rows {
-                counts[field_of(r)] += 1;
+                counts[usize::from(field_of(r))] += 1;
             }
             item_active.extend(rows.iter().map(|&r| Active {
                 index: r,
-                field: field_of(r) as u8,
-                x: 1.0 / (counts[field_of(r)] as f32).sqrt(),
+                field: field_of(r),
+                x: 1.0 / (counts[usize::from(field_of(r))] as f32).sqrt(),
             }));
             item_start.push(item_active.len() as u32);
         }
         Ok(CtrModel {
-            stored,
-            rows: by_key,
+            stored: Box::new(stored),
+            vocabulary,
             items,
             item_active,
             item_start,
@@ -142,9 +143,16 @@ impl CtrModel {
     pub fn decode(bytes: &[u8]) -> Result<CtrModel> {
         let body = match bytes {
             [m0, m1, m2, m3, m4, format, body @ ..] if [*m0, *m1, *m2, *m3, *m4] == *MAGIC => {
-                if *format != FORMAT_V1 {
+                if *format > FORMAT {
                     return Err(Error::internal(format_args!(
-                        "ctr artifact format {format} is newer than this build reads ({FORMAT_V1})"
+                        "ctr artifact format {format} is newer than this build reads ({FORMAT})"
+                    )));
+                }
+                if *format < FORMAT {
+                    // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
+                    return Err(Error::ModelOutdated(format!(
+                        "the serving generation's ctr model has format {format}, which this build no longer \
+                         reads (it reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
                     )));
                 }
                 body
@@ -158,7 +166,16 @@ impl CtrModel {
 
     /// Feature rows of the model.
     pub fn rows(&self) -> usize {
-        self.stored.weights.rows()
+        self.vocabulary.rows()
+    }
+
+    /// `lr`, `ffm` or `deep`.
+    pub fn kind(&self) -> &'static str {
+        match &self.stored.scorer {
+            Scorer::Ffm(w) if w.k == 0 => "lr",
+            Scorer::Ffm(_) => "ffm",
+            Scorer::Deep(_) => "deep",
+        }
     }
 
     /// Items whose training-time attributes the model knows.
@@ -170,16 +187,10 @@ impl CtrModel {
         self.items.contains_key(&item_hash(id))
     }
 
-    fn row(&self, field: Field, key: u64) -> u32 {
-        self.rows
-            .get(&(field as u8, key))
-            .copied()
-            .unwrap_or(field as u32)
-    }
-
-    /// Click probabilities of the candidates in `situation`, in the candidates' order. An item the model does
-    /// not know is scored by its attributes when given, else by its field's out-of-vocabulary row; a missing
-    /// user or query simply leaves its fields out.
+    /// Click probabilities of the candidates in `situation`, in the candidates' order: the relevance of each,
+    /// plus the position term of `situation.position` (the same for all). An item the model does not know is
+    /// scored by its attributes when given, else by its field's out-of-vocabulary row; a missing user or query
+    /// simply leaves its fields out.
     pub fn score(&self, situation: &Situation<'_>, candidates: &[Candidate<'_>]) -> Vec<f32> {
         let mut shared_raw: Vec<RawFeature> = Vec::new();
         if let Some(user) = situation.user.filter(|u| !u.is_empty()) {
@@ -188,28 +199,50 @@ impl CtrModel {
         if let Some(query) = situation.query {
             shared_raw.extend(query_features(query));
         }
-        shared_raw.push(position_feature(situation.position));
-        shared_raw.extend(context_features(situation.context));
-        let row_of = |f: Field, k: u64| self.row(f, k);
+        shared_raw.extend(self.stored.schema.context_features(situation.context));
+        let row_of = |f: u8, k: u64| self.vocabulary.row(f, k);
         let mut shared = Vec::new();
         activate(&shared_raw, &row_of, &mut shared);
+        let position = self.stored.position[usize::from(position_index(Some(situation.position)))];
 
-        let weights = &self.stored.weights;
-        let partial = weights.partial(&shared);
-        let mut scratch = Scratch::new(weights.k);
-        let mut own = Vec::with_capacity(24);
-        candidates
-            .iter()
-            .map(|c| match (c.attributes, self.items.get(&item_hash(c.id))) {
-                (None, Some(&i)) => weights.predict_with(&partial, self.item_rows(i), &mut scratch),
-                (attributes, _) => {
-                    own.clear();
-                    let raw = self.stored.item_fields.features(c.id, attributes);
-                    activate(&raw, &row_of, &mut own);
-                    weights.predict_with(&partial, &own, &mut scratch)
-                }
-            })
-            .collect()
+        let mut own_buf = Vec::with_capacity(24);
+        let own = |c: &Candidate<'_>, out: &mut Vec<Active>| match (
+            c.attributes,
+            self.items.get(&item_hash(c.id)),
+        ) {
+            (None, Some(&i)) => out.extend_from_slice(self.item_rows(i)),
+            (attributes, _) => {
+                let raw = self.stored.item_fields.features(c.id, attributes);
+                activate(&raw, &row_of, out);
+            }
+        };
+        match &self.stored.scorer {
+            Scorer::Ffm(w) => {
+                let partial = w.partial(&shared);
+                let mut scratch = Scratch::new(w.fields, w.k);
+                candidates
+                    .iter()
+                    .map(|c| {
+                        own_buf.clear();
+                        own(c, &mut own_buf);
+                        sigmoid(w.logit_with(&partial, &own_buf, &mut scratch) + position)
+                    })
+                    .collect()
+            }
+            Scorer::Deep(w) => {
+                let mut work = Work::default();
+                let z = w.logits(
+                    candidates.len(),
+                    &mut |i, out| {
+                        out.clear();
+                        out.extend_from_slice(&shared);
+                        own(&candidates[i], out);
+                    },
+                    &mut work,
+                );
+                z.into_iter().map(|z| sigmoid(z + position)).collect()
+            }
+        }
     }
 
     /// The active features of the `i`-th catalogue item.
@@ -220,7 +253,7 @@ impl CtrModel {
 
 pub(crate) fn encode(stored: &Stored) -> Result<Vec<u8>> {
     let mut out = MAGIC.to_vec();
-    out.push(FORMAT_V1);
+    out.push(FORMAT);
     postcard::to_extend(stored, out)
         .map_err(|e| Error::internal(format_args!("cannot encode the ctr model: {e}")))
 }
@@ -228,8 +261,12 @@ pub(crate) fn encode(stored: &Stored) -> Result<Vec<u8>> {
 impl std::fmt::Debug for CtrModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CtrModel")
+            .field("kind", &self.kind())
             .field("rows", &self.rows())
-            .field("k", &self.stored.weights.k)
+            .field(
+                "context_fields",
+                &(self.stored.schema.fields() - usize::from(FIRST_CONTEXT)),
+            )
             .field("known_items", &self.known_items())
             .finish()
     }

@@ -1,6 +1,8 @@
 //! Shared helpers of the trainer tests: running a trainer as the engine would, and generated data.
 #![allow(dead_code)]
 
+pub mod ctr_world;
+
 use std::collections::BTreeMap;
 
 use algocenter_domain::Function;
