@@ -12,62 +12,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use algocenter::config::ServeConfig;
-use algocenter_domain::Function;
-use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
 use algocenter_store::postgres::testing::fresh_database;
 use algocenter_testkit::{Deadline, wait_until};
-use serde_json::{Map, Value, json};
-use support::{BINARY, Process, WORKER_READY, admin_env, call, temp_data_dir};
+use serde_json::{Value, json};
+use support::{BINARY, Process, WORKER_READY, admin_env, call, slow_worker, temp_data_dir};
 
 const POP: &str = "/v4/openapi/app-groups/shop/functions/pop";
-
-/// Reports progress every 100 ms for a minute: long enough to be killed in the middle.
-struct SlowTrainer;
-
-impl Trainer for SlowTrainer {
-    fn train(
-        &self,
-        _job: &TrainingJob<'_>,
-        progress: &mut dyn Progress,
-    ) -> Result<TrainedModel, TrainError> {
-        for step in 0..600u32 {
-            progress.report("slow", (1 + step / 7).min(99) as u8)?;
-            // Taking time is the point: the test kills the worker while it runs.
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(TrainedModel {
-            artifact: b"slow".to_vec(),
-            metrics: Map::new(),
-            passed_quality_gate: true,
-        })
-    }
-}
 
 /// Not a test: a worker process with the slow trainer (started by the kill test through `Process::child`).
 #[test]
 #[ignore = "helper run as a child process by other tests"]
 fn child_worker() {
-    let (Ok(url), Ok(data_dir)) = (
-        std::env::var("ALGOCENTER_TEST_CHILD_DATABASE_URL"),
-        std::env::var("ALGOCENTER_TEST_CHILD_DATA_DIR"),
-    ) else {
-        return;
-    };
-    let args = algocenter::cli::ServeArgs {
-        data_dir: Some(data_dir.into()),
-        database_url: Some(url),
-        lease_secs: Some(3),
-        ..Default::default()
-    };
-    let config = ServeConfig::resolve(args).unwrap();
-    algocenter::serve::init_logging(&config);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let trainers = Trainers::default().with(Function::Pop, Arc::new(SlowTrainer));
-    runtime
-        .block_on(algocenter::serve::work(config, trainers))
-        .unwrap();
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    support::slow_worker::run_from_env();
 }
 
 fn node(data: &std::path::Path, url: &str, extra: &[&str]) -> Process {
@@ -319,8 +275,8 @@ async fn a_killed_worker_s_task_is_reconciled_by_another_node_and_its_generation
     let worker = Process::child(
         "child_worker",
         &[
-            ("ALGOCENTER_TEST_CHILD_DATABASE_URL", &url),
-            ("ALGOCENTER_TEST_CHILD_DATA_DIR", &data_dir),
+            (slow_worker::DATABASE_URL_VAR, &url),
+            (slow_worker::DATA_DIR_VAR, &data_dir),
         ],
         WORKER_READY,
     );

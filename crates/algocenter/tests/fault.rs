@@ -18,13 +18,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use algocenter::config::ServeConfig;
 use algocenter_auth::client::{Credentials, acs3_headers};
-use algocenter_domain::Function;
-use algocenter_functions::{Progress, TrainError, TrainedModel, Trainer, Trainers, TrainingJob};
 use algocenter_testkit::{Deadline, wait_until};
-use serde_json::{Map, Value};
-use support::{ADMIN_ID, ADMIN_SECRET, BINARY, Process, WORKER_READY, admin_env, call};
+use serde_json::Value;
+use support::{
+    ADMIN_ID, ADMIN_SECRET, BINARY, Process, WORKER_READY, admin_env, call, slow_worker,
+};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -92,52 +91,11 @@ impl Drop for Database {
     }
 }
 
-/// Reports progress every 100 ms for a minute: long enough to be killed in the middle.
-struct SlowTrainer;
-
-impl Trainer for SlowTrainer {
-    fn train(
-        &self,
-        _job: &TrainingJob<'_>,
-        progress: &mut dyn Progress,
-    ) -> Result<TrainedModel, TrainError> {
-        for step in 0..600u32 {
-            progress.report("slow", (1 + step / 7).min(99) as u8)?;
-            // Taking time is the point: the test kills the worker while it runs.
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(TrainedModel {
-            artifact: b"slow".to_vec(),
-            metrics: Map::new(),
-            passed_quality_gate: true,
-        })
-    }
-}
-
 /// Not a test: a worker process with the slow trainer (started by the fault test through `Process::child`).
 #[test]
 #[ignore = "helper run as a child process by the fault test"]
 fn child_slow_worker() {
-    let (Ok(url), Ok(data_dir)) = (
-        std::env::var("ALGOCENTER_TEST_CHILD_DATABASE_URL"),
-        std::env::var("ALGOCENTER_TEST_CHILD_DATA_DIR"),
-    ) else {
-        return;
-    };
-    let args = algocenter::cli::ServeArgs {
-        data_dir: Some(data_dir.into()),
-        database_url: Some(url),
-        lease_secs: Some(3),
-        ..Default::default()
-    };
-    let config = ServeConfig::resolve(args).unwrap();
-    algocenter::serve::init_logging(&config);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let trainers = Trainers::default().with(Function::Pop, Arc::new(SlowTrainer));
-    runtime
-        .block_on(algocenter::serve::work(config, trainers))
-        .unwrap();
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    support::slow_worker::run_from_env();
 }
 
 async fn ok(base: &str, method: &str, path: &str, body: Option<&str>) -> Value {
@@ -399,8 +357,8 @@ async fn a_cluster_survives_a_database_crash_a_replay_and_a_killed_worker() {
     let slow = Process::child(
         "child_slow_worker",
         &[
-            ("ALGOCENTER_TEST_CHILD_DATABASE_URL", &db.url),
-            ("ALGOCENTER_TEST_CHILD_DATA_DIR", &data_dir),
+            (slow_worker::DATABASE_URL_VAR, &db.url),
+            (slow_worker::DATA_DIR_VAR, &data_dir),
         ],
         WORKER_READY,
     );
