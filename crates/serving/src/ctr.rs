@@ -68,6 +68,24 @@ pub struct Reranked {
 }
 
 impl Serving {
+    /// The stored documents of candidates that neither the request nor the model describes, in one read.
+    pub(crate) async fn stored_items(
+        &self,
+        app: &str,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, Document>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .store()
+            .documents(app, DocumentKind::Item, ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect())
+    }
+
     pub async fn rerank(&self, request: RerankRequest<'_>) -> Result<Reranked> {
         let ready = self
             .ready::<CtrModel>(request.target, Function::Ctr)
@@ -81,16 +99,7 @@ impl Serving {
             .filter(|c| c.attributes.is_none() && !model.knows_item(&c.id))
             .map(|c| c.id.to_string())
             .collect();
-        let stored: HashMap<String, Document> = if missing.is_empty() {
-            HashMap::new()
-        } else {
-            self.store()
-                .documents(request.target.app, DocumentKind::Item, missing)
-                .await?
-                .into_iter()
-                .map(|d| (d.id.clone(), d))
-                .collect()
-        };
+        let stored = self.stored_items(request.target.app, missing).await?;
         let mut sources = Vec::with_capacity(candidates.len());
         let scored: Vec<Candidate<'_>> = candidates
             .iter()

@@ -2,9 +2,6 @@
 //! item's feature values as the generators computed them and the largest contributions to its score. A
 //! candidate's attributes are the request's, else those the generation kept, else the item's stored ones.
 
-use std::collections::HashMap;
-
-use algocenter_domain::document::{Document, DocumentKind};
 use algocenter_domain::{Function, Result};
 use algocenter_functions::rank::features::Situation;
 use algocenter_functions::rank::{Candidate, Explanation, RankModel};
@@ -56,16 +53,7 @@ impl Serving {
             .filter(|c| c.attributes.is_none() && !model.knows_item(&c.id))
             .map(|c| c.id.to_string())
             .collect();
-        let stored: HashMap<String, Document> = if missing.is_empty() {
-            HashMap::new()
-        } else {
-            self.store()
-                .documents(request.target.app, DocumentKind::Item, missing)
-                .await?
-                .into_iter()
-                .map(|d| (d.id.clone(), d))
-                .collect()
-        };
+        let stored = self.stored_items(request.target.app, missing).await?;
         let mut sources = Vec::with_capacity(candidates.len());
         let scored: Vec<Candidate<'_>> = candidates
             .iter()
