@@ -6,6 +6,8 @@
 # near RATE requests/s and saturated. Raw outputs: bench/results/<timestamp>-query-analysis/.
 #
 # Knobs (environment): EVENTS=10000000 RATE=2000 DURATION=10 CONNECTIONS=8 (saturated run)
+#   LEXICON=1  every stage on: the shop with vocabulary habits (`generate --lexicon`: synonyms, misspellings)
+#              instead of the query-analysis shop, and synonym and correction trained and named in the rule too
 #   GEN_DIR=/tmp/algocenter-gen-qa-$EVENTS  reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
 set -euo pipefail
@@ -13,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
 EVENTS="${EVENTS:-10000000}" RATE="${RATE:-2000}" DURATION="${DURATION:-10}" CONNECTIONS="${CONNECTIONS:-8}"
-GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-qa-$EVENTS}"
+LEXICON="${LEXICON:-}"
+GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-qa${LEXICON:+-lexicon}-$EVENTS}"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-query-analysis"
 mkdir -p "$OUT"
 log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
@@ -26,7 +29,11 @@ BIN="$CARGO_TARGET_DIR/release/algocenter"
 if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
   log "generating $EVENTS events into $GEN_DIR"
   rm -rf "$GEN_DIR"
-  "$BIN" generate --query-analysis --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
+  if [[ -n "$LEXICON" ]]; then
+    "$BIN" generate --lexicon --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
+  else
+    "$BIN" generate --query-analysis --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
+  fi
   touch "$GEN_DIR/.complete"
 fi
 wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
@@ -57,12 +64,19 @@ train() {  # train FUNCTION INSTANCE MODEL_TYPE PARAMETERS_JSON: one run, timed
     | tee -a "$OUT/training.txt"
 }
 ENTITIES='[{"name":"entity_fields","value":"brand,line,color"}]'
+[[ -n "$LEXICON" ]] && ENTITIES='[]'
 log "training"
 train analyzer an text "$ENTITIES"
 train termweight tw tf_checkpoint "$ENTITIES"
 train category cat offline_inference '[]'
+RULE='"analyzer":"an","termweight":"tw","category":"cat"'
+if [[ -n "$LEXICON" ]]; then
+  train synonym syn offline_inference '[]'
+  train correction cor offline_inference '[]'
+  RULE="$RULE,\"synonym\":\"syn\",\"correction\":\"cor\""
+fi
 api PUT /v4/openapi/app-groups/bench/query-analysis-rules/main \
-  '{"analyzer":"an","termweight":"tw","category":"cat","fields":["title^3","brand"],"categoryField":"category","default":true}' \
+  "{$RULE,\"fields\":[\"title^3\",\"brand\"],\"categoryField\":\"category\",\"default\":true}" \
   >/dev/null
 
 log "request file: a sample of the generated searches"
@@ -101,7 +115,7 @@ done
   echo "algocenter query-analysis bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty')"
   echo "data set: $(cut -d' ' -f1 "$OUT/dataset.txt") events, $GEN_DIR"
   cat "$OUT/training.txt"
-  for fn in analyzer termweight category; do
+  for fn in analyzer termweight category ${LEXICON:+synonym correction}; do
     echo "$fn metrics: $(jq -c 'del(.errors)' "$OUT/$fn-extend-info.json")"
   done
   cat "$OUT/serving.txt"
