@@ -17,6 +17,7 @@
 //! 4. encodes its artifact and ends with `Steps::finish` (100%).
 
 pub mod analyzer;
+mod artifact;
 pub mod category;
 pub mod correction;
 pub mod ctr;

@@ -339,13 +339,7 @@ fn evaluate(
 }
 
 fn encode(scores: &[(String, f32)]) -> Result<Vec<u8>, TrainError> {
-    let body = postcard::to_allocvec(scores)
-        .map_err(|e| TrainError::Failed(format!("encoding the model: {e}")))?;
-    let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-    out.extend_from_slice(MAGIC);
-    out.push(FORMAT_V1);
-    out.extend_from_slice(&body);
-    Ok(out)
+    crate::artifact::seal(MAGIC, FORMAT_V1, scores)
 }
 
 /// A loaded pop generation.

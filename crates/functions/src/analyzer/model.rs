@@ -332,13 +332,7 @@ impl AnalyzerModel {
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<u8>, TrainError> {
-        let body = postcard::to_allocvec(self)
-            .map_err(|e| TrainError::Failed(format!("encoding the analyzer: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::artifact::seal(MAGIC, FORMAT_V1, self)
     }
 
     /// Reads an artifact; a foreign, truncated or corrupt file is an error.

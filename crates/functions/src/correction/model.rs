@@ -515,13 +515,7 @@ impl CorrectionModel {
             deletion_keys,
             deletion_runs,
         };
-        let body = postcard::to_allocvec(&body)
-            .map_err(|e| TrainError::Failed(format!("encoding the correction model: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::artifact::seal(MAGIC, FORMAT_V1, &body)
     }
 
     /// Reads an artifact; a foreign, truncated, newer or corrupt file is an error.

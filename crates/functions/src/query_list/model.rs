@@ -166,13 +166,7 @@ impl QueryListModel {
     }
 
     pub(super) fn encode(&self) -> Result<Vec<u8>, TrainError> {
-        let body = postcard::to_allocvec(self)
-            .map_err(|e| TrainError::Failed(format!("encoding the model: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V2);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::artifact::seal(MAGIC, FORMAT_V2, self)
     }
 
     /// The first `hit` queries (see [`QueryListModel::top_with_live`]), without searches since training.

@@ -181,13 +181,7 @@ impl SuggestModel {
             blend: self.blend,
             trained_until_ms: self.trained_until_ms,
         };
-        let body = postcard::to_allocvec(&body)
-            .map_err(|e| TrainError::Failed(format!("encoding the index: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V2);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::artifact::seal(MAGIC, FORMAT_V2, &body)
     }
 
     /// Reads an artifact (either format); a foreign, truncated or corrupt file is an error.

@@ -234,13 +234,7 @@ impl SynonymModel {
                 intervened: p.intervened,
             })
             .collect();
-        let body = postcard::to_allocvec(&stored)
-            .map_err(|e| TrainError::Failed(format!("encoding the synonym pairs: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::artifact::seal(MAGIC, FORMAT_V1, &stored)
     }
 
     /// Reads an artifact; a foreign, truncated, newer or corrupt file is an error.

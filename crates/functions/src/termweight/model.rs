@@ -214,30 +214,15 @@ impl TermweightModel {
     }
 
     pub(super) fn encode(&self) -> Result<Vec<u8>, TrainError> {
-        let body = postcard::to_allocvec(self)
-            .map_err(|e| TrainError::Failed(format!("encoding the model: {e}")))?;
-        let mut out = Vec::with_capacity(body.len() + MAGIC.len() + 1);
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&body);
-        Ok(out)
+        crate::artifact::seal(MAGIC, FORMAT_V1, self)
     }
 
     /// Reads an artifact; a foreign, truncated or corrupt file is an error.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| Error::internal("not a termweight model artifact"))?;
-        let model: TermweightModel = match body.split_first() {
-            Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest).map_err(|e| {
-                Error::internal(format_args!("corrupt termweight model artifact: {e}"))
-            })?,
-            Some((format, _)) => {
-                return Err(Error::internal(format_args!(
-                    "termweight model artifact of unknown format {format}"
-                )));
-            }
-            None => return Err(Error::internal("truncated termweight model artifact")),
+        let model: TermweightModel = match crate::artifact::open(bytes, MAGIC, "termweight model")?
+        {
+            (FORMAT_V1, body) => crate::artifact::read(body, "termweight model")?,
+            (format, _) => return Err(crate::artifact::unknown_format("termweight model", format)),
         };
         if model.coefficients.len() != FEATURES {
             return Err(Error::internal(
