@@ -170,13 +170,25 @@ impl TestApp {
         )
         .await
         .assert_ok();
+        self.wait_trained(app, function, instance, generation).await
+    }
+
+    /// Waits for the task of `generation` to end and to have succeeded (a failed task fails the test); answers its
+    /// `ExtendInfo` as JSON.
+    pub async fn wait_trained(
+        &self,
+        app: &str,
+        function: &str,
+        instance: &str,
+        generation: u64,
+    ) -> Value {
         let path = format!(
             "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}"
         );
-        // Trainers on test data take seconds, more on a loaded machine; a hung one fails the test here.
+        // Trainers on test data take seconds, minutes on a loaded machine (the retrieval tests); a hung one fails here.
         let task = wait_until(
             format_args!("{function} {instance} generation {generation} to finish training"),
-            Duration::from_secs(300),
+            Duration::from_secs(600),
             || async {
                 let answer = self.call("GET", &path, None).await;
                 let task = answer.assert_ok()["Result"].clone();
