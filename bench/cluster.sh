@@ -9,12 +9,14 @@
 #   4. signed GetFunctionTask with two API processes (issue 19): SIGNED_INSTANCES x SIGNED_GENERATIONS tasks seeded,
 #      then the closed-loop generator of bench/signing.sh against both processes at once, unsigned (--insecure-no-auth)
 #      and signed (ACS3, a fresh nonce per request: each one a round trip to the shared nonce table); and the nonce
-#      statement alone under pgbench (NONCE_CLIENTS clients, asynchronous commit as the servers use it).
+#      statement alone under pgbench (NONCE_CLIENTS clients, asynchronous commit as the servers use it). Then both
+#      again paced at PACED_RATE requests/s per process (not saturated): the p99 a signed request adds at that load.
 # Servers of loads 1-3 run with --insecure-no-auth on loopback (unsigned loads, as bench/run.sh). Everything shares
 # the 2 cores. Raw outputs: bench/results/<timestamp>-cluster/.
 #
 # Knobs: EVENTS=2000000 CLIENTS=4 BATCH=1000 DURATION=30 CONNECTIONS=32 INSTANCES=1000 GENERATIONS=20 TASKS=1000
-#        SIGNED_INSTANCES=200 SIGNED_GENERATIONS=10 NONCE_CLIENTS=8 STEPS="ingest tasks queue signed" SKIP_BUILD=1
+#        SIGNED_INSTANCES=200 SIGNED_GENERATIONS=10 NONCE_CLIENTS=8 PACED_RATE=1000 STEPS="ingest tasks queue signed"
+#        SKIP_BUILD=1
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ EVENTS="${EVENTS:-2000000}" CLIENTS="${CLIENTS:-4}" BATCH="${BATCH:-1000}"
 DURATION="${DURATION:-30}" CONNECTIONS="${CONNECTIONS:-32}" TASKS="${TASKS:-1000}"
 export INSTANCES="${INSTANCES:-1000}" GENERATIONS="${GENERATIONS:-20}"
 SIGNED_INSTANCES="${SIGNED_INSTANCES:-200}" SIGNED_GENERATIONS="${SIGNED_GENERATIONS:-10}"
-NONCE_CLIENTS="${NONCE_CLIENTS:-8}" STEPS="${STEPS:-ingest tasks queue signed}"
+NONCE_CLIENTS="${NONCE_CLIENTS:-8}" PACED_RATE="${PACED_RATE:-1000}" STEPS="${STEPS:-ingest tasks queue signed}"
 KEY_ID="clusterbench" KEY_SECRET="clusterbench-secret-0123456789abcdef"
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 BIN="$CARGO_TARGET_DIR/release/algocenter"
@@ -185,10 +187,14 @@ two_loads() {
 start a "$DB" --workers 0; start b "$DB" --workers 0
 log "unsigned GetFunctionTask on both processes at once: $CONNECTIONS connections each, ${DURATION}s"
 two_loads unsigned
+log "unsigned GetFunctionTask paced at $PACED_RATE req/s per process"
+two_loads unsigned-paced --rate "$PACED_RATE"
 stop_all
 SECURE=1 start a "$DB" --workers 0; SECURE=1 start b "$DB" --workers 0
 log "signed GetFunctionTask on both processes at once (shared nonces)"
 two_loads signed --key "$KEY_ID:$KEY_SECRET"
+log "signed GetFunctionTask paced at $PACED_RATE req/s per process"
+two_loads signed-paced --rate "$PACED_RATE" --key "$KEY_ID:$KEY_SECRET"
 stop_all
 psql -X -At "$DB" -c "SELECT count(*) FROM request_nonce" | sed 's/^/nonces remembered after the signed load: /' \
   | tee "$OUT/nonces.txt"
@@ -227,13 +233,19 @@ if [[ -f "$OUT/queue.txt" ]]; then read -r N OK WALL BUSY <"$OUT/queue.txt"; fi
     "$OUT"/get_task-*.txt
   fi
   field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$OUT/$1.txt"; }
-  for kind in unsigned signed; do
+  for kind in unsigned signed unsigned-paced signed-paced; do
     [[ -f "$OUT/$kind-a.txt" ]] || continue
     printf '%s GetFunctionTask, two processes: %.0f req/s together (%s + %s), p50 %s / %s ms, p99 %s / %s ms, errors %s + %s\n' \
       "$kind" "$(echo "$(field "$kind-a" rps) + $(field "$kind-b" rps)" | bc -l)" "$(field "$kind-a" rps)" \
       "$(field "$kind-b" rps)" "$(field "$kind-a" p50_ms)" "$(field "$kind-b" p50_ms)" "$(field "$kind-a" p99_ms)" \
       "$(field "$kind-b" p99_ms)" "$(field "$kind-a" errors)" "$(field "$kind-b" errors)"
   done
+  if [[ -f "$OUT/signed-paced-a.txt" ]]; then
+    for p in a b; do
+      printf 'p99 a signed request adds at %s req/s on process %s: %.3f ms\n' "$PACED_RATE" "$p" \
+        "$(echo "$(field "signed-paced-$p" p99_ms) - $(field "unsigned-paced-$p" p99_ms)" | bc -l)"
+    done
+  fi
   if [[ -f "$OUT/nonce.txt" ]]; then cat "$OUT/nonces.txt" "$OUT/nonce.txt"; fi
   if [[ -f "$OUT/queue.txt" ]]; then awk -v n="$N" -v ok="$OK" -v wall="$WALL" -v busy="$BUSY" 'BEGIN {
     printf "queue: %d tasks (%d success) by 3 workers in %.2f s = %.1f tasks/s; training %.1f ms/task on average; ", n, ok, wall / 1000, n / (wall / 1000), busy / n

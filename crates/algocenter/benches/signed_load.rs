@@ -6,7 +6,7 @@
 //! ```text
 //! cargo bench -p algocenter --bench signed_load -- load --url URL [--key ID:SECRET] [--duration 30]
 //!     [--connections 64] [--threads 2] [--instances 1000] [--generations 20] [--prebuilt N] [--server-pid PID]
-//!     [--label NAME]
+//!     [--label NAME] [--rate R]
 //! cargo bench -p algocenter --bench signed_load -- seed --url URL [--key ID:SECRET] [--instances 1000]
 //!     [--generations 20] [--connections 32]
 //! ```
@@ -20,6 +20,9 @@
 //!   built before the clock starts and handed out round-robin to the connections, which send them in order; the
 //!   loop then only sends. A connection that runs out before the duration ends fails the run (raise N).
 //! * Latency is from the hand-off to the HTTP client until the body is read (building and signing excluded).
+//! * `--rate R`: paced instead of closed-loop: R requests a second over all connections, each connection on its own
+//!   evenly spaced schedule. Latency then runs from the scheduled send time, so a late answer also counts against the
+//!   requests it held up (no coordinated omission). For the added latency of a check at a load the machine carries.
 //! * CPU: the generator's own user+system time (`/proc/self/stat`) and, with `--server-pid`, the server's, over the
 //!   measured interval; machine busy % from `/proc/stat`, and what the rest of the machine used meanwhile (other
 //!   processes: a large figure means the machine was shared and the run is not comparable). Context switches of both
@@ -52,13 +55,14 @@ struct Args {
     server_pid: Option<u32>,
     seed: u64,
     label: Option<String>,
+    rate: Option<f64>,
 }
 
 fn usage(message: &str) -> ! {
     eprintln!("signed_load: {message}");
     eprintln!(
         "usage: signed_load load|seed --url URL [--key ID:SECRET] [--duration SECS] [--connections N] [--threads N] \
-         [--instances N] [--generations N] [--prebuilt N] [--server-pid PID] [--seed N] [--label NAME]"
+         [--instances N] [--generations N] [--prebuilt N] [--server-pid PID] [--seed N] [--label NAME] [--rate R]"
     );
     std::process::exit(2);
 }
@@ -82,6 +86,7 @@ fn parse_args() -> Args {
         server_pid: None,
         seed: 0x5eed,
         label: None,
+        rate: None,
     };
     let mut it = raw.into_iter();
     while let Some(arg) = it.next() {
@@ -117,6 +122,7 @@ fn parse_args() -> Args {
             "--server-pid" => args.server_pid = Some(num("--server-pid", value("--server-pid"))),
             "--seed" => args.seed = num("--seed", value("--seed")),
             "--label" => args.label = Some(value("--label")),
+            "--rate" => args.rate = Some(num("--rate", value("--rate"))),
             other => usage(&format!("unknown argument {other}")),
         }
     }
@@ -336,12 +342,15 @@ async fn drive(
     start: Instant,
     deadline: Instant,
     done: Arc<AtomicU64>,
+    // Paced mode: this connection's first send (from `start`) and the time between its sends.
+    pace: Option<(Duration, Duration)>,
 ) -> TaskResult {
     let mut out = TaskResult {
         latencies_us: Vec::with_capacity(1 << 16),
         ..Default::default()
     };
     let mut checked = false;
+    let mut scheduled = pace.map(|(offset, _)| start + offset);
     while Instant::now() < deadline {
         let (request, generation) = match &mut source {
             Source::Live { builder, rng } => {
@@ -355,7 +364,14 @@ async fn drive(
                 }
             },
         };
-        let t0 = Instant::now();
+        let t0 = match (scheduled, pace) {
+            (Some(at), Some((_, every))) => {
+                tokio::time::sleep_until(at.into()).await;
+                scheduled = Some(at + every);
+                at
+            }
+            _ => Instant::now(),
+        };
         let result = read(client.execute(request).await).await;
         let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         match result {
@@ -483,9 +499,17 @@ async fn load(args: Args) -> i32 {
     let start = Instant::now();
     let deadline = start + args.duration;
     let done = Arc::new(AtomicU64::new(0));
+    let connections = args.connections as f64;
     let tasks: Vec<_> = sources
         .into_iter()
-        .map(|source| {
+        .enumerate()
+        .map(|(c, source)| {
+            let pace = args.rate.map(|rate| {
+                (
+                    Duration::from_secs_f64(c as f64 / rate),
+                    Duration::from_secs_f64(connections / rate),
+                )
+            });
             tokio::spawn(drive(
                 client.clone(),
                 source,
@@ -493,6 +517,7 @@ async fn load(args: Args) -> i32 {
                 start,
                 deadline,
                 Arc::clone(&done),
+                pace,
             ))
         })
         .collect();

@@ -61,20 +61,6 @@ async fn create(server: &TestApp, name: &str, extra: &[(&str, &str)]) {
         .assert_ok();
 }
 
-async fn train(server: &TestApp, instance: &str) -> Value {
-    server
-        .call(
-            "POST",
-            &format!("{FUNCTIONS}/ctr/instances/{instance}/tasks"),
-            None,
-        )
-        .await
-        .assert_ok();
-    let task = server.wait_task("shop", "ctr", instance, "1").await;
-    assert_eq!(task["Status"], "success", "{task}");
-    serde_json::from_str(task["ExtendInfo"].as_str().unwrap()).unwrap()
-}
-
 async fn predict(server: &TestApp, path: &str, body: Value) -> Answer {
     server
         .call(
@@ -89,7 +75,7 @@ async fn predict(server: &TestApp, path: &str, body: Value) -> Answer {
 async fn ctr_trains_on_pushed_behaviour_and_reranks_candidates() {
     let (server, world) = shop().await;
     create(&server, "rank", &[]).await;
-    let metrics = train(&server, "rank").await;
+    let metrics = server.train("shop", "ctr", "rank", 1).await;
     for key in [
         "auc",
         "logloss",
@@ -231,7 +217,7 @@ async fn ctr_trains_on_pushed_behaviour_and_reranks_candidates() {
 async fn a_generation_below_the_quality_gate_does_not_serve() {
     let (server, _) = shop().await;
     create(&server, "strict", &[("available_threshold", "0.999")]).await;
-    let metrics = train(&server, "strict").await;
+    let metrics = server.train("shop", "ctr", "strict", 1).await;
     assert_eq!(metrics["quality_gate_passed"], false, "{metrics}");
     assert!(
         metrics["quality_gate"]

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 const BULK: &str =
     "/v3/openapi/app-groups/shop/data-collections/shop/data-collection-type/behavior/actions/bulk";
-const FUNCTIONS: &str = "/v4/openapi/app-groups/shop/functions";
 const APP: &str = "/v3/openapi/apps/shop";
 
 fn search(user: &str, query: &str, at_ms: i64, rn: &str) -> Value {
@@ -29,21 +28,8 @@ async fn push(server: &TestApp, records: Vec<Value>) {
 }
 
 async fn train(server: &TestApp, function: &str, instance: &str) {
-    let body = json!({"instanceName": instance, "modelType": "near_realtime"}).to_string();
-    server
-        .create_instance("shop", function, &body)
-        .await
-        .assert_ok();
-    server
-        .call(
-            "POST",
-            &format!("{FUNCTIONS}/{function}/instances/{instance}/tasks"),
-            None,
-        )
-        .await
-        .assert_ok();
-    let task = server.wait_task("shop", function, instance, "1").await;
-    assert_eq!(task["Status"], "success", "{task}");
+    let body = json!({"instanceName": instance, "modelType": "near_realtime"});
+    server.create_and_train("shop", function, &body).await;
 }
 
 async fn texts(server: &TestApp, path: &str, field: &str, key: &str) -> Vec<String> {

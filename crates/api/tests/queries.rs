@@ -72,22 +72,6 @@ async fn create(server: &TestApp, function: &str, body: Value) {
 }
 
 /// Runs a task and returns its metrics.
-async fn train(server: &TestApp, function: &str, instance: &str, generation: &str) -> Value {
-    server
-        .call(
-            "POST",
-            &format!("{FUNCTIONS}/{function}/instances/{instance}/tasks"),
-            None,
-        )
-        .await
-        .assert_ok();
-    let task = server
-        .wait_task("shop", function, instance, generation)
-        .await;
-    assert_eq!(task["Status"], "success", "{task}");
-    serde_json::from_str(task["ExtendInfo"].as_str().unwrap()).unwrap()
-}
-
 /// A data-plane error: the status and OpenSearch's v3 error body.
 #[track_caller]
 fn assert_data_error(answer: &Answer, status: u16, code: &str) {
@@ -111,7 +95,7 @@ async fn query_functions_train_on_pushed_searches_and_serve_on_opensearch_paths(
         .await;
     assert_data_error(&untrained, 409, "Instance.Unavailable");
 
-    let hot = train(&server, "hot", "hot1", "1").await;
+    let hot = server.train("shop", "hot", "hot1", 1).await;
     assert!(
         hot["holdout_top10_overlap"].as_f64().unwrap() > 0.3,
         "{hot}"
@@ -205,7 +189,7 @@ async fn query_functions_train_on_pushed_searches_and_serve_on_opensearch_paths(
                "createParameters": [{"name": "blacklist", "value": "banned"}]}),
     )
     .await;
-    train(&server, "hot", "hot2", "1").await;
+    server.train("shop", "hot", "hot2", 1).await;
     let answer = server
         .call(
             "GET",
@@ -232,7 +216,7 @@ async fn query_functions_train_on_pushed_searches_and_serve_on_opensearch_paths(
         json!({"instanceName": "hint1", "modelType": "near_realtime"}),
     )
     .await;
-    let hint = train(&server, "hint", "hint1", "1").await;
+    let hint = server.train("shop", "hint", "hint1", 1).await;
     assert!(hint["user_profiles"].as_u64().unwrap() > 100, "{hint}");
     assert!(hint["holdout_coverage_at_3"].is_f64(), "{hint}");
     let answer = server
@@ -256,7 +240,7 @@ async fn query_functions_train_on_pushed_searches_and_serve_on_opensearch_paths(
         json!({"instanceName": "sug1", "modelType": "offline_inference"}),
     )
     .await;
-    let suggest = train(&server, "suggest", "sug1", "1").await;
+    let suggest = server.train("shop", "suggest", "sug1", 1).await;
     assert!(
         suggest["mrr"].as_f64().unwrap() > 0.2 && suggest["baseline_most_popular_mrr"].is_f64(),
         "{suggest}"
@@ -335,7 +319,7 @@ async fn query_functions_train_on_pushed_searches_and_serve_on_opensearch_paths(
         json!({"instanceName": "cat1", "modelType": "offline_inference"}),
     )
     .await;
-    let category = train(&server, "category", "cat1", "1").await;
+    let category = server.train("shop", "category", "cat1", 1).await;
     assert!(category["recall"].as_i64().unwrap() > 50, "{category}");
     assert!(
         category["precision_at_1"].is_f64() && category["f1_at_3"].is_f64(),
@@ -421,8 +405,8 @@ async fn a_generation_switch_under_load_gives_no_errors() {
         json!({"instanceName": "hot", "modelType": "offline_inference"}),
     )
     .await;
-    train(&server, "suggest", "sug", "1").await;
-    train(&server, "hot", "hot", "1").await;
+    server.train("shop", "suggest", "sug", 1).await;
+    server.train("shop", "hot", "hot", 1).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -472,8 +456,8 @@ async fn a_generation_switch_under_load_gives_no_errors() {
             generations
         }));
     }
-    train(&server, "suggest", "sug", "2").await;
-    train(&server, "hot", "hot", "2").await;
+    server.train("shop", "suggest", "sug", 2).await;
+    server.train("shop", "hot", "hot", 2).await;
     wait_until(
         "every client to be answered by generation 2",
         Duration::from_secs(20),

@@ -67,25 +67,6 @@ async fn shop() -> TestApp {
     server
 }
 
-async fn train(server: &TestApp, function: &str, body: Value) -> Value {
-    let instance = body["instanceName"].as_str().unwrap().to_string();
-    server
-        .create_instance("shop", function, &body.to_string())
-        .await
-        .assert_ok();
-    server
-        .call(
-            "POST",
-            &format!("{FUNCTIONS}/{function}/instances/{instance}/tasks"),
-            None,
-        )
-        .await
-        .assert_ok();
-    let task = server.wait_task("shop", function, &instance, "1").await;
-    assert_eq!(task["Status"], "success", "{task}");
-    serde_json::from_str(task["ExtendInfo"].as_str().unwrap()).unwrap()
-}
-
 async fn analyse(server: &TestApp, query: &str, rule: Option<&str>) -> Answer {
     let rule = rule.map(|r| format!("&rule={r}")).unwrap_or_default();
     server
@@ -113,32 +94,31 @@ fn token<'a>(result: &'a Value, text: &str) -> &'a Value {
 async fn a_rule_analyses_and_rewrites_chinese_and_english_queries() {
     let server = shop().await;
     let entities = json!([{"name": "entity_fields", "value": "brand,line,color"}]);
-    let analyzer = train(
-        &server,
-        "analyzer",
-        json!({"instanceName": "an", "modelType": "text", "createParameters": entities}),
-    )
-    .await;
+    let analyzer = server
+        .create_and_train(
+            "shop",
+            "analyzer",
+            &json!({"instanceName": "an", "modelType": "text", "createParameters": entities}),
+        )
+        .await;
     assert!(
         analyzer["learned_words"].as_u64().unwrap() > 5,
         "{analyzer}"
     );
-    let weights = train(
-        &server,
-        "termweight",
-        json!({"instanceName": "tw", "modelType": "tf_checkpoint", "createParameters": entities}),
+    let weights = server.create_and_train("shop", "termweight", &json!({"instanceName": "tw", "modelType": "tf_checkpoint", "createParameters": entities}),
     )
     .await;
     assert!(
         weights["spearman"].as_f64() > weights["baseline_idf_spearman"].as_f64(),
         "{weights}"
     );
-    train(
-        &server,
-        "category",
-        json!({"instanceName": "cat", "modelType": "offline_inference"}),
-    )
-    .await;
+    server
+        .create_and_train(
+            "shop",
+            "category",
+            &json!({"instanceName": "cat", "modelType": "offline_inference"}),
+        )
+        .await;
 
     // Rules: instances must exist, of every stage's function.
     let rule = json!({"analyzer": "an", "termweight": "tw", "category": "cat",

@@ -73,25 +73,6 @@ async fn resource(server: &TestApp, function: &str, name: &str, content: &str) {
 }
 
 /// Creates an instance, runs its first task, and returns its metrics.
-async fn train(server: &TestApp, function: &str, body: Value) -> Value {
-    let instance = body["instanceName"].as_str().unwrap().to_string();
-    server
-        .create_instance("shop", function, &body.to_string())
-        .await
-        .assert_ok();
-    server
-        .call(
-            "POST",
-            &format!("{FUNCTIONS}/{function}/instances/{instance}/tasks"),
-            None,
-        )
-        .await
-        .assert_ok();
-    let task = server.wait_task("shop", function, &instance, "1").await;
-    assert_eq!(task["Status"], "success", "{task}");
-    serde_json::from_str(task["ExtendInfo"].as_str().unwrap()).unwrap()
-}
-
 async fn predict(server: &TestApp, function: &str, instance: &str, queries: &[&str]) -> Answer {
     server
         .call(
@@ -114,13 +95,14 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
         "iphone15\tiphone 15\nnever\tsneakerz\n",
     )
     .await;
-    let metrics = train(
-        &server,
-        "correction",
-        json!({"instanceName": "fix", "modelType": "offline_inference",
+    let metrics = server
+        .create_and_train(
+            "shop",
+            "correction",
+            &json!({"instanceName": "fix", "modelType": "offline_inference",
                "createParameters": [{"name": "intervention_dict", "value": "fixes"}]}),
-    )
-    .await;
+        )
+        .await;
     assert!(
         metrics["false_correction_rate"].as_f64().unwrap() <= 0.01,
         "{metrics}"
@@ -187,7 +169,7 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
     .await;
     let untrained = json!({"instanceName": "syn", "modelType": "offline_inference",
                            "createParameters": [{"name": "intervention_dict", "value": "rules"}]});
-    let metrics = train(&server, "synonym", untrained).await;
+    let metrics = server.create_and_train("shop", "synonym", &untrained).await;
     assert!(metrics["pairs"].as_u64().unwrap() > 20, "{metrics}");
     assert!(metrics["holdout_precision"].is_number(), "{metrics}");
     let answer = predict(

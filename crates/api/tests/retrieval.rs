@@ -19,7 +19,6 @@ mod search_index;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use algocenter_domain::data::DAY_MS;
 use algocenter_domain::document::{DocumentKind, DocumentOp};
@@ -27,7 +26,7 @@ use algocenter_domain::now_ms;
 use algocenter_functions::Trainers;
 use algocenter_generator::query_analysis::{QaConfig, QaWorld};
 use algocenter_generator::{GeneratorConfig, Lexicon, LexiconTruth, World};
-use algocenter_testkit::{AppOptions, TestApp, spawn_app, wait_until};
+use algocenter_testkit::{AppOptions, TestApp, spawn_app};
 use search_index::{Analyzer, SearchIndex, jieba_with_dictionary, recall};
 use serde_json::{Value, json};
 
@@ -105,21 +104,6 @@ async fn start_training(server: &TestApp, function: &str, body: Value) {
         )
         .await
         .assert_ok();
-}
-
-async fn trained(server: &TestApp, function: &str, instance: &str) {
-    let path = format!("{FUNCTIONS}/{function}/instances/{instance}/tasks/1");
-    let task = wait_until(
-        format_args!("{function} {instance} to finish training"),
-        Duration::from_secs(600),
-        || async {
-            let answer = server.call("GET", &path, None).await;
-            let task = answer.assert_ok()["Result"].clone();
-            (task["Status"] != "running").then_some(task)
-        },
-    )
-    .await;
-    assert_eq!(task["Status"], "success", "{task}");
 }
 
 async fn put_rule(server: &TestApp, name: &str, rule: Value) {
@@ -244,7 +228,7 @@ async fn the_rewritten_query_finds_more_clicked_items_than_the_raw_query_and_idf
         ("termweight", "tw"),
         ("category", "cat"),
     ] {
-        trained(&server, function, instance).await;
+        server.wait_trained("shop", function, instance, 1).await;
     }
     put_rule(
         &server,
@@ -417,7 +401,7 @@ async fn synonyms_in_the_rewritten_query_find_more_clicked_items() {
         json!({"instanceName": "syn", "modelType": "offline_inference"}),
     )
     .await;
-    trained(&server, "synonym", "syn").await;
+    server.wait_trained("shop", "synonym", "syn", 1).await;
     put_rule(&server, "plain", json!({"fields": ["title"]})).await;
     put_rule(
         &server,

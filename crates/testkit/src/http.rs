@@ -157,6 +157,63 @@ impl TestApp {
         .await
     }
 
+    /// CreateFunctionTask for `instance` and waits for it to succeed (a failed task fails the test); answers its
+    /// `ExtendInfo` (the held-out metrics) as JSON. The caller says which generation the new task is: the API's
+    /// answer does not (as OpenSearch's).
+    pub async fn train(&self, app: &str, function: &str, instance: &str, generation: u64) -> Value {
+        self.call(
+            "POST",
+            &format!(
+                "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks"
+            ),
+            None,
+        )
+        .await
+        .assert_ok();
+        self.wait_trained(app, function, instance, generation).await
+    }
+
+    /// Waits for the task of `generation` to end and to have succeeded (a failed task fails the test); answers its
+    /// `ExtendInfo` as JSON.
+    pub async fn wait_trained(
+        &self,
+        app: &str,
+        function: &str,
+        instance: &str,
+        generation: u64,
+    ) -> Value {
+        let path = format!(
+            "/v4/openapi/app-groups/{app}/functions/{function}/instances/{instance}/tasks/{generation}"
+        );
+        // Trainers on test data take seconds, minutes on a loaded machine (the retrieval tests); a hung one fails here.
+        let task = wait_until(
+            format_args!("{function} {instance} generation {generation} to finish training"),
+            Duration::from_secs(600),
+            || async {
+                let answer = self.call("GET", &path, None).await;
+                let task = answer.assert_ok()["Result"].clone();
+                (task["Status"] != "running").then_some(task)
+            },
+        )
+        .await;
+        assert_eq!(task["Status"], "success", "{task}");
+        let info = task["ExtendInfo"].as_str().unwrap_or("{}");
+        serde_json::from_str(info)
+            .unwrap_or_else(|e| panic!("ExtendInfo is not JSON ({e}): {info}"))
+    }
+
+    /// CreateFunctionInstance with `body` (its `instanceName` names the instance), then [`TestApp::train`] of
+    /// generation 1.
+    pub async fn create_and_train(&self, app: &str, function: &str, body: &Value) -> Value {
+        let instance = body["instanceName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no instanceName in {body}"));
+        self.create_instance(app, function, &body.to_string())
+            .await
+            .assert_ok();
+        self.train(app, function, instance, 1).await
+    }
+
     /// GetFunctionTask until the task is no longer running (at most 20 s); answers the task.
     pub async fn wait_task(
         &self,

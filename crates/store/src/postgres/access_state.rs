@@ -1,17 +1,14 @@
 //! [`AccessState`] in PostgreSQL: nonces, rate buckets and dashboard sessions shared by every API node of the
-//! database, one round trip per signed request (the nonce and, when the key is limited, its bucket in one
-//! statement).
+//! database, at most one round trip per signed request (the nonce and, when the key is limited, its bucket in one
+//! statement); nonces of unlimited keys go in groups ([`super::nonce_batch`]).
 
 use algocenter_domain::{Error, Result};
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 
+use super::nonce_batch::NonceGroups;
 use super::{Db, execute, get, in_transaction, pool_error, query_one, query_opt};
 use crate::access_state::{AccessState, Admission, Admitted, SessionLimits, StoredSession};
-
-/// Remembers a nonce once; answers a row only when it is new.
-const REMEMBER_NONCE: &str = "INSERT INTO request_nonce (nonce_hash, signed_ms) VALUES ($1, $2)
-     ON CONFLICT DO NOTHING";
 
 /// Remembers a nonce and, when it is new, takes the key's next slot at the generic cell rate: the key's
 /// theoretical arrival time (TAT) moves one interval on, unless it is more than the burst tolerance ahead of now
@@ -32,11 +29,13 @@ const ADMIT_LIMITED: &str = "WITH fresh AS (
 
 pub struct PostgresAccessState {
     pool: Pool,
+    nonces: NonceGroups,
 }
 
 impl PostgresAccessState {
-    pub(super) fn new(pool: Pool) -> Self {
-        PostgresAccessState { pool }
+    pub(super) fn new(pool: Pool, runtime: &tokio::runtime::Handle) -> Self {
+        let nonces = NonceGroups::start(pool.clone(), runtime);
+        PostgresAccessState { pool, nonces }
     }
 
     async fn client(&self) -> Result<Object> {
@@ -47,20 +46,18 @@ impl PostgresAccessState {
 #[async_trait]
 impl AccessState for PostgresAccessState {
     async fn admit(&self, admission: Admission<'_>) -> Result<Admitted> {
-        let client = self.client().await?;
         let Some(rate) = admission.rate else {
-            let inserted = execute(
-                &client,
-                REMEMBER_NONCE,
-                &[&admission.nonce_hash, &admission.signed_ms],
-            )
-            .await?;
-            return Ok(if inserted == 1 {
+            let fresh = self
+                .nonces
+                .remember(admission.nonce_hash, admission.signed_ms)
+                .await?;
+            return Ok(if fresh {
                 Admitted::Fresh
             } else {
                 Admitted::Replayed
             });
         };
+        let client = self.client().await?;
         let now = admission.now_ms as f64;
         let (interval, tolerance) = (rate.interval_ms(), rate.tolerance_ms());
         let row = query_one(
@@ -181,6 +178,8 @@ impl AccessState for PostgresAccessState {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::access_state::RateLimit;
     use crate::postgres::{PostgresStore, testing};
@@ -236,6 +235,35 @@ mod tests {
             a.admit(admission(7, now, None)).await.unwrap(),
             Admitted::Fresh
         );
+    }
+
+    /// Nonces arrive at once on both nodes, each nonce three times (twice on one node, so that some copies share a
+    /// group, once on the other): every nonce is let in exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_copies_of_a_nonce_are_let_in_once_across_groups_and_nodes() {
+        let (a, b) = two_nodes().await;
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        let now = 2_000_000_000;
+        let mut admissions = tokio::task::JoinSet::new();
+        for hash in 0..400_i64 {
+            for node in [&a, &a, &b] {
+                let node = Arc::clone(node);
+                admissions.spawn(async move {
+                    (hash, node.admit(admission(hash, now, None)).await.unwrap())
+                });
+            }
+        }
+        let mut fresh = vec![0_u32; 400];
+        while let Some(answer) = admissions.join_next().await {
+            let (hash, admitted) = answer.unwrap();
+            match admitted {
+                Admitted::Fresh => fresh[hash as usize] += 1,
+                Admitted::Replayed => {}
+                other => panic!("{hash}: {other:?}"),
+            }
+        }
+        let wrong: Vec<_> = (0..400).filter(|&h| fresh[h] != 1).collect();
+        assert!(wrong.is_empty(), "not let in exactly once: {wrong:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

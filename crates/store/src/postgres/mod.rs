@@ -11,6 +11,7 @@ mod app_groups;
 mod events;
 mod instances;
 mod keys;
+mod nonce_batch;
 mod queue;
 mod resources;
 mod rows;
@@ -226,7 +227,7 @@ impl PostgresStore {
             &self.settings,
             self.max_connections.div_ceil(2).max(2),
         )?;
-        Ok(PostgresAccessState::new(pool))
+        Ok(PostgresAccessState::new(pool, &self.runtime))
     }
 
     /// A pooled connection.
