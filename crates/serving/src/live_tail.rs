@@ -28,7 +28,7 @@
 //! pushed after training counts only from the next generation on.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -74,7 +74,10 @@ pub struct LiveTail {
     since_ms: i64,
     state: Mutex<TailState>,
     reading: AtomicBool,
-    last_read: Mutex<Option<Instant>>,
+    /// When the last read started, in milliseconds after `created` plus one (0: never). An atomic rather than a
+    /// lock: every request asking the instance checks it.
+    last_read: AtomicU64,
+    created: Instant,
 }
 
 impl LiveTail {
@@ -87,7 +90,8 @@ impl LiveTail {
                 ..TailState::default()
             }),
             reading: AtomicBool::new(false),
-            last_read: Mutex::new(None),
+            last_read: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
@@ -211,16 +215,16 @@ impl LiveTail {
 
     /// Starts a read unless one is running or the last started less than [`POLL_INTERVAL`] ago.
     fn refresh(self: &Arc<Self>, store: &Arc<dyn Store>) {
-        {
-            let mut last = self.last_read.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| t.elapsed() < POLL_INTERVAL) {
-                return;
-            }
-            if self.reading.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            *last = Some(Instant::now());
+        let now = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        let last = self.last_read.load(Ordering::Acquire);
+        let interval = u64::try_from(POLL_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
         }
+        if self.reading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.last_read.store(now, Ordering::Release);
         let tail = Arc::clone(self);
         let store = Arc::clone(store);
         tokio::spawn(async move {
@@ -232,25 +236,39 @@ impl LiveTail {
     }
 }
 
-/// The tails of a serving process, by app group and start.
+/// The tails of a serving process, by app group, then by start (an app group has one or two being asked).
 #[derive(Default)]
 pub struct LiveTails {
-    tails: Mutex<HashMap<(String, i64), Arc<LiveTail>>>,
+    tails: Mutex<HashMap<String, TailsOfApp>>,
 }
+
+/// The tails of one app group, by start.
+type TailsOfApp = Vec<(i64, Arc<LiveTail>)>;
 
 impl LiveTails {
     /// The tail of `app` since `since_ms`, refreshed in the background when due.
     pub fn get(&self, store: &Arc<dyn Store>, app: &str, since_ms: i64) -> Arc<LiveTail> {
         let tail = {
             let mut tails = self.tails.lock().unwrap_or_else(|p| p.into_inner());
-            if tails.len() >= MAX_TAILS && !tails.contains_key(&(app.to_string(), since_ms)) {
-                tails.clear();
+            // Found by the borrowed name: a request allocates nothing here.
+            let held = tails
+                .get(app)
+                .and_then(|of_app| of_app.iter().find(|(since, _)| *since == since_ms))
+                .map(|(_, tail)| Arc::clone(tail));
+            match held {
+                Some(tail) => tail,
+                None => {
+                    if tails.values().map(Vec::len).sum::<usize>() >= MAX_TAILS {
+                        tails.clear();
+                    }
+                    let tail = Arc::new(LiveTail::new(app, since_ms));
+                    tails
+                        .entry(app.to_string())
+                        .or_default()
+                        .push((since_ms, Arc::clone(&tail)));
+                    tail
+                }
             }
-            Arc::clone(
-                tails
-                    .entry((app.to_string(), since_ms))
-                    .or_insert_with(|| Arc::new(LiveTail::new(app, since_ms))),
-            )
         };
         tail.refresh(store);
         tail
