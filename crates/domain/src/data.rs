@@ -43,6 +43,27 @@ pub trait TrainingData: Send {
         kind: DocumentKind,
         f: &mut dyn FnMut(&Document) -> Result<()>,
     ) -> Result<()>;
+
+    /// The stored blocks of events whose newest event time is at or after `newest_from_ms`, without their
+    /// events. Each event is in exactly one block, and a block's id never names another block while it is
+    /// stored; but ids do not follow the order in which blocks become visible (concurrent pushes commit in any
+    /// order), so a reader that follows new blocks keeps the ids it has read, not only the highest.
+    fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>>;
+
+    /// Calls `f` for every event of block `id`, in arrival order (none if the block is gone).
+    fn for_each_event_of_block(
+        &self,
+        id: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()>;
+}
+
+/// A stored block of events, as [`TrainingData::recent_blocks`] lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockRef {
+    pub id: i64,
+    /// The `bhv_time` of its newest event.
+    pub newest_ms: i64,
 }
 
 /// Data as plain vectors (tests, and small imports).
@@ -82,6 +103,31 @@ impl TrainingData for InMemoryData {
         match kind {
             DocumentKind::Item => self.items.iter().try_for_each(f),
             DocumentKind::User => self.users.iter().try_for_each(f),
+        }
+    }
+
+    /// Each event is a block of its own, its id its position.
+    fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>> {
+        Ok(self
+            .events
+            .iter()
+            .zip(0..)
+            .filter(|(e, _)| e.bhv_time_ms >= newest_from_ms)
+            .map(|(e, id)| BlockRef {
+                id,
+                newest_ms: e.bhv_time_ms,
+            })
+            .collect())
+    }
+
+    fn for_each_event_of_block(
+        &self,
+        id: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()> {
+        match usize::try_from(id).ok().and_then(|i| self.events.get(i)) {
+            Some(e) => f(e),
+            None => Ok(()),
         }
     }
 }

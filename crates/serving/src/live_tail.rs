@@ -6,39 +6,42 @@
 //! the next suggestion: a tail fed by the node that took the push would miss every search pushed to its peers.
 //! Reading recent events back from the shared store sees them all, on one node or many, and costs the push
 //! path nothing. A tail reads at most every [`POLL_INTERVAL`], on a blocking thread, only while its instance
-//! is being asked (a request starts the read, and answers at once from what the tail already holds), and only
-//! the event blocks that hold recent events (the store finds blocks by their newest event time). The store
-//! has no cursor in push order that a reader could follow, so a read finds new events by their time: it goes
-//! back [`LOOKBACK_MS`] and skips what it took before.
+//! is being asked (a request starts the read, and answers at once from what the tail already holds).
+//!
+//! **A read decodes only the blocks it has not read.** Events rest in blocks, one per push; each event is in
+//! exactly one block. A read lists the ids of the blocks whose newest event is within [`LOOKBACK_MS`] of the
+//! newest search seen (an index lookup, nothing decoded), and decodes only the blocks whose id it has not read
+//! before. It keeps the set of ids it has read, not the highest: with concurrent pushes (PostgreSQL) a block
+//! may become visible after one with a higher id, and a block holding searches a few seconds older than those
+//! already read still counts. So no event counts twice and none in the window is missed, whatever order the
+//! blocks arrive in. Ids are forgotten once their block falls behind the window, since the listing no longer
+//! returns them; a block pushed later than [`LOOKBACK_MS`] after its newest event counts from the next
+//! generation on.
 //!
 //! **What it reads.** Search events whose `bhv_time` is at or after the end of the generation's training
-//! window, by users (`user_id`, else `imei`). Each read goes back [`LOOKBACK_MS`] before the newest time seen,
-//! so that a search pushed a few seconds late still counts; events already taken are recognised and skipped.
-//! A search pushed later than that after its `bhv_time` counts from the next generation on.
+//! window, by users (`user_id`, else `imei`).
 //!
 //! **Bounded.** At most [`PER_USER`] searches per user (the newest) and [`MAX_USERS`] users (those with the
-//! oldest searches go first). A restart loses the tail; the next read after it rebuilds everything since the
-//! generation's window ended that the store still holds, and the next generation trains on all of it. A
-//! search whose `bhv_time` is before the window's end but that was pushed after training counts only from the
-//! next generation on.
+//! oldest searches go first); the block ids of [`LOOKBACK_MS`] of pushes. A restart loses the tail; the next
+//! read after it rebuilds everything since the generation's window ended that the store still holds, and the
+//! next generation trains on all of it. A search whose `bhv_time` is before the window's end but that was
+//! pushed after training counts only from the next generation on.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::data::{BlockRef, TrainingData};
 use algocenter_domain::{Error, Result, now_ms};
 use algocenter_functions::query::live::LiveSearch;
 use algocenter_store::Store;
 
 /// Least time between two reads of one tail.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How far before the newest search seen a read goes back, for searches pushed late. Each read decodes the
-/// event blocks of this span again (and of the time since the last read), so it is kept short: at 5,000
-/// events/s pushed, a read every second decodes about 80,000 events.
+/// How far before the newest search seen a read looks for blocks it has not read, for searches pushed late.
+/// Only the listing of block ids covers this span; blocks already read are not decoded again.
 pub const LOOKBACK_MS: i64 = 15_000;
 /// Searches kept per user.
 pub const PER_USER: usize = 20;
@@ -51,9 +54,18 @@ const MAX_TAILS: usize = 256;
 struct TailState {
     /// The newest event time read so far (never ahead of the clock).
     newest_ms: i64,
-    /// Events taken in the last [`LOOKBACK_MS`] (by hash), with their time, so a re-read skips them.
-    taken: HashMap<u64, i64>,
+    /// The blocks read whose newest event is within [`LOOKBACK_MS`] of `newest_ms`, with that time.
+    blocks_read: HashMap<i64, i64>,
+    /// Events decoded by all reads (for tests and logs: a read decodes only new blocks).
+    events_decoded: u64,
     users: HashMap<String, VecDeque<LiveSearch>>,
+}
+
+impl TailState {
+    /// The oldest newest-event time of a block that a read still lists.
+    fn horizon(&self, since_ms: i64) -> i64 {
+        (self.newest_ms - LOOKBACK_MS).max(since_ms)
+    }
 }
 
 /// The searches of one app group since one instant.
@@ -62,13 +74,10 @@ pub struct LiveTail {
     since_ms: i64,
     state: Mutex<TailState>,
     reading: AtomicBool,
-    last_read: Mutex<Option<Instant>>,
-}
-
-fn event_key(e: &BehaviourEvent) -> u64 {
-    let mut h = DefaultHasher::new();
-    (e.user(), &e.rn, e.bhv_time_ms, &e.raw_query).hash(&mut h);
-    h.finish()
+    /// When the last read started, in milliseconds after `created` plus one (0: never). An atomic rather than a
+    /// lock: every request asking the instance checks it.
+    last_read: AtomicU64,
+    created: Instant,
 }
 
 impl LiveTail {
@@ -81,7 +90,8 @@ impl LiveTail {
                 ..TailState::default()
             }),
             reading: AtomicBool::new(false),
-            last_read: Mutex::new(None),
+            last_read: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
@@ -104,31 +114,79 @@ impl LiveTail {
         )
     }
 
-    /// Adds the searches of `events` not taken before.
-    fn take(&self, events: Vec<BehaviourEvent>, now_ms: i64) {
+    /// Events decoded by all reads so far.
+    pub fn events_decoded(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events_decoded
+    }
+
+    /// Reads the blocks of `data` not read before and takes their searches. Blocking; one read at a time.
+    pub fn read_from(&self, data: &dyn TrainingData, now_ms: i64) -> Result<()> {
+        let fresh: Vec<BlockRef> = {
+            let horizon = self
+                .state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .horizon(self.since_ms);
+            let listed = data.recent_blocks(horizon)?;
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            listed
+                .into_iter()
+                .filter(|b| !state.blocks_read.contains_key(&b.id))
+                .collect()
+        };
+        let mut blocks = Vec::with_capacity(fresh.len());
+        for block in fresh {
+            let mut searches = Vec::new();
+            let mut decoded = 0u64;
+            data.for_each_event_of_block(block.id, &mut |e| {
+                decoded += 1;
+                if e.bhv_type == "search" {
+                    searches.push(e.clone());
+                }
+                Ok(())
+            })?;
+            blocks.push((block, decoded, searches));
+        }
+        self.take(blocks, now_ms);
+        Ok(())
+    }
+
+    /// Adds the searches of newly read blocks.
+    fn take(&self, blocks: Vec<(BlockRef, u64, Vec<BehaviourEvent>)>, now_ms: i64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for e in events {
-            let user = e.user();
-            if user.is_empty() || e.bhv_time_ms < self.since_ms {
+        for (block, decoded, events) in blocks {
+            if state
+                .blocks_read
+                .insert(block.id, block.newest_ms)
+                .is_some()
+            {
                 continue;
             }
-            if state.taken.insert(event_key(&e), e.bhv_time_ms).is_some() {
-                continue;
-            }
-            let Some(search) = LiveSearch::new(&e.raw_query, e.bhv_time_ms) else {
-                continue;
-            };
-            state.newest_ms = state.newest_ms.max(e.bhv_time_ms.min(now_ms));
-            let own = state.users.entry(user.to_string()).or_default();
-            // Pushes arrive in any order: keep each user's searches in time order.
-            let at = own.partition_point(|s| s.at_ms <= search.at_ms);
-            own.insert(at, search);
-            if own.len() > PER_USER {
-                own.pop_front();
+            state.events_decoded += decoded;
+            for e in events {
+                let user = e.user();
+                if user.is_empty() || e.bhv_time_ms < self.since_ms {
+                    continue;
+                }
+                let Some(search) = LiveSearch::new(&e.raw_query, e.bhv_time_ms) else {
+                    continue;
+                };
+                state.newest_ms = state.newest_ms.max(e.bhv_time_ms.min(now_ms));
+                let own = state.users.entry(user.to_string()).or_default();
+                // Blocks arrive in any order: keep each user's searches in time order.
+                let at = own.partition_point(|s| s.at_ms <= search.at_ms);
+                own.insert(at, search);
+                if own.len() > PER_USER {
+                    own.pop_front();
+                }
             }
         }
-        let horizon = state.newest_ms - LOOKBACK_MS;
-        state.taken.retain(|_, at| *at >= horizon);
+        // A block behind the horizon is no longer listed: its id need not be kept.
+        let horizon = state.horizon(self.since_ms);
+        state.blocks_read.retain(|_, newest| *newest >= horizon);
         if state.users.len() > MAX_USERS {
             // Drop the users whose newest search is oldest, down to nine tenths of the bound.
             let mut newest: Vec<(i64, String)> = state
@@ -146,23 +204,10 @@ impl LiveTail {
 
     /// Reads the store once, on a blocking thread.
     async fn read(self: Arc<Self>, store: Arc<dyn Store>) -> Result<()> {
-        let from_ms = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            (state.newest_ms - LOOKBACK_MS).max(self.since_ms)
-        };
         let tail = Arc::clone(&self);
         tokio::task::spawn_blocking(move || -> Result<()> {
             let data = store.training_data(&tail.app)?;
-            let now = now_ms();
-            let mut searches = Vec::new();
-            data.for_each_event(from_ms, i64::MAX, &mut |e| {
-                if e.bhv_type == "search" {
-                    searches.push(e.clone());
-                }
-                Ok(())
-            })?;
-            tail.take(searches, now);
-            Ok(())
+            tail.read_from(data.as_ref(), now_ms())
         })
         .await
         .map_err(|e| Error::internal(format_args!("reading the live tail failed: {e}")))?
@@ -170,16 +215,16 @@ impl LiveTail {
 
     /// Starts a read unless one is running or the last started less than [`POLL_INTERVAL`] ago.
     fn refresh(self: &Arc<Self>, store: &Arc<dyn Store>) {
-        {
-            let mut last = self.last_read.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| t.elapsed() < POLL_INTERVAL) {
-                return;
-            }
-            if self.reading.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            *last = Some(Instant::now());
+        let now = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        let last = self.last_read.load(Ordering::Acquire);
+        let interval = u64::try_from(POLL_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
         }
+        if self.reading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.last_read.store(now, Ordering::Release);
         let tail = Arc::clone(self);
         let store = Arc::clone(store);
         tokio::spawn(async move {
@@ -191,25 +236,39 @@ impl LiveTail {
     }
 }
 
-/// The tails of a serving process, by app group and start.
+/// The tails of a serving process, by app group, then by start (an app group has one or two being asked).
 #[derive(Default)]
 pub struct LiveTails {
-    tails: Mutex<HashMap<(String, i64), Arc<LiveTail>>>,
+    tails: Mutex<HashMap<String, TailsOfApp>>,
 }
+
+/// The tails of one app group, by start.
+type TailsOfApp = Vec<(i64, Arc<LiveTail>)>;
 
 impl LiveTails {
     /// The tail of `app` since `since_ms`, refreshed in the background when due.
     pub fn get(&self, store: &Arc<dyn Store>, app: &str, since_ms: i64) -> Arc<LiveTail> {
         let tail = {
             let mut tails = self.tails.lock().unwrap_or_else(|p| p.into_inner());
-            if tails.len() >= MAX_TAILS && !tails.contains_key(&(app.to_string(), since_ms)) {
-                tails.clear();
+            // Found by the borrowed name: a request allocates nothing here.
+            let held = tails
+                .get(app)
+                .and_then(|of_app| of_app.iter().find(|(since, _)| *since == since_ms))
+                .map(|(_, tail)| Arc::clone(tail));
+            match held {
+                Some(tail) => tail,
+                None => {
+                    if tails.values().map(Vec::len).sum::<usize>() >= MAX_TAILS {
+                        tails.clear();
+                    }
+                    let tail = Arc::new(LiveTail::new(app, since_ms));
+                    tails
+                        .entry(app.to_string())
+                        .or_default()
+                        .push((since_ms, Arc::clone(&tail)));
+                    tail
+                }
             }
-            Arc::clone(
-                tails
-                    .entry((app.to_string(), since_ms))
-                    .or_insert_with(|| Arc::new(LiveTail::new(app, since_ms))),
-            )
         };
         tail.refresh(store);
         tail
@@ -245,32 +304,139 @@ mod tests {
         }
     }
 
+    /// Blocks as a store with concurrent writers shows them: `visible` says which ids a read sees, so that a
+    /// block with a lower id can appear after a higher one (two pushes committing in the other order).
+    struct Blocks {
+        blocks: Vec<(i64, Vec<BehaviourEvent>)>,
+        visible: Vec<i64>,
+    }
+
+    impl TrainingData for Blocks {
+        fn for_each_event(
+            &self,
+            _: i64,
+            _: i64,
+            _: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+        ) -> Result<()> {
+            Ok(())
+        }
+
+        fn estimate_events(&self, _: i64, _: i64) -> Result<u64> {
+            Ok(0)
+        }
+
+        fn for_each_document(
+            &self,
+            _: algocenter_domain::document::DocumentKind,
+            _: &mut dyn FnMut(&algocenter_domain::document::Document) -> Result<()>,
+        ) -> Result<()> {
+            Ok(())
+        }
+
+        fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>> {
+            Ok(self
+                .blocks
+                .iter()
+                .filter(|(id, _)| self.visible.contains(id))
+                .map(|(id, events)| BlockRef {
+                    id: *id,
+                    newest_ms: events.iter().map(|e| e.bhv_time_ms).max().unwrap_or(0),
+                })
+                .filter(|b| b.newest_ms >= newest_from_ms)
+                .collect())
+        }
+
+        fn for_each_event_of_block(
+            &self,
+            id: i64,
+            f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+        ) -> Result<()> {
+            self.blocks
+                .iter()
+                .filter(|(b, _)| *b == id && self.visible.contains(b))
+                .flat_map(|(_, events)| events)
+                .try_for_each(f)
+        }
+    }
+
+    fn queries(tail: &LiveTail, user: &str) -> Vec<String> {
+        tail.searches_of(user)
+            .into_iter()
+            .map(|s| s.normal)
+            .collect()
+    }
+
     #[test]
-    fn a_tail_keeps_each_users_newest_searches_once_in_time_order() {
+    fn a_read_decodes_only_new_blocks_and_takes_a_late_lower_id_once() {
         let tail = LiveTail::new("app", 1_000);
-        let mut events = vec![
+        let mut data = Blocks {
+            blocks: vec![
+                (1, vec![search("a", "first", 2_000, "r1")]),
+                // Committed last although its id is lower than block 3's; its search is the oldest.
+                (2, vec![search("a", "late", 1_500, "r2")]),
+                (
+                    3,
+                    vec![
+                        search("a", "third", 3_000, "r3"),
+                        search("b", "other", 3_100, "r4"),
+                    ],
+                ),
+                (4, vec![search("a", "fourth", 40_000, "r5")]),
+            ],
+            visible: vec![1, 3],
+        };
+        tail.read_from(&data, 50_000).unwrap();
+        assert_eq!(queries(&tail, "a"), ["first", "third"]);
+        assert_eq!(tail.events_decoded(), 3);
+        tail.read_from(&data, 50_000).unwrap();
+        assert_eq!(tail.events_decoded(), 3, "nothing new: nothing decoded");
+        data.visible = vec![1, 2, 3];
+        tail.read_from(&data, 50_000).unwrap();
+        assert_eq!(queries(&tail, "a"), ["late", "first", "third"]);
+        assert_eq!(tail.events_decoded(), 4, "only block 2 decoded");
+        data.visible = vec![1, 2, 3, 4];
+        tail.read_from(&data, 50_000).unwrap();
+        assert_eq!(queries(&tail, "a"), ["late", "first", "third", "fourth"]);
+        assert_eq!(queries(&tail, "b"), ["other"]);
+        assert_eq!(tail.events_decoded(), 5);
+        let kept = tail.state.lock().unwrap().blocks_read.len();
+        assert_eq!(
+            kept, 1,
+            "blocks behind the window are forgotten, not listed again"
+        );
+        tail.read_from(&data, 50_000).unwrap();
+        assert_eq!(tail.events_decoded(), 5);
+        assert_eq!(tail.size(), (2, 5));
+    }
+
+    #[test]
+    fn a_tail_keeps_each_users_newest_searches_in_time_order() {
+        let tail = LiveTail::new("app", 1_000);
+        let events = vec![
             search("a", "old", 999, "r0"),
             search("a", "second", 2_000, "r2"),
             search("a", "first", 1_500, "r1"),
             search("", "anonymous", 1_600, "r3"),
             search("b", "!!!", 1_700, "r4"),
         ];
-        events.push(events[1].clone());
-        tail.take(events, 10_000);
-        let queries: Vec<String> = tail
-            .searches_of("a")
-            .into_iter()
-            .map(|s| s.normal)
-            .collect();
+        let block = |id, events: Vec<BehaviourEvent>| {
+            let newest_ms = events.iter().map(|e| e.bhv_time_ms).max().unwrap_or(0);
+            let n = events.len() as u64;
+            (BlockRef { id, newest_ms }, n, events)
+        };
+        tail.take(vec![block(1, events.clone()), block(1, events)], 10_000);
         assert_eq!(
-            queries,
+            queries(&tail, "a"),
             ["first", "second"],
-            "before the window's end, twice, anonymous or unusable: not taken"
+            "before the window's end, a block twice, anonymous or unusable: not taken"
         );
         tail.take(
-            (0..30)
-                .map(|i| search("a", &format!("q{i}"), 3_000 + i, &format!("x{i}")))
-                .collect(),
+            vec![block(
+                2,
+                (0..30)
+                    .map(|i| search("a", &format!("q{i}"), 3_000 + i, &format!("x{i}")))
+                    .collect(),
+            )],
             10_000,
         );
         let kept = tail.searches_of("a");

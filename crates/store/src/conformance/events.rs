@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use algocenter_domain::Error;
 use algocenter_domain::behaviour::BehaviourEvent;
@@ -60,17 +61,34 @@ pub async fn events_are_stored_once_and_read_back_by_window(store: Arc<dyn Store
             let all = collect(&*data, 0, i64::MAX);
             let first_day = collect(&*data, T0, T0 + day);
             let slice = collect(&*data, T0 + 5_000, T0 + 15_000);
+            let recent = data.recent_blocks(T0 + 50_000).unwrap();
+            let mut of_newest = Vec::new();
+            if let Some(newest) = recent.iter().max_by_key(|b| b.newest_ms) {
+                data.for_each_event_of_block(newest.id, &mut |e| {
+                    of_newest.push(e.clone());
+                    Ok(())
+                })
+                .unwrap();
+            }
             (
                 all,
                 first_day,
                 slice,
                 data.estimate_events(T0 + day, i64::MAX).unwrap(),
+                recent.iter().map(|b| b.newest_ms).collect::<HashSet<_>>(),
+                of_newest,
             )
         }
     })
     .await
     .unwrap();
-    let (all, first_day, slice, estimate) = window;
+    let (all, first_day, slice, estimate, recent, of_newest) = window;
+    assert_eq!(
+        recent,
+        HashSet::from([T0 + 99_000, T0 + day + 4]),
+        "the blocks whose newest event is recent, by their newest event"
+    );
+    assert_eq!(of_newest, all[100..], "a block's events, in arrival order");
     assert_eq!(all.len(), 105);
     assert_eq!(first_day.len(), 100);
     assert_eq!(
@@ -294,12 +312,46 @@ pub async fn concurrent_overlapping_pushes_store_each_event_once(store: Arc<dyn 
             total
         }));
     }
+    // A follower (as the live tail reads) lists the blocks while the pushes commit and reads each block it has
+    // not read: whatever order the blocks become visible in, it reads every event once.
+    let pushing = Arc::new(AtomicBool::new(true));
+    let follower = tokio::task::spawn_blocking({
+        let (store, pushing) = (Arc::clone(&store), Arc::clone(&pushing));
+        move || {
+            let data = store.training_data(APP).unwrap();
+            let (mut read, mut keys) = (HashSet::new(), Vec::new());
+            loop {
+                // Listed before the flag is read: the last listing starts after every push committed.
+                let done = !pushing.load(Ordering::Acquire);
+                for block in data.recent_blocks(0).unwrap() {
+                    if read.insert(block.id) {
+                        data.for_each_event_of_block(block.id, &mut |e| {
+                            keys.push(e.dedup_key());
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                }
+                if done {
+                    return keys;
+                }
+            }
+        }
+    });
     let (mut stored, mut duplicates) = (0, 0);
     for handle in handles {
         let outcome = handle.await.unwrap();
         stored += outcome.stored;
         duplicates += outcome.duplicates;
     }
+    pushing.store(false, Ordering::Release);
+    let followed = follower.await.unwrap();
+    assert_eq!(
+        followed.len(),
+        distinct.len(),
+        "the follower read each event once"
+    );
+    assert_eq!(followed.into_iter().collect::<HashSet<_>>(), distinct);
     assert_eq!(stored, distinct.len(), "each event is stored once");
     assert_eq!(duplicates, pushed - distinct.len());
     assert_eq!(store.events_stored().await.unwrap(), distinct.len() as u64);

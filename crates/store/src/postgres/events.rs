@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use algocenter_domain::Result;
 use algocenter_domain::behaviour::BehaviourEvent;
-use algocenter_domain::data::{TrainingData, day_of};
+use algocenter_domain::data::{BlockRef, TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -472,6 +472,48 @@ impl TrainingData for PostgresTrainingData {
             get(&row, 0)
         })?;
         Ok(n as u64)
+    }
+
+    fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>> {
+        let rows = self.store.runtime.block_on(async {
+            let client = self.store.client().await?;
+            query(
+                &client,
+                "SELECT id, max_ms FROM event_block WHERE app_id = $1 AND max_ms >= $2",
+                &[&self.app_id, &newest_from_ms],
+            )
+            .await
+        })?;
+        rows.iter()
+            .map(|row| {
+                Ok(BlockRef {
+                    id: get(row, 0)?,
+                    newest_ms: get(row, 1)?,
+                })
+            })
+            .collect()
+    }
+
+    fn for_each_event_of_block(
+        &self,
+        id: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()> {
+        let rows = self.store.runtime.block_on(async {
+            let client = self.store.client().await?;
+            query(
+                &client,
+                "SELECT data FROM event_block WHERE id = $1 AND app_id = $2",
+                &[&id, &self.app_id],
+            )
+            .await
+        })?;
+        match rows.first() {
+            Some(row) => event_block::decode(id, get::<&[u8]>(row, 0)?)?
+                .iter()
+                .try_for_each(f),
+            None => Ok(()),
+        }
     }
 
     fn for_each_document(

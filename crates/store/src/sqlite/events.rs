@@ -2,7 +2,7 @@
 
 use algocenter_domain::Result;
 use algocenter_domain::behaviour::BehaviourEvent;
-use algocenter_domain::data::{TrainingData, day_of};
+use algocenter_domain::data::{BlockRef, TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, Transaction, params};
@@ -353,6 +353,37 @@ impl TrainingData for SqliteTrainingData {
             .query_row(params![self.app_id, from_ms, to_ms], |r| r.get(0))
             .db()?;
         Ok(n as u64)
+    }
+
+    fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>> {
+        query(
+            &self.conn,
+            "SELECT id, max_ms FROM event_block WHERE app_id = ?1 AND max_ms >= ?2",
+            params![self.app_id, newest_from_ms],
+            |r| {
+                Ok(BlockRef {
+                    id: r.int(0)?,
+                    newest_ms: r.int(1)?,
+                })
+            },
+        )
+    }
+
+    fn for_each_event_of_block(
+        &self,
+        id: i64,
+        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+    ) -> Result<()> {
+        let block: Option<Vec<u8>> = query_opt(
+            &self.conn,
+            "SELECT data FROM event_block WHERE id = ?1 AND app_id = ?2",
+            params![id, self.app_id],
+            |r| r.bytes(0),
+        )?;
+        match block {
+            Some(block) => event_block::decode(id, &block)?.iter().try_for_each(f),
+            None => Ok(()),
+        }
     }
 
     fn for_each_document(

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The live tail's cost on the push path, on its own: starts the server on a fresh data dir (bench/lib.sh), pushes
+# a generated web data set, trains suggest as near_realtime, then pushes TAIL_EVENTS events of live traffic
+# (re-stamped to the time they are sent) ROUNDS times each way, alternating: with no suggest request (the tail
+# does not read), and while one connection asks 10 personal suggestions a second (the tail reads the store every
+# second). Alternating rounds keep a drift of the machine out of the difference. Raw outputs:
+# bench/results/<timestamp>-live-tail/.
+#
+# Knobs (environment): EVENTS=1000000 TAIL_EVENTS=300000 ROUNDS=3
+#   GEN_DIR=/tmp/algocenter-gen-q-web-$EVENTS  generated data set, reused when complete; REGENERATE=1 rebuilds it
+#   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
+EVENTS="${EVENTS:-1000000}" TAIL_EVENTS="${TAIL_EVENTS:-300000}" ROUNDS="${ROUNDS:-3}"
+GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-q-web-$EVENTS}"
+OUT="bench/results/$(date +%Y%m%d-%H%M%S)-live-tail"
+mkdir -p "$OUT"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
+die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  cargo build --release -p algocenter
+fi
+BIN="$CARGO_TARGET_DIR/release/algocenter"
+if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
+  log "generating $EVENTS events into $GEN_DIR"
+  rm -rf "$GEN_DIR"
+  "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" --habits web >"$OUT/generate.txt" 2>&1
+  touch "$GEN_DIR/.complete"
+fi
+
+source bench/lib.sh
+start_server --workers 1
+FUNCTIONS=/v4/openapi/app-groups/bench/functions
+api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
+log "pushing items and behaviour"
+"$BIN" --endpoint "$URL" push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
+  || { cat "$OUT/items.txt" >&2; die "item push"; }
+python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
+  || die "ingest (see $OUT/ingest.txt)"
+
+log "training suggest (near_realtime)"
+api POST "$FUNCTIONS/suggest/instances" '{"instanceName":"sug1","modelType":"near_realtime"}' >/dev/null
+api POST "$FUNCTIONS/suggest/instances/sug1/tasks" "" >/dev/null
+status=$(wait_task "$FUNCTIONS/suggest/instances/sug1/tasks/1" "$OUT/suggest-task.json")
+[[ "$status" == success ]] || die "suggest training $status"
+python3 bench/query_requests.py "$GEN_DIR" "$OUT/requests" --app bench
+
+# Live traffic: events other than exposures, each round a slice of its own (the store keeps each event once).
+awk -v n=$((2 * ROUNDS * TAIL_EVENTS)) '!/"expose"/ {print; if (++k == n) exit}' "$GEN_DIR/behavior.jsonl" \
+  >"$OUT/live.jsonl"
+push() {  # push SLICE NAME: prints events/s
+  sed -n "$(($1 * TAIL_EVENTS + 1)),$((($1 + 1) * TAIL_EVENTS))p" "$OUT/live.jsonl" >"$OUT/slice.jsonl"
+  python3 bench/ingest.py "$URL" "$OUT/slice.jsonl" --clients 4 --batch 1000 --restamp >"$OUT/$2.txt" \
+    || die "live push $2 (see $OUT/$2.txt)"
+  sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' "$OUT/$2.txt"
+}
+slice=0
+for round in $(seq 1 "$ROUNDS"); do
+  log "round $round: push with the tail idle, then while it reads"
+  idle=$(push $slice "idle-$round"); slice=$((slice + 1))
+  PACE_MS=100 REQUESTS="$OUT/requests/suggest_user.txt" wrk -t1 -c1 -d600s -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-tail-$round.txt" 2>&1 &
+  WRK=$!
+  # The first request starts the tail's first read (everything since training); the push starts after it.
+  sleep 2
+  reading=$(push $slice "reading-$round"); slice=$((slice + 1))
+  kill "$WRK"; wait "$WRK" 2>/dev/null || true
+  echo "round $round: idle $idle events/s, reading $reading events/s" | tee -a "$OUT/rounds.txt"
+done
+awk '{i += $4; r += $7} END {printf "live tail: push %d events/s with the tail idle, %d events/s while it reads every second (%+.1f%%, mean of %d rounds)\n", i / NR, r / NR, (r - i) / i * 100, NR}' \
+  "$OUT/rounds.txt" | tee "$OUT/summary.txt"
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty'), load average before: $LOAD_BEFORE" \
+  | tee -a "$OUT/summary.txt"
