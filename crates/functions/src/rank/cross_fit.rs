@@ -48,6 +48,12 @@ impl Progress for FoldProgress<'_, '_> {
     }
 }
 
+/// The fold of a training day: days are dealt in turn from the window's first day. One rule for which days a
+/// fold model hides and which days it scores.
+fn fold_of(day: i64, first_day: i64, folds: usize) -> usize {
+    (day - first_day).rem_euclid(folds as i64) as usize
+}
+
 /// Whether two spans of time share an instant.
 fn overlap(a: Window, b: Window) -> bool {
     a.from_ms < b.to_ms && b.from_ms < a.to_ms
@@ -100,11 +106,11 @@ impl CtrFeature {
             usage_parameters: &usage,
             ..*job
         };
-        let fold_of = move |day: i64| (day - first_day).rem_euclid(folds as i64) as usize;
         let mut models = Vec::with_capacity(folds);
         let mut described = Vec::with_capacity(folds);
         for fold in 0..folds {
-            let hidden = |t: i64| t < held_out.from_ms && fold_of(day_of(t)) == fold;
+            let hidden =
+                |t: i64| t < held_out.from_ms && fold_of(day_of(t), first_day, folds) == fold;
             let mut progress = FoldProgress {
                 steps: &mut *steps,
                 fold,
@@ -126,7 +132,7 @@ impl CtrFeature {
             let model = CtrModel::decode(&trained.artifact)
                 .map_err(|e| TrainError::Failed(e.to_string()))?;
             let hidden_days: Vec<i64> = (0..training_days)
-                .filter(|d| fold_of(first_day + d) == fold)
+                .filter(|d| fold_of(first_day + d, first_day, folds) == fold)
                 .map(|d| d + 1)
                 .collect();
             described.push(json!({
@@ -190,8 +196,8 @@ impl CtrFeature {
         candidates: &[(&str, Option<&Map<String, Value>>)],
     ) -> Vec<f32> {
         if !held_out {
-            let fold = (day - self.first_day).rem_euclid(self.folds.len() as i64) as usize;
-            return ctr_scores(&self.folds[fold], situation, candidates);
+            let model = &self.folds[fold_of(day, self.first_day, self.folds.len())];
+            return ctr_scores(model, situation, candidates);
         }
         if !self.served_saw_held_out {
             return ctr_scores(&self.served, situation, candidates);
