@@ -3,10 +3,11 @@
 //! built, exported for another learner (`bench/rank_lightgbm.py` trains LightGBM's lambdarank on them).
 //!
 //! ```text
-//! cargo bench -p algocenter-functions --bench rank_training -- [EVENTS] [--features50] [--export DIR] [k=v ...]
+//! cargo bench -p algocenter-functions --bench rank_training -- [EVENTS] [--features50] [--ctr] [--export DIR] [k=v ...]
 //! ```
 //! EVENTS defaults to 1,000,000 over 14 days; `--features50` trains on a resource of 50 generators instead of the
-//! built-in set; `k=v` are create parameters.
+//! built-in set; `--ctr` first trains a ctr instance (default parameters, as of the day before) and gives rank its
+//! model as `ctr_instance`, so that the cross-fitting by day is in the time; `k=v` are create parameters.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,8 +15,9 @@ use std::time::Instant;
 
 use algocenter_domain::Function;
 use algocenter_domain::catalogue::{Parameter, ParameterList, version_for_model_type};
-use algocenter_domain::data::InMemoryData;
+use algocenter_domain::data::{DAY_MS, InMemoryData};
 use algocenter_domain::resource::{Feature, Generator};
+use algocenter_functions::ctr::CtrTrainer;
 use algocenter_functions::progress::Level;
 use algocenter_functions::rank::examples::Part;
 use algocenter_functions::rank::features::Situation;
@@ -187,6 +189,40 @@ fn export(dir: &str, name: &str, part: &Part) {
     println!("exported {} rows to {path}", part.rows());
 }
 
+/// A ctr instance's model as of the day before (so it has not seen rank's held-out day), default parameters.
+fn ctr_instance(data: &InMemoryData) -> Vec<u8> {
+    let version = version_for_model_type(Function::Ctr, "tf_checkpoint").unwrap();
+    let list = [("id_field", "item_id"), ("title_field", "title")].map(|(n, v)| Parameter {
+        name: n.into(),
+        value: v.into(),
+    });
+    let parameters = version.effective(ParameterList::Create, &list);
+    let usage = version.effective(ParameterList::Usage, &[]);
+    let none = BTreeMap::new();
+    let job = TrainingJob {
+        app_group: "bench",
+        instance: "ctr",
+        function: Function::Ctr,
+        model_type: "tf_checkpoint",
+        generation: 1,
+        parameters: &parameters,
+        usage_parameters: &usage,
+        now_ms: NOW - DAY_MS,
+        data,
+        resources: &BTreeMap::new(),
+        artifacts: &none,
+    };
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let model = CtrTrainer.train(&job, &mut Quiet).expect("ctr training");
+    println!(
+        "ctr instance ({}) trained in {:.1} s wall, {:.1} s CPU",
+        model.metrics["model"],
+        t.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu
+    );
+    model.artifact
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let events: u64 = args
@@ -237,9 +273,16 @@ fn main() {
     version
         .validate_parameters(ParameterList::Create, &list)
         .unwrap();
-    let parameters = version.effective(ParameterList::Create, &list);
     let usage = version.effective(ParameterList::Usage, &[]);
-    let artifacts = BTreeMap::new();
+    let mut artifacts = BTreeMap::new();
+    if args.iter().any(|a| a == "--ctr") {
+        list.push(Parameter {
+            name: "ctr_instance".into(),
+            value: "ctr".into(),
+        });
+        artifacts.insert("ctr_instance".to_string(), ctr_instance(&data));
+    }
+    let parameters = version.effective(ParameterList::Create, &list);
     let job = TrainingJob {
         app_group: "bench",
         instance: "rank",

@@ -3,7 +3,7 @@
 mod common;
 
 use algocenter_domain::Function;
-use algocenter_domain::data::InMemoryData;
+use algocenter_domain::data::{DAY_MS, InMemoryData};
 use algocenter_functions::TrainError;
 use algocenter_functions::ctr::{Candidate, CtrModel, CtrTrainer, Situation};
 use algocenter_functions::evaluation::auc;
@@ -140,7 +140,7 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
         b"ACPOP\x01rest".to_vec(),
         {
             let mut newer = bytes.clone();
-            newer[5] = 3;
+            newer[5] = 4;
             newer
         },
         {
@@ -153,7 +153,18 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
     ] {
         assert!(CtrModel::decode(&bad).is_err());
     }
-    // A model of the format before this build's (format 1) is refused with a client-visible reason, not a 500.
+    // The artifact says which days the model fitted on (rank reads it): the window before the held-out day.
+    let (from, to) = model.fitted_on().unwrap();
+    assert_eq!(to, NOW - DAY_MS, "fitted up to the held-out day");
+    assert!(from < to);
+    // Format 2 (the same without that span) is still read, and scores alike.
+    let span = postcard::to_allocvec(&Some((from, to))).unwrap();
+    let mut format2 = bytes[..bytes.len() - span.len()].to_vec();
+    format2[5] = 2;
+    let older_model = CtrModel::decode(&format2).unwrap();
+    assert_eq!(older_model.fitted_on(), None);
+    assert_eq!(score_at(&older_model, first, 1), p);
+    // A model of format 1 is refused with a client-visible reason, not a 500.
     let mut older = bytes.clone();
     older[5] = 1;
     let refused = CtrModel::decode(&older).unwrap_err();

@@ -51,6 +51,13 @@ const RANK_CREATE: &[ParameterSpec] = &[
         "ctr instance whose serving model's score is one more feature (empty: none)",
     ),
     p(
+        "ctr_folds",
+        "2",
+        ParamKind::Int { min: 2, max: 14 },
+        "with ctr_instance: the training days are dealt into this many folds by day, and each fold's days get \
+         their ctr score from a ctr model trained without them (the served instance's score is in-sample there)",
+    ),
+    p(
         "num_trees",
         "300",
         ParamKind::Int { min: 1, max: 3000 },

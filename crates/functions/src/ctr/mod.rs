@@ -207,6 +207,19 @@ impl Trainer for CtrTrainer {
         job: &TrainingJob<'_>,
         progress: &mut dyn Progress,
     ) -> Result<TrainedModel, TrainError> {
+        self.train_except(job, &|_| false, progress)
+    }
+}
+
+impl CtrTrainer {
+    /// [`Trainer::train`] as if the events at the times `hidden` accepts (epoch ms) had never been pushed: for
+    /// `rank`, which scores each training day with a ctr model that did not see it.
+    pub fn train_except(
+        &self,
+        job: &TrainingJob<'_>,
+        hidden: &dyn Fn(i64) -> bool,
+        progress: &mut dyn Progress,
+    ) -> Result<TrainedModel, TrainError> {
         let started = Instant::now();
         let params = params(job)?;
         let split = params.split;
@@ -228,7 +241,9 @@ impl Trainer for CtrTrainer {
         steps.enter(READING_BEHAVIOUR)?;
         let mut log = Log::default();
         steps.for_each_event(job.data, split.whole_window(), |e| {
-            log.add(e, &params.positives)
+            if !hidden(e.bhv_time_ms) {
+                log.add(e, &params.positives);
+            }
         })?;
 
         let read_s = started.elapsed().as_secs_f64();
@@ -532,6 +547,7 @@ impl Trainer for CtrTrainer {
             position,
             vocabulary: built.vocabulary.keys.clone(),
             items,
+            fitted: Some((split.whole_window().from_ms, eval_start)),
         };
         let artifact = model::encode(&stored).map_err(|e| TrainError::Failed(e.to_string()))?;
         metrics.put(

@@ -1,7 +1,8 @@
 //! The served CTR model: the relevance scorer (logistic regression, FFM or the deep model), the position term,
 //! the schema and vocabulary that map feature values to rows, and the features of the catalogue's items at
-//! training time. Artifact: `ACCTR`, a format byte, then the postcard encoding of [`Stored`]; a foreign,
-//! truncated, inconsistent, older- or newer-format file is refused when loaded.
+//! training time, and the span of days it was fitted on. Artifact: `ACCTR`, a format byte, then the postcard
+//! encoding of [`Stored`]; format 2 (without the span) is still read; a foreign, truncated, inconsistent, older-
+//! or newer-format file is refused when loaded.
 
 use std::collections::HashMap;
 
@@ -20,8 +21,9 @@ use super::ffm::{Scratch, sigmoid};
 use super::train::Scorer;
 
 const MAGIC: &[u8; 5] = b"ACCTR";
-/// Format 1 (position as an FFM field) is no longer read: its generations must be retrained.
-const FORMAT: u8 = 2;
+/// Format 1 (position as an FFM field) is no longer read: its generations must be retrained. Format 2 lacks
+/// [`Stored::fitted`].
+const FORMAT: u8 = 3;
 
 /// What the artifact holds.
 #[derive(Serialize, Deserialize)]
@@ -35,6 +37,34 @@ pub(crate) struct Stored {
     pub vocabulary: Vec<(u8, u64)>,
     /// Items of the catalogue at training time: hash of the id → their feature rows.
     pub items: Vec<(u64, Vec<u32>)>,
+    /// The events the model was fitted on lie in `[from_ms, to_ms)` (`None`: format 2, not said). `rank` reads it
+    /// to know whether this model saw the days it evaluates on.
+    pub fitted: Option<(i64, i64)>,
+}
+
+/// Format 2: [`Stored`] without `fitted`.
+#[derive(Deserialize)]
+struct Format2 {
+    item_fields: ItemFields,
+    schema: Schema,
+    scorer: Scorer,
+    position: Vec<f32>,
+    vocabulary: Vec<(u8, u64)>,
+    items: Vec<(u64, Vec<u32>)>,
+}
+
+impl From<Format2> for Stored {
+    fn from(f: Format2) -> Stored {
+        Stored {
+            item_fields: f.item_fields,
+            schema: f.schema,
+            scorer: f.scorer,
+            position: f.position,
+            vocabulary: f.vocabulary,
+            items: f.items,
+            fitted: None,
+        }
+    }
 }
 
 /// A candidate to score: an id, and its attributes when the caller has them.
@@ -141,26 +171,33 @@ impl CtrModel {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CtrModel> {
-        let body = match bytes {
+        let (format, body) = match bytes {
             [m0, m1, m2, m3, m4, format, body @ ..] if [*m0, *m1, *m2, *m3, *m4] == *MAGIC => {
                 if *format > FORMAT {
                     return Err(Error::internal(format_args!(
                         "ctr artifact format {format} is newer than this build reads ({FORMAT})"
                     )));
                 }
-                if *format < FORMAT {
+                if *format < 2 {
                     // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
                     return Err(Error::ModelOutdated(format!(
                         "the serving generation's ctr model has format {format}, which this build no longer \
                          reads (it reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
                     )));
                 }
-                body
+                (*format, body)
             }
             _ => return Err(Error::internal("not a ctr artifact")),
         };
-        let stored: Stored = postcard::from_bytes(body)
-            .map_err(|e| Error::internal(format_args!("corrupt ctr artifact: {e}")))?;
+        let corrupt =
+            |e: postcard::Error| Error::internal(format_args!("corrupt ctr artifact: {e}"));
+        let stored: Stored = if format == 2 {
+            postcard::from_bytes::<Format2>(body)
+                .map_err(corrupt)?
+                .into()
+        } else {
+            postcard::from_bytes(body).map_err(corrupt)?
+        };
         CtrModel::from_stored(stored)
     }
 
@@ -176,6 +213,17 @@ impl CtrModel {
             Scorer::Ffm(_) => "ffm",
             Scorer::Deep(_) => "deep",
         }
+    }
+
+    /// The item attributes the model reads.
+    pub fn item_fields(&self) -> &ItemFields {
+        &self.stored.item_fields
+    }
+
+    /// The span of time, `(from_ms, to_ms)`, of the events the model was fitted on; `None` when its artifact
+    /// does not say (format 2).
+    pub fn fitted_on(&self) -> Option<(i64, i64)> {
+        self.stored.fitted
     }
 
     /// Items whose training-time attributes the model knows.

@@ -14,14 +14,14 @@ use algocenter_domain::feature_generator::{Source, specs, system_feature};
 use algocenter_domain::resource::Generator;
 use serde_json::{Map, Value};
 
+use super::cross_fit::CtrFeature;
 use super::defaults;
 use super::encoding::{Counting, Encoding};
 use super::facts::{Counts, Documents, History};
 use super::features::{Generators, Row, Side, Situation, Text, text_key};
-use super::model::{CTR_COLUMN, ctr_scores};
+use super::model::CTR_COLUMN;
 use super::propensity::{Propensities, estimate};
-use super::training::{BUILDING_EXAMPLES, Config, READING_BEHAVIOUR, READING_ITEMS};
-use crate::ctr::CtrModel;
+use super::training::{BUILDING_EXAMPLES, CROSS_FITTING, Config, READING_BEHAVIOUR, READING_ITEMS};
 use crate::held_out::HeldOutSplit;
 use crate::progress::Steps;
 use crate::query::normalise;
@@ -60,7 +60,10 @@ pub struct Prepared {
     pub(crate) documents: Documents,
     pub(crate) item_attributes: HashSet<String>,
     pub(crate) user_attributes: HashSet<String>,
+    /// What `ExtendInfo` says about the cross-fitted ctr feature (empty without `ctr_instance`).
+    pub ctr_report: Map<String, Value>,
     pub read_s: f64,
+    pub cross_fit_s: f64,
     pub examples_s: f64,
 }
 
@@ -326,19 +329,21 @@ pub(super) fn prepare(
             })
             .map_err(|e| TrainError::Failed(e.to_string()))?;
     }
-    let ctr = match job.artifact("ctr_instance") {
-        Some(bytes) => Some(CtrModel::decode(bytes).map_err(|e| {
-            TrainError::Failed(format!("the ctr_instance's model cannot be read: {e}"))
-        })?),
-        None => None,
-    };
-
     steps.enter(READING_BEHAVIOUR)?;
     let mut log = Log::default();
     steps.for_each_event(job.data, split.whole_window(), |e| {
         log.add(e, &config.grades)
     })?;
     let read_s = started.elapsed().as_secs_f64();
+
+    let ctr = match job.artifact("ctr_instance") {
+        Some(bytes) => {
+            steps.enter(CROSS_FITTING)?;
+            Some(CtrFeature::fit(job, bytes, config.ctr_folds, split, steps)?)
+        }
+        None => None,
+    };
+    let cross_fit_s = started.elapsed().as_secs_f64() - read_s;
 
     steps.enter(BUILDING_EXAMPLES)?;
     let groups = log.groups(config.attribution_ms);
@@ -416,7 +421,7 @@ pub(super) fn prepare(
             };
             let facts = counts.at(&documents, day, group[0].time);
             let side = generators_spec.situation_side(&situation, &facts);
-            let ctr_of_group = ctr.as_ref().map(|m| {
+            let ctr_of_group = ctr.as_ref().map(|feature| {
                 let list: Vec<(&str, Option<&Map<String, Value>>)> = group
                     .iter()
                     .map(|e| {
@@ -424,7 +429,7 @@ pub(super) fn prepare(
                         (id, documents.items.get(id))
                     })
                     .collect();
-                ctr_scores(m, &situation, &list)
+                feature.scores(day, is_held(g), &situation, &list)
             });
             let start = out.grades.len() as u32;
             for (k, e) in group.iter().enumerate() {
@@ -522,7 +527,7 @@ pub(super) fn prepare(
     }
     examples.keys = Vec::new();
     examples.offsets = Vec::new();
-    let examples_s = started.elapsed().as_secs_f64() - read_s;
+    let examples_s = started.elapsed().as_secs_f64() - read_s - cross_fit_s;
 
     // The matrices of each part, and their groups renumbered.
     let take = |groups: &[usize]| -> Part {
@@ -563,7 +568,9 @@ pub(super) fn prepare(
         documents,
         item_attributes,
         user_attributes,
+        ctr_report: ctr.map(|c| c.report().clone()).unwrap_or_default(),
         read_s,
+        cross_fit_s,
         examples_s,
     })
 }

@@ -30,6 +30,7 @@
 //! popularity (training clicks) and of the `ctr` instance's score alone when one is named; feature importances
 //! (split gain, as shares); example and group counts; the propensities used.
 
+mod cross_fit;
 mod defaults;
 pub mod encoding;
 pub mod examples;

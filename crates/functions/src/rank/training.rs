@@ -19,12 +19,14 @@ use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 
 pub(super) const READING_ITEMS: &str = "reading items";
 pub(super) const READING_BEHAVIOUR: &str = "reading behaviour";
+pub(super) const CROSS_FITTING: &str = "cross-fitting the ctr instance by day";
 pub(super) const BUILDING_EXAMPLES: &str = "computing the features";
 const TRAINING: &str = "boosting trees";
 const WRITING: &str = "writing the model";
 const PLAN: &[Step] = &[
     step(READING_ITEMS, 3),
     step(READING_BEHAVIOUR, 25),
+    step(CROSS_FITTING, 30),
     step(BUILDING_EXAMPLES, 20),
     step(TRAINING, 42),
     step(EVALUATING, 5),
@@ -54,6 +56,7 @@ pub(super) struct Config {
     pub(super) validation_share: f64,
     pub(super) min_count: u32,
     pub(super) threshold: f64,
+    pub(super) ctr_folds: usize,
 }
 
 pub(super) fn config(job: &TrainingJob<'_>) -> Result<Config, TrainError> {
@@ -82,6 +85,7 @@ pub(super) fn config(job: &TrainingJob<'_>) -> Result<Config, TrainError> {
         validation_share: p.float("validation_share")?,
         min_count: p.int("min_count")?.max(1) as u32,
         threshold: p.float("available_threshold")?,
+        ctr_folds: p.int("ctr_folds")?.max(2) as usize,
     })
 }
 
@@ -149,7 +153,9 @@ impl Trainer for RankTrainer {
             documents,
             item_attributes,
             user_attributes,
+            ctr_report,
             read_s,
+            cross_fit_s,
             examples_s,
         } = prepared;
         let columns = names.len();
@@ -250,6 +256,9 @@ impl Trainer for RankTrainer {
                     .collect(),
             ),
         );
+        for (name, value) in ctr_report {
+            metrics.put(name, value);
+        }
         metrics.put("features", names.len());
         metrics.put("groups_fit", fit.ranges.len());
         metrics.put("groups_validation", validation.ranges.len());
@@ -326,6 +335,7 @@ impl Trainer for RankTrainer {
             "seconds",
             json!({
                 "reading": rounded(read_s),
+                "ctr_cross_fit": rounded(cross_fit_s),
                 "features": rounded(examples_s),
                 "boosting": rounded(training_s),
                 "total": rounded(started.elapsed().as_secs_f64()),
