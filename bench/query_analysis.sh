@@ -3,13 +3,16 @@
 # (`generate --query-analysis`), starts the server on a fresh data dir (bench/lib.sh: loopback, unsigned), pushes
 # items and behaviour, trains analyzer, termweight and category (training time, memory, held-out metrics), puts a
 # rule naming all three, then loads GET /v3/openapi/apps/bench/query-analysis with every part on, with wrk: paced
-# near RATE requests/s and saturated. Raw outputs: bench/results/<timestamp>-query-analysis/.
+# at RATE requests/s and saturated. Each training reports its wall time and the server's peak RSS during it; each
+# load reports wrk's whole-request figures and each stage's p99 from the server's histogram
+# (`algocenter_query_analysis_stage_seconds`, bench/stage_p99.py). Raw outputs:
+# bench/results/<timestamp>-query-analysis/.
 #
 # Knobs (environment): EVENTS=10000000 RATE=2000 DURATION=10 CONNECTIONS=8 (saturated run)
 #   LEXICON=1  every stage on: the shop with vocabulary habits (`generate --lexicon`: synonyms, misspellings)
 #              instead of the query-analysis shop, and synonym and correction trained and named in the rule too
 #   GEN_DIR=/tmp/algocenter-gen-qa-$EVENTS  reused when complete; REGENERATE=1 rebuilds it
-#   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
+#   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built (BIN, default the release one)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,7 +28,7 @@ die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
-BIN="$CARGO_TARGET_DIR/release/algocenter"
+BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
 if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
   log "generating $EVENTS events into $GEN_DIR"
   rm -rf "$GEN_DIR"
@@ -53,6 +56,8 @@ train() {  # train FUNCTION INSTANCE MODEL_TYPE PARAMETERS_JSON: one run, timed
   local fn=$1 name=$2 model=$3 params=$4
   api POST "$FUNCTIONS/$fn/instances" \
     "{\"instanceName\":\"$name\",\"modelType\":\"$model\",\"createParameters\":$params}" >/dev/null
+  # Peak RSS per training: reset the server's VmHWM to its current RSS first.
+  echo 5 >"/proc/$PID/clear_refs"
   local t0; t0=$(date +%s%3N)
   api POST "$FUNCTIONS/$fn/instances/$name/tasks" "" >/dev/null
   local status
@@ -98,17 +103,27 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
 PY
 
 log "serving"
-# Paced: each connection waits PACE_MS (4) after every answer; enough connections for about RATE requests/s.
-conns=$(awk -v r="$RATE" 'BEGIN {c = r * 4.3 / 1000; printf "%d", (c == int(c) ? c : int(c) + 1)}')
-PACE_MS=4 REQUESTS="$OUT/requests.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
-  >"$OUT/wrk-paced.txt" 2>&1 || die "wrk paced"
+# Paced: wrk's threads hand out send times for RATE requests/s in all (bench/requests.lua, PACE_RATE), over
+# enough connections that the slowest answers (12 ms at that rate) do not hold a send back.
+conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
+scrape() { curl -sS --fail "$URL/metrics" >"$OUT/metrics-$1.txt" || die "GET /metrics"; }
+scrape before-paced
+PACE_RATE="$RATE" PACE_THREADS=2 REQUESTS="$OUT/requests.txt" \
+  wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" >"$OUT/wrk-paced.txt" 2>&1 || die "wrk paced"
+scrape after-paced
 REQUESTS="$OUT/requests.txt" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/requests.lua "$URL" \
   >"$OUT/wrk-saturated.txt" 2>&1 || die "wrk saturated"
+scrape after-saturated
 for mode in paced saturated; do
   result=$(grep '^RESULT' "$OUT/wrk-$mode.txt" | sed 's/^RESULT //')
   [[ "$result" == *"errors=0 non2xx=0"* ]] || die "$mode: failed requests: $result"
   echo "query-analysis $mode: $result" | tee -a "$OUT/serving.txt"
 done
+# Each stage's p99 during each load, from the server's histogram (the difference of the scrapes around the load).
+python3 bench/stage_p99.py "$OUT/metrics-before-paced.txt" "$OUT/metrics-after-paced.txt" paced \
+  | tee -a "$OUT/serving.txt"
+python3 bench/stage_p99.py "$OUT/metrics-after-paced.txt" "$OUT/metrics-after-saturated.txt" saturated \
+  | tee -a "$OUT/serving.txt"
 
 {
   echo

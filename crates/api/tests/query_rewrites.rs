@@ -268,6 +268,7 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     let result = &answer.body["result"];
     assert_eq!(result["corrected"], "sneakers", "{result}");
+    assert_eq!(result["offsets_in"], "corrected", "{result}");
     assert_eq!(
         result["query_correction_info"][0],
         json!({"original_query": "Snaekers", "corrected_query": "sneakers", "correction_level": 1,
@@ -314,6 +315,7 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
         )
         .await;
     let result = &answer.body["result"];
+    assert_eq!(result["offsets_in"], "query", "{result}");
     let tokens = result["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 1, "{result}");
     assert_eq!(
@@ -328,6 +330,80 @@ async fn correction_and_synonym_train_serve_and_honour_their_dictionaries() {
     assert!(
         opensearch.starts_with("(title:\"running machine\" OR "),
         "{opensearch}"
+    );
+
+    // When a correction changes the query's length, the offsets still cut each token out of the text the answer's
+    // `offsets_in` names: the corrected query (`iphone 15` has a space `iphone15` lacks, `连衣裙` is a third of
+    // `lianyiqun`).
+    for (sent, corrected) in [("iphone15", "iphone 15"), ("lianyiqun", "连衣裙")] {
+        let answer = server
+            .call(
+                "GET",
+                &format!("/v3/openapi/apps/shop/query-analysis?query={sent}&rule=main"),
+                None,
+            )
+            .await;
+        let result = &answer.body["result"];
+        assert_eq!(
+            (&result["corrected"], &result["offsets_in"]),
+            (&json!(corrected), &json!("corrected")),
+            "{result}"
+        );
+        let text: Vec<char> = corrected.chars().collect();
+        let tokens = result["tokens"].as_array().unwrap();
+        assert!(!tokens.is_empty(), "{result}");
+        for token in tokens {
+            let (start, end) = (
+                token["start"].as_u64().unwrap() as usize,
+                token["end"].as_u64().unwrap() as usize,
+            );
+            assert!(start < end && end <= text.len(), "{result}");
+            let cut: String = text[start..end].iter().collect();
+            assert_eq!(cut, token["token"].as_str().unwrap(), "{result}");
+        }
+    }
+
+    // /metrics times each stage that ran in the four analyses above: the rule names no termweight or category
+    // instance, so weights and categories never ran; the buckets resolve 0.1 ms steps up to 1 ms.
+    let (status, _, text) = server.get_text("/metrics", false).await;
+    assert_eq!(status, 200, "{text}");
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let stage = |kind: &str, stage: &str| {
+        sample(&format!(
+            "algocenter_query_analysis_stage_seconds_{kind}{{stage=\"{stage}\"}}"
+        ))
+    };
+    for ran in ["correction", "segmentation", "synonyms", "rewrite"] {
+        assert_eq!(stage("count", ran), 4.0, "{ran}: {text}");
+        assert!(stage("sum", ran) > 0.0, "{ran}: {text}");
+    }
+    for skipped in ["weights", "categories"] {
+        assert_eq!(stage("count", skipped), 0.0, "{skipped}: {text}");
+    }
+    let bounds: Vec<f64> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("algocenter_query_analysis_stage_seconds_bucket{le=\"")?;
+            let (le, labels) = rest.split_once('"')?;
+            labels
+                .starts_with(",stage=\"correction\"")
+                .then(|| le.parse().ok())?
+        })
+        .collect();
+    let resolved: Vec<&f64> = bounds
+        .iter()
+        .filter(|b| (0.000_1..=0.001).contains(*b))
+        .collect();
+    assert!(
+        resolved.len() >= 10 && resolved.windows(2).all(|w| w[1] - w[0] <= 0.000_100_1),
+        "{bounds:?}"
     );
 
     // Bad input answers an OpenSearch error, not a panic.

@@ -112,6 +112,9 @@ fn analysed_json(q: &AnalysedQuery) -> Value {
         "query": q.raw,
         "normalized": q.normalised,
         "corrected": q.corrected,
+        // Which text the tokens' `start` and `end` count characters of: the corrected query after a level-1
+        // correction (the tokens are its words), else the query as sent.
+        "offsets_in": if q.corrected.is_some() { "corrected" } else { "query" },
         "query_correction_info": correction,
         "rule": q.rule,
         "tokens": tokens,
@@ -139,6 +142,7 @@ pub async fn analyse(state: AppState, Segments(app): Segments<String>, query: Qu
         user: user_id(query.non_empty("user_id"))?,
     };
     let analysed = state.services.serving().analyse_query(request).await?;
+    state.metrics.query_analysis(&analysed.timings);
     let mut body = Map::new();
     body.insert(
         "searchtime".into(),

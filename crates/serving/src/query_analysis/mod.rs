@@ -18,11 +18,16 @@
 //! `(&Serving, &Rule, &mut AnalysedQuery)`, a line in [`Serving::analyse_query`] at its place in the order above,
 //! the rule's key for its instance ([`algocenter_domain::query_rule::RuleSpec`]) and, when it changes what is
 //! searched, a reading of its field in [`rewrite`].
+//!
+//! Each stage that ran is timed ([`AnalysedQuery::timings`], instance look-up included) so that the server can
+//! publish per-stage latency; the stage's name there is one of [`STAGES`].
 
 mod phrases;
 mod rewrite;
 mod rules;
 mod stages;
+
+use std::time::{Duration, Instant};
 
 use algocenter_domain::Result;
 use algocenter_domain::query_rule::QueryAnalysisRule;
@@ -37,6 +42,16 @@ use crate::Serving;
 /// Longest query analysed (bytes).
 pub const MAX_QUERY_BYTES: usize = 256;
 
+/// The stages in pipeline order, by the names the answer's `stages` and [`AnalysedQuery::timings`] use.
+pub const STAGES: [&str; 6] = [
+    "correction",
+    "segmentation",
+    "weights",
+    "synonyms",
+    "categories",
+    "rewrite",
+];
+
 pub struct AnalysisRequest<'a> {
     pub app: &'a str,
     pub query: &'a str,
@@ -50,7 +65,8 @@ pub struct AnalysisRequest<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnalysedToken {
     pub text: String,
-    /// Character offsets in the query as sent.
+    /// Character offsets in the text analysed, [`AnalysedQuery::text`]: the corrected query after a level-1
+    /// correction (the token's text is a word of it), else the query as sent.
     pub start: usize,
     pub end: usize,
     /// A lexicon word of the analyzer (learned, attribute or dictionary); `None` for the base analyzer's.
@@ -66,7 +82,7 @@ pub struct AnalysedToken {
 
 /// What the correction stage found: OpenSearch's `query_correction_info`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct QueryCorrection {
+pub struct CorrectionInfo {
     pub corrected: String,
     /// 1: the later stages read the corrected query; 2: a suggestion, the query stands.
     pub level: u8,
@@ -100,20 +116,43 @@ pub struct AnalysedQuery {
     /// The query after spelling correction, when a correction stage changed it.
     pub corrected: Option<String>,
     /// The correction stage's finding (level 1 or 2), when it found one.
-    pub correction: Option<QueryCorrection>,
+    pub correction: Option<CorrectionInfo>,
     /// Weight of a synonym against the word typed in the rewrite (the synonym instance's `boost`).
     pub synonym_boost: Option<f32>,
     pub tokens: Vec<AnalysedToken>,
     pub categories: Vec<(String, f32)>,
     pub rewritten: Option<Rewritten>,
     pub stages: Vec<StagePart>,
+    /// How long each stage that ran took, in pipeline order.
+    pub timings: Vec<StageTime>,
     pub rule: String,
 }
 
+/// The time one stage of one analysis took (its instance look-up included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageTime {
+    /// One of [`STAGES`].
+    pub stage: &'static str,
+    pub took: Duration,
+}
+
 impl AnalysedQuery {
-    /// What segmentation reads: the corrected query, else the query as sent.
+    /// What segmentation reads, and what token offsets count characters of: the corrected query, else the
+    /// query as sent.
     pub fn text(&self) -> &str {
         self.corrected.as_deref().unwrap_or(&self.raw)
+    }
+
+    /// Records the time since `since` as `stage`'s when it ran, and returns now (the next stage's start).
+    fn lap(&mut self, stage: &'static str, ran: bool, since: Instant) -> Instant {
+        let now = Instant::now();
+        if ran {
+            self.timings.push(StageTime {
+                stage,
+                took: now.duration_since(since),
+            });
+        }
+        now
     }
 }
 
@@ -131,15 +170,31 @@ impl Serving {
             categories: Vec::new(),
             rewritten: None,
             stages: Vec::new(),
+            timings: Vec::with_capacity(STAGES.len()),
             rule: rule.name.clone(),
         };
         let app = request.app;
-        stages::correct(self, app, &rule, &mut query).await?;
+        let [
+            correction,
+            segmentation,
+            weights,
+            synonyms,
+            categories,
+            rewriting,
+        ] = STAGES;
+        let mut at = Instant::now();
+        let ran = stages::correct(self, app, &rule, &mut query).await?;
+        at = query.lap(correction, ran, at);
         stages::segment(self, app, &rule, &mut query).await?;
-        stages::weigh(self, app, &rule, &mut query).await?;
-        stages::expand(self, app, &rule, &mut query).await?;
-        stages::categorise(self, app, &rule, &mut query).await?;
+        at = query.lap(segmentation, true, at);
+        let ran = stages::weigh(self, app, &rule, &mut query).await?;
+        at = query.lap(weights, ran, at);
+        let ran = stages::expand(self, app, &rule, &mut query).await?;
+        at = query.lap(synonyms, ran, at);
+        let ran = stages::categorise(self, app, &rule, &mut query).await?;
+        at = query.lap(categories, ran, at);
         query.rewritten = rewrite::rewrite(&rule.spec, &query);
+        query.lap(rewriting, true, at);
         Ok(query)
     }
 }

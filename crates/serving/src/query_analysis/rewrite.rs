@@ -222,6 +222,7 @@ mod tests {
             categories,
             rewritten: None,
             stages: Vec::new(),
+            timings: Vec::new(),
             rule: "r".into(),
         }
     }

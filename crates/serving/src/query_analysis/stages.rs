@@ -1,5 +1,6 @@
 //! The stages of the analysis, in the order [`super`] lists them. Each reads the rule's instance for its
-//! function, skips itself when the rule names none, and records the instance and generation it used.
+//! function, skips itself when the rule names none (answering `false`: nothing ran, nothing to time), and records
+//! the instance and generation it used.
 
 use algocenter_domain::query_rule::QueryAnalysisRule;
 use algocenter_domain::{Function, Result};
@@ -10,7 +11,7 @@ use algocenter_functions::query::normalise;
 use algocenter_functions::synonym::SynonymModel;
 use algocenter_functions::termweight::TermweightModel;
 
-use super::{AnalysedQuery, AnalysedToken, QueryCorrection, StagePart, phrases};
+use super::{AnalysedQuery, AnalysedToken, CorrectionInfo, StagePart, phrases};
 use crate::{Serving, Target};
 
 /// Categories a query-analysis answer lists.
@@ -49,9 +50,9 @@ pub(super) async fn correct(
     app: &str,
     rule: &QueryAnalysisRule,
     query: &mut AnalysedQuery,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(name) = rule.spec.correction.as_deref() else {
-        return Ok(());
+        return Ok(false);
     };
     let ready = serving
         .ready::<CorrectionModel>(Target::new(app, Some(name)), Function::Correction)
@@ -65,7 +66,7 @@ pub(super) async fn correct(
         if c.level == CorrectionLevel::Rewrite {
             query.corrected = Some(c.corrected.clone());
         }
-        query.correction = Some(QueryCorrection {
+        query.correction = Some(CorrectionInfo {
             corrected: c.corrected,
             level: c.level.number(),
             source: c.source.as_str(),
@@ -77,7 +78,7 @@ pub(super) async fn correct(
         name,
         ready.generation,
     ));
-    Ok(())
+    Ok(true)
 }
 
 /// Synonyms of each token that is not a stop word (looked up by the word as written, since a token's key may be a
@@ -88,9 +89,9 @@ pub(super) async fn expand(
     app: &str,
     rule: &QueryAnalysisRule,
     query: &mut AnalysedQuery,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(name) = rule.spec.synonym.as_deref() else {
-        return Ok(());
+        return Ok(false);
     };
     let ready = serving
         .ready::<SynonymModel>(Target::new(app, Some(name)), Function::Synonym)
@@ -124,7 +125,7 @@ pub(super) async fn expand(
     query
         .stages
         .push(part("synonyms", Function::Synonym, name, ready.generation));
-    Ok(())
+    Ok(true)
 }
 
 /// Segmentation: the rule's analyzer; without one, the termweight model's own analyzer (it weighs the words it
@@ -170,9 +171,9 @@ pub(super) async fn weigh(
     app: &str,
     rule: &QueryAnalysisRule,
     query: &mut AnalysedQuery,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(name) = rule.spec.termweight.as_deref() else {
-        return Ok(());
+        return Ok(false);
     };
     let ready = serving
         .ready::<TermweightModel>(Target::new(app, Some(name)), Function::Termweight)
@@ -204,7 +205,7 @@ pub(super) async fn weigh(
         name,
         ready.generation,
     ));
-    Ok(())
+    Ok(true)
 }
 
 /// The categories of the query from the rule's category instance.
@@ -213,9 +214,9 @@ pub(super) async fn categorise(
     app: &str,
     rule: &QueryAnalysisRule,
     query: &mut AnalysedQuery,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(name) = rule.spec.category.as_deref() else {
-        return Ok(());
+        return Ok(false);
     };
     let ready = serving
         .ready::<CategoryModel>(Target::new(app, Some(name)), Function::Category)
@@ -227,5 +228,5 @@ pub(super) async fn categorise(
         name,
         ready.generation,
     ));
-    Ok(())
+    Ok(true)
 }
