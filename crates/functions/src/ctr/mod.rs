@@ -71,7 +71,7 @@ const PLAN: &[Step] = &[
 
 pub struct CtrTrainer;
 
-/// Fitted examples the crossed regression beside the model learns from at most (every k-th page beyond): it
+/// Fitted examples the crossed regression beside the model learns from at most (a sample of the pages beyond): it
 /// is a yardstick, and on millions of exposures its figures do not move with more.
 const BASELINE_EXAMPLES: usize = 2_000_000;
 
@@ -333,10 +333,14 @@ impl Trainer for CtrTrainer {
             },
             ..params.config
         };
+        // Pages spread evenly over the fitted days, as many as hold about BASELINE_EXAMPLES examples.
+        let keep =
+            (fit.len() as f64 * (BASELINE_EXAMPLES as f64 / fit_len as f64).min(1.0)) as usize;
         let baseline_fit: Vec<_> = fit
             .iter()
-            .step_by(fit_len.div_ceil(BASELINE_EXAMPLES).max(1))
-            .cloned()
+            .enumerate()
+            .filter(|(j, _)| (j + 1) * keep / fit.len() > j * keep / fit.len())
+            .map(|(_, g)| g.clone())
             .collect();
         let baseline_examples: usize = baseline_fit.iter().map(|g| g.len()).sum();
         let planned = tune::planned_examples(&tuning, &candidates)
