@@ -61,15 +61,33 @@ pub(super) fn adam(
     l2: f32,
     step: f32,
 ) {
-    for i in 0..params.len() {
-        let mut g = l2 * params[i];
-        for t in grads.iter_mut() {
-            g += t[i];
-            t[i] = 0.0;
+    // The threads' gradients summed into the first, in thread order, then one pass of straight-line
+    // element-wise code the compiler vectorizes (a loop over the threads inside the element loop kept it
+    // scalar: a fifth of the deep model's training time on 27,000 rows).
+    let Some((first, rest)) = grads.split_first_mut() else {
+        return;
+    };
+    let n = params.len();
+    let (params, m, v, first) = (&mut params[..n], &mut m[..n], &mut v[..n], &mut first[..n]);
+    for (i, g) in first.iter_mut().enumerate() {
+        *g += l2 * params[i];
+    }
+    for t in rest.iter_mut() {
+        for (g, d) in first.iter_mut().zip(t[..n].iter_mut()) {
+            *g += *d;
+            *d = 0.0;
         }
-        m[i] = BETA1 * m[i] + (1.0 - BETA1) * g;
-        v[i] = BETA2 * v[i] + (1.0 - BETA2) * g * g;
-        params[i] -= step * m[i] / (v[i].sqrt() + EPSILON);
+    }
+    for (((p, m), v), g) in params
+        .iter_mut()
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+        .zip(first.iter_mut())
+    {
+        *m = BETA1 * *m + (1.0 - BETA1) * *g;
+        *v = BETA2 * *v + (1.0 - BETA2) * *g * *g;
+        *p -= step * *m / (v.sqrt() + EPSILON);
+        *g = 0.0;
     }
 }
 

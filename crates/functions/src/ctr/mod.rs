@@ -71,6 +71,10 @@ const PLAN: &[Step] = &[
 
 pub struct CtrTrainer;
 
+/// Fitted examples the crossed regression beside the model learns from at most (a sample of the pages beyond): it
+/// is a yardstick, and on millions of exposures its figures do not move with more.
+const BASELINE_EXAMPLES: usize = 2_000_000;
+
 struct CtrParams {
     split: HeldOutSplit,
     item_fields: ItemFields,
@@ -344,8 +348,18 @@ impl CtrTrainer {
             },
             ..params.config
         };
+        // Pages spread evenly over the fitted days, as many as hold about BASELINE_EXAMPLES examples.
+        let keep =
+            (fit.len() as f64 * (BASELINE_EXAMPLES as f64 / fit_len as f64).min(1.0)) as usize;
+        let baseline_fit: Vec<_> = fit
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| (j + 1) * keep / fit.len() > j * keep / fit.len())
+            .map(|(_, g)| g.clone())
+            .collect();
+        let baseline_examples: usize = baseline_fit.iter().map(|g| g.len()).sum();
         let planned = tune::planned_examples(&tuning, &candidates)
-            + (4 * fit_len + 2 * (trained - fit_len)) as f64;
+            + (4 * baseline_examples + 2 * (trained - fit_len)) as f64;
         let (done_tx, done_rx) = mpsc::channel::<()>();
         steps.enter(TRAINING)?;
         let outcome = std::thread::scope(|s| {
@@ -362,7 +376,7 @@ impl CtrTrainer {
                         params.seed,
                     );
                     while !lr.finished {
-                        if !lr.epoch(set, &fit, &validation, &ticker) {
+                        if !lr.epoch(set, &baseline_fit, &validation, &ticker) {
                             return None;
                         }
                     }
@@ -443,6 +457,11 @@ impl CtrTrainer {
             ),
         );
         metrics.put("baseline_lr_best_epoch", json!(lr_best_epoch));
+        metrics.put("baseline_lr_examples_fit", json!(baseline_examples));
+        metrics.put(
+            "examples_per_validation_check",
+            json!(fit_len.div_ceil(train::checks_per_pass(fit_len))),
+        );
         metrics.put("feature_rows", json!(rows));
         metrics.put(
             "fields",

@@ -1,6 +1,10 @@
 //! Training one candidate configuration epoch by epoch: shuffled passes over the fitted examples, the
 //! validation score after each, the best epoch kept, the learning rate lowered once on the first plateau (Adam
 //! learners), and a stop on the second. [`Run`]s are what the tuner (`tune.rs`) promotes or drops.
+//!
+//! On large data an "epoch" of a run is a part of a pass ([`EXAMPLES_PER_CHECK`] examples): the more examples,
+//! the fewer passes a model needs, and a plateau found in the middle of a pass ends the run there instead of
+//! after whole passes of ten million examples.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +20,13 @@ use super::examination::Examination;
 use super::examples::Examples;
 use super::ffm::{self, FfmConfig, Weights, sigmoid};
 use crate::evaluation::logloss;
+
+/// Fitted examples between two validation checks (a whole pass when there are fewer than one and a half times
+/// as many).
+pub const EXAMPLES_PER_CHECK: usize = 1_000_000;
+/// Validation examples scored at each check at most: a sample of the validation pages beyond it (the last pass
+/// over the validation examples before serving still takes them all).
+const SCORED_VALIDATION: usize = 300_000;
 
 /// Work done and cancellation, shared by the training threads and the thread that reports progress.
 #[derive(Default)]
@@ -93,6 +104,7 @@ impl Candidate {
 /// The validation examples and what scoring them needs.
 pub struct Validation {
     pub groups: Vec<Range<u32>>,
+    /// The examples scored at each check: every validation example, or a sample of whole pages.
     pub indices: Vec<u32>,
     pub labels: Vec<bool>,
     pub positions: Vec<u8>,
@@ -100,7 +112,14 @@ pub struct Validation {
 
 impl Validation {
     pub fn new(examples: &dyn Examples, groups: Vec<Range<u32>>) -> Validation {
-        let indices: Vec<u32> = groups.iter().flat_map(Clone::clone).collect();
+        let total: usize = groups.iter().map(|g| g.len()).sum();
+        // Every k-th page: deterministic, spread over the validation days.
+        let stride = total.div_ceil(SCORED_VALIDATION).max(1);
+        let indices: Vec<u32> = groups
+            .iter()
+            .step_by(stride)
+            .flat_map(Clone::clone)
+            .collect();
         Validation {
             labels: indices
                 .iter()
@@ -188,8 +207,15 @@ pub struct Run {
     pub finished: bool,
     lowered: bool,
     max_epochs: usize,
+    /// Checks at most: `max_epochs` passes (known at the first check).
+    max_checks: usize,
+    /// The current pass's shuffled order (kept between the checks of one pass) and how far it has gone.
+    pass: Vec<u32>,
+    cursor: usize,
     rng: SmallRng,
     pub seconds: f64,
+    /// The tuner's deadline ended this run's comparison.
+    pub stopped_by_clock: bool,
 }
 
 impl Run {
@@ -225,8 +251,12 @@ impl Run {
             finished: false,
             lowered: false,
             max_epochs: max_epochs.max(1),
+            max_checks: 0,
+            pass: Vec::new(),
+            cursor: 0,
             rng: SmallRng::seed_from_u64(seed ^ 0x0dd5_eed5),
             seconds: 0.0,
+            stopped_by_clock: false,
         }
     }
 
@@ -238,6 +268,7 @@ impl Run {
         self
     }
 
+    /// Validation checks so far (passes, on data of less than [`EXAMPLES_PER_CHECK`] examples).
     pub fn epochs(&self) -> usize {
         self.history.len()
     }
@@ -246,7 +277,7 @@ impl Run {
         self.best.as_ref().map(|(s, _)| *s)
     }
 
-    /// Trains one more epoch and scores it; `false` when cancelled.
+    /// Trains one more epoch (or part of a pass, on large data) and scores it; `false` when cancelled.
     pub fn epoch(
         &mut self,
         examples: &dyn Examples,
@@ -258,9 +289,28 @@ impl Run {
             return true;
         }
         let started = std::time::Instant::now();
-        let order = shuffled(fit, &mut self.rng);
-        if !self.learner.pass(examples, &order, ticker) {
+        if self.cursor >= self.pass.len() {
+            self.pass = shuffled(fit, &mut self.rng);
+            self.cursor = 0;
+            if self.max_checks == 0 {
+                self.max_checks = self.max_epochs * checks_per_pass(self.pass.len());
+            }
+        }
+        let mut end = (self.cursor + EXAMPLES_PER_CHECK).min(self.pass.len());
+        if self.pass.len() - end < EXAMPLES_PER_CHECK / 2 {
+            // A short rest of the pass joins this part.
+            end = self.pass.len();
+        }
+        if !self
+            .learner
+            .pass(examples, &self.pass[self.cursor..end], ticker)
+        {
             return false;
+        }
+        self.cursor = end;
+        if self.cursor == self.pass.len() {
+            self.pass = Vec::new();
+            self.cursor = 0;
         }
         let z = self.learner.logits(examples, &validation.indices);
         let p: Vec<f32> = z.iter().map(|&z| sigmoid(z)).collect();
@@ -291,7 +341,7 @@ impl Run {
         } else {
             self.finished = true;
         }
-        if self.history.len() >= self.max_epochs {
+        if self.history.len() >= self.max_checks.max(1) {
             self.finished = true;
         }
         self.seconds += started.elapsed().as_secs_f64();
@@ -322,6 +372,16 @@ impl Run {
                 (Scorer::Deep(l.weights), position)
             }
         })
+    }
+}
+
+/// Validation checks in one pass over `examples` examples.
+pub fn checks_per_pass(examples: usize) -> usize {
+    if examples < EXAMPLES_PER_CHECK * 3 / 2 {
+        1
+    } else {
+        // Parts of a check each; a rest shorter than half a check joins the last one.
+        (examples + EXAMPLES_PER_CHECK / 2) / EXAMPLES_PER_CHECK
     }
 }
 

@@ -5,14 +5,16 @@
 //! trains two epochs, the better half twice as long, and so on until one is left, which trains until its
 //! validation loss stops falling; runs are resumed, not restarted, when promoted.
 //!
-//! The budget is planned, not timed, so that the same data and seed choose the same model: a cost model
-//! (measured on this kind of machine, see `bench/README.md`) estimates the planned work, and when it would
-//! exceed `tuning_budget_seconds` the candidates are compared on a sample of the result pages instead, and the
-//! winner is then trained on all of them. Only a run far over its plan (a loaded machine) is cut short by the
-//! clock; `ExtendInfo` says so.
+//! The budget is planned, so that the same data and seed choose the same model: a cost model (measured on
+//! this kind of machine, see `bench/README.md`) estimates the planned work, and when it would exceed
+//! `tuning_budget_seconds` the candidates are compared on a sample of the result pages instead, and the
+//! winner is then trained on all of them. The budget is also a deadline over every phase of the comparison
+//! (a loaded machine runs far over any plan): no epoch starts after it, the leader so far is chosen and
+//! trains on to its end as the final fit; `ExtendInfo` says so (`cut_by_clock`). A single candidate (a model
+//! given explicitly) is not compared at all.
 
 use std::ops::Range;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -27,8 +29,6 @@ use super::train::{Candidate, Kind, Run, Ticker, Validation};
 
 /// Epochs every candidate trains before the first comparison.
 const FIRST_RUNG_EPOCHS: usize = 2;
-/// A plan is given up (the leader taken as it is) when the clock passes it by this factor.
-const OVERRUN: f64 = 1.5;
 
 /// What the tuner trains on.
 pub struct Tuning<'a> {
@@ -150,39 +150,73 @@ fn sample(groups: &[Range<u32>], share: f64, seed: u64) -> Vec<Range<u32>> {
         .collect()
 }
 
-/// Trains every run of `runs` up to `target` epochs (or its end); runs on one thread go side by side.
-fn train_to(runs: &mut [&mut Run], target: usize, t: &Tuning<'_>, fit: &[Range<u32>]) -> bool {
-    let go = |run: &mut Run| -> bool {
+/// How a call of [`train_to`] ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trained {
+    /// Every run reached its target or its end.
+    Done,
+    /// The deadline passed before some run reached its target.
+    Cut,
+    Cancelled,
+}
+
+/// Trains every run of `runs` up to `target` epochs (or its end), starting no epoch after `deadline`; runs on
+/// one thread go side by side.
+fn train_to(
+    runs: &mut [&mut Run],
+    target: usize,
+    t: &Tuning<'_>,
+    fit: &[Range<u32>],
+    deadline: Option<Instant>,
+) -> Trained {
+    let go = |run: &mut Run| -> Trained {
         while !run.finished && run.epochs() < target {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                run.stopped_by_clock = true;
+                return Trained::Cut;
+            }
             if !run.epoch(t.examples, fit, t.validation, t.ticker) {
-                return false;
+                return Trained::Cancelled;
             }
         }
-        true
+        Trained::Done
+    };
+    let worst = |a: Trained, b: Trained| match (a, b) {
+        (Trained::Cancelled, _) | (_, Trained::Cancelled) => Trained::Cancelled,
+        (Trained::Cut, _) | (_, Trained::Cut) => Trained::Cut,
+        _ => Trained::Done,
     };
     let (mut single, mut multi): (Vec<&mut &mut Run>, Vec<&mut &mut Run>) =
         runs.iter_mut().partition(|r| r.candidate.single_threaded());
+    let mut outcome = Trained::Done;
     for run in multi.iter_mut() {
-        if !go(run) {
-            return false;
+        outcome = worst(outcome, go(run));
+        if outcome == Trained::Cancelled {
+            return outcome;
         }
     }
     for group in single.chunks_mut(t.threads.max(1)) {
-        let ok = std::thread::scope(|s| {
+        let ended = std::thread::scope(|s| {
             let mut parts = group.iter_mut();
             let first = parts.next();
             let handles: Vec<_> = parts.map(|run| s.spawn(|| go(run))).collect();
-            let mut ok = first.is_none_or(|r| go(r));
+            let mut ended = first.map_or(Trained::Done, |r| go(r));
             for h in handles {
-                ok &= h.join().unwrap_or(false);
+                ended = worst(ended, h.join().unwrap_or(Trained::Cancelled));
             }
-            ok
+            ended
         });
-        if !ok {
-            return false;
+        outcome = worst(outcome, ended);
+        if outcome == Trained::Cancelled {
+            return outcome;
         }
     }
-    true
+    outcome
+}
+
+/// Trains one run to its end, without deadline; `None` when cancelled.
+fn train_out(run: &mut Run, t: &Tuning<'_>, fit: &[Range<u32>]) -> Option<()> {
+    (train_to(&mut [run], usize::MAX, t, fit, None) == Trained::Done).then_some(())
 }
 
 fn describe(run: &Run) -> Value {
@@ -196,6 +230,9 @@ fn describe(run: &Run) -> Value {
         );
         o.insert("validation_logloss".into(), json!(round(best.logloss)));
         o.insert("seconds".into(), json!(round(run.seconds)));
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("stopped_by_clock".into(), json!(run.stopped_by_clock));
     }
     v
 }
@@ -221,9 +258,45 @@ pub fn affordable(t: &Tuning<'_>, candidates: &[Candidate]) -> (Vec<Candidate>, 
     (kept, dropped)
 }
 
-/// Successive halving, or every candidate to its end, over the affordable `candidates`; `None` when cancelled.
-pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
+/// A fresh run of `candidate`.
+fn run_of(candidate: Candidate, t: &Tuning<'_>) -> Run {
+    Run::new(
+        candidate,
+        t.fields,
+        t.present,
+        t.rows,
+        t.max_epochs,
+        t.threads,
+        t.seed,
+    )
+    .with_examination(t.examination)
+}
+
+/// The only candidate (a model given explicitly): trained on every fitted page, nothing compared.
+fn train_only(t: &Tuning<'_>, candidate: Candidate) -> Option<Outcome> {
     let started = Instant::now();
+    let mut winner = run_of(candidate, t);
+    train_out(&mut winner, t, t.fit)?;
+    let report = json!({
+        "candidates": [describe(&winner)],
+        "chosen": candidate.describe(),
+        "method": "one candidate (the model given): no comparison",
+        "budget_seconds": t.budget_seconds,
+        "cut_by_clock": false,
+        "seconds": 0.0,
+        "final_fit_seconds": round(started.elapsed().as_secs_f64()),
+    });
+    Some(Outcome { winner, report })
+}
+
+/// Successive halving, or every candidate to its end, over the affordable `candidates`, within the budget's
+/// deadline; then the final fit of the chosen one. `None` when cancelled.
+pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
+    if let [only] = candidates {
+        return train_only(t, *only);
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(t.budget_seconds);
     let (candidates, over_budget) = affordable(t, candidates);
     let candidates = &candidates[..];
     let fit_examples: f64 = t.fit.iter().map(|g| g.len() as f64).sum();
@@ -241,21 +314,7 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
     } else {
         t.fit
     };
-    let mut runs: Vec<Run> = candidates
-        .iter()
-        .map(|&c| {
-            Run::new(
-                c,
-                t.fields,
-                t.present,
-                t.rows,
-                t.max_epochs,
-                t.threads,
-                t.seed,
-            )
-            .with_examination(t.examination)
-        })
-        .collect();
+    let mut runs: Vec<Run> = candidates.iter().map(|&c| run_of(c, t)).collect();
     let mut alive: Vec<usize> = (0..runs.len()).collect();
     let mut rungs: Vec<Value> = Vec::new();
     let mut cut_by_clock = false;
@@ -273,8 +332,10 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
             .filter(|(i, _)| alive.contains(i))
             .map(|(_, r)| r)
             .collect();
-        if !train_to(&mut chosen, target, t, tune_fit) {
-            return None;
+        match train_to(&mut chosen, target, t, tune_fit, Some(deadline)) {
+            Trained::Cancelled => return None,
+            Trained::Cut => cut_by_clock = true,
+            Trained::Done => {}
         }
         // Best first; a run without a score (none) last.
         alive.sort_by(|&a, &b| {
@@ -288,38 +349,24 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
             }
         });
         rungs.push(json!({"epochs": target, "ranking": alive.iter().map(|&i| runs[i].candidate.kind.name()).collect::<Vec<_>>()}));
-        if last {
+        if last || cut_by_clock {
             break;
         }
         alive.truncate(alive.len().div_ceil(2));
-        if started.elapsed().as_secs_f64()
-            > OVERRUN * t.budget_seconds.max(full.min(t.budget_seconds))
-        {
-            cut_by_clock = true;
-            alive.truncate(1);
-            break;
-        }
     }
+    let tuning_seconds = started.elapsed().as_secs_f64();
     let winner_index = alive[0];
     let candidates_report: Vec<Value> = runs.iter().map(describe).collect();
     let mut winner = runs.swap_remove(winner_index);
     let tuned_on_sample = share < 1.0;
+    let final_fit = Instant::now();
     if tuned_on_sample {
         // The comparison was on a sample: the winner's configuration trains anew on every fitted page.
-        winner = Run::new(
-            winner.candidate,
-            t.fields,
-            t.present,
-            t.rows,
-            t.max_epochs,
-            t.threads,
-            t.seed,
-        )
-        .with_examination(t.examination);
-        if !train_to(&mut [&mut winner], t.max_epochs, t, t.fit) {
-            return None;
-        }
+        winner = run_of(winner.candidate, t);
     }
+    // The final fit is no longer comparison: a run the clock stopped goes on to its end.
+    winner.stopped_by_clock = false;
+    train_out(&mut winner, t, t.fit)?;
     let report = json!({
         "candidates": candidates_report,
         "left_out_over_budget": over_budget.iter().map(Candidate::describe).collect::<Vec<_>>(),
@@ -330,16 +377,20 @@ pub fn tune(t: &Tuning<'_>, candidates: &[Candidate]) -> Option<Outcome> {
         "budget_seconds": t.budget_seconds,
         "compared_on_share_of_pages": round(share),
         "cut_by_clock": cut_by_clock,
-        "seconds": round(started.elapsed().as_secs_f64()),
+        "seconds": round(tuning_seconds),
+        "final_fit_seconds": round(final_fit.elapsed().as_secs_f64()),
     });
     Some(Outcome { winner, report })
 }
 
 /// Example passes a tuning is expected to make (for the progress bar).
 pub fn planned_examples(t: &Tuning<'_>, candidates: &[Candidate]) -> f64 {
+    let fit_examples: f64 = t.fit.iter().map(|g| g.len() as f64).sum();
+    if let [only] = candidates {
+        return expected_epochs(only.kind).min(t.max_epochs as f64) * fit_examples;
+    }
     let (candidates, _) = affordable(t, candidates);
     let candidates = &candidates[..];
-    let fit_examples: f64 = t.fit.iter().map(|g| g.len() as f64).sum();
     if complete_seconds(candidates, t, fit_examples) <= t.budget_seconds {
         return candidates
             .iter()
@@ -395,6 +446,123 @@ pub fn candidates(seed_config: &Candidate) -> Vec<Candidate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctr::train::tests::interaction_data;
+    use crate::ctr::train::{Ticker, Validation};
+
+    fn seed_config() -> Candidate {
+        Candidate {
+            kind: Kind::Ffm,
+            ffm: FfmConfig {
+                k: 4,
+                learning_rate: 0.1,
+                l2: 0.0,
+                crosses: Crosses::Personal,
+            },
+            deep: DeepConfig {
+                dim: 8,
+                hidden: [64, 32, 0],
+                learning_rate: 0.01,
+                embedding_l2: 0.0,
+                batch: 256,
+                crosses: Crosses::Personal,
+            },
+        }
+    }
+
+    /// Tunes on the interaction data with `budget` seconds.
+    fn tune_with(budget: f64, candidates: &[Candidate]) -> Outcome {
+        let data = interaction_data();
+        let fit: Vec<Range<u32>> = (0..16_000).map(|i| i..i + 1).collect();
+        let validation = Validation::new(&data, (16_000..20_000).map(|i| i..i + 1).collect());
+        let ticker = Ticker::default();
+        let t = Tuning {
+            examples: &data,
+            fields: 2,
+            present: 0b11,
+            rows: 4,
+            features: 2.0,
+            fit: &fit,
+            validation: &validation,
+            max_epochs: 30,
+            threads: 2,
+            seed: 1,
+            budget_seconds: budget,
+            ticker: &ticker,
+            examination: None,
+        };
+        tune(&t, candidates).expect("not cancelled")
+    }
+
+    fn epochs(report: &Value) -> Vec<u64> {
+        report["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["epochs"].as_u64().unwrap_or(0))
+            .collect()
+    }
+
+    #[test]
+    fn a_small_budget_ends_the_comparison_with_the_candidates_so_far() {
+        let candidates = candidates(&seed_config());
+        let free = tune_with(3600.0, &candidates);
+        assert_eq!(free.report["cut_by_clock"], json!(false), "{}", free.report);
+        // A budget far below the comparison's work: a few milliseconds of it.
+        let budget = 0.005;
+        let cut = tune_with(budget, &candidates);
+        let report = &cut.report;
+        println!("{report:#}");
+        assert_eq!(report["cut_by_clock"], json!(true), "{report}");
+        let (all, some): (u64, u64) = (
+            epochs(&free.report).iter().sum(),
+            epochs(report).iter().sum(),
+        );
+        assert!(some < all, "cut {some} epochs, unbounded {all}");
+        // No epoch starts after the deadline: the comparison ends within one epoch of it (the longest one of
+        // any candidate, measured in the unbounded run), with some slack for the threads' start.
+        let longest = free.report["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["seconds"].as_f64().unwrap() / c["epochs"].as_f64().unwrap().max(1.0))
+            .fold(0.0, f64::max);
+        let seconds = report["seconds"].as_f64().unwrap();
+        assert!(
+            seconds <= budget + 2.0 * longest + 0.05,
+            "{seconds} s, epochs up to {longest} s"
+        );
+        let stopped = report["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["stopped_by_clock"] == json!(true))
+            .count();
+        assert!(stopped >= 1, "{report}");
+        // The leader so far still trains to its end: a working model.
+        assert!(cut.winner.finished);
+        assert!(
+            cut.winner
+                .best_score()
+                .is_some_and(|s| s.auc_within_position > 0.7)
+        );
+    }
+
+    #[test]
+    fn a_model_given_is_trained_without_comparison() {
+        let only = tune_with(0.005, &[seed_config()]);
+        assert_eq!(only.report["candidates"].as_array().unwrap().len(), 1);
+        assert_eq!(only.report["cut_by_clock"], json!(false));
+        assert!(
+            only.report["method"]
+                .as_str()
+                .unwrap()
+                .contains("no comparison")
+        );
+        assert!(
+            only.winner.finished,
+            "trained to its end whatever the budget"
+        );
+    }
 
     #[test]
     fn successive_halving_halves_until_one_is_left() {
