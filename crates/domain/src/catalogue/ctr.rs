@@ -71,7 +71,7 @@ const CTR_CREATE: &[ParameterSpec] = &[
         "tuning_budget_seconds",
         "60",
         ParamKind::Int { min: 1, max: 3600 },
-        "model=auto: planned time of the comparison; beyond it candidates are compared on a sample of the pages",
+        "model=auto: time of the comparison. Planned (beyond the plan, candidates are compared on a sample of the pages) and a deadline (no epoch starts after it; the leader so far is chosen: cut_by_clock)",
     ),
     p(
         "latent_dim",
