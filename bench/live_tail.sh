@@ -6,14 +6,15 @@
 # second). Alternating rounds keep a drift of the machine out of the difference. Raw outputs:
 # bench/results/<timestamp>-live-tail/.
 #
-# Knobs (environment): EVENTS=1000000 TAIL_EVENTS=300000 ROUNDS=3
+# Knobs (environment): EVENTS=10000000 TAIL_EVENTS=300000 ROUNDS=3 (the rounds need 2 x ROUNDS x TAIL_EVENTS events
+#   other than exposures: about a fifth of a web data set)
 #   GEN_DIR=/tmp/algocenter-gen-q-web-$EVENTS  generated data set, reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
-EVENTS="${EVENTS:-1000000}" TAIL_EVENTS="${TAIL_EVENTS:-300000}" ROUNDS="${ROUNDS:-3}"
+EVENTS="${EVENTS:-10000000}" TAIL_EVENTS="${TAIL_EVENTS:-300000}" ROUNDS="${ROUNDS:-3}"
 GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-q-web-$EVENTS}"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-live-tail"
 mkdir -p "$OUT"
@@ -52,6 +53,9 @@ python3 bench/query_requests.py "$GEN_DIR" "$OUT/requests" --app bench
 # Live traffic: events other than exposures, each round a slice of its own (the store keeps each event once).
 awk -v n=$((2 * ROUNDS * TAIL_EVENTS)) '!/"expose"/ {print; if (++k == n) exit}' "$GEN_DIR/behavior.jsonl" \
   >"$OUT/live.jsonl"
+have=$(wc -l <"$OUT/live.jsonl")
+(( have == 2 * ROUNDS * TAIL_EVENTS )) \
+  || die "the data set has $have events other than exposures; 2 x ROUNDS x TAIL_EVENTS = $((2 * ROUNDS * TAIL_EVENTS)) are needed (raise EVENTS or lower TAIL_EVENTS)"
 push() {  # push SLICE NAME: prints events/s
   sed -n "$(($1 * TAIL_EVENTS + 1)),$((($1 + 1) * TAIL_EVENTS))p" "$OUT/live.jsonl" >"$OUT/slice.jsonl"
   python3 bench/ingest.py "$URL" "$OUT/slice.jsonl" --clients 4 --batch 1000 --restamp >"$OUT/$2.txt" \
