@@ -297,8 +297,9 @@ pub fn boost(
     let mut scores = vec![0.0f64; data.rows];
     let mut vscores = vec![0.0f64; vdata.rows];
     let (mut g, mut h) = (vec![0.0f32; data.rows], vec![0.0f32; data.rows]);
-    // Only rows of groups with a pair to order carry gradients.
-    let mut rows: Vec<u32> = groups
+    // Only rows of groups with a pair to order carry gradients; ascending, and handed to every tree so (the
+    // grower reorders its copy, and reads memory front to back when its rows are ascending).
+    let mut ordered: Vec<u32> = groups
         .ranges
         .iter()
         .filter(|r| {
@@ -307,12 +308,15 @@ pub fn boost(
         })
         .flat_map(|r| r.clone())
         .collect();
+    ordered.sort_unstable();
+    let mut rows = ordered.clone();
     let mut trees: Vec<Tree> = Vec::new();
     let mut report = BoostReport::default();
     let mut best = f64::NEG_INFINITY;
     let has_validation = !vgroups.is_empty();
     for t in 0..config.max_trees {
         lambdas(groups, &scores, &mut g, &mut h);
+        rows.copy_from_slice(&ordered);
         let tree = grower.grow(&mut rows, &g, &h);
         add_predictions(&tree, data, &mut scores);
         add_predictions(&tree, vdata, &mut vscores);
