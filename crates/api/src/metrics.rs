@@ -2,8 +2,9 @@
 //!
 //! Counted as requests arrive: requests by operation and outcome (`ok` or the error code) and their latency by
 //! operation (serving is the `Predict`, `GetHotQueries`, `GetHints` and `GetSuggestions` operations), the time of
-//! each stage of a query analysis, and the records of data pushes (stored, duplicates, refused). Read from the store when scraped: task records by
-//! function and state, the run times of the successful ones, and the behaviour events stored.
+//! each stage of a query analysis, and the records of data pushes (stored, duplicates, refused). Read from the
+//! store when scraped: task records by function and state, the run times of the successful ones, and the behaviour
+//! events stored.
 
 use std::time::Duration;
 
