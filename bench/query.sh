@@ -77,10 +77,12 @@ load() {  # load NAME: saturated, then paced
   local name=$1
   REQUESTS="$OUT/requests/$name.txt" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/requests.lua "$URL" \
     >"$OUT/wrk-$name-saturated.txt" 2>&1 || die "wrk $name"
-  # Paced: each connection waits PACE_MS (4) after every answer; enough connections that together they send
-  # about RATE requests/s (an answer takes about 0.3 ms). The achieved rate is in the result.
-  local conns; conns=$(awk -v r="$RATE" 'BEGIN {c = r * 4.3 / 1000; printf "%d", (c == int(c) ? c : int(c) + 1)}')
-  PACE_MS=4 REQUESTS="$OUT/requests/$name.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+  # Paced: wrk's threads hand out send times for RATE requests/s in all (bench/requests.lua, PACE_RATE), over
+  # enough connections that the slowest answers (12 ms at that rate) do not hold a send back. The delivered rate
+  # is in the result.
+  local conns; conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
+  PACE_RATE="$RATE" PACE_THREADS=2 REQUESTS="$OUT/requests/$name.txt" \
+    wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
     >"$OUT/wrk-$name-paced.txt" 2>&1 || die "wrk $name paced"
   for mode in saturated paced; do
     local result; result=$(grep '^RESULT' "$OUT/wrk-$name-$mode.txt" | sed 's/^RESULT //')
