@@ -43,6 +43,91 @@ pub struct BehaviourEvent {
     pub extra: Vec<(String, String)>,
 }
 
+/// A behaviour event borrowed from the bytes it was decoded from, for readers that look at a few fields of many
+/// events (the live tail): nothing is allocated per event except for a non-empty `context` or `extra`. Field for
+/// field the layout of [`BehaviourEvent`], so that the stored encoding of one decodes as the other (a store test
+/// checks it).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct EventView<'a> {
+    pub user_id: &'a str,
+    pub imei: &'a str,
+    pub biz_id: &'a str,
+    pub trace_id: &'a str,
+    pub rn: &'a str,
+    pub item_id: &'a str,
+    pub item_type: &'a str,
+    pub bhv_type: &'a str,
+    pub bhv_time_ms: i64,
+    pub reach_time_ms: i64,
+    pub raw_query: &'a str,
+    pub hits: Option<u32>,
+    pub position: Option<u32>,
+    #[serde(borrow)]
+    pub context: Vec<(&'a str, &'a str)>,
+    #[serde(borrow)]
+    pub extra: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> EventView<'a> {
+    /// Who did it: `user_id`, else the device id.
+    pub fn user(&self) -> &'a str {
+        if self.user_id.is_empty() {
+            self.imei
+        } else {
+            self.user_id
+        }
+    }
+
+    /// The view of an event held in memory.
+    pub fn of(e: &'a BehaviourEvent) -> EventView<'a> {
+        let pairs =
+            |m: &'a [(String, String)]| m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        EventView {
+            user_id: &e.user_id,
+            imei: &e.imei,
+            biz_id: &e.biz_id,
+            trace_id: &e.trace_id,
+            rn: &e.rn,
+            item_id: &e.item_id,
+            item_type: &e.item_type,
+            bhv_type: &e.bhv_type,
+            bhv_time_ms: e.bhv_time_ms,
+            reach_time_ms: e.reach_time_ms,
+            raw_query: &e.raw_query,
+            hits: e.hits,
+            position: e.position,
+            context: pairs(&e.context),
+            extra: pairs(&e.extra),
+        }
+    }
+
+    /// The event, owned.
+    pub fn to_event(&self) -> BehaviourEvent {
+        let pairs = |m: &[(&str, &str)]| {
+            m.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        BehaviourEvent {
+            user_id: self.user_id.into(),
+            imei: self.imei.into(),
+            biz_id: self.biz_id.into(),
+            trace_id: self.trace_id.into(),
+            rn: self.rn.into(),
+            item_id: self.item_id.into(),
+            item_type: self.item_type.into(),
+            bhv_type: self.bhv_type.into(),
+            bhv_time_ms: self.bhv_time_ms,
+            reach_time_ms: self.reach_time_ms,
+            raw_query: self.raw_query.into(),
+            hits: self.hits,
+            position: self.position,
+            context: pairs(&self.context),
+            extra: pairs(&self.extra),
+        }
+    }
+}
+
 impl BehaviourEvent {
     /// Who did it: `user_id`, else the device id.
     pub fn user(&self) -> &str {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::behaviour::BehaviourEvent;
+use crate::behaviour::{BehaviourEvent, EventView};
 use crate::document::{Document, DocumentKind};
 use crate::error::Result;
 use crate::function::Function;
@@ -50,11 +50,13 @@ pub trait TrainingData: Send {
     /// order), so a reader that follows new blocks keeps the ids it has read, not only the highest.
     fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>>;
 
-    /// Calls `f` for every event of block `id`, in arrival order (none if the block is gone).
+    /// Calls `f` for every event of block `id`, in arrival order (none if the block is gone), as views borrowed
+    /// from the decoded block: a follower of new blocks reads every pushed event and keeps few of them, so it
+    /// should not pay for owned copies of all.
     fn for_each_event_of_block(
         &self,
         id: i64,
-        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+        f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()>;
 }
 
@@ -123,10 +125,10 @@ impl TrainingData for InMemoryData {
     fn for_each_event_of_block(
         &self,
         id: i64,
-        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+        f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()> {
         match usize::try_from(id).ok().and_then(|i| self.events.get(i)) {
-            Some(e) => f(e),
+            Some(e) => f(&EventView::of(e)),
             None => Ok(()),
         }
     }

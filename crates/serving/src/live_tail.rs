@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::behaviour::SEARCH;
 use algocenter_domain::data::{BlockRef, TrainingData};
 use algocenter_domain::{Error, Result, now_ms};
 use algocenter_functions::query::live::LiveSearch;
@@ -66,6 +66,14 @@ impl TailState {
     fn horizon(&self, since_ms: i64) -> i64 {
         (self.newest_ms - LOOKBACK_MS).max(since_ms)
     }
+}
+
+/// What a read took from one block: its usable searches, by user.
+struct ReadBlock {
+    block: BlockRef,
+    /// Events in the block (all decoded, searches or not).
+    decoded: u64,
+    searches: Vec<(String, LiveSearch)>,
 }
 
 /// The searches of one app group since one instant.
@@ -139,25 +147,40 @@ impl LiveTail {
         };
         let mut blocks = Vec::with_capacity(fresh.len());
         for block in fresh {
+            // Views, not owned events: the tail reads every pushed event and keeps only searches.
             let mut searches = Vec::new();
             let mut decoded = 0u64;
             data.for_each_event_of_block(block.id, &mut |e| {
                 decoded += 1;
-                if e.bhv_type == "search" {
-                    searches.push(e.clone());
+                let user = e.user();
+                if e.bhv_type == SEARCH
+                    && !user.is_empty()
+                    && e.bhv_time_ms >= self.since_ms
+                    && let Some(search) = LiveSearch::new(e.raw_query, e.bhv_time_ms)
+                {
+                    searches.push((user.to_string(), search));
                 }
                 Ok(())
             })?;
-            blocks.push((block, decoded, searches));
+            blocks.push(ReadBlock {
+                block,
+                decoded,
+                searches,
+            });
         }
         self.take(blocks, now_ms);
         Ok(())
     }
 
     /// Adds the searches of newly read blocks.
-    fn take(&self, blocks: Vec<(BlockRef, u64, Vec<BehaviourEvent>)>, now_ms: i64) {
+    fn take(&self, blocks: Vec<ReadBlock>, now_ms: i64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for (block, decoded, events) in blocks {
+        for ReadBlock {
+            block,
+            decoded,
+            searches,
+        } in blocks
+        {
             if state
                 .blocks_read
                 .insert(block.id, block.newest_ms)
@@ -166,16 +189,9 @@ impl LiveTail {
                 continue;
             }
             state.events_decoded += decoded;
-            for e in events {
-                let user = e.user();
-                if user.is_empty() || e.bhv_time_ms < self.since_ms {
-                    continue;
-                }
-                let Some(search) = LiveSearch::new(&e.raw_query, e.bhv_time_ms) else {
-                    continue;
-                };
-                state.newest_ms = state.newest_ms.max(e.bhv_time_ms.min(now_ms));
-                let own = state.users.entry(user.to_string()).or_default();
+            for (user, search) in searches {
+                state.newest_ms = state.newest_ms.max(search.at_ms.min(now_ms));
+                let own = state.users.entry(user).or_default();
                 // Blocks arrive in any order: keep each user's searches in time order.
                 let at = own.partition_point(|s| s.at_ms <= search.at_ms);
                 own.insert(at, search);
@@ -283,6 +299,7 @@ impl LiveTails {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use algocenter_domain::behaviour::{BehaviourEvent, EventView};
 
     fn search(user: &str, query: &str, at_ms: i64, rn: &str) -> BehaviourEvent {
         BehaviourEvent {
@@ -349,13 +366,13 @@ mod tests {
         fn for_each_event_of_block(
             &self,
             id: i64,
-            f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+            f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
         ) -> Result<()> {
             self.blocks
                 .iter()
                 .filter(|(b, _)| *b == id && self.visible.contains(b))
                 .flat_map(|(_, events)| events)
-                .try_for_each(f)
+                .try_for_each(|e| f(&EventView::of(e)))
         }
     }
 
@@ -419,26 +436,25 @@ mod tests {
             search("", "anonymous", 1_600, "r3"),
             search("b", "!!!", 1_700, "r4"),
         ];
-        let block = |id, events: Vec<BehaviourEvent>| {
-            let newest_ms = events.iter().map(|e| e.bhv_time_ms).max().unwrap_or(0);
-            let n = events.len() as u64;
-            (BlockRef { id, newest_ms }, n, events)
+        let mut data = Blocks {
+            blocks: vec![(1, events)],
+            visible: vec![1],
         };
-        tail.take(vec![block(1, events.clone()), block(1, events)], 10_000);
+        tail.read_from(&data, 10_000).unwrap();
+        tail.read_from(&data, 10_000).unwrap();
         assert_eq!(
             queries(&tail, "a"),
             ["first", "second"],
-            "before the window's end, a block twice, anonymous or unusable: not taken"
+            "before the window's end, a block read twice, anonymous or unusable: not taken"
         );
-        tail.take(
-            vec![block(
-                2,
-                (0..30)
-                    .map(|i| search("a", &format!("q{i}"), 3_000 + i, &format!("x{i}")))
-                    .collect(),
-            )],
-            10_000,
-        );
+        data.blocks.push((
+            2,
+            (0..30)
+                .map(|i| search("a", &format!("q{i}"), 3_000 + i, &format!("x{i}")))
+                .collect(),
+        ));
+        data.visible.push(2);
+        tail.read_from(&data, 10_000).unwrap();
         let kept = tail.searches_of("a");
         assert_eq!(kept.len(), PER_USER);
         assert_eq!(kept.last().unwrap().normal, "q29");

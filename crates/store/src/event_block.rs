@@ -2,7 +2,7 @@
 //! LZ4-compressed behind a format byte, so that a training window streams at memory speed and a corrupt or foreign
 //! block is an error, never a panic.
 
-use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::behaviour::{BehaviourEvent, EventView};
 use algocenter_domain::{Error, Result};
 
 use crate::stored::cell;
@@ -21,14 +21,31 @@ pub fn encode(events: &[BehaviourEvent]) -> Result<Vec<u8>> {
 
 /// The events of block `id` (its `data` column).
 pub fn decode(id: i64, block: &[u8]) -> Result<Vec<BehaviourEvent>> {
+    let raw = decompress(id, block)?;
+    postcard::from_bytes(&raw)
+        .map_err(|e| cell("event_block", &id, "data").corrupt(format_args!("does not decode: {e}")))
+}
+
+/// Calls `f` for every event of block `id` as a view borrowed from the decompressed block: no copy of the
+/// events' text (the live tail reads every pushed event and keeps only searches).
+pub fn for_each_view(
+    id: i64,
+    block: &[u8],
+    f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
+) -> Result<()> {
+    let raw = decompress(id, block)?;
+    let views: Vec<EventView<'_>> = postcard::from_bytes(&raw).map_err(|e| {
+        cell("event_block", &id, "data").corrupt(format_args!("does not decode: {e}"))
+    })?;
+    views.iter().try_for_each(f)
+}
+
+/// The postcard bytes of block `id`.
+fn decompress(id: i64, block: &[u8]) -> Result<Vec<u8>> {
     let data = cell("event_block", &id, "data");
     match block.split_first() {
-        Some((&FORMAT_V1, compressed)) => {
-            let raw = lz4_flex::decompress_size_prepended(compressed)
-                .map_err(|e| data.corrupt(format_args!("does not decompress: {e}")))?;
-            postcard::from_bytes(&raw)
-                .map_err(|e| data.corrupt(format_args!("does not decode: {e}")))
-        }
+        Some((&FORMAT_V1, compressed)) => lz4_flex::decompress_size_prepended(compressed)
+            .map_err(|e| data.corrupt(format_args!("does not decompress: {e}"))),
         Some((format, _)) => Err(data.corrupt(format_args!("unknown block format {format}"))),
         None => Err(data.corrupt("empty block")),
     }
@@ -69,6 +86,38 @@ mod tests {
             "{} compressed vs {raw} raw",
             block.len()
         );
+    }
+
+    #[test]
+    fn views_decode_every_field_as_the_owned_events() {
+        // Every field set, so that a view whose layout drifted from the event's fails here.
+        let events: Vec<_> = (0..50)
+            .map(|i| BehaviourEvent {
+                imei: format!("d{i}"),
+                raw_query: format!("red shoes {i}"),
+                hits: Some(i),
+                position: (i % 2 == 0).then_some(i),
+                extra: vec![
+                    ("bhv_value".into(), format!("{i}")),
+                    ("sdk".into(), "js".into()),
+                ],
+                ..event(i)
+            })
+            .collect();
+        let block = encode(&events).unwrap();
+        let mut viewed = Vec::new();
+        for_each_view(1, &block, &mut |v| {
+            viewed.push(v.to_event());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(viewed, events);
+        let mut seen = 0;
+        let failed = for_each_view(1, &block[..block.len() - 1], &mut |_| {
+            seen += 1;
+            Ok(())
+        });
+        assert!(matches!(failed, Err(Error::Corrupt { .. })) && seen == 0);
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub async fn events_are_stored_once_and_read_back_by_window(store: Arc<dyn Store
             let mut of_newest = Vec::new();
             if let Some(newest) = recent.iter().max_by_key(|b| b.newest_ms) {
                 data.for_each_event_of_block(newest.id, &mut |e| {
-                    of_newest.push(e.clone());
+                    of_newest.push(e.to_event());
                     Ok(())
                 })
                 .unwrap();
@@ -326,7 +326,7 @@ pub async fn concurrent_overlapping_pushes_store_each_event_once(store: Arc<dyn 
                 for block in data.recent_blocks(0).unwrap() {
                     if read.insert(block.id) {
                         data.for_each_event_of_block(block.id, &mut |e| {
-                            keys.push(e.dedup_key());
+                            keys.push(e.to_event().dedup_key());
                             Ok(())
                         })
                         .unwrap();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use algocenter_domain::Result;
-use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::behaviour::{BehaviourEvent, EventView};
 use algocenter_domain::data::{BlockRef, TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use async_trait::async_trait;
@@ -497,7 +497,7 @@ impl TrainingData for PostgresTrainingData {
     fn for_each_event_of_block(
         &self,
         id: i64,
-        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+        f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()> {
         let rows = self.store.runtime.block_on(async {
             let client = self.store.client().await?;
@@ -509,9 +509,7 @@ impl TrainingData for PostgresTrainingData {
             .await
         })?;
         match rows.first() {
-            Some(row) => event_block::decode(id, get::<&[u8]>(row, 0)?)?
-                .iter()
-                .try_for_each(f),
+            Some(row) => event_block::for_each_view(id, get::<&[u8]>(row, 0)?, f),
             None => Ok(()),
         }
     }

@@ -1,7 +1,7 @@
 //! Behaviour events, items and users in SQLite.
 
 use algocenter_domain::Result;
-use algocenter_domain::behaviour::BehaviourEvent;
+use algocenter_domain::behaviour::{BehaviourEvent, EventView};
 use algocenter_domain::data::{BlockRef, TrainingData, day_of};
 use algocenter_domain::document::{Document, DocumentKind, DocumentOp};
 use async_trait::async_trait;
@@ -372,7 +372,7 @@ impl TrainingData for SqliteTrainingData {
     fn for_each_event_of_block(
         &self,
         id: i64,
-        f: &mut dyn FnMut(&BehaviourEvent) -> Result<()>,
+        f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()> {
         let block: Option<Vec<u8>> = query_opt(
             &self.conn,
@@ -381,7 +381,7 @@ impl TrainingData for SqliteTrainingData {
             |r| r.bytes(0),
         )?;
         match block {
-            Some(block) => event_block::decode(id, &block)?.iter().try_for_each(f),
+            Some(block) => event_block::for_each_view(id, &block, f),
             None => Ok(()),
         }
     }
