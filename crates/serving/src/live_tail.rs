@@ -204,17 +204,27 @@ impl LiveTail {
         let horizon = state.horizon(self.since_ms);
         state.blocks_read.retain(|_, newest| *newest >= horizon);
         if state.users.len() > MAX_USERS {
-            // Drop the users whose newest search is oldest, down to nine tenths of the bound.
-            let mut newest: Vec<(i64, String)> = state
+            // Keep the users whose newest search is newest, down to nine tenths of the bound: the cut-off time
+            // by selection, not a sort, and no user's name copied (with more active users than the bound, this
+            // runs on most reads).
+            let keep = MAX_USERS * 9 / 10;
+            let mut newest: Vec<i64> = state
                 .users
-                .iter()
-                .map(|(u, s)| (s.back().map_or(i64::MIN, |s| s.at_ms), u.clone()))
+                .values()
+                .map(|s| s.back().map_or(i64::MIN, |s| s.at_ms))
                 .collect();
-            newest.sort_unstable();
-            let drop = state.users.len() - MAX_USERS * 9 / 10;
-            for (_, user) in newest.into_iter().take(drop) {
-                state.users.remove(&user);
-            }
+            let at = newest.len() - keep;
+            let (older, &mut cut, _) = newest.select_nth_unstable(at);
+            // Of the users whose newest search is at the cut-off time, those below the cut go.
+            let mut ties_to_drop = older.iter().filter(|&&t| t == cut).count();
+            state.users.retain(|_, s| {
+                let t = s.back().map_or(i64::MIN, |s| s.at_ms);
+                if t == cut && ties_to_drop > 0 {
+                    ties_to_drop -= 1;
+                    return false;
+                }
+                t >= cut
+            });
         }
     }
 
@@ -459,5 +469,29 @@ mod tests {
         assert_eq!(kept.len(), PER_USER);
         assert_eq!(kept.last().unwrap().normal, "q29");
         assert_eq!(tail.size(), (1, PER_USER));
+    }
+
+    #[test]
+    fn past_the_user_bound_the_users_with_the_oldest_searches_go() {
+        let tail = LiveTail::new("app", 1_000);
+        let over = MAX_USERS + 500;
+        // Times repeat every 1,000 users, so that many users share the cut-off time.
+        let events = (0..over)
+            .map(|u| search(&format!("u{u}"), "shoes", 2_000 + (u / 1_000) as i64, "r"))
+            .collect();
+        let data = Blocks {
+            blocks: vec![(1, events)],
+            visible: vec![1],
+        };
+        tail.read_from(&data, 100_000).unwrap();
+        let keep = MAX_USERS * 9 / 10;
+        assert_eq!(tail.size(), (keep, keep));
+        let state = tail.state.lock().unwrap();
+        let oldest_kept = state.users.values().map(|s| s[0].at_ms).min().unwrap();
+        let dropped_newer = (0..over)
+            .filter(|u| !state.users.contains_key(&format!("u{u}")))
+            .filter(|u| 2_000 + (u / 1_000) as i64 > oldest_kept)
+            .count();
+        assert_eq!(dropped_newer, 0, "only users at or before the cut-off go");
     }
 }
