@@ -6,6 +6,11 @@
 #   mem VmRSS|VmHWM               the server's resident / peak memory in MB
 #   wait_task PATH FILE           polls GetFunctionTask PATH until the task ends, the last answer in FILE; prints
 #                                 its status
+#   generate_once DIR ARGS...     `algocenter generate --out DIR ARGS...` unless DIR holds a complete data set
+#                                 (REGENERATE=1 rebuilds it); the generator's output in $OUT/generate.txt
+#   push_data DIR                 creates the app group `bench` and pushes DIR's items (the CLI) and behaviour
+#                                 (bench/ingest.py, 4 clients x 1,000 events; its report in $OUT/ingest.txt)
+# The scripts define log and die (used here) before calling these.
 # The EXIT trap stops the server and removes the data dir (KEEP_DATA=1 keeps it).
 
 BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
@@ -60,4 +65,24 @@ wait_task() {
     sleep 0.2
   done
   echo "$status"
+}
+
+generate_once() {
+  local dir=$1; shift
+  if [[ -n "${REGENERATE:-}" || ! -f "$dir/.complete" ]]; then
+    log "generating into $dir: $*"
+    rm -rf "$dir"
+    "$BIN" generate --out "$dir" "$@" >"$OUT/generate.txt" 2>&1 || { cat "$OUT/generate.txt" >&2; die "generate"; }
+    touch "$dir/.complete"
+  fi
+}
+
+push_data() {
+  local dir=$1
+  api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
+  log "pushing items and behaviour"
+  "$BIN" --endpoint "$URL" push --app bench --type item_info "$dir/items.jsonl" >"$OUT/items.txt" 2>&1 \
+    || { cat "$OUT/items.txt" >&2; die "item push"; }
+  python3 bench/ingest.py "$URL" "$dir/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
+    || die "ingest (see $OUT/ingest.txt)"
 }

@@ -25,23 +25,12 @@ die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
-BIN="$CARGO_TARGET_DIR/release/algocenter"
-if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
-  log "generating $EVENTS events into $GEN_DIR"
-  rm -rf "$GEN_DIR"
-  "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" --habits web >"$OUT/generate.txt" 2>&1
-  touch "$GEN_DIR/.complete"
-fi
-
 source bench/lib.sh
+generate_once "$GEN_DIR" --events "$EVENTS" --habits web
+
 start_server --workers 1
 FUNCTIONS=/v4/openapi/app-groups/bench/functions
-api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
-log "pushing items and behaviour"
-"$BIN" --endpoint "$URL" push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
-  || { cat "$OUT/items.txt" >&2; die "item push"; }
-python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
-  || die "ingest (see $OUT/ingest.txt)"
+push_data "$GEN_DIR"
 
 log "training suggest (near_realtime)"
 api POST "$FUNCTIONS/suggest/instances" '{"instanceName":"sug1","modelType":"near_realtime"}' >/dev/null

@@ -29,26 +29,15 @@ die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
-BIN="$CARGO_TARGET_DIR/release/algocenter"
+source bench/lib.sh
 # Windows end at generation time: a data set older than about a day trains on a shifted window.
-if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
-  log "generating $EVENTS events into $GEN_DIR"
-  rm -rf "$GEN_DIR"
-  "$BIN" generate --out "$GEN_DIR" --events "$EVENTS" --habits "$HABITS" >"$OUT/generate.txt" 2>&1
-  touch "$GEN_DIR/.complete"
-fi
+generate_once "$GEN_DIR" --events "$EVENTS" --habits "$HABITS"
 wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
 
-source bench/lib.sh
 start_server --workers 1
 FUNCTIONS=/v4/openapi/app-groups/bench/functions
 
-api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
-log "pushing items and behaviour"
-"$BIN" --endpoint "$URL" push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
-  || { cat "$OUT/items.txt" >&2; die "item push"; }
-python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
-  || die "ingest (see $OUT/ingest.txt)"
+push_data "$GEN_DIR"
 echo "after ingest: RSS $(mem VmRSS) MB" | tee "$OUT/memory.txt"
 
 train() {  # train FUNCTION INSTANCE MODEL_TYPE: one run, timed; prints a summary line

@@ -28,29 +28,18 @@ die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
-BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
-if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
-  log "generating $EVENTS events into $GEN_DIR"
-  rm -rf "$GEN_DIR"
-  if [[ -n "$LEXICON" ]]; then
-    "$BIN" generate --lexicon --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
-  else
-    "$BIN" generate --query-analysis --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1
-  fi
-  touch "$GEN_DIR/.complete"
+source bench/lib.sh
+if [[ -n "$LEXICON" ]]; then
+  generate_once "$GEN_DIR" --lexicon --events "$EVENTS"
+else
+  generate_once "$GEN_DIR" --query-analysis --events "$EVENTS"
 fi
 wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
 
-source bench/lib.sh
 start_server --workers 1
 FUNCTIONS=/v4/openapi/app-groups/bench/functions
 
-api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
-log "pushing items and behaviour"
-"$BIN" --endpoint "$URL" push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
-  || { cat "$OUT/items.txt" >&2; die "item push"; }
-python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
-  || die "ingest (see $OUT/ingest.txt)"
+push_data "$GEN_DIR"
 
 train() {  # train FUNCTION INSTANCE MODEL_TYPE PARAMETERS_JSON: one run, timed
   local fn=$1 name=$2 model=$3 params=$4
