@@ -167,6 +167,11 @@ pub struct GenerateArgs {
     /// the user's own, navigational queries, typos corrected minutes later; their truth in truth_typos.csv).
     #[arg(long, default_value = "shop", value_parser = ["shop", "web"])]
     pub habits: String,
+    /// Generate the graded shop for learning to rank instead: items with `price`, `rating` and `sales`, each
+    /// search's shopper budget in its `context` (`budget`), clicks, carts and buys; with --truth,
+    /// truth_exposures.csv holds each exposure's expected grade had it been examined.
+    #[arg(long, conflicts_with_all = ["query_analysis", "lexicon"])]
+    pub graded: bool,
 }
 
 #[derive(Subcommand)]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use algocenter_domain::document::DocumentKind;
+use algocenter_generator::graded::{GradedConfig, GradedShop};
 use algocenter_generator::query_analysis::{FILLERS, QaConfig, QaWorld};
 use algocenter_generator::{
     GeneratorConfig, Habits, Lexicon, LexiconTruth, World, document_record, push_record,
@@ -213,6 +214,63 @@ fn write_query_analysis(args: &GenerateArgs) -> std::io::Result<(u64, QaConfig)>
     Ok((count, world.config().clone()))
 }
 
+/// The graded shop (`--graded`): items, behaviour and, with `--truth`, each exposure's expected grade.
+fn write_graded(args: &GenerateArgs) -> std::io::Result<(u64, GradedConfig)> {
+    std::fs::create_dir_all(&args.out)?;
+    let end_ms = args.end_ms.unwrap_or_else(algocenter_domain::now_ms);
+    let mut config = GradedConfig::for_events(args.events, args.days, end_ms, args.seed);
+    config.items = args.items.unwrap_or(config.items);
+    config.users = args.users.unwrap_or(config.users);
+    let shop = GradedShop::new(config.clone());
+    let mut items = create(&args.out, "items.jsonl")?;
+    for d in shop.item_documents() {
+        serde_json::to_writer(&mut items, &document_record(DocumentKind::Item, &d))?;
+        items.write_all(b"\n")?;
+    }
+    items.flush()?;
+    let mut behaviour = create(&args.out, "behavior.jsonl")?;
+    let mut exposures = if args.truth {
+        Some(create(&args.out, "truth_exposures.csv")?)
+    } else {
+        None
+    };
+    if let Some(w) = exposures.as_mut() {
+        writeln!(w, "rn,item_id,position,expected_grade")?;
+    }
+    let mut count = 0u64;
+    let mut failure: Option<std::io::Error> = None;
+    shop.events(&mut |event, truth| {
+        if failure.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut behaviour, &push_record(event))
+            .map_err(std::io::Error::other)
+            .and_then(|_| behaviour.write_all(b"\n"))
+            .and_then(|_| match (exposures.as_mut(), truth) {
+                (Some(w), Some(grade)) => writeln!(
+                    w,
+                    "{},{},{},{grade:.6}",
+                    event.rn,
+                    event.item_id,
+                    event.position.unwrap_or(0)
+                ),
+                _ => Ok(()),
+            });
+        match written {
+            Ok(()) => count += 1,
+            Err(e) => failure = Some(e),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    behaviour.flush()?;
+    if let Some(w) = exposures.as_mut() {
+        w.flush()?;
+    }
+    Ok((count, config))
+}
+
 /// The truth of the vocabulary habits (`--lexicon`).
 struct LexiconFiles {
     synonym_searches: BufWriter<File>,
@@ -286,6 +344,25 @@ pub fn run(args: GenerateArgs) -> ExitCode {
                     c.searches,
                     c.items,
                     c.queries,
+                    args.out.display(),
+                    started.elapsed().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: writing to {}: {e}", args.out.display());
+                ExitCode::from(1)
+            }
+        };
+    }
+    if args.graded {
+        return match write_graded(&args) {
+            Ok((events, c)) => {
+                println!(
+                    "wrote {events} behaviour events ({} searches), {} items, {} users (graded shop) to {} in {:.1} s",
+                    c.searches,
+                    c.items,
+                    c.users,
                     args.out.display(),
                     started.elapsed().as_secs_f64()
                 );

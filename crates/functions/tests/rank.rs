@@ -310,6 +310,19 @@ fn rank_orders_better_than_the_log_popularity_and_ctr_and_explains_itself() {
     let cross_fit = &model.metrics["ctr_cross_fit"];
     assert_eq!(cross_fit["folds"], 2);
     assert_each_day_hidden_once(cross_fit, 7);
+    // Each fold model is evaluated on the held-out searches too (how weak the scores rank trains on are), and
+    // orders them better than the log does.
+    let logged = metric(&model, "logged_ndcg_at_10");
+    for k in 0..2 {
+        let ndcg = cross_fit["models"][k]["held_out_ndcg_at_10"]
+            .as_f64()
+            .unwrap();
+        assert!(ndcg > logged && ndcg <= 1.0, "{cross_fit}");
+    }
+    let mean = cross_fit["held_out_ndcg_at_10_of_their_mean"]
+        .as_f64()
+        .unwrap();
+    assert!(mean > logged && mean <= 1.0, "{cross_fit}");
     assert!(
         model.metrics.get("warning").is_none(),
         "{:?}",

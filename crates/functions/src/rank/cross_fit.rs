@@ -214,6 +214,22 @@ impl CtrFeature {
         mean
     }
 
+    /// Each fold model's scores of one held-out search's candidates (to evaluate them, not as a feature).
+    pub(super) fn fold_scores(
+        &self,
+        situation: &Situation<'_>,
+        candidates: &[(&str, Option<&Map<String, Value>>)],
+    ) -> Vec<Vec<f32>> {
+        self.folds
+            .iter()
+            .map(|model| ctr_scores(model, situation, candidates))
+            .collect()
+    }
+
+    pub(super) fn folds(&self) -> usize {
+        self.folds.len()
+    }
+
     /// What `ExtendInfo` says about the cross-fitting.
     pub(super) fn report(&self) -> &Map<String, Value> {
         &self.report

@@ -36,6 +36,9 @@ pub struct Part {
     pub positions: Vec<u32>,
     /// Dense item ids (see [`Prepared::items`]).
     pub items: Vec<u32>,
+    /// Held-out part with `ctr_instance` only: each cross-fitted ctr model's score of each row, to evaluate the
+    /// fold models against the served one (not a feature).
+    pub ctr_folds: Vec<Vec<f32>>,
 }
 
 impl Part {
@@ -221,12 +224,15 @@ struct Examples {
     groups: Vec<Range<u32>>,
     /// Per group: whether it is held out.
     held_out: Vec<bool>,
+    /// Per cross-fitted ctr model: its score of each held-out row (NaN on the other rows).
+    ctr_folds: Vec<Vec<f32>>,
 }
 
 impl Examples {
-    fn new(columns: usize) -> Examples {
+    fn new(columns: usize, ctr_folds: usize) -> Examples {
         Examples {
             columns: vec![Vec::new(); columns],
+            ctr_folds: vec![Vec::new(); ctr_folds],
             keys: vec![Vec::new(); columns],
             offsets: vec![vec![0]; columns],
             ..Default::default()
@@ -262,6 +268,9 @@ impl Examples {
         self.groups
             .extend(other.groups.iter().map(|g| g.start + base..g.end + base));
         self.held_out.extend_from_slice(&other.held_out);
+        for (mine, theirs) in self.ctr_folds.iter_mut().zip(other.ctr_folds) {
+            mine.extend_from_slice(&theirs);
+        }
     }
 
     fn keys_of(&self, c: usize, r: usize) -> &[u64] {
@@ -394,7 +403,8 @@ pub(super) fn prepare(
         }
     }
     let columns = generators_spec.columns() + usize::from(ctr.is_some());
-    let mut examples = Examples::new(columns);
+    let folds = ctr.as_ref().map_or(0, CtrFeature::folds);
+    let mut examples = Examples::new(columns, folds);
     // An item's attribute inputs do not change with time: resolved once per item.
     let item_sides: Vec<Side> = {
         let facts = counts.at(&documents, 0, 0);
@@ -406,7 +416,7 @@ pub(super) fn prepare(
     };
     // The rows of some searches of one day, read against the counts of the days before.
     let compute = |groups: &[Range<usize>], counts: &Counts, day: i64| -> Examples {
-        let mut out = Examples::new(columns);
+        let mut out = Examples::new(columns, folds);
         let mut row = Row::default();
         for g in groups {
             let group = &exposures[g.clone()];
@@ -429,6 +439,14 @@ pub(super) fn prepare(
                         (id, documents.items.get(id))
                     })
                     .collect();
+                let fold_scores = if is_held(g) {
+                    feature.fold_scores(&situation, &list)
+                } else {
+                    vec![vec![f32::NAN; list.len()]; folds]
+                };
+                for (into, scores) in out.ctr_folds.iter_mut().zip(fold_scores) {
+                    into.extend_from_slice(&scores);
+                }
                 feature.scores(day, is_held(g), &situation, &list)
             });
             let start = out.grades.len() as u32;
@@ -530,7 +548,7 @@ pub(super) fn prepare(
     let examples_s = started.elapsed().as_secs_f64() - read_s - cross_fit_s;
 
     // The matrices of each part, and their groups renumbered.
-    let take = |groups: &[usize]| -> Part {
+    let take = |groups: &[usize], held: bool| -> Part {
         let mut rows = Vec::new();
         let mut ranges = Vec::with_capacity(groups.len());
         for &g in groups {
@@ -548,6 +566,15 @@ pub(super) fn prepare(
             grades: rows.iter().map(|&r| examples.grades[r]).collect(),
             positions: rows.iter().map(|&r| examples.positions[r]).collect(),
             items: rows.iter().map(|&r| examples.items[r]).collect(),
+            ctr_folds: if held {
+                examples
+                    .ctr_folds
+                    .iter()
+                    .map(|c| rows.iter().map(|&r| c[r]).collect())
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     };
     let mut names = generators_spec.column_names();
@@ -557,9 +584,9 @@ pub(super) fn prepare(
     let item_attributes = attributes_read(&generators, Source::Item);
     Ok(Prepared {
         names,
-        fit: take(fit_groups),
-        validation: take(validation_groups),
-        held_out: take(&held_groups),
+        fit: take(fit_groups, false),
+        validation: take(validation_groups, false),
+        held_out: take(&held_groups, true),
         items: log.items.1.len(),
         propensities,
         generators,

@@ -128,6 +128,37 @@ fn metrics_of(
     at10
 }
 
+/// Adds each cross-fitted ctr model's held-out NDCG@10, and their mean's, to the cross-fitting report: how much
+/// weaker the scores rank trains on are than the served instance's (`ctr_instance_ndcg_at_10`).
+fn fold_models_on_held_out(
+    held: &super::examples::Part,
+    graded: (&[f32], &[f32]),
+    report: &mut Map<String, Value>,
+) {
+    let Some(Value::Object(cross_fit)) = report.get_mut("ctr_cross_fit") else {
+        return;
+    };
+    let mut scratch = Metrics::default();
+    let mut mean = vec![0.0f64; held.rows()];
+    for (k, fold) in held.ctr_folds.iter().enumerate() {
+        let scores: Vec<f64> = fold.iter().map(|&s| f64::from(s)).collect();
+        for (m, s) in mean.iter_mut().zip(&scores) {
+            *m += s / held.ctr_folds.len() as f64;
+        }
+        let at10 = metrics_of("", &held.ranges, &scores, graded, &mut scratch);
+        if let Some(Value::Object(model)) = cross_fit.get_mut("models").and_then(|m| m.get_mut(k)) {
+            model.insert("held_out_ndcg_at_10".into(), json!(rounded(at10)));
+        }
+    }
+    if !held.ctr_folds.is_empty() {
+        let at10 = metrics_of("", &held.ranges, &mean, graded, &mut scratch);
+        cross_fit.insert(
+            "held_out_ndcg_at_10_of_their_mean".into(),
+            json!(rounded(at10)),
+        );
+    }
+}
+
 impl Trainer for RankTrainer {
     fn train(
         &self,
@@ -153,7 +184,7 @@ impl Trainer for RankTrainer {
             documents,
             item_attributes,
             user_attributes,
-            ctr_report,
+            mut ctr_report,
             read_s,
             cross_fit_s,
             examples_s,
@@ -234,6 +265,7 @@ impl Trainer for RankTrainer {
                     .map(|&s| f64::from(s))
                     .collect();
                 metrics_of("ctr_instance", &held.ranges, &scores, graded, &mut m);
+                fold_models_on_held_out(held, graded, &mut ctr_report);
             }
             Ok((m, ndcg10))
         })?;

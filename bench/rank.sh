@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# rank serving benchmark, end to end (issue 18): builds algocenter, generates (or reuses) the graded shop
+# (`generate --graded`), starts the server on a fresh data dir (bench/lib.sh: loopback, unsigned), pushes items and
+# behaviour, creates a feature_generator resource of 50 generators (bench/rank_generators.json) with the CLI, a
+# rank instance on it, trains it (training time, the server's peak RSS, held-out metrics), then loads
+# POST /v4/openapi/app-groups/bench/functions/rank/instances/r50/predict, each request 100 candidate items with the
+# query, user and budget of a generated search, with wrk: paced at RATE requests/s (bench/requests.lua's
+# PACE_RATE send schedule; the delivered rate is printed) and saturated. Each load reports wrk's p50/p99, the rate
+# delivered and the server's CPU during it (cores busy, and CPU ms per request, from /proc). Raw outputs:
+# bench/results/<timestamp>-rank/.
+#
+# Knobs (environment): EVENTS=1000000 RATE=500 DURATION=20 CONNECTIONS=8 (saturated run) CANDIDATES=100
+#   EXPLAIN=1  requests ask for explanations too ("explain": true)
+#   GEN_DIR=/tmp/algocenter-gen-graded-$EVENTS  reused when complete; REGENERATE=1 rebuilds it
+#   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built (BIN, default the release one)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
+EVENTS="${EVENTS:-1000000}" RATE="${RATE:-500}" DURATION="${DURATION:-20}" CONNECTIONS="${CONNECTIONS:-8}"
+CANDIDATES="${CANDIDATES:-100}" EXPLAIN="${EXPLAIN:-}"
+GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-graded-$EVENTS}"
+OUT="bench/results/$(date +%Y%m%d-%H%M%S)-rank"
+mkdir -p "$OUT"
+log() { echo "== $*" | tee -a "$OUT/steps.txt" >&2; }
+die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  cargo build --release -p algocenter
+fi
+BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
+if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
+  log "generating $EVENTS events into $GEN_DIR"
+  rm -rf "$GEN_DIR"
+  "$BIN" generate --graded --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1 \
+    || { cat "$OUT/generate.txt" >&2; die "generate"; }
+  touch "$GEN_DIR/.complete"
+fi
+wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
+
+source bench/lib.sh
+start_server --workers 1
+RANK=/v4/openapi/app-groups/bench/functions/rank
+cli() { "$BIN" --endpoint "$URL" --retries 0 "$@"; }
+
+api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
+log "pushing items and behaviour"
+cli push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
+  || { cat "$OUT/items.txt" >&2; die "item push"; }
+python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
+  || die "ingest (see $OUT/ingest.txt)"
+
+log "feature_generator resource of $(jq length bench/rank_generators.json) generators, rank instance, training"
+cli resource create --app bench --function rank fifty --generators bench/rank_generators.json \
+  >"$OUT/resource.txt" 2>&1 || { cat "$OUT/resource.txt" >&2; die "resource create"; }
+cli instance create --app bench --function rank r50 --model-type tf_checkpoint \
+  --param feature_generator=fifty --param train_window_days=30 >"$OUT/instance.txt" 2>&1 \
+  || { cat "$OUT/instance.txt" >&2; die "instance create"; }
+echo 5 >"/proc/$PID/clear_refs"  # peak RSS of the training: reset VmHWM to the current RSS first
+t0=$(date +%s%3N)
+api POST "$RANK/instances/r50/tasks" "" >/dev/null
+status=$(wait_task "$RANK/instances/r50/tasks/1" "$OUT/task.json")
+wall=$(( $(date +%s%3N) - t0 ))
+jq -r .Result.ExtendInfo "$OUT/task.json" | jq -S . >"$OUT/extend-info.json"
+[[ "$status" == success ]] || die "rank training $status: $(cat "$OUT/extend-info.json")"
+echo "rank: wall_s=$(awk -v m="$wall" 'BEGIN {printf "%.2f", m / 1000}') peak_rss_mb=$(mem VmHWM) features=$(jq '.features | length' "$OUT/extend-info.json") trees=$(jq .trees "$OUT/extend-info.json") ndcg_at_10=$(jq .ndcg_at_10 "$OUT/extend-info.json") logged_ndcg_at_10=$(jq .logged_ndcg_at_10 "$OUT/extend-info.json") popularity_ndcg_at_10=$(jq .popularity_ndcg_at_10 "$OUT/extend-info.json")" \
+  | tee "$OUT/training.txt"
+
+log "request file: $CANDIDATES candidates for each of 5,000 generated searches"
+python3 - "$GEN_DIR" "$OUT/requests.txt" "$RANK/instances/r50/predict" "$CANDIDATES" "${EXPLAIN:+1}" <<'PY'
+import json, random, sys
+gen, out, path, candidates, explain = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), bool(sys.argv[5])
+random.seed(1)
+with open(f"{gen}/items.jsonl", encoding="utf-8") as f:
+    items = [json.loads(line)["fields"]["item_id"] for line in f]
+searches = []
+with open(f"{gen}/behavior.jsonl", encoding="utf-8") as f:
+    for n, line in enumerate(f):
+        if '"search"' not in line:
+            continue
+        fields = json.loads(line)["fields"]
+        if fields.get("bhv_type") != "search":
+            continue
+        search = (fields["raw_query"], fields["user_id"], fields.get("context", "{}"))
+        if len(searches) < 5000:
+            searches.append(search)
+        elif random.random() < 5000 / (n + 1):
+            searches[random.randrange(5000)] = search
+with open(out, "w", encoding="utf-8") as w:
+    for query, user, context in searches:
+        context = json.loads(context) if isinstance(context, str) else context
+        body = {"query": query, "userId": user, "context": context,
+                "items": random.sample(items, min(candidates, len(items))), "explain": explain}
+        w.write(f"POST {path} " + json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")
+PY
+# One request checked by hand: every candidate comes back, scored.
+first=$(head -1 "$OUT/requests.txt" | cut -d' ' -f3-)
+api POST "$RANK/instances/r50/predict" "$first" >"$OUT/answer.json"
+[[ "$(jq '.Result.Items | length' "$OUT/answer.json")" == "$CANDIDATES" ]] \
+  || die "the answer does not hold $CANDIDATES items: $(head -c 400 "$OUT/answer.json")"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }  # utime + stime of the server, in clock ticks
+load() {  # load NAME [env...]: one wrk run, then its result line with the server's CPU during it
+  local name=$1; shift
+  local c0 t0 c1 t1
+  c0=$(cpu_ticks); t0=$(date +%s%3N)
+  env "$@" REQUESTS="$OUT/requests.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-$name.txt" 2>&1 || die "wrk $name"
+  c1=$(cpu_ticks); t1=$(date +%s%3N)
+  local result
+  result=$(grep '^RESULT' "$OUT/wrk-$name.txt" | sed 's/^RESULT //')
+  [[ "$result" == *"errors=0 non2xx=0"* ]] || die "$name: failed requests: $result"
+  local requests=${result#requests=}; requests=${requests%% *}
+  local tick; tick=$(getconf CLK_TCK)
+  echo "rank predict $name: $result server_cpu_cores=$(awk -v c=$((c1 - c0)) -v k="$tick" -v ms=$((t1 - t0)) 'BEGIN {printf "%.2f", c / k / (ms / 1000)}') server_cpu_ms_per_request=$(awk -v c=$((c1 - c0)) -v k="$tick" -v n="$requests" 'BEGIN {printf "%.3f", c / k * 1000 / n}')" \
+    | tee -a "$OUT/serving.txt"
+}
+log "serving"
+# Paced: wrk's threads hand out send times for RATE requests/s in all, over enough connections that the slowest
+# answers (12 ms at that rate) do not hold a send back.
+conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
+load paced PACE_RATE="$RATE" PACE_THREADS=2
+conns=$CONNECTIONS
+load saturated
+
+{
+  echo
+  echo "algocenter rank bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty')"
+  echo "data set: $(cut -d' ' -f1 "$OUT/dataset.txt") events, $GEN_DIR; $CANDIDATES candidates a request${EXPLAIN:+, with explanations}"
+  cat "$OUT/training.txt"
+  echo "rank metrics: $(jq -c '{ndcg_at_10, observed_ndcg_at_10, logged_ndcg_at_10, popularity_ndcg_at_10, groups_fit, examples_fit, trees, seconds}' "$OUT/extend-info.json")"
+  cat "$OUT/serving.txt"
+  echo "after serving: RSS $(mem VmRSS) MB (peak $(mem VmHWM) MB)"
+} | tee "$OUT/summary.txt"
