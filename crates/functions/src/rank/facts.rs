@@ -311,19 +311,38 @@ impl LoadedFacts {
     }
 }
 
+impl LoadedFacts {
+    /// These facts with `item`'s entries looked up once: scoring a candidate asks about it for nearly every
+    /// generator (counters, click maps, attributes).
+    pub fn of_item<'a>(&'a self, item: &'a str) -> OneItem<'a> {
+        OneItem {
+            all: self,
+            item,
+            facts: self.facts.items.get(item),
+            attributes: self.items.get(item),
+        }
+    }
+}
+
+fn counter_of(f: &ItemFacts, counter: Counter, days: usize) -> f64 {
+    f64::from(f.counters[counter as usize][days])
+}
+
+fn click_map_of(f: &ItemFacts, map: ClickMap, key: u64) -> Option<f64> {
+    let i = f
+        .maps
+        .binary_search_by_key(&(map as u8, key), |&(m, k, _)| (m as u8, k))
+        .ok()?;
+    Some(f64::from(f.maps[i].2))
+}
+
 impl Facts for LoadedFacts {
     fn counter(&self, item: &str, counter: Counter, days: usize) -> Option<f64> {
-        let f = self.facts.items.get(item)?;
-        Some(f64::from(f.counters[counter as usize][days]))
+        Some(counter_of(self.facts.items.get(item)?, counter, days))
     }
 
     fn click_map(&self, item: &str, map: ClickMap, key: u64) -> Option<f64> {
-        let f = self.facts.items.get(item)?;
-        let i = f
-            .maps
-            .binary_search_by_key(&(map as u8, key), |&(m, k, _)| (m as u8, k))
-            .ok()?;
-        Some(f64::from(f.maps[i].2))
+        click_map_of(self.facts.items.get(item)?, map, key)
     }
 
     fn has_click_map(&self, item: &str) -> bool {
@@ -345,6 +364,53 @@ impl Facts for LoadedFacts {
 
     fn user_attribute(&self, user: &str, name: &str) -> Option<&Value> {
         self.users.get(user)?.get(name)
+    }
+}
+
+/// [`LoadedFacts`] with one item's entries at hand (see [`LoadedFacts::of_item`]); other items and users are
+/// looked up as usual.
+pub struct OneItem<'a> {
+    all: &'a LoadedFacts,
+    item: &'a str,
+    facts: Option<&'a ItemFacts>,
+    attributes: Option<&'a Map<String, Value>>,
+}
+
+impl Facts for OneItem<'_> {
+    fn counter(&self, item: &str, counter: Counter, days: usize) -> Option<f64> {
+        if item != self.item {
+            return self.all.counter(item, counter, days);
+        }
+        Some(counter_of(self.facts?, counter, days))
+    }
+
+    fn click_map(&self, item: &str, map: ClickMap, key: u64) -> Option<f64> {
+        if item != self.item {
+            return self.all.click_map(item, map, key);
+        }
+        click_map_of(self.facts?, map, key)
+    }
+
+    fn has_click_map(&self, item: &str) -> bool {
+        if item != self.item {
+            return self.all.has_click_map(item);
+        }
+        self.facts.is_some_and(|f| f.has_map)
+    }
+
+    fn sequence(&self, user: &str, buys: bool) -> &[String] {
+        self.all.sequence(user, buys)
+    }
+
+    fn item_attribute(&self, item: &str, name: &str) -> Option<&Value> {
+        if item != self.item {
+            return self.all.item_attribute(item, name);
+        }
+        self.attributes?.get(name)
+    }
+
+    fn user_attribute(&self, user: &str, name: &str) -> Option<&Value> {
+        self.all.user_attribute(user, name)
     }
 }
 
@@ -387,5 +453,47 @@ mod tests {
                 .click_map("a", ClickMap::TermCtr, 8)
                 .map(|v| v as f32)
         );
+    }
+
+    #[test]
+    fn one_items_facts_answer_as_all_facts_do() {
+        let facts = |pv: f32, key: u64| ItemFacts {
+            counters: [[pv, pv + 1.0, pv + 2.0], [1.0; 3], [0.5; 3]],
+            has_map: true,
+            maps: vec![(ClickMap::QueryCtr, key, pv / 10.0)],
+        };
+        let mut served = ServedFacts::default();
+        served.items.insert("a".into(), facts(3.0, 7));
+        served.items.insert("b".into(), facts(5.0, 9));
+        served
+            .item_attributes
+            .insert("a".into(), r#"{"price": 12}"#.into());
+        served
+            .item_attributes
+            .insert("c".into(), r#"{"price": 4}"#.into());
+        let all = LoadedFacts::new(served);
+        for item in ["a", "b", "c", "unknown"] {
+            let one = all.of_item(item);
+            for other in ["a", "b", "c", "unknown"] {
+                for days in 0..3 {
+                    assert_eq!(
+                        one.counter(other, Counter::Ipv, days),
+                        all.counter(other, Counter::Ipv, days)
+                    );
+                }
+                for key in [7, 9] {
+                    assert_eq!(
+                        one.click_map(other, ClickMap::QueryCtr, key),
+                        all.click_map(other, ClickMap::QueryCtr, key)
+                    );
+                }
+                assert_eq!(one.has_click_map(other), all.has_click_map(other));
+                assert_eq!(
+                    one.item_attribute(other, "price"),
+                    all.item_attribute(other, "price")
+                );
+            }
+        }
+        assert_eq!(all.of_item("b").counter("b", Counter::Pv, 1), Some(6.0));
     }
 }

@@ -252,8 +252,9 @@ impl RankModel {
                         &resolved
                     }
                 };
+                let of_item = self.facts.of_item(c.id);
                 self.generators
-                    .compute((situation, &side), (c.id, item), facts, &mut generated);
+                    .compute((situation, &side), (c.id, item), &of_item, &mut generated);
                 model_row(
                     &generated,
                     &self.encodings,

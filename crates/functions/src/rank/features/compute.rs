@@ -5,12 +5,69 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::{Facts, MAX_KEYS, Resolved, Want, discrete_key, from_value};
 
-/// The number a time-dependent input has for this example.
-fn numbers(r: &Resolved, item: &str, facts: &dyn Facts) -> Option<Vec<f64>> {
+/// The numbers of an input for this example, borrowed where they are stored (a rerank computes every
+/// generator for every candidate: no allocation per input).
+enum Numbers<'a> {
+    Stored(&'a [f64]),
+    Counted(f64),
+}
+
+impl Numbers<'_> {
+    fn as_slice(&self) -> &[f64] {
+        match self {
+            Numbers::Stored(n) => n,
+            Numbers::Counted(v) => std::slice::from_ref(v),
+        }
+    }
+}
+
+/// The numbers a time-dependent input has for this example.
+fn numbers<'a>(r: &'a Resolved, item: &str, facts: &dyn Facts) -> Option<Numbers<'a>> {
     match r {
-        Resolved::Numbers(n) => Some(n.clone()),
-        Resolved::Counter(c, d) => facts.counter(item, *c, *d).map(|v| vec![v]),
+        Resolved::Numbers(n) => Some(Numbers::Stored(n)),
+        Resolved::Counter(c, d) => facts.counter(item, *c, *d).map(Numbers::Counted),
         _ => None,
+    }
+}
+
+/// The values a lookup found, as far as its combiners need them.
+struct Found {
+    n: usize,
+    sum: f64,
+    max: f64,
+    min: f64,
+}
+
+impl Default for Found {
+    fn default() -> Self {
+        Found {
+            n: 0,
+            sum: 0.0,
+            max: f64::MIN,
+            min: f64::MAX,
+        }
+    }
+}
+
+impl Found {
+    fn add(&mut self, v: f64) {
+        self.n += 1;
+        self.sum += v;
+        self.max = self.max.max(v);
+        self.min = self.min.min(v);
+    }
+
+    /// 0 when nothing was found.
+    fn combined(&self, combiner: Combiner) -> f64 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        match combiner {
+            Combiner::Sum => self.sum,
+            Combiner::Mean => self.sum / self.n as f64,
+            Combiner::Max => self.max,
+            Combiner::Min => self.min,
+        }
     }
 }
 
@@ -34,8 +91,8 @@ pub(super) fn compute_one(
     match spec.kind {
         Kind::Raw => {
             if let Some(n) = numbers(inputs[0], item, facts) {
-                for (out, v) in numbers_out.iter_mut().zip(n) {
-                    *out = v as f32;
+                for (out, v) in numbers_out.iter_mut().zip(n.as_slice()) {
+                    *out = *v as f32;
                 }
             }
         }
@@ -43,19 +100,27 @@ pub(super) fn compute_one(
             // The cross product of the inputs' values, each hashed with the generator's salt.
             let mut acc: Vec<u64> = vec![xxh3_64_with_seed(&salt.to_le_bytes(), 0x636f)];
             for r in inputs {
-                let values: Vec<u64> = match r {
+                let counted: Vec<u64>;
+                let values: &[u64] = match r {
                     Resolved::Counter(..) => match numbers(r, item, facts) {
-                        Some(n) => n.iter().map(|v| discrete_key(&v.to_string())).collect(),
+                        Some(n) => {
+                            counted = n
+                                .as_slice()
+                                .iter()
+                                .map(|v| discrete_key(&v.to_string()))
+                                .collect();
+                            &counted
+                        }
                         None => return,
                     },
                     _ => match keys(r) {
-                        Some(k) => k.to_vec(),
+                        Some(k) => k,
                         None => return,
                     },
                 };
                 let mut next = Vec::with_capacity((acc.len() * values.len()).min(MAX_KEYS));
                 'cross: for a in &acc {
-                    for v in &values {
+                    for v in values {
                         if next.len() == MAX_KEYS {
                             break 'cross;
                         }
@@ -73,11 +138,13 @@ pub(super) fn compute_one(
             let Some(key_list) = keys(inputs[1]) else {
                 return;
             };
-            let found: Vec<f64> = match inputs[0] {
+            // Combined as found: no list of the values.
+            let mut found = Found::default();
+            match inputs[0] {
                 Resolved::Map(m) => key_list
                     .iter()
                     .filter_map(|k| m.iter().find(|(mk, _)| mk == k).map(|e| e.1))
-                    .collect(),
+                    .for_each(|v| found.add(v)),
                 Resolved::ClickMap(map) => {
                     if !facts.has_click_map(item) {
                         return;
@@ -85,20 +152,11 @@ pub(super) fn compute_one(
                     key_list
                         .iter()
                         .filter_map(|k| facts.click_map(item, *map, *k))
-                        .collect()
+                        .for_each(|v| found.add(v));
                 }
                 _ => return,
-            };
-            numbers_out[0] = if found.is_empty() {
-                0.0
-            } else {
-                match spec.combiner {
-                    Combiner::Sum => found.iter().sum::<f64>(),
-                    Combiner::Mean => found.iter().sum::<f64>() / found.len() as f64,
-                    Combiner::Max => found.iter().copied().fold(f64::MIN, f64::max),
-                    Combiner::Min => found.iter().copied().fold(f64::MAX, f64::min),
-                }
-            } as f32;
+            }
+            numbers_out[0] = found.combined(spec.combiner) as f32;
         }
         Kind::Overlap => {
             let (Resolved::Text(q), Resolved::Text(t)) = (inputs[0], inputs[1]) else {
