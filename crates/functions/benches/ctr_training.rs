@@ -152,6 +152,8 @@ fn main() {
         "validation_logloss",
         "validation_auc_within_position",
         "feature_rows",
+        "repeat_click_share",
+        "wide_learning_rate",
         "fields",
         "position_bias",
         "examination",
