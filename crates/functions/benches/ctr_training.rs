@@ -9,6 +9,8 @@
 //! given), `confounded` (N searches, 120,000; pages ordered by relevance) or `context` (N rows, 240,000; the
 //! context-aware app log). `k=v` arguments are create parameters (`model=deep`, `embedding_dim=8`, ...).
 
+#[path = "../tests/common/context_gap.rs"]
+mod context_gap;
 #[path = "../tests/common/ctr_world.rs"]
 mod ctr_world;
 
@@ -23,7 +25,7 @@ use algocenter_functions::{Cancelled, Progress, Trainer, TrainingJob};
 use algocenter_generator::GeneratorConfig;
 use algocenter_generator::context::ContextConfig;
 use ctr_world::{
-    aucs, context_world, model_scores, pairwise_agreement, search_world, truth_scores,
+    aucs, context_world_kept, model_scores, pairwise_agreement, search_world, truth_scores,
 };
 
 const NOW: i64 = 1_790_000_000_000;
@@ -65,15 +67,18 @@ fn main() {
         });
     }
     let t = Instant::now();
+    let mut context = None;
     let (data, held_out) = match shape.as_str() {
         "context" => {
             let rows = numbers.first().copied().unwrap_or(240_000);
             println!("context-aware shape: {rows} rows");
-            context_world(ContextConfig {
+            let (world, data, held_out) = context_world_kept(ContextConfig {
                 rows,
                 end_ms: NOW,
                 ..ContextConfig::default()
-            })
+            });
+            context = Some(world);
+            (data, held_out)
         }
         "confounded" => {
             let searches = numbers.first().copied().unwrap_or(120_000);
@@ -147,6 +152,8 @@ fn main() {
         "validation_logloss",
         "validation_auc_within_position",
         "feature_rows",
+        "repeat_click_share",
+        "wide_learning_rate",
         "fields",
         "position_bias",
         "examination",
@@ -175,10 +182,14 @@ fn main() {
         "model {model:?} loaded in {:.0} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
-    let (model_auc, model_within) = aucs(&held_out, &model_scores(&model, &held_out));
+    let scores = model_scores(&model, &held_out);
+    let (model_auc, model_within) = aucs(&held_out, &scores);
     println!(
         "served model at logged positions: auc {model_auc:.4}, auc_within_position {model_within:.4}"
     );
+    if let Some(world) = &context {
+        context_gap::report(world, &data, &held_out, &scores);
+    }
     if shape != "context" {
         let (model_share, logged_share) = pairwise_agreement(&model, &held_out, 0.9);
         println!(

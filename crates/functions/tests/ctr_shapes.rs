@@ -122,11 +122,12 @@ fn on_a_context_aware_log_the_model_learns_the_interactions() {
         "none estimated (too few query × item pairs at several positions): learned jointly"
     );
     // A quarter of the benchmark's rows: each user's few items are seen from about one click each, so the model
-    // lands 0.055 below the truth here (0.9397 vs 0.9950; more epochs do not move it: early stopping keeps the same
-    // best epoch), where 240,000 rows reach 0.973 (bench/README.md). What a model without the user × context × item
+    // lands 0.046 below the truth here (0.9495 vs 0.9950; 0.9397 while the wide part learned at the crossed
+    // regression's rate, which left it 0.055 short), where 240,000 rows reach 0.9773 (bench/README.md: the gap
+    // shrinks with more rows, it is estimation error). What a model without the user × context × item
     // interactions gets on the same rows: the crossed regression 0.926, the item click-through 0.931.
     assert!(
-        model_auc > truth_auc - 0.07,
+        model_auc > truth_auc - 0.05,
         "model {model_auc} truth {truth_auc}"
     );
     let lr = m["baseline_lr_auc"].as_f64().unwrap();
@@ -135,6 +136,10 @@ fn on_a_context_aware_log_the_model_learns_the_interactions() {
         model_auc > lr + 0.01 && model_auc > pop + 0.005,
         "model {model_auc} lr {lr} item click-through {pop}"
     );
+    // Users here keep choosing their own items (69 % of the validation clicks repeat a fitted pair): the wide
+    // part learns at a multiple of the regression's step.
+    assert!(m["repeat_click_share"].as_f64().unwrap() > 0.5, "{m:?}");
+    assert!(m["wide_learning_rate"].as_f64().unwrap() > 0.2, "{m:?}");
     // Every context key got a field of its own.
     let fields = m["fields"].as_array().unwrap();
     assert!(fields.iter().any(|f| f == "context.weather"), "{fields:?}");

@@ -67,6 +67,28 @@ impl Default for ContextConfig {
 
 type Vector = [f64; TASTE];
 
+/// What a partial oracle knows of the world ([`ContextWorld::oracle`]).
+#[derive(Clone, Copy)]
+pub struct Knowledge<'a> {
+    /// The user's own taste.
+    pub taste: bool,
+    /// The context's effects on tastes.
+    pub context: bool,
+    /// That users keep using a few items of their own.
+    pub own_items: bool,
+    /// Which of them it knows (none: all); the others get only the share any item gets.
+    pub own: Option<&'a dyn Fn(u32) -> bool>,
+}
+
+impl Knowledge<'_> {
+    pub const ALL: Knowledge<'static> = Knowledge {
+        taste: true,
+        context: true,
+        own_items: true,
+        own: None,
+    };
+}
+
 fn vector(rng: &mut SmallRng, scale: f64) -> Vector {
     let mut v = [0.0; TASTE];
     for x in &mut v {
@@ -201,8 +223,21 @@ impl ContextWorld {
     /// `P(item | user, context)` of every item: [`OWN_SHARE`] of it over the user's own items, by taste in the
     /// context, the rest over all items, by popularity and taste.
     fn preferences(&self, user: &User, context: &[usize; 8]) -> Vec<f64> {
-        let (any, total) = self.any_item(user, context);
+        self.preferences_knowing(user, context, &Knowledge::ALL)
+    }
+
+    /// [`ContextWorld::preferences`] as an oracle that knows only part of the world computes them.
+    fn preferences_knowing(
+        &self,
+        user: &User,
+        context: &[usize; 8],
+        knows: &Knowledge<'_>,
+    ) -> Vec<f64> {
+        let (any, total) = self.any_item(user, context, knows);
         let mut p: Vec<f64> = any.iter().map(|w| (1.0 - OWN_SHARE) * w / total).collect();
+        if !knows.own_items {
+            return p;
+        }
         let own: Vec<f64> = user
             .own
             .iter()
@@ -210,16 +245,27 @@ impl ContextWorld {
             .collect();
         let own_total: f64 = own.iter().sum();
         for (&i, w) in user.own.iter().zip(&own) {
-            p[i as usize] += OWN_SHARE * w / own_total;
+            if knows.own.is_none_or(|known| known(i)) {
+                p[i as usize] += OWN_SHARE * w / own_total;
+            }
         }
         p
     }
 
     /// `exp(score)` of every item for a user in a context, and their sum.
-    fn any_item(&self, user: &User, context: &[usize; 8]) -> (Vec<f64>, f64) {
-        let mut taste = user.taste;
+    fn any_item(
+        &self,
+        user: &User,
+        context: &[usize; 8],
+        knows: &Knowledge<'_>,
+    ) -> (Vec<f64>, f64) {
+        let mut taste = if knows.taste {
+            user.taste
+        } else {
+            [0.0; TASTE]
+        };
         for (k, &v) in context.iter().enumerate() {
-            if k != 4 {
+            if k != 4 && knows.context {
                 for (t, e) in taste.iter_mut().zip(&self.effects[k][v]) {
                     *t += e;
                 }
@@ -233,6 +279,39 @@ impl ContextWorld {
             .collect();
         let total = weights.iter().sum();
         (weights, total)
+    }
+
+    /// A logged row's user, context (the cost left to the item) and item, read back from its event's
+    /// `user_id`, `item_id` and `context`; `None` for a row this world did not log.
+    pub fn row_of(
+        &self,
+        user_id: &str,
+        item_id: &str,
+        logged: &[(String, String)],
+    ) -> Option<(u32, [usize; 8], u32)> {
+        let user: u32 = user_id.strip_prefix('u')?.parse().ok()?;
+        let item: u32 = item_id.strip_prefix('a')?.parse().ok()?;
+        let mut context = [0; 8];
+        for ((key, values), c) in CONTEXT_KEYS.iter().zip(&mut context) {
+            let (_, value) = logged.iter().find(|(k, _)| k == key)?;
+            let v: usize = value.strip_prefix(key)?.parse().ok()?;
+            *c = if *key == "cost" { 0 } else { v.min(values - 1) };
+        }
+        ((user as usize) < self.users.len() && (item as usize) < self.items.len())
+            .then_some((user, context, item))
+    }
+
+    /// Whether `item` is one of the items `user` keeps using.
+    pub fn is_own(&self, user: u32, item: u32) -> bool {
+        self.users[user as usize].own.contains(&item)
+    }
+
+    /// The probability that a row shows the used item, as an oracle that `knows` part of the world computes it
+    /// (the truth when it knows everything): for measuring where a model's gap to the truth lies. Never for a
+    /// trainer.
+    pub fn oracle(&self, user: u32, context: &[usize; 8], item: u32, knows: &Knowledge<'_>) -> f64 {
+        let p = self.preferences_knowing(&self.users[user as usize], context, knows)[item as usize];
+        USED_SHARE * p / (USED_SHARE * p + (1.0 - USED_SHARE) / self.items.len() as f64)
     }
 
     /// Streams every event in time order; exposures come with their true click probability.
@@ -363,5 +442,38 @@ mod tests {
         }
         let auc = right as f64 / pairs as f64;
         assert!(auc > 0.9, "truth AUC {auc}");
+    }
+
+    #[test]
+    fn an_oracle_that_knows_everything_gives_the_truth_and_one_that_knows_less_differs() {
+        let world = ContextWorld::new(ContextConfig {
+            rows: 3_000,
+            ..ContextConfig::default()
+        });
+        let popularity = Knowledge {
+            taste: false,
+            context: false,
+            own_items: false,
+            own: None,
+        };
+        let (mut rows, mut own, mut differ) = (0, 0, 0);
+        world.events(&mut |e, truth| {
+            let Some(truth) = truth else { return };
+            let (u, context, i) = world
+                .row_of(&e.user_id, &e.item_id, &e.context)
+                .expect("a row of this world");
+            assert_eq!(format!("u{u}"), e.user_id);
+            let all = world.oracle(u, &context, i, &Knowledge::ALL);
+            assert!((all - truth).abs() < 1e-12, "{all} {truth}");
+            let partial = world.oracle(u, &context, i, &popularity);
+            differ += usize::from((partial - truth).abs() > 1e-6);
+            own += usize::from(world.is_own(u, i));
+            rows += 1;
+        });
+        assert_eq!(rows, 3_000);
+        assert!(differ > rows / 2, "{differ} of {rows}");
+        // About 70 % of the used items, a third of the rows, are the users' own.
+        assert!((500..1_000).contains(&own), "{own}");
+        assert_eq!(world.row_of("u1", "a1", &[]), None);
     }
 }

@@ -33,6 +33,8 @@ pub struct DeepConfig {
     pub batch: usize,
     /// Hashed crosses beside the linear term.
     pub crosses: Crosses,
+    /// AdaGrad step size of the crosses' buckets (set from the log: `ctr::wide_learning_rate`).
+    pub cross_learning_rate: f32,
 }
 
 impl DeepConfig {
@@ -436,6 +438,7 @@ mod tests {
             embedding_l2: 0.0,
             batch: 64,
             crosses: Crosses::Off,
+            cross_learning_rate: 0.05,
         }
     }
 

@@ -2,6 +2,7 @@
 //! positive behaviour that followed it.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use algocenter_domain::behaviour::BehaviourEvent;
 
@@ -133,6 +134,24 @@ impl Log {
             }
             _ => {}
         }
+    }
+
+    /// Share of the clicks of `validation` (of known users) whose user clicked the same item among the exposures
+    /// of `fit`: how much users choose their items again (apps, reorders, favourites), a property of the log.
+    pub fn repeat_click_share(&self, fit: Range<usize>, validation: Range<usize>) -> f64 {
+        let anonymous = user_feature("");
+        let known = |e: &&Exposure| e.label && self.user_raw[e.user as usize] != anonymous;
+        let clicked: HashSet<(u32, u32)> = self.exposures[fit]
+            .iter()
+            .filter(known)
+            .map(|e| (e.user, e.item))
+            .collect();
+        let (mut again, mut clicks) = (0u64, 0u64);
+        for e in self.exposures[validation].iter().filter(known) {
+            clicks += 1;
+            again += u64::from(clicked.contains(&(e.user, e.item)));
+        }
+        again as f64 / clicks.max(1) as f64
     }
 
     /// Labels every exposure and keeps one of each `(rn, item)`; then orders them by time.

@@ -142,6 +142,8 @@ fn params(job: &TrainingJob<'_>) -> Result<CtrParams, TrainError> {
                 embedding_l2: p.float("embedding_l2")? as f32,
                 batch: p.int("batch_size")?.max(1) as usize,
                 crosses: Crosses::Personal,
+                // Set from the log once it is read (`deep_train::wide_learning_rate`).
+                cross_learning_rate: 0.0,
             },
         },
         max_epochs: p.int("max_epochs")?.max(1) as usize,
@@ -335,9 +337,12 @@ impl CtrTrainer {
             ticker: &ticker,
             examination: examination.as_ref(),
         };
+        let repeat = log.repeat_click_share(0..fit_len, fit_len..trained);
+        let mut config = params.config;
+        config.deep.cross_learning_rate = deep_train::wide_learning_rate(repeat);
         let candidates = match params.model {
-            None => tune::candidates(&params.config),
-            Some(_) => vec![params.config],
+            None => tune::candidates(&config),
+            Some(_) => vec![config],
         };
         let baseline = Config {
             kind: Kind::Lr,
@@ -463,6 +468,11 @@ impl CtrTrainer {
             json!(fit_len.div_ceil(train::checks_per_pass(fit_len))),
         );
         metrics.put("feature_rows", json!(rows));
+        metrics.put("repeat_click_share", json!(round(repeat)));
+        metrics.put(
+            "wide_learning_rate",
+            json!(round(f64::from(config.deep.cross_learning_rate))),
+        );
         metrics.put(
             "fields",
             json!(

@@ -91,7 +91,8 @@ impl Candidate {
                 "learning_rate": self.ffm.learning_rate, "l2": self.ffm.l2}),
             Kind::Deep => json!({"model": "deep", "embedding_dim": self.deep.dim,
                 "hidden_layers": self.deep.layers(), "learning_rate": self.deep.learning_rate,
-                "embedding_l2": self.deep.embedding_l2, "batch": self.deep.batch}),
+                "embedding_l2": self.deep.embedding_l2, "batch": self.deep.batch,
+                "wide_learning_rate": self.deep.cross_learning_rate}),
         }
     }
 
@@ -466,6 +467,7 @@ pub(crate) mod tests {
                 embedding_l2: 0.0,
                 batch: 256,
                 crosses: ffm::Crosses::Off,
+                cross_learning_rate: 0.05,
             },
         };
         let mut run = Run::new(candidate, 2, 0b11, 4, 30, 2, 1);

@@ -431,6 +431,7 @@ pub fn candidates(seed_config: &Candidate) -> Vec<Candidate> {
             embedding_l2,
             batch: 256,
             crosses: Crosses::Personal,
+            cross_learning_rate: seed_config.deep.cross_learning_rate,
         },
     };
     // Logistic regression with crosses is a candidate too: on some logs it orders pages best, and the model
@@ -465,6 +466,7 @@ mod tests {
                 embedding_l2: 0.0,
                 batch: 256,
                 crosses: Crosses::Personal,
+                cross_learning_rate: 0.05,
             },
         }
     }

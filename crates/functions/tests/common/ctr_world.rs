@@ -88,10 +88,16 @@ pub fn search_world(config: GeneratorConfig) -> (InMemoryData, Vec<Shown>) {
 
 /// The context-aware shape (no items pushed: its items have no attributes), and its last day with the truth.
 pub fn context_world(config: ContextConfig) -> (InMemoryData, Vec<Shown>) {
+    let (_, data, held) = context_world_kept(config);
+    (data, held)
+}
+
+/// [`context_world`], and the world itself (for oracles that know part of it).
+pub fn context_world_kept(config: ContextConfig) -> (ContextWorld, InMemoryData, Vec<Shown>) {
     let world = ContextWorld::new(config);
     let mut c = Collector::new(InMemoryData::default(), world.config().end_ms - DAY_MS);
     world.events(&mut |e, truth| c.take(e, truth));
-    (c.data, c.held)
+    (world, c.data, c.held)
 }
 
 pub fn score_at(model: &CtrModel, shown: &Shown, position: u32) -> f32 {
