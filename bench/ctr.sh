@@ -2,14 +2,16 @@
 # The ctr function on generated data sets of two shapes: for each, generate (with the true click probabilities),
 # push, restart the server (so that its peak memory is the training's), train one generation end to end (read
 # events, build examples, train, evaluate, write the artifact), compare its held-out metrics with the truth's on
-# the same exposures; then load the predict endpoint with reranks of 100 candidates, saturated and paced near
-# RATE requests/s, on the first shape. Raw outputs: bench/results/<timestamp>-ctr/.
+# the same exposures; then load the predict endpoint with reranks of 100 candidates, saturated and paced at RATE
+# requests/s (a send schedule: bench/requests.lua's PACE_RATE), on the first shape. Memory: the server's peak RSS
+# and its RSS sampled with the task's progress (rss-<shape>.txt). Raw outputs: bench/results/<timestamp>-ctr/.
 #
 # Knobs (environment): SHAPES="longtail dense" CONNECTIONS=8 (saturated) DURATION=20 RATE=200 (paced)
 #   longtail: EVENTS_LONGTAIL=12600000 events (~10 M exposures), catalogue, users and queries growing with them
 #   dense:    EVENTS_DENSE=3000000 events on 2,000 items, 2,000 users, 3,000 queries
 #   GEN_DIR_<SHAPE> reused when complete; REGENERATE=1 rebuilds (windows end at generation time: regenerate a
-#   data set older than about a day). SKIP_BUILD=1.
+#   data set older than about a day). SKIP_BUILD=1, BIN=<binary> (default: the release build), KEEP_DATA=1 (keeps
+#   the server's data dirs: the pushed events, to train again on them).
 #   CTR_PARAMS="model=deep tuning_budget_seconds=60": further create parameters of the instance (k=v, spaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,7 @@ die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
-BIN="$CARGO_TARGET_DIR/release/algocenter"
+BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
 source bench/lib.sh
 FUNCTIONS=/v4/openapi/app-groups/bench/functions
 
@@ -42,6 +44,19 @@ generate() {  # generate SHAPE DIR: the data set of a shape, reused when complet
     echo "generated in $(( $(date +%s%3N) - t0 )) ms" >>"$OUT/generate-$shape.txt"
     touch "$dir/.complete"
   fi
+}
+
+wait_task_sampled() {  # wait_task_sampled PATH FILE SAMPLES: wait_task, writing "seconds progress rss_mb" each poll
+  local status t0; t0=$(date +%s%3N)
+  echo "seconds progress_percent rss_mb" >"$3"
+  while :; do
+    api GET "$1" >"$2"
+    status=$(jq -r .Result.Status "$2")
+    echo "$(awk -v m="$(( $(date +%s%3N) - t0 ))" 'BEGIN {printf "%.1f", m / 1000}') $(jq -r .Result.Progress "$2") $(mem VmRSS)" >>"$3"
+    [[ "$status" == success || "$status" == failed ]] && break
+    sleep 0.5
+  done
+  echo "$status"
 }
 
 run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; leaves the server running
@@ -77,12 +92,17 @@ run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; 
   local t0; t0=$(date +%s%3N)
   api POST "$FUNCTIONS/ctr/instances/rank/tasks" "" >/dev/null
   local status
-  status=$(wait_task "$FUNCTIONS/ctr/instances/rank/tasks/1" "$OUT/task-$shape.json")
+  status=$(wait_task_sampled "$FUNCTIONS/ctr/instances/rank/tasks/1" "$OUT/task-$shape.json" "$OUT/rss-$shape.txt")
   local wall=$(( $(date +%s%3N) - t0 ))
   jq -r .Result.ExtendInfo "$OUT/task-$shape.json" | jq -S . >"$OUT/metrics-$shape.json"
   [[ "$status" == success ]] || die "ctr training $status: $(cat "$OUT/metrics-$shape.json")"
   echo "$shape: wall_s=$(awk -v m="$wall" 'BEGIN {printf "%.2f", m / 1000}') peak_rss_mb=$(mem VmHWM) rss_after_mb=$(mem VmRSS)" \
     | tee -a "$OUT/training.txt"
+  # Where the memory went: the highest sample and the task's progress then (steps: reading items to 3 %,
+  # behaviour to 25 %, building examples to 30 %, training to 90 %, evaluating to 95 %, writing to 100 %).
+  awk -v s="$shape" 'NR > 1 && $3 > max {max = $3; at = $2; t = $1}
+    END {printf "%s: highest sampled RSS %.1f MB at %s %% (%s s into the task); samples in rss-%s.txt\n", s, max, at, t, s}' \
+    "$OUT/rss-$shape.txt" | tee -a "$OUT/memory.txt"
   local start; start=$(jq -r .Result.StartTime "$OUT/task-$shape.json")
   python3 bench/ctr_data.py truth "$dir" $(( start - 86400000 )) >"$OUT/truth-$shape.json" || die "truth"
   jq -c --argjson t "$(cat "$OUT/truth-$shape.json")" \
@@ -98,11 +118,12 @@ load() {  # load: saturated, then paced, reranks of 100 candidates
   python3 bench/ctr_data.py requests "$GEN_USED" "$OUT/requests.txt" --app bench --instance rank
   REQUESTS="$OUT/requests.txt" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/requests.lua "$URL" \
     >"$OUT/wrk-saturated.txt" 2>&1 || die "wrk"
-  # Paced: each connection waits PACE_MS after every answer; enough connections for about RATE requests/s.
-  local pace=20 conns
-  conns=$(awk -v r="$RATE" -v p="$pace" 'BEGIN {c = r * (p + 1) / 1000; printf "%d", (c == int(c) ? c : int(c) + 1)}')
-  PACE_MS=$pace REQUESTS="$OUT/requests.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
-    >"$OUT/wrk-paced.txt" 2>&1 || die "wrk paced"
+  # Paced: wrk's threads hand out send times for RATE requests/s in all (bench/requests.lua, PACE_RATE), over
+  # enough connections that the slowest answers (12 ms at that rate) do not hold a send back.
+  local conns
+  conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
+  PACE_RATE="$RATE" PACE_THREADS=2 REQUESTS="$OUT/requests.txt" \
+    wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" >"$OUT/wrk-paced.txt" 2>&1 || die "wrk paced"
   for mode in saturated paced; do
     local result; result=$(grep '^RESULT' "$OUT/wrk-$mode.txt" | sed 's/^RESULT //')
     [[ -n "$result" ]] || die "no result in wrk-$mode.txt"
@@ -121,7 +142,8 @@ for shape in $SHAPES; do
     first=""
   fi
   stop_server
-  rm -rf "$DATA"; DATA=""
+  if [[ -n "${KEEP_DATA:-}" ]]; then echo "data dir kept: $DATA" >&2; else rm -rf "$DATA"; fi
+  DATA=""
 done
 
 {

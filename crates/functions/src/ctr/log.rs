@@ -180,7 +180,10 @@ impl Log {
                 q += 1;
             }
         }
-        self.exposures.sort_by_key(|e| (e.time_ms, e.rn, e.item));
+        // `(rn, item)` is unique now, so the unstable sort gives the stable one's order without its buffer of
+        // half the exposures (170 MB at 10 M).
+        self.exposures
+            .sort_unstable_by_key(|e| (e.time_ms, e.rn, e.item));
         self.positives = Vec::new();
     }
 }
