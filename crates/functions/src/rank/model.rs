@@ -219,9 +219,9 @@ impl RankModel {
         self.ensemble.trees.len()
     }
 
-    /// Whether the model knows `item` (its facts or its attributes).
+    /// Whether the model knows `item` (its facts or its attributes): every such item has its side resolved.
     pub fn knows_item(&self, item: &str) -> bool {
-        self.facts.facts.items.contains_key(item) || self.facts.items.contains_key(item)
+        self.item_sides.contains_key(item)
     }
 
     /// Scores `candidates`; with `explain_top`, explains each score with that many contributions.
