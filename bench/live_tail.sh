@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The live tail's cost on the push path, on its own: starts the server on a fresh data dir (bench/lib.sh), pushes
 # a generated web data set, trains suggest as near_realtime, then pushes TAIL_EVENTS events of live traffic
-# (re-stamped to the time they are sent) ROUNDS times each way, alternating: with no suggest request (the tail
-# does not read), and while one connection asks 10 personal suggestions a second (the tail reads the store every
-# second). Alternating rounds keep a drift of the machine out of the difference. Raw outputs:
+# (re-stamped to the time they are sent) ROUNDS times each way: with no suggest request (the tail does not read),
+# and while one connection asks 10 personal suggestions a second (the tail reads the store every second). The order
+# within a round alternates (ABBA), which keeps a steady drift (pushes slow as the store grows) out of the
+# difference; ROUNDS should be even. Raw outputs:
 # bench/results/<timestamp>-live-tail/.
 #
-# Knobs (environment): EVENTS=10000000 TAIL_EVENTS=300000 ROUNDS=3 (the rounds need 2 x ROUNDS x TAIL_EVENTS events
+# Knobs (environment): EVENTS=10000000 TAIL_EVENTS=250000 ROUNDS=4 (the rounds need 2 x ROUNDS x TAIL_EVENTS events
 #   other than exposures: about a fifth of a web data set)
 #   GEN_DIR=/tmp/algocenter-gen-q-web-$EVENTS  generated data set, reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built
@@ -14,7 +15,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
-EVENTS="${EVENTS:-10000000}" TAIL_EVENTS="${TAIL_EVENTS:-300000}" ROUNDS="${ROUNDS:-3}"
+EVENTS="${EVENTS:-10000000}" TAIL_EVENTS="${TAIL_EVENTS:-250000}" ROUNDS="${ROUNDS:-4}"
 GEN_DIR="${GEN_DIR:-/tmp/algocenter-gen-q-web-$EVENTS}"
 OUT="bench/results/$(date +%Y%m%d-%H%M%S)-live-tail"
 mkdir -p "$OUT"
@@ -52,16 +53,29 @@ push() {  # push SLICE NAME: prints events/s
   sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' "$OUT/$2.txt"
 }
 slice=0
-for round in $(seq 1 "$ROUNDS"); do
-  log "round $round: push with the tail idle, then while it reads"
+push_idle() {  # the tail does not read: no suggest request
+  sleep 2
   idle=$(push $slice "idle-$round"); slice=$((slice + 1))
+}
+push_reading() {  # one connection asks 10 personal suggestions a second: the tail reads every second
   PACE_MS=100 REQUESTS="$OUT/requests/suggest_user.txt" wrk -t1 -c1 -d600s -s bench/requests.lua "$URL" \
     >"$OUT/wrk-tail-$round.txt" 2>&1 &
   WRK=$!
-  # The first request starts the tail's first read (everything since training); the push starts after it.
+  # The first request starts the tail's catch-up read (all pushed since its last read); the push starts after it.
   sleep 2
   reading=$(push $slice "reading-$round"); slice=$((slice + 1))
   kill "$WRK"; wait "$WRK" 2>/dev/null || true
+}
+for round in $(seq 1 "$ROUNDS"); do
+  # ABBA: odd rounds push idle first, even rounds reading first, so that a drift of the store or the machine
+  # over the rounds (pushes slow down as the database grows) does not land on one side.
+  if (( round % 2 == 1 )); then
+    log "round $round: push with the tail idle, then while it reads"
+    push_idle; push_reading
+  else
+    log "round $round: push while the tail reads, then with it idle"
+    push_reading; push_idle
+  fi
   echo "round $round: idle $idle events/s, reading $reading events/s" | tee -a "$OUT/rounds.txt"
 done
 awk '{i += $4; r += $7} END {printf "live tail: push %d events/s with the tail idle, %d events/s while it reads every second (%+.1f%%, mean of %d rounds)\n", i / NR, r / NR, (r - i) / i * 100, NR}' \
