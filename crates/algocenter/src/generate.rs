@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use algocenter_domain::behaviour::BehaviourEvent;
 use algocenter_domain::document::DocumentKind;
 use algocenter_generator::graded::{GradedConfig, GradedShop};
 use algocenter_generator::query_analysis::{FILLERS, QaConfig, QaWorld};
@@ -75,15 +76,7 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     }
     queries.flush()?;
 
-    let mut behaviour = create(&args.out, "behavior.jsonl")?;
-    let mut exposures = if args.truth {
-        Some(create(&args.out, "truth_exposures.csv")?)
-    } else {
-        None
-    };
-    if let Some(w) = exposures.as_mut() {
-        writeln!(w, "rn,item_id,position,p_click")?;
-    }
+    let mut events = EventFiles::create(&args.out, args.truth.then_some("p_click"))?;
     let mut typos = create(&args.out, "truth_typos.csv")?;
     writeln!(typos, "user_id,typo_rn,typo,corrected_rn,intended")?;
     let mut lexicon = if args.lexicon {
@@ -91,34 +84,11 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
     } else {
         None
     };
-    let mut count = 0u64;
-    let mut failure: Option<std::io::Error> = None;
     let mut typo_failure: Option<std::io::Error> = None;
     let mut lexicon_failure: Option<std::io::Error> = None;
     let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     world.events_with_all_truth(
-        &mut |event, p_click| {
-            if failure.is_some() {
-                return;
-            }
-            let written = serde_json::to_writer(&mut behaviour, &push_record(event))
-                .map_err(std::io::Error::other)
-                .and_then(|_| behaviour.write_all(b"\n"))
-                .and_then(|_| match (exposures.as_mut(), p_click) {
-                    (Some(w), Some(p)) => writeln!(
-                        w,
-                        "{},{},{},{p:.6}",
-                        event.rn,
-                        event.item_id,
-                        event.position.unwrap_or(0)
-                    ),
-                    _ => Ok(()),
-                });
-            match written {
-                Ok(()) => count += 1,
-                Err(e) => failure = Some(e),
-            }
-        },
+        &mut |event, p_click| events.write(event, p_click),
         &mut |t| {
             if typo_failure.is_none()
                 && let Err(e) = writeln!(
@@ -143,18 +113,80 @@ fn write_all(args: &GenerateArgs) -> std::io::Result<(u64, World)> {
             }
         },
     );
-    if let Some(e) = failure.or(typo_failure).or(lexicon_failure) {
+    if let Some(e) = typo_failure.or(lexicon_failure) {
         return Err(e);
     }
-    behaviour.flush()?;
+    let count = events.finish()?;
     typos.flush()?;
     if let Some(files) = lexicon.as_mut() {
         files.flush()?;
     }
-    if let Some(w) = exposures.as_mut() {
-        w.flush()?;
-    }
     Ok((count, world))
+}
+
+/// `behavior.jsonl` and, with a truth column, `truth_exposures.csv` (`rn,item_id,position,<truth>`), written as a
+/// generator streams its events. The generators' callbacks cannot fail, so the first error is kept and ends the
+/// writing; [`EventFiles::finish`] returns it.
+struct EventFiles {
+    behaviour: BufWriter<File>,
+    exposures: Option<BufWriter<File>>,
+    count: u64,
+    failure: Option<std::io::Error>,
+}
+
+impl EventFiles {
+    fn create(dir: &Path, truth_column: Option<&str>) -> std::io::Result<EventFiles> {
+        let exposures = match truth_column {
+            Some(column) => {
+                let mut w = create(dir, "truth_exposures.csv")?;
+                writeln!(w, "rn,item_id,position,{column}")?;
+                Some(w)
+            }
+            None => None,
+        };
+        Ok(EventFiles {
+            behaviour: create(dir, "behavior.jsonl")?,
+            exposures,
+            count: 0,
+            failure: None,
+        })
+    }
+
+    /// One event as a push record, and an exposure's truth when the generator gives one.
+    fn write(&mut self, event: &BehaviourEvent, truth: Option<f64>) {
+        if self.failure.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut self.behaviour, &push_record(event))
+            .map_err(std::io::Error::other)
+            .and_then(|_| self.behaviour.write_all(b"\n"))
+            .and_then(|_| match (self.exposures.as_mut(), truth) {
+                (Some(w), Some(truth)) => writeln!(
+                    w,
+                    "{},{},{},{truth:.6}",
+                    event.rn,
+                    event.item_id,
+                    event.position.unwrap_or(0)
+                ),
+                _ => Ok(()),
+            });
+        match written {
+            Ok(()) => self.count += 1,
+            Err(e) => self.failure = Some(e),
+        }
+    }
+
+    /// Flushes both files; the events written, or the first error.
+    fn finish(mut self) -> std::io::Result<u64> {
+        if let Some(e) = self.failure {
+            return Err(e);
+        }
+        self.behaviour.flush()?;
+        if let Some(w) = self.exposures.as_mut() {
+            w.flush()?;
+        }
+        Ok(self.count)
+    }
 }
 
 /// The query-analysis shop (`--query-analysis`): items, behaviour and `truth_terms.csv`.
@@ -192,26 +224,9 @@ fn write_query_analysis(args: &GenerateArgs) -> std::io::Result<(u64, QaConfig)>
         writeln!(truth, "{f},filler")?;
     }
     truth.flush()?;
-    let mut behaviour = create(&args.out, "behavior.jsonl")?;
-    let mut count = 0u64;
-    let mut failure: Option<std::io::Error> = None;
-    world.events(&mut |event| {
-        if failure.is_some() {
-            return;
-        }
-        let written = serde_json::to_writer(&mut behaviour, &push_record(event))
-            .map_err(std::io::Error::other)
-            .and_then(|_| behaviour.write_all(b"\n"));
-        match written {
-            Ok(()) => count += 1,
-            Err(e) => failure = Some(e),
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    behaviour.flush()?;
-    Ok((count, world.config().clone()))
+    let mut events = EventFiles::create(&args.out, None)?;
+    world.events(&mut |event| events.write(event, None));
+    Ok((events.finish()?, world.config().clone()))
 }
 
 /// The graded shop (`--graded`): items, behaviour and, with `--truth`, each exposure's expected grade.
@@ -228,47 +243,9 @@ fn write_graded(args: &GenerateArgs) -> std::io::Result<(u64, GradedConfig)> {
         items.write_all(b"\n")?;
     }
     items.flush()?;
-    let mut behaviour = create(&args.out, "behavior.jsonl")?;
-    let mut exposures = if args.truth {
-        Some(create(&args.out, "truth_exposures.csv")?)
-    } else {
-        None
-    };
-    if let Some(w) = exposures.as_mut() {
-        writeln!(w, "rn,item_id,position,expected_grade")?;
-    }
-    let mut count = 0u64;
-    let mut failure: Option<std::io::Error> = None;
-    shop.events(&mut |event, truth| {
-        if failure.is_some() {
-            return;
-        }
-        let written = serde_json::to_writer(&mut behaviour, &push_record(event))
-            .map_err(std::io::Error::other)
-            .and_then(|_| behaviour.write_all(b"\n"))
-            .and_then(|_| match (exposures.as_mut(), truth) {
-                (Some(w), Some(grade)) => writeln!(
-                    w,
-                    "{},{},{},{grade:.6}",
-                    event.rn,
-                    event.item_id,
-                    event.position.unwrap_or(0)
-                ),
-                _ => Ok(()),
-            });
-        match written {
-            Ok(()) => count += 1,
-            Err(e) => failure = Some(e),
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    behaviour.flush()?;
-    if let Some(w) = exposures.as_mut() {
-        w.flush()?;
-    }
-    Ok((count, config))
+    let mut events = EventFiles::create(&args.out, args.truth.then_some("expected_grade"))?;
+    shop.events(&mut |event, grade| events.write(event, grade));
+    Ok((events.finish()?, config))
 }
 
 /// The truth of the vocabulary habits (`--lexicon`).
