@@ -15,6 +15,7 @@ use super::encoding::Encoding;
 use super::facts::{LoadedFacts, ServedFacts};
 use super::features::{Facts, Generators, Row, Side, Situation};
 use super::lambdarank::Ensemble;
+use crate::TrainError;
 use crate::ctr::{self, CtrModel};
 
 /// The name of the `ctr` instance's score among the columns.
@@ -205,9 +206,7 @@ impl RankModel {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<RankModel> {
-        let stored: Stored = postcard::from_bytes(bytes)
-            .map_err(|e| Error::internal(format_args!("rank model: {e}")))?;
-        RankModel::from_stored(stored)
+        RankModel::from_stored(stored_of(bytes)?)
     }
 
     /// Feature columns, in the model's order.
@@ -290,6 +289,57 @@ impl RankModel {
     }
 }
 
-pub(crate) fn encode(stored: &Stored) -> std::result::Result<Vec<u8>, postcard::Error> {
-    postcard::to_allocvec(stored)
+/// The rank artifact's envelope ([`crate::artifact`]).
+const MAGIC: &[u8] = b"ACRNK";
+/// Format 1 was the bare postcard of [`Stored`], without the envelope: it still loads. Its first two bytes can
+/// never be the magic's: `A` would be 65 generators, and `C` then a first generator kind 67 bytes long.
+const FORMAT_V2: u8 = 2;
+
+pub(crate) fn encode(stored: &Stored) -> std::result::Result<Vec<u8>, TrainError> {
+    crate::artifact::seal(MAGIC, FORMAT_V2, stored)
+}
+
+/// The stored model of an artifact of any format this build reads.
+fn stored_of(bytes: &[u8]) -> Result<Stored> {
+    if !bytes.starts_with(MAGIC) {
+        return postcard::from_bytes(bytes)
+            .map_err(|e| Error::internal(format_args!("rank model: {e}")));
+    }
+    match crate::artifact::open(bytes, MAGIC, "rank model")? {
+        (FORMAT_V2, body) => crate::artifact::read(body, "rank model"),
+        (format, _) => Err(crate::artifact::unknown_format("rank model", format)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> Stored {
+        Stored {
+            generators: Vec::new(),
+            encodings: Vec::new(),
+            ensemble: Ensemble { trees: Vec::new() },
+            facts: ServedFacts::default(),
+            ctr: None,
+        }
+    }
+
+    #[test]
+    fn artifacts_carry_a_format_and_the_bare_format_1_still_loads() {
+        let sealed = encode(&empty()).unwrap();
+        assert!(sealed.starts_with(MAGIC));
+        assert_eq!(RankModel::decode(&sealed).unwrap().trees(), 0);
+        let bare = postcard::to_allocvec(&empty()).unwrap();
+        assert_eq!(RankModel::decode(&bare).unwrap().trees(), 0);
+        let mut future = sealed.clone();
+        future[MAGIC.len()] = 9;
+        let refused = RankModel::decode(&future).unwrap_err();
+        assert!(
+            refused.to_string().contains("unknown format 9"),
+            "{refused}"
+        );
+        assert!(RankModel::decode(&sealed[..sealed.len() - 1]).is_err());
+        assert!(RankModel::decode(b"ACRNK").is_err());
+    }
 }

@@ -362,7 +362,7 @@ impl Trainer for RankTrainer {
             facts,
             ctr: job.artifact("ctr_instance").map(<[u8]>::to_vec),
         };
-        let artifact = model::encode(&stored).map_err(|e| TrainError::Failed(e.to_string()))?;
+        let artifact = model::encode(&stored)?;
         metrics.put(
             "seconds",
             json!({
