@@ -313,53 +313,34 @@ impl LexiconFiles {
 
 pub fn run(args: GenerateArgs) -> ExitCode {
     let started = Instant::now();
-    if args.query_analysis {
-        return match write_query_analysis(&args) {
-            Ok((events, c)) => {
-                println!(
-                    "wrote {events} behaviour events ({} searches), {} items, {} queries (query-analysis shop) to {} in {:.1} s",
-                    c.searches,
-                    c.items,
-                    c.queries,
-                    args.out.display(),
-                    started.elapsed().as_secs_f64()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: writing to {}: {e}", args.out.display());
-                ExitCode::from(1)
-            }
-        };
-    }
-    if args.graded {
-        return match write_graded(&args) {
-            Ok((events, c)) => {
-                println!(
-                    "wrote {events} behaviour events ({} searches), {} items, {} users (graded shop) to {} in {:.1} s",
-                    c.searches,
-                    c.items,
-                    c.users,
-                    args.out.display(),
-                    started.elapsed().as_secs_f64()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: writing to {}: {e}", args.out.display());
-                ExitCode::from(1)
-            }
-        };
-    }
-    match write_all(&args) {
-        Ok((events, world)) => {
+    // Each shape writes its files and says what it wrote.
+    let written = if args.query_analysis {
+        write_query_analysis(&args).map(|(events, c)| {
+            format!(
+                "{events} behaviour events ({} searches), {} items, {} queries (query-analysis shop)",
+                c.searches, c.items, c.queries
+            )
+        })
+    } else if args.graded {
+        write_graded(&args).map(|(events, c)| {
+            format!(
+                "{events} behaviour events ({} searches), {} items, {} users (graded shop)",
+                c.searches, c.items, c.users
+            )
+        })
+    } else {
+        write_all(&args).map(|(events, world)| {
             let c = world.config();
+            format!(
+                "{events} behaviour events ({} searches), {} items, {} users, {} queries",
+                c.searches, c.items, c.users, c.queries
+            )
+        })
+    };
+    match written {
+        Ok(what) => {
             println!(
-                "wrote {events} behaviour events ({} searches), {} items, {} users, {} queries to {} in {:.1} s",
-                c.searches,
-                c.items,
-                c.users,
-                c.queries,
+                "wrote {what} to {} in {:.1} s",
                 args.out.display(),
                 started.elapsed().as_secs_f64()
             );
