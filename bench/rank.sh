@@ -28,27 +28,15 @@ die() { echo "FAILED: $*" | tee -a "$OUT/steps.txt" >&2; exit 1; }
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   cargo build --release -p algocenter
 fi
-BIN="${BIN:-$CARGO_TARGET_DIR/release/algocenter}"
-if [[ -n "${REGENERATE:-}" || ! -f "$GEN_DIR/.complete" ]]; then
-  log "generating $EVENTS events into $GEN_DIR"
-  rm -rf "$GEN_DIR"
-  "$BIN" generate --graded --out "$GEN_DIR" --events "$EVENTS" >"$OUT/generate.txt" 2>&1 \
-    || { cat "$OUT/generate.txt" >&2; die "generate"; }
-  touch "$GEN_DIR/.complete"
-fi
+source bench/lib.sh
+generate_once "$GEN_DIR" --graded --events "$EVENTS"
 wc -l "$GEN_DIR/behavior.jsonl" | tee "$OUT/dataset.txt"
 
-source bench/lib.sh
 start_server --workers 1
 RANK=/v4/openapi/app-groups/bench/functions/rank
 cli() { "$BIN" --endpoint "$URL" --retries 0 "$@"; }
 
-api POST /v4/openapi/app-groups '{"name":"bench"}' >/dev/null
-log "pushing items and behaviour"
-cli push --app bench --type item_info "$GEN_DIR/items.jsonl" >"$OUT/items.txt" 2>&1 \
-  || { cat "$OUT/items.txt" >&2; die "item push"; }
-python3 bench/ingest.py "$URL" "$GEN_DIR/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest.txt" \
-  || die "ingest (see $OUT/ingest.txt)"
+push_data "$GEN_DIR"
 
 log "feature_generator resource of $(jq length bench/rank_generators.json) generators, rank instance, training"
 cli resource create --app bench --function rank fifty --generators bench/rank_generators.json \
