@@ -278,13 +278,15 @@ fn rank_orders_better_than_the_log_popularity_and_ctr_and_explains_itself() {
     let ours = metric(&model, "ndcg_at_10");
     let truth = truth_ndcg(&data, &truth, &propensities(&model));
     println!(
-        "rank {ours} logged {} popularity {} ctr {} truth {truth} (mrr {} ndcg@5 {}) importance {}",
+        "rank {ours} logged {} popularity {} ctr {} truth {truth} (mrr {} ndcg@5 {}) importance {} start {} trees {}",
         metric(&model, "logged_ndcg_at_10"),
         metric(&model, "popularity_ndcg_at_10"),
         metric(&model, "ctr_instance_ndcg_at_10"),
         metric(&model, "mrr"),
         metric(&model, "ndcg_at_5"),
         model.metrics["feature_importance"],
+        model.metrics["boosting_start"],
+        model.metrics["trees"],
     );
     assert!(
         ours > metric(&model, "logged_ndcg_at_10") + 0.03,

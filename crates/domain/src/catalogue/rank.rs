@@ -58,6 +58,14 @@ const RANK_CREATE: &[ParameterSpec] = &[
          their ctr score from a ctr model trained without them (the served instance's score is in-sample there)",
     ),
     p(
+        "ctr_as",
+        "start",
+        ParamKind::Choice(&["start", "feature"]),
+        "with ctr_instance: start: boosting starts from the logit of the ctr score (the trees learn what the ctr \
+         model misses; with no tree that helps on validation the order is the ctr instance's), the score also a \
+         feature; feature: the score is a feature only",
+    ),
+    p(
         "num_trees",
         "300",
         ParamKind::Int { min: 1, max: 3000 },

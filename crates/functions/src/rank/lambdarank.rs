@@ -241,20 +241,68 @@ pub struct BoostConfig {
     pub early_stopping_rounds: usize,
 }
 
-/// A trained ensemble: the prediction is the sum of its trees.
+/// What boosting starts from before the first tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Start {
+    /// Zero: the trees are the whole score.
+    #[default]
+    Zero,
+    /// The logit of a probability column (the ctr instance's click probability): the trees then learn what that
+    /// model misses, and with no tree the order is that model's.
+    LogitOf(u32),
+}
+
+/// Probabilities this close to 0 or 1 are clamped, so a logit stays finite.
+const LOGIT_CLAMP: f32 = 1e-6;
+
+impl Start {
+    /// The start of a model row.
+    pub fn of(self, row: &[f32]) -> f32 {
+        match self {
+            Start::Zero => 0.0,
+            Start::LogitOf(column) => row
+                .get(column as usize)
+                .map_or(0.0, |&p| self.of_probability(p)),
+        }
+    }
+
+    /// The start of a row whose start column holds `p` (a missing score, NaN, starts at zero).
+    pub fn of_probability(self, p: f32) -> f32 {
+        match self {
+            Start::Zero => 0.0,
+            Start::LogitOf(_) if !p.is_finite() => 0.0,
+            Start::LogitOf(_) => {
+                let p = p.clamp(LOGIT_CLAMP, 1.0 - LOGIT_CLAMP);
+                (p / (1.0 - p)).ln()
+            }
+        }
+    }
+}
+
+/// A trained ensemble: the prediction is its start plus the sum of its trees.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ensemble {
     pub trees: Vec<Tree>,
+    /// Not in the ensemble's own encoding: the rank artifact stores it after the model (format 3), so the
+    /// artifacts of earlier formats, which boosted from zero, decode unchanged.
+    #[serde(skip)]
+    pub start: Start,
 }
 
 impl Ensemble {
     pub fn predict(&self, row: &[f32]) -> f32 {
-        self.trees.iter().map(|t| t.predict(row)).sum()
+        self.start.of(row) + self.trees.iter().map(|t| t.predict(row)).sum::<f32>()
     }
 
-    /// Per-feature contributions of a prediction, and the part no feature explains (the roots' values).
+    /// Per-feature contributions of a prediction, and the part no feature explains (the roots' values). A start
+    /// from a column counts as that column's contribution.
     pub fn attribute(&self, row: &[f32], features: usize) -> (f32, Vec<f32>) {
         let mut contributions = vec![0.0; features];
+        if let Start::LogitOf(column) = self.start
+            && let Some(c) = contributions.get_mut(column as usize)
+        {
+            *c += self.start.of(row);
+        }
         let bias = self
             .trees
             .iter()
@@ -283,19 +331,37 @@ pub struct BoostReport {
     pub validation_ndcg: f64,
 }
 
+/// The scores boosting starts from: of the training rows and of the validation rows.
+pub struct Initial<'a> {
+    pub start: Start,
+    pub train: &'a [f64],
+    pub validation: &'a [f64],
+}
+
 /// Boosts trees on `train` while the validation's pooled NDCG@10 (gains weighted by `validation.3`) rises; `on_tree(done)` reports progress and returns
-/// false to stop (cancellation). Returns `None` when stopped.
+/// false to stop (cancellation). Returns `None` when stopped. From an `initial` start, no tree at all is kept
+/// when none improves the validation order over the start's.
 pub fn boost(
     config: BoostConfig,
     train: (&Binned, &Groups<'_>),
     validation: (&Binned, &[Range<u32>], &[f32], &[f32]),
+    initial: Option<Initial<'_>>,
     on_tree: &mut dyn FnMut(f64) -> bool,
 ) -> Option<(Ensemble, BoostReport)> {
     let (data, groups) = train;
     let (vdata, vgroups, vgrades, vweights) = validation;
     let grower = Grower::new(data, config.tree);
-    let mut scores = vec![0.0f64; data.rows];
-    let mut vscores = vec![0.0f64; vdata.rows];
+    let (mut scores, mut vscores, start) = match &initial {
+        Some(i) if i.train.len() == data.rows && i.validation.len() == vdata.rows => {
+            (i.train.to_vec(), i.validation.to_vec(), i.start)
+        }
+        // No start, or (a caller's bug) one that does not fit the rows: from zero rather than a panic in a task.
+        _ => (
+            vec![0.0f64; data.rows],
+            vec![0.0f64; vdata.rows],
+            Start::Zero,
+        ),
+    };
     let (mut g, mut h) = (vec![0.0f32; data.rows], vec![0.0f32; data.rows]);
     // Only rows of groups with a pair to order carry gradients; ascending, and handed to every tree so (the
     // grower reorders its copy, and reads memory front to back when its rows are ascending).
@@ -312,8 +378,12 @@ pub fn boost(
     let mut rows = ordered.clone();
     let mut trees: Vec<Tree> = Vec::new();
     let mut report = BoostReport::default();
-    let mut best = f64::NEG_INFINITY;
     let has_validation = !vgroups.is_empty();
+    let mut best = if start != Start::Zero && has_validation {
+        pooled_ndcg(EVAL_AT, vgroups, &vscores, vgrades, vweights)
+    } else {
+        f64::NEG_INFINITY
+    };
     for t in 0..config.max_trees {
         lambdas(groups, &scores, &mut g, &mut h);
         rows.copy_from_slice(&ordered);
@@ -337,9 +407,15 @@ pub fn boost(
             return None;
         }
     }
-    trees.truncate(report.best_trees.max(1));
+    // From zero, one tree at least (an empty model would tie every candidate).
+    let kept = if start == Start::Zero {
+        report.best_trees.max(1)
+    } else {
+        report.best_trees
+    };
+    trees.truncate(kept);
     report.validation_ndcg = if has_validation { best } else { 0.0 };
-    Some((Ensemble { trees }, report))
+    Some((Ensemble { trees, start }, report))
 }
 
 #[cfg(test)]
@@ -448,6 +524,7 @@ mod tests {
             config,
             (&data, &train),
             (&data, &ranges[200..], &grades, &weights),
+            None,
             &mut |_| true,
         )
         .unwrap();
@@ -455,5 +532,125 @@ mod tests {
         let gains = model.gains(2);
         assert!(gains[0] > 10.0 * gains[1], "{gains:?}");
         assert!(model.predict(&[0.9, 0.0]) > model.predict(&[0.1, 0.0]));
+    }
+
+    /// Groups of 10 whose grade is `a + b` banded; column 2 is a click probability that knows `b` only.
+    fn half_known(groups: u32) -> (Vec<Vec<f32>>, Vec<f32>, Vec<Range<u32>>) {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f32 / (1u64 << 31) as f32
+        };
+        let (mut columns, mut grades) = (vec![Vec::new(), Vec::new(), Vec::new()], Vec::new());
+        for _ in 0..groups * 10 {
+            let (a, b) = (next(), next());
+            columns[0].push(a);
+            columns[1].push(b);
+            columns[2].push(1.0 / (1.0 + (-4.0 * (b - 0.5)).exp()));
+            grades.push(((a + b) * 1.5).floor());
+        }
+        let ranges = (0..groups).map(|g| g * 10..g * 10 + 10).collect();
+        (columns, grades, ranges)
+    }
+
+    fn small() -> BoostConfig {
+        BoostConfig {
+            tree: TreeConfig {
+                num_leaves: 7,
+                min_data_in_leaf: 10,
+                min_sum_hessian: 1e-3,
+                l2: 1.0,
+                learning_rate: 0.1,
+            },
+            max_trees: 40,
+            early_stopping_rounds: 10,
+        }
+    }
+
+    #[test]
+    fn boosting_from_a_start_learns_what_the_start_misses() {
+        let (columns, grades, ranges) = half_known(300);
+        let data = Binned::new(&columns, 32);
+        let weights = vec![1.0; grades.len()];
+        let start = Start::LogitOf(2);
+        let rows = |r: &[Range<u32>]| r.iter().flat_map(|g| g.clone()).collect::<Vec<u32>>();
+        let logits = |idx: &[u32]| -> Vec<f64> {
+            idx.iter()
+                .map(|&i| f64::from(start.of(&[0.0, 0.0, columns[2][i as usize]])))
+                .collect()
+        };
+        // Train and validate on the same rows' indices; the scores are indexed by row.
+        let all = logits(&rows(&ranges));
+        let train = Groups {
+            ranges: &ranges[..200],
+            grades: &grades,
+            weights: &weights,
+        };
+        let validation = (&data, &ranges[200..], grades.as_slice(), weights.as_slice());
+        let start_alone = pooled_ndcg(EVAL_AT, &ranges[200..], &all, &grades, &weights);
+        let initial = Initial {
+            start,
+            train: &all,
+            validation: &all,
+        };
+        let (model, report) = boost(
+            small(),
+            (&data, &train),
+            validation,
+            Some(initial),
+            &mut |_| true,
+        )
+        .unwrap();
+        assert!(!model.trees.is_empty());
+        assert!(
+            report.validation_ndcg > start_alone + 0.02,
+            "{start_alone} → {report:?}"
+        );
+        // The prediction is the start's logit plus the trees, and explaining it counts the logit to column 2.
+        let row = [0.7, 0.4, 0.3];
+        let trees: f32 = model.trees.iter().map(|t| t.predict(&row)).sum();
+        assert!((model.predict(&row) - trees - start.of(&row)).abs() < 1e-5);
+        let (bias, contributions) = model.attribute(&row, 3);
+        let explained = bias + contributions.iter().sum::<f32>();
+        assert!(
+            (explained - model.predict(&row)).abs() < 1e-4,
+            "{explained}"
+        );
+    }
+
+    #[test]
+    fn from_a_start_no_tree_is_kept_when_none_improves_the_order() {
+        let (mut columns, grades, ranges) = half_known(300);
+        // The probability now orders every group exactly as its grades do.
+        columns[2] = grades.iter().map(|g| 0.1 + 0.2 * g).collect();
+        let data = Binned::new(&columns, 32);
+        let weights = vec![1.0; grades.len()];
+        let all: Vec<f64> = columns[2]
+            .iter()
+            .map(|&p| f64::from(Start::LogitOf(2).of(&[0.0, 0.0, p])))
+            .collect();
+        let train = Groups {
+            ranges: &ranges[..200],
+            grades: &grades,
+            weights: &weights,
+        };
+        let initial = Initial {
+            start: Start::LogitOf(2),
+            train: &all,
+            validation: &all,
+        };
+        let (model, report) = boost(
+            small(),
+            (&data, &train),
+            (&data, &ranges[200..], &grades, &weights),
+            Some(initial),
+            &mut |_| true,
+        )
+        .unwrap();
+        assert!((report.validation_ndcg - 1.0).abs() < 1e-9, "{report:?}");
+        assert!(model.trees.is_empty(), "{} trees", model.trees.len());
+        assert_eq!(model.predict(&[0.0, 0.0, 0.5]), 0.0);
     }
 }

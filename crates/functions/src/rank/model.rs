@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::encoding::Encoding;
 use super::facts::{LoadedFacts, ServedFacts};
 use super::features::{Facts, Generators, Row, Side, Situation};
-use super::lambdarank::Ensemble;
+use super::lambdarank::{Ensemble, Start};
 use crate::TrainError;
 use crate::ctr::{self, CtrModel};
 
@@ -294,9 +294,12 @@ const MAGIC: &[u8] = b"ACRNK";
 /// Format 1 was the bare postcard of [`Stored`], without the envelope: it still loads. Its first two bytes can
 /// never be the magic's: `A` would be 65 generators, and `C` then a first generator kind 67 bytes long.
 const FORMAT_V2: u8 = 2;
+/// Format 3 adds, after the model of format 2, what boosting started from ([`Start`]); formats 1 and 2 started
+/// from zero.
+const FORMAT_V3: u8 = 3;
 
 pub(crate) fn encode(stored: &Stored) -> std::result::Result<Vec<u8>, TrainError> {
-    crate::artifact::seal(MAGIC, FORMAT_V2, stored)
+    crate::artifact::seal(MAGIC, FORMAT_V3, &(stored, stored.ensemble.start))
 }
 
 /// The stored model of an artifact of any format this build reads.
@@ -307,6 +310,11 @@ fn stored_of(bytes: &[u8]) -> Result<Stored> {
     }
     match crate::artifact::open(bytes, MAGIC, "rank model")? {
         (FORMAT_V2, body) => crate::artifact::read(body, "rank model"),
+        (FORMAT_V3, body) => {
+            let (mut stored, start): (Stored, Start) = crate::artifact::read(body, "rank model")?;
+            stored.ensemble.start = start;
+            Ok(stored)
+        }
         (format, _) => Err(crate::artifact::unknown_format("rank model", format)),
     }
 }
@@ -319,7 +327,7 @@ mod tests {
         Stored {
             generators: Vec::new(),
             encodings: Vec::new(),
-            ensemble: Ensemble { trees: Vec::new() },
+            ensemble: Ensemble::default(),
             facts: ServedFacts::default(),
             ctr: None,
         }
@@ -329,6 +337,7 @@ mod tests {
     fn artifacts_carry_a_format_and_the_bare_format_1_still_loads() {
         let sealed = encode(&empty()).unwrap();
         assert!(sealed.starts_with(MAGIC));
+        assert_eq!(sealed[MAGIC.len()], FORMAT_V3);
         assert_eq!(RankModel::decode(&sealed).unwrap().trees(), 0);
         let bare = postcard::to_allocvec(&empty()).unwrap();
         assert_eq!(RankModel::decode(&bare).unwrap().trees(), 0);
@@ -341,5 +350,15 @@ mod tests {
         );
         assert!(RankModel::decode(&sealed[..sealed.len() - 1]).is_err());
         assert!(RankModel::decode(b"ACRNK").is_err());
+    }
+
+    #[test]
+    fn the_start_survives_the_artifact_and_format_2_starts_from_zero() {
+        let mut stored = empty();
+        stored.ensemble.start = Start::LogitOf(4);
+        let decoded = stored_of(&encode(&stored).unwrap()).unwrap();
+        assert_eq!(decoded.ensemble.start, Start::LogitOf(4));
+        let v2 = crate::artifact::seal(MAGIC, FORMAT_V2, &stored).unwrap();
+        assert_eq!(stored_of(&v2).unwrap().ensemble.start, Start::Zero);
     }
 }

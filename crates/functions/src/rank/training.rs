@@ -8,9 +8,11 @@ use algocenter_domain::catalogue::parse_behaviour_weights;
 use algocenter_domain::data::day_of;
 use serde_json::{Map, Value, json};
 
-use super::examples::{Prepared, prepare};
+use super::examples::{Part, Prepared, prepare};
 use super::gbdt::{Binned, TreeConfig};
-use super::lambdarank::{BoostConfig, EVAL_AT, Groups, boost, ndcg, pooled_ndcg, reciprocal_rank};
+use super::lambdarank::{
+    BoostConfig, EVAL_AT, Groups, Initial, Start, boost, ndcg, pooled_ndcg, reciprocal_rank,
+};
 use super::model::{self, CTR_COLUMN, Stored, StoredGenerator};
 use crate::evaluation::{Metrics, rounded};
 use crate::held_out::{EVALUATING, HeldOutSplit};
@@ -57,6 +59,8 @@ pub(super) struct Config {
     pub(super) min_count: u32,
     pub(super) threshold: f64,
     pub(super) ctr_folds: usize,
+    /// With `ctr_instance`: boosting starts from the ctr score's logit instead of zero.
+    pub(super) ctr_start: bool,
 }
 
 pub(super) fn config(job: &TrainingJob<'_>) -> Result<Config, TrainError> {
@@ -86,6 +90,7 @@ pub(super) fn config(job: &TrainingJob<'_>) -> Result<Config, TrainError> {
         min_count: p.int("min_count")?.max(1) as u32,
         threshold: p.float("available_threshold")?,
         ctr_folds: p.int("ctr_folds")?.max(2) as usize,
+        ctr_start: p.text("ctr_as")? == "start",
     })
 }
 
@@ -203,6 +208,25 @@ impl Trainer for RankTrainer {
                 .copied()
                 .zip(fit.grades.iter().copied()),
         );
+        // The ctr column is last; starting from its logit, the trees learn what the ctr model misses, and the
+        // validation's early stopping keeps no tree rather than one that orders worse than the ctr score.
+        let has_ctr = names.last().is_some_and(|n| n == CTR_COLUMN);
+        let start = if has_ctr && config.ctr_start {
+            Start::LogitOf((columns - 1) as u32)
+        } else {
+            Start::Zero
+        };
+        let start_scores = |part: &Part| -> Vec<f64> {
+            part.columns
+                .last()
+                .map(|c| {
+                    c.iter()
+                        .map(|&p| f64::from(start.of_probability(p)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (fit_start, validation_start) = (start_scores(&fit), start_scores(&validation));
         steps.enter(TRAINING)?;
         let training_started = std::time::Instant::now();
         let groups = Groups {
@@ -219,13 +243,17 @@ impl Trainer for RankTrainer {
                 &validation.grades,
                 &val_weights,
             ),
+            (start != Start::Zero).then_some(Initial {
+                start,
+                train: &fit_start,
+                validation: &validation_start,
+            }),
             &mut |done| steps.fraction(done).is_ok(),
         )
         .ok_or(TrainError::Cancelled)?;
         let training_s = training_started.elapsed().as_secs_f64();
 
         // Held-out evaluation, beside the logged order, popularity and the ctr instance.
-        let has_ctr = names.last().is_some_and(|n| n == CTR_COLUMN);
         let (metrics, passed) = split.evaluate(&mut steps, |_, _| {
             let held = &held_out;
             let inverse: Vec<f32> = held
@@ -300,6 +328,13 @@ impl Trainer for RankTrainer {
         metrics.put("examples_holdout", held_out.rows());
         metrics.put("trees", ensemble.trees.len());
         metrics.put("trees_built", report.trees_built);
+        metrics.put(
+            "boosting_start",
+            match start {
+                Start::Zero => "zero",
+                Start::LogitOf(_) => "ctr_logit",
+            },
+        );
         metrics.put("validation_ndcg_at_10", rounded(report.validation_ndcg));
         metrics.put(
             "position_debiasing",
