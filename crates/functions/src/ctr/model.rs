@@ -12,6 +12,8 @@ use algocenter_domain::{Error, Result};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::artifact;
+
 use super::deep::Work;
 use super::examples::{Active, Histories, Vocabulary, activate};
 use super::features::{
@@ -250,34 +252,23 @@ impl CtrModel {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CtrModel> {
-        let (format, body) = match bytes {
-            [m0, m1, m2, m3, m4, format, body @ ..] if [*m0, *m1, *m2, *m3, *m4] == *MAGIC => {
-                if *format > FORMAT {
-                    return Err(Error::internal(format_args!(
-                        "ctr artifact format {format} is newer than this build reads ({FORMAT})"
-                    )));
-                }
-                if *format < 2 {
-                    // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
-                    return Err(Error::ModelOutdated(format!(
-                        "the serving generation's ctr model has format {format}, which this build no longer \
-                         reads (it reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
-                    )));
-                }
-                (*format, body)
-            }
-            _ => return Err(Error::internal("not a ctr artifact")),
-        };
-        let corrupt =
-            |e: postcard::Error| Error::internal(format_args!("corrupt ctr artifact: {e}"));
+        let (format, body) = artifact::open(bytes, MAGIC, "ctr")?;
+        if format > FORMAT {
+            return Err(Error::internal(format_args!(
+                "ctr artifact format {format} is newer than this build reads ({FORMAT})"
+            )));
+        }
+        if format < 2 {
+            // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
+            return Err(Error::ModelOutdated(format!(
+                "the serving generation's ctr model has format {format}, which this build no longer reads (it \
+                 reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
+            )));
+        }
         let stored: Stored = match format {
-            2 => postcard::from_bytes::<Format2>(body)
-                .map_err(corrupt)?
-                .into(),
-            3 => postcard::from_bytes::<Format3>(body)
-                .map_err(corrupt)?
-                .into(),
-            _ => postcard::from_bytes(body).map_err(corrupt)?,
+            2 => artifact::read::<Format2>(body, "ctr")?.into(),
+            3 => artifact::read::<Format3>(body, "ctr")?.into(),
+            _ => artifact::read(body, "ctr")?,
         };
         CtrModel::from_stored(stored)
     }
@@ -400,9 +391,7 @@ impl CtrModel {
 }
 
 pub(crate) fn encode(stored: &Stored) -> Result<Vec<u8>> {
-    let mut out = MAGIC.to_vec();
-    out.push(FORMAT);
-    postcard::to_extend(stored, out)
+    artifact::seal(MAGIC, FORMAT, stored)
         .map_err(|e| Error::internal(format_args!("cannot encode the ctr model: {e}")))
 }
 
