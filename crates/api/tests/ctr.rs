@@ -233,3 +233,46 @@ async fn a_generation_below_the_quality_gate_does_not_serve() {
     .await
     .assert_error(409, "Instance.Unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_history_is_trained_reported_and_served() {
+    let (server, world) = shop().await;
+    create(
+        &server,
+        "history",
+        &[("user_history", "20"), ("model", "lr"), ("max_epochs", "3")],
+    )
+    .await;
+    let metrics = server.train("shop", "ctr", "history", 1).await;
+    let history = &metrics["user_history"];
+    assert_eq!(history["limit"], 20, "{metrics}");
+    assert!(history["users"].as_u64().unwrap() > 100, "{history}");
+    assert!(history["items"].as_u64().unwrap() >= history["users"].as_u64().unwrap());
+    assert!(history["bytes"].as_u64().unwrap() > 0, "{history}");
+    assert!(
+        metrics["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("user_history")),
+        "{metrics}"
+    );
+    // The generation serves (artifact format 4 with the histories), for a known user and an unknown one alike.
+    let ids: Vec<String> = world.item_documents().take(20).map(|d| d.id).collect();
+    for user in ["u1", "u2", "nobody"] {
+        let answer = predict(
+            &server,
+            "instances/history/predict",
+            json!({"userId": user, "items": ids}),
+        )
+        .await;
+        let items = answer.assert_ok()["Result"]["Items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(items.len(), 20);
+        assert!(items.iter().all(|i| {
+            let s = i["Score"].as_f64().unwrap();
+            s > 0.0 && s < 1.0
+        }));
+    }
+}

@@ -154,12 +154,16 @@ fn main() {
         "feature_rows",
         "repeat_click_share",
         "wide_learning_rate",
+        "user_history",
         "fields",
         "position_bias",
         "examination",
         "seconds",
     ] {
-        println!("  {key}: {}", m[key]);
+        // `user_history` is only there when the parameter is on.
+        if let Some(value) = m.get(key) {
+            println!("  {key}: {value}");
+        }
     }
     if let Some(candidates) = m["tuning"]["candidates"].as_array() {
         for c in candidates {

@@ -140,7 +140,7 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
         b"ACPOP\x01rest".to_vec(),
         {
             let mut newer = bytes.clone();
-            newer[5] = 4;
+            newer[5] = 5;
             newer
         },
         {
@@ -157,9 +157,18 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
     let (from, to) = model.fitted_on().unwrap();
     assert_eq!(to, NOW - DAY_MS, "fitted up to the held-out day");
     assert!(from < to);
-    // Format 2 (the same without that span) is still read, and scores alike.
+    // Format 3 (the same without users' histories: this model has none, one byte) is still read, and scores
+    // alike.
+    assert_eq!(bytes.last(), Some(&0), "no histories");
+    let mut format3 = bytes[..bytes.len() - 1].to_vec();
+    format3[5] = 3;
+    let format3_model = CtrModel::decode(&format3).unwrap();
+    assert_eq!(format3_model.fitted_on(), Some((from, to)));
+    assert_eq!(format3_model.users_with_history(), 0);
+    assert_eq!(score_at(&format3_model, first, 1), p);
+    // Format 2 (without the span either) too.
     let span = postcard::to_allocvec(&Some((from, to))).unwrap();
-    let mut format2 = bytes[..bytes.len() - span.len()].to_vec();
+    let mut format2 = format3[..format3.len() - span.len()].to_vec();
     format2[5] = 2;
     let older_model = CtrModel::decode(&format2).unwrap();
     assert_eq!(older_model.fitted_on(), None);

@@ -101,6 +101,12 @@ const CTR_CREATE: &[ParameterSpec] = &[
         "model=ffm or lr: L2 regularisation of the weights",
     ),
     p(
+        "user_history",
+        "0",
+        ParamKind::Int { min: 0, max: 200 },
+        "most recent items each user clicked (in the trained days, before the example) that form a field of their own (0: none)",
+    ),
+    p(
         "embedding_dim",
         "16",
         ParamKind::Int { min: 1, max: 64 },

@@ -38,8 +38,8 @@ pub const FIRST_CONTEXT: Field = 7;
 
 /// Context keys that get a field of their own, the most frequent first.
 pub const MAX_CONTEXT_FIELDS: usize = 12;
-/// Fields a model can have (interaction masks are 32-bit).
-pub const MAX_FIELDS: usize = FIRST_CONTEXT as usize + MAX_CONTEXT_FIELDS;
+/// Fields a model can have (interaction masks are 32-bit): the context fields and the user's history last.
+pub const MAX_FIELDS: usize = FIRST_CONTEXT as usize + MAX_CONTEXT_FIELDS + 1;
 
 /// Positions beyond this share one value: deep positions are rare and alike. Index 0 means "not logged".
 pub const MAX_POSITION: u32 = 50;
@@ -96,12 +96,22 @@ pub fn query_features(raw_query: &str) -> Vec<RawFeature> {
 pub struct Schema {
     /// Context key of field `FIRST_CONTEXT + n`.
     pub context_keys: Vec<String>,
+    /// Whether the last field is the items the user chose before ([`Schema::history_field`]). Not encoded: the
+    /// artifact says it by holding the histories (`ctr/model.rs`), so the schema of older formats reads as is.
+    #[serde(skip)]
+    pub history: bool,
 }
 
 impl Schema {
     /// The fields of a model with this schema.
     pub fn fields(&self) -> usize {
-        FIRST_CONTEXT as usize + self.context_keys.len()
+        FIRST_CONTEXT as usize + self.context_keys.len() + usize::from(self.history)
+    }
+
+    /// The field of the user's history: after the context fields.
+    pub fn history_field(&self) -> Option<Field> {
+        self.history
+            .then(|| FIRST_CONTEXT + self.context_keys.len() as Field)
     }
 
     /// The most frequent context keys (by the number of exposures carrying them, ties by name), at most
@@ -112,6 +122,7 @@ impl Schema {
         counts.truncate(MAX_CONTEXT_FIELDS);
         Schema {
             context_keys: counts.into_iter().map(|(k, _)| k).collect(),
+            history: false,
         }
     }
 
@@ -132,6 +143,7 @@ impl Schema {
             CATEGORY => "category".into(),
             ITEM_TERM => "item_term".into(),
             CONTEXT_OTHER => "context".into(),
+            f if Some(f) == self.history_field() => "user_history".into(),
             f => format!(
                 "context.{}",
                 self.context_keys

@@ -52,7 +52,7 @@ pub(crate) struct Log {
     pub rns: Interner,
     items: Interner,
     pub item_ids: Vec<String>,
-    users: Interner,
+    pub users: Interner,
     pub user_raw: Vec<RawFeature>,
     queries: Interner,
     pub query_raw: Vec<Vec<RawFeature>>,

@@ -26,6 +26,8 @@ mod examination;
 pub mod examples;
 pub mod features;
 pub mod ffm;
+#[cfg(test)]
+mod history_tests;
 mod log;
 mod model;
 pub mod train;
@@ -46,12 +48,12 @@ use crate::{Progress, TrainError, TrainedModel, Trainer, TrainingJob};
 use deep::DeepConfig;
 pub use evaluate::auc_within_position;
 use evaluate::{item_ctr_baseline, popularity_baseline, put_scores, round};
-use examples::{Examples, build, pages};
+use examples::{Examples, HistoryPlan, build, pages};
 use features::{ItemFields, MAX_POSITION, RawFeature};
 use ffm::{Crosses, FfmConfig, Scratch, sigmoid};
 use log::Log;
 pub use model::{Candidate, CtrModel, Situation};
-use model::{Stored, item_hash};
+use model::{Stored, UserHistories, item_hash};
 use train::{Candidate as Config, Kind, Run, Scorer, Ticker, Validation};
 use tune::Tuning;
 
@@ -81,6 +83,8 @@ struct CtrParams {
     positives: HashSet<String>,
     attribution_ms: i64,
     min_count: u32,
+    /// Most recent items each user chose that become a field of their own (0: none).
+    user_history: usize,
     /// `None`: `auto`.
     model: Option<Kind>,
     /// `position_terms=separate`: the examination curve is estimated on its own and held fixed.
@@ -121,6 +125,7 @@ fn params(job: &TrainingJob<'_>) -> Result<CtrParams, TrainError> {
             .collect(),
         attribution_ms: p.int("attribution_window_minutes")? * 60_000,
         min_count: p.int("min_count")?.max(1) as u32,
+        user_history: p.int("user_history")?.max(0) as usize,
         model,
         separate_positions: p.text("position_terms")? == "separate",
         config: Config {
@@ -296,7 +301,12 @@ impl CtrTrainer {
                     .unwrap_or_else(|| fields.features(id, None))
             })
             .collect();
-        let built = build(&log, &item_raw, 0..fit_len, params.min_count);
+        let history = (params.user_history > 0).then_some(HistoryPlan {
+            limit: params.user_history,
+            trained: 0..trained,
+            cutoff_ms: eval_start,
+        });
+        let built = build(&log, &item_raw, 0..fit_len, params.min_count, history);
         let set = &built.set;
         let rows = built.vocabulary.rows();
         let nf = built.schema.fields();
@@ -569,6 +579,18 @@ impl CtrTrainer {
             .collect();
         items.sort_unstable_by_key(|(h, _)| *h);
         items.dedup_by_key(|(h, _)| *h);
+        let history = set
+            .history
+            .as_ref()
+            .map(|h| UserHistories::served(h, &log.users.ids));
+        if let Some(h) = &history {
+            let rows: usize = h.users.iter().map(|(_, r)| r.len()).sum();
+            metrics.put(
+                "user_history",
+                json!({"limit": h.limit, "users": h.users.len(), "items": rows,
+                       "bytes": postcard::experimental::serialized_size(h).unwrap_or(0)}),
+            );
+        }
         let stored = Stored {
             item_fields: params.item_fields.clone(),
             schema: built.schema.clone(),
@@ -577,6 +599,7 @@ impl CtrTrainer {
             vocabulary: built.vocabulary.keys.clone(),
             items,
             fitted: Some((split.whole_window().from_ms, eval_start)),
+            history,
         };
         let artifact = model::encode(&stored).map_err(|e| TrainError::Failed(e.to_string()))?;
         metrics.put(

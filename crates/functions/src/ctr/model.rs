@@ -1,7 +1,8 @@
 //! The served CTR model: the relevance scorer (logistic regression, FFM or the deep model), the position term,
 //! the schema and vocabulary that map feature values to rows, and the features of the catalogue's items at
-//! training time, and the span of days it was fitted on. Artifact: `ACCTR`, a format byte, then the postcard
-//! encoding of [`Stored`]; format 2 (without the span) is still read; a foreign, truncated, inconsistent, older-
+//! training time, the span of days it was fitted on and the items each user chose in those days (when the model
+//! has that field). Artifact: `ACCTR`, a format byte, then the postcard encoding of [`Stored`]; formats 2
+//! (without the span) and 3 (without the histories) are still read; a foreign, truncated, inconsistent, older-
 //! or newer-format file is refused when loaded.
 
 use std::collections::HashMap;
@@ -11,8 +12,10 @@ use algocenter_domain::{Error, Result};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::artifact;
+
 use super::deep::Work;
-use super::examples::{Active, Vocabulary, activate};
+use super::examples::{Active, Histories, Vocabulary, activate};
 use super::features::{
     FIRST_CONTEXT, ItemFields, MAX_FIELDS, MAX_POSITION, RawFeature, Schema, position_index,
     query_features, user_feature,
@@ -22,8 +25,38 @@ use super::train::Scorer;
 
 const MAGIC: &[u8; 5] = b"ACCTR";
 /// Format 1 (position as an FFM field) is no longer read: its generations must be retrained. Format 2 lacks
-/// [`Stored::fitted`].
-const FORMAT: u8 = 3;
+/// [`Stored::fitted`], format 3 [`Stored::history`].
+const FORMAT: u8 = 4;
+
+/// The items each user chose in the trained days, as the model's history field reads them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct UserHistories {
+    /// Most items per user (the `user_history` parameter).
+    pub limit: u32,
+    /// [`user_hash`] of the user → rows of the history field, the most recent first; sorted by hash.
+    pub users: Vec<(u64, Vec<u32>)>,
+}
+
+impl UserHistories {
+    /// What serving reads of `histories`: each user's items chosen in the trained days, as the held-out
+    /// examples see them. `users`: the log's user ids.
+    pub fn served(histories: &Histories, users: &HashMap<String, u32>) -> UserHistories {
+        let mut rows = Vec::new();
+        let mut out: Vec<(u64, Vec<u32>)> = users
+            .iter()
+            .filter_map(|(id, &u)| {
+                histories.rows(u, None, &mut rows);
+                (!rows.is_empty()).then(|| (user_hash(id), rows.clone()))
+            })
+            .collect();
+        out.sort_unstable_by_key(|(hash, _)| *hash);
+        out.dedup_by_key(|(hash, _)| *hash);
+        UserHistories {
+            limit: histories.limit as u32,
+            users: out,
+        }
+    }
+}
 
 /// What the artifact holds.
 #[derive(Serialize, Deserialize)]
@@ -40,6 +73,35 @@ pub(crate) struct Stored {
     /// The events the model was fitted on lie in `[from_ms, to_ms)` (`None`: format 2, not said). `rank` reads it
     /// to know whether this model saw the days it evaluates on.
     pub fitted: Option<(i64, i64)>,
+    /// The users' histories when the model has a history field (its schema's last field), else `None`.
+    pub history: Option<UserHistories>,
+}
+
+/// Format 3: [`Stored`] without `history`.
+#[derive(Deserialize)]
+struct Format3 {
+    item_fields: ItemFields,
+    schema: Schema,
+    scorer: Scorer,
+    position: Vec<f32>,
+    vocabulary: Vec<(u8, u64)>,
+    items: Vec<(u64, Vec<u32>)>,
+    fitted: Option<(i64, i64)>,
+}
+
+impl From<Format3> for Stored {
+    fn from(f: Format3) -> Stored {
+        Stored {
+            item_fields: f.item_fields,
+            schema: f.schema,
+            scorer: f.scorer,
+            position: f.position,
+            vocabulary: f.vocabulary,
+            items: f.items,
+            fitted: f.fitted,
+            history: None,
+        }
+    }
 }
 
 /// Format 2: [`Stored`] without `fitted`.
@@ -63,6 +125,7 @@ impl From<Format2> for Stored {
             vocabulary: f.vocabulary,
             items: f.items,
             fitted: None,
+            history: None,
         }
     }
 }
@@ -93,9 +156,15 @@ pub struct CtrModel {
     /// `item_active[item_start[i]..item_start[i + 1]]`.
     item_active: Vec<Active>,
     item_start: Vec<u32>,
+    /// [`user_hash`] → index in `stored.history`'s users.
+    users: HashMap<u64, usize>,
 }
 
 pub(crate) fn item_hash(id: &str) -> u64 {
+    xxh3_64(id.as_bytes())
+}
+
+pub(crate) fn user_hash(id: &str) -> u64 {
     xxh3_64(id.as_bytes())
 }
 
@@ -104,7 +173,9 @@ fn inconsistent() -> Error {
 }
 
 impl CtrModel {
-    pub(crate) fn from_stored(stored: Stored) -> Result<CtrModel> {
+    pub(crate) fn from_stored(mut stored: Stored) -> Result<CtrModel> {
+        // The artifact says whether the model has a history field by holding the histories.
+        stored.schema.history = stored.history.is_some();
         let fields = stored.schema.fields();
         if fields > MAX_FIELDS || stored.position.len() != MAX_POSITION as usize + 1 {
             return Err(inconsistent());
@@ -135,6 +206,15 @@ impl CtrModel {
             }
             items.insert(*hash, i);
         }
+        let mut users = HashMap::new();
+        if let Some(h) = &stored.history {
+            for (i, (hash, history)) in h.users.iter().enumerate() {
+                if history.len() > h.limit as usize || history.iter().any(|&r| r as usize >= rows) {
+                    return Err(inconsistent());
+                }
+                users.insert(*hash, i);
+            }
+        }
         let field_of = |r: u32| {
             let r = r as usize;
             if r < fields {
@@ -163,6 +243,7 @@ impl CtrModel {
             items,
             item_active,
             item_start,
+            users,
         })
     }
 
@@ -171,32 +252,23 @@ impl CtrModel {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CtrModel> {
-        let (format, body) = match bytes {
-            [m0, m1, m2, m3, m4, format, body @ ..] if [*m0, *m1, *m2, *m3, *m4] == *MAGIC => {
-                if *format > FORMAT {
-                    return Err(Error::internal(format_args!(
-                        "ctr artifact format {format} is newer than this build reads ({FORMAT})"
-                    )));
-                }
-                if *format < 2 {
-                    // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
-                    return Err(Error::ModelOutdated(format!(
-                        "the serving generation's ctr model has format {format}, which this build no longer \
-                         reads (it reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
-                    )));
-                }
-                (*format, body)
-            }
-            _ => return Err(Error::internal("not a ctr artifact")),
-        };
-        let corrupt =
-            |e: postcard::Error| Error::internal(format_args!("corrupt ctr artifact: {e}"));
-        let stored: Stored = if format == 2 {
-            postcard::from_bytes::<Format2>(body)
-                .map_err(corrupt)?
-                .into()
-        } else {
-            postcard::from_bytes(body).map_err(corrupt)?
+        let (format, body) = artifact::open(bytes, MAGIC, "ctr")?;
+        if format > FORMAT {
+            return Err(Error::internal(format_args!(
+                "ctr artifact format {format} is newer than this build reads ({FORMAT})"
+            )));
+        }
+        if format < 2 {
+            // Not a fault of the server: the upgrade changed the model (README, "Upgrading").
+            return Err(Error::ModelOutdated(format!(
+                "the serving generation's ctr model has format {format}, which this build no longer reads (it \
+                 reads {FORMAT}): train a new generation of the instance (CreateFunctionTask)"
+            )));
+        }
+        let stored: Stored = match format {
+            2 => artifact::read::<Format2>(body, "ctr")?.into(),
+            3 => artifact::read::<Format3>(body, "ctr")?.into(),
+            _ => artifact::read(body, "ctr")?,
         };
         CtrModel::from_stored(stored)
     }
@@ -235,6 +307,19 @@ impl CtrModel {
         self.items.contains_key(&item_hash(id))
     }
 
+    /// Users whose chosen items the model holds (0: the model has no history field).
+    pub fn users_with_history(&self) -> usize {
+        self.users.len()
+    }
+
+    /// The history field's rows of `user`: the items they chose in the trained days, the most recent first.
+    fn history_of(&self, user: &str) -> &[u32] {
+        match (&self.stored.history, self.users.get(&user_hash(user))) {
+            (Some(h), Some(&i)) => &h.users[i].1,
+            _ => &[],
+        }
+    }
+
     /// Click probabilities of the candidates in `situation`, in the candidates' order: the relevance of each,
     /// plus the position term of `situation.position` (the same for all). An item the model does not know is
     /// scored by its attributes when given, else by its field's out-of-vocabulary row; a missing user or query
@@ -251,6 +336,12 @@ impl CtrModel {
         let row_of = |f: u8, k: u64| self.vocabulary.row(f, k);
         let mut shared = Vec::new();
         activate(&shared_raw, &row_of, &mut shared);
+        // After the context, as the trainer writes an example's features.
+        if let (Some(field), Some(user)) = (self.stored.schema.history_field(), situation.user) {
+            let rows = self.history_of(user);
+            let x = 1.0 / (rows.len().max(1) as f32).sqrt();
+            shared.extend(rows.iter().map(|&index| Active { index, field, x }));
+        }
         let position = self.stored.position[usize::from(position_index(Some(situation.position)))];
 
         let mut own_buf = Vec::with_capacity(24);
@@ -300,9 +391,7 @@ impl CtrModel {
 }
 
 pub(crate) fn encode(stored: &Stored) -> Result<Vec<u8>> {
-    let mut out = MAGIC.to_vec();
-    out.push(FORMAT);
-    postcard::to_extend(stored, out)
+    artifact::seal(MAGIC, FORMAT, stored)
         .map_err(|e| Error::internal(format_args!("cannot encode the ctr model: {e}")))
 }
 
