@@ -19,7 +19,8 @@
 //! generation on.
 //!
 //! **What it reads.** Search events whose `bhv_time` is at or after the end of the generation's training
-//! window, by users (`user_id`, else `imei`).
+//! window, by users (`user_id`, else `imei`). The block decoder reads over the other events without looking at
+//! their text, and a usable ASCII query is kept as typed until its user is asked (`HeldSearch`).
 //!
 //! **Bounded.** At most [`PER_USER`] searches per user (the newest) and [`MAX_USERS`] users (those with the
 //! oldest searches go first); the block ids of [`LOOKBACK_MS`] of pushes. A restart loses the tail; the next
@@ -89,8 +90,8 @@ struct TailState {
     newest_ms: i64,
     /// The blocks read whose newest event is within [`LOOKBACK_MS`] of `newest_ms`, with that time.
     blocks_read: HashMap<i64, i64>,
-    /// Events decoded by all reads (for tests and logs: a read decodes only new blocks).
-    events_decoded: u64,
+    /// Search events decoded by all reads (for tests and logs: a read decodes only new blocks).
+    searches_decoded: u64,
     users: Users,
 }
 
@@ -218,9 +219,9 @@ impl LiveTail {
         )
     }
 
-    /// Events decoded by all reads so far.
-    pub fn events_decoded(&self) -> u64 {
-        self.state().events_decoded
+    /// Search events decoded by all reads so far (the other events of a block are read over, not decoded).
+    pub fn searches_decoded(&self) -> u64 {
+        self.state().searches_decoded
     }
 
     /// Reads the blocks of `data` not read before and takes their searches. Blocking.
@@ -242,9 +243,9 @@ impl LiveTail {
             }
             // Views, not owned events: the tail reads every pushed event and keeps only searches.
             let mut decoded = 0u64;
-            let read = data.for_each_event_of_block(block.id, &mut |e| {
+            let read = data.for_each_event_of_block(block.id, Some(SEARCH), &mut |e| {
                 decoded += 1;
-                if e.bhv_type == SEARCH && e.bhv_time_ms >= self.since_ms {
+                if e.bhv_time_ms >= self.since_ms {
                     let user = e.user();
                     if !user.is_empty() {
                         self.state().hold(user, e.raw_query, e.bhv_time_ms, now_ms);
@@ -253,7 +254,7 @@ impl LiveTail {
                 Ok(())
             });
             let mut state = self.state();
-            state.events_decoded += decoded;
+            state.searches_decoded += decoded;
             if read.is_err() {
                 // Read again next time (a block fails whole, before any of its events is taken).
                 state.blocks_read.remove(&block.id);
@@ -419,6 +420,7 @@ mod tests {
         fn for_each_event_of_block(
             &self,
             id: i64,
+            only: Option<&str>,
             f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
         ) -> Result<()> {
             if self.failing.contains(&id) {
@@ -428,6 +430,7 @@ mod tests {
                 .iter()
                 .filter(|(b, _)| *b == id && self.visible.contains(b))
                 .flat_map(|(_, events)| events)
+                .filter(|e| only.is_none_or(|t| t == e.bhv_type))
                 .try_for_each(|e| f(&EventView::of(e)))
         }
     }
@@ -461,25 +464,25 @@ mod tests {
         };
         tail.read_from(&data, 50_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["first", "third"]);
-        assert_eq!(tail.events_decoded(), 3);
+        assert_eq!(tail.searches_decoded(), 3);
         tail.read_from(&data, 50_000).unwrap();
-        assert_eq!(tail.events_decoded(), 3, "nothing new: nothing decoded");
+        assert_eq!(tail.searches_decoded(), 3, "nothing new: nothing decoded");
         data.visible = vec![1, 2, 3];
         tail.read_from(&data, 50_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["late", "first", "third"]);
-        assert_eq!(tail.events_decoded(), 4, "only block 2 decoded");
+        assert_eq!(tail.searches_decoded(), 4, "only block 2 decoded");
         data.visible = vec![1, 2, 3, 4];
         tail.read_from(&data, 50_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["late", "first", "third", "fourth"]);
         assert_eq!(queries(&tail, "b"), ["other"]);
-        assert_eq!(tail.events_decoded(), 5);
+        assert_eq!(tail.searches_decoded(), 5);
         let kept = tail.state.lock().unwrap().blocks_read.len();
         assert_eq!(
             kept, 1,
             "blocks behind the window are forgotten, not listed again"
         );
         tail.read_from(&data, 50_000).unwrap();
-        assert_eq!(tail.events_decoded(), 5);
+        assert_eq!(tail.searches_decoded(), 5);
         assert_eq!(tail.size(), (2, 5));
     }
 
@@ -570,7 +573,7 @@ mod tests {
             .chain((1..PER_USER).map(|i| format!("q{i}")))
             .collect();
         assert_eq!(queries(&tail, "a"), expected);
-        assert_eq!(tail.events_decoded(), PER_USER as u64 + 2);
+        assert_eq!(tail.searches_decoded(), PER_USER as u64 + 2);
     }
 
     #[test]
