@@ -20,7 +20,8 @@
 //!
 //! **What it reads.** Search events whose `bhv_time` is at or after the end of the generation's training
 //! window, by users (`user_id`, else `imei`). The block decoder reads over the other events without looking at
-//! their text, and a usable ASCII query is kept as typed until its user is asked (`HeldSearch`).
+//! their text, and a query surely usable (ASCII and Chinese characters) is kept as typed until its user is asked
+//! (`HeldSearch`).
 //!
 //! **Bounded.** At most [`PER_USER`] searches per user (the newest) and [`MAX_USERS`] users (those with the
 //! oldest searches go first); the block ids of [`LOOKBACK_MS`] of pushes. A restart loses the tail; the next
@@ -48,6 +49,8 @@ pub const LOOKBACK_MS: i64 = 15_000;
 pub const PER_USER: usize = 20;
 /// Users kept per tail.
 pub const MAX_USERS: usize = 50_000;
+/// Room for a new user's searches; a user who searches more gets room for [`PER_USER`] at once.
+const FIRST_SEARCHES: usize = 4;
 /// Tails kept at once (one per app group and generation window being asked).
 const MAX_TAILS: usize = 256;
 
@@ -119,7 +122,7 @@ impl TailState {
                 at_ms,
             },
             Some(false) => return,
-            // Not plain ASCII (or long): only normalising tells whether it counts, so it is normalised now.
+            // Other scripts (or long text): only normalising tells whether it counts, so it is normalised now.
             None => match LiveSearch::new(query, at_ms) {
                 Some(search) => HeldSearch::Normalised(search),
                 None => return,
@@ -130,13 +133,18 @@ impl TailState {
             Some(own) => {
                 if own.len() >= PER_USER {
                     own.pop_front();
+                } else if own.len() == own.capacity() {
+                    // Straight to the bound from the first few: a user's searches move at most once.
+                    own.reserve_exact(PER_USER - own.len());
                 }
                 // Blocks arrive in any order: keep each user's searches in time order.
                 let at = own.partition_point(|s| s.at_ms() <= at_ms);
                 own.insert(at, search);
             }
             None => {
-                self.users.insert(user.into(), VecDeque::from([search]));
+                let mut own = VecDeque::with_capacity(FIRST_SEARCHES);
+                own.push_back(search);
+                self.users.insert(user.into(), own);
             }
         }
     }
@@ -577,7 +585,7 @@ mod tests {
     }
 
     #[test]
-    fn ascii_queries_are_normalised_when_their_user_is_asked_others_when_read() {
+    fn plain_queries_are_normalised_when_their_user_is_asked_others_when_read() {
         let tail = LiveTail::new("app", 1_000);
         let data = Blocks {
             blocks: vec![(
@@ -601,7 +609,11 @@ mod tests {
                 .count()
         };
         assert_eq!(tail.size(), (1, 3), "unusable queries are not held");
-        assert_eq!(typed(&tail), 1, "only the ASCII query waits");
+        assert_eq!(
+            typed(&tail),
+            2,
+            "ASCII and ideographs wait, full-width letters do not"
+        );
         let served = tail.searches_of("a");
         let shown: Vec<(&str, &str, i64)> = served
             .iter()
