@@ -50,12 +50,14 @@ pub trait TrainingData: Send {
     /// order), so a reader that follows new blocks keeps the ids it has read, not only the highest.
     fn recent_blocks(&self, newest_from_ms: i64) -> Result<Vec<BlockRef>>;
 
-    /// Calls `f` for every event of block `id`, in arrival order (none if the block is gone), as views borrowed
-    /// from the decoded block: a follower of new blocks reads every pushed event and keeps few of them, so it
-    /// should not pay for owned copies of all.
+    /// Calls `f` for every event of block `id` of behaviour type `only` (every event when `None`), in arrival
+    /// order (none if the block is gone), as views borrowed from the decoded block: a follower of new blocks reads
+    /// every pushed event and keeps few of them, so it should not pay for owned copies of all, nor look at the
+    /// text of events of other types.
     fn for_each_event_of_block(
         &self,
         id: i64,
+        only: Option<&str>,
         f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()>;
 }
@@ -125,11 +127,12 @@ impl TrainingData for InMemoryData {
     fn for_each_event_of_block(
         &self,
         id: i64,
+        only: Option<&str>,
         f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()> {
         match usize::try_from(id).ok().and_then(|i| self.events.get(i)) {
-            Some(e) => f(&EventView::of(e)),
-            None => Ok(()),
+            Some(e) if only.is_none_or(|t| t == e.bhv_type) => f(&EventView::of(e)),
+            _ => Ok(()),
         }
     }
 }

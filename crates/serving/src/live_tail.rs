@@ -19,7 +19,9 @@
 //! generation on.
 //!
 //! **What it reads.** Search events whose `bhv_time` is at or after the end of the generation's training
-//! window, by users (`user_id`, else `imei`).
+//! window, by users (`user_id`, else `imei`). The block decoder reads over the other events without looking at
+//! their text, and a query surely usable (ASCII and Chinese characters) is kept as typed until its user is asked
+//! (`HeldSearch`).
 //!
 //! **Bounded.** At most [`PER_USER`] searches per user (the newest) and [`MAX_USERS`] users (those with the
 //! oldest searches go first); the block ids of [`LOOKBACK_MS`] of pushes. A restart loses the tail; the next
@@ -29,13 +31,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use algocenter_domain::behaviour::SEARCH;
-use algocenter_domain::data::{BlockRef, TrainingData};
+use algocenter_domain::data::TrainingData;
 use algocenter_domain::{Error, Result, now_ms};
-use algocenter_functions::query::live::LiveSearch;
+use algocenter_functions::query::live::{LiveSearch, is_usable_raw};
 use algocenter_store::Store;
 
 /// Least time between two reads of one tail.
@@ -47,8 +49,43 @@ pub const LOOKBACK_MS: i64 = 15_000;
 pub const PER_USER: usize = 20;
 /// Users kept per tail.
 pub const MAX_USERS: usize = 50_000;
+/// Room for a new user's searches; a user who searches more gets room for [`PER_USER`] at once.
+const FIRST_SEARCHES: usize = 4;
 /// Tails kept at once (one per app group and generation window being asked).
 const MAX_TAILS: usize = 256;
+
+/// The users' searches, by user. Keyed by the name, allocated once per user; foldhash rather than SipHash
+/// because every pushed search looks its user up here (the names come from pushes and requests: foldhash's
+/// random seed per map keeps the order unpredictable).
+type Users = HashMap<Box<str>, VecDeque<HeldSearch>, foldhash::fast::RandomState>;
+
+/// A search as the tail holds it. Reading sees every pushed search and serving asks for the few of one user, so
+/// a query that is certainly usable is kept as typed and normalised the first time its user is asked.
+#[derive(Debug)]
+enum HeldSearch {
+    Typed { query: Box<str>, at_ms: i64 },
+    Normalised(LiveSearch),
+}
+
+impl HeldSearch {
+    fn at_ms(&self) -> i64 {
+        match self {
+            HeldSearch::Typed { at_ms, .. } => *at_ms,
+            HeldSearch::Normalised(search) => search.at_ms,
+        }
+    }
+
+    /// The search as serving reads it, normalised now if it was not yet.
+    fn normalised(&mut self) -> Option<&LiveSearch> {
+        if let HeldSearch::Typed { query, at_ms } = self {
+            *self = HeldSearch::Normalised(LiveSearch::new(query, *at_ms)?);
+        }
+        match self {
+            HeldSearch::Normalised(search) => Some(search),
+            HeldSearch::Typed { .. } => None,
+        }
+    }
+}
 
 #[derive(Default)]
 struct TailState {
@@ -56,9 +93,9 @@ struct TailState {
     newest_ms: i64,
     /// The blocks read whose newest event is within [`LOOKBACK_MS`] of `newest_ms`, with that time.
     blocks_read: HashMap<i64, i64>,
-    /// Events decoded by all reads (for tests and logs: a read decodes only new blocks).
-    events_decoded: u64,
-    users: HashMap<String, VecDeque<LiveSearch>>,
+    /// Search events decoded by all reads (for tests and logs: a read decodes only new blocks).
+    searches_decoded: u64,
+    users: Users,
 }
 
 impl TailState {
@@ -66,14 +103,78 @@ impl TailState {
     fn horizon(&self, since_ms: i64) -> i64 {
         (self.newest_ms - LOOKBACK_MS).max(since_ms)
     }
-}
 
-/// What a read took from one block: its usable searches, by user.
-struct ReadBlock {
-    block: BlockRef,
-    /// Events in the block (all decoded, searches or not).
-    decoded: u64,
-    searches: Vec<(String, LiveSearch)>,
+    /// Takes a search of `user` typed at `at_ms` (within the tail's window), unless the user's [`PER_USER`]
+    /// searches are all newer or the query is not usable. The bound applies here, before anything is allocated
+    /// for a search that would go at once.
+    fn hold(&mut self, user: &str, query: &str, at_ms: i64, now_ms: i64) {
+        let own = self.users.get_mut(user);
+        // Of equal times the one read last stays (it goes after them in time order).
+        if let Some(own) = &own
+            && own.len() >= PER_USER
+            && own.front().is_some_and(|oldest| at_ms < oldest.at_ms())
+        {
+            return;
+        }
+        let search = match is_usable_raw(query) {
+            Some(true) => HeldSearch::Typed {
+                query: query.into(),
+                at_ms,
+            },
+            Some(false) => return,
+            // Other scripts (or long text): only normalising tells whether it counts, so it is normalised now.
+            None => match LiveSearch::new(query, at_ms) {
+                Some(search) => HeldSearch::Normalised(search),
+                None => return,
+            },
+        };
+        self.newest_ms = self.newest_ms.max(at_ms.min(now_ms));
+        match own {
+            Some(own) => {
+                if own.len() >= PER_USER {
+                    own.pop_front();
+                } else if own.len() == own.capacity() {
+                    // Straight to the bound from the first few: a user's searches move at most once.
+                    own.reserve_exact(PER_USER - own.len());
+                }
+                // Blocks arrive in any order: keep each user's searches in time order.
+                let at = own.partition_point(|s| s.at_ms() <= at_ms);
+                own.insert(at, search);
+            }
+            None => {
+                let mut own = VecDeque::with_capacity(FIRST_SEARCHES);
+                own.push_back(search);
+                self.users.insert(user.into(), own);
+            }
+        }
+    }
+
+    /// Past [`MAX_USERS`], keeps the users whose newest search is newest, down to nine tenths of the bound.
+    fn evict(&mut self) {
+        if self.users.len() <= MAX_USERS {
+            return;
+        }
+        // The cut-off time by selection, not a sort, and no user's name copied (with more active users than the
+        // bound, this runs on most reads).
+        let keep = MAX_USERS * 9 / 10;
+        let mut newest: Vec<i64> = self
+            .users
+            .values()
+            .map(|s| s.back().map_or(i64::MIN, HeldSearch::at_ms))
+            .collect();
+        let at = newest.len() - keep;
+        let (older, &mut cut, _) = newest.select_nth_unstable(at);
+        // Of the users whose newest search is at the cut-off time, those below the cut go.
+        let mut ties_to_drop = older.iter().filter(|&&t| t == cut).count();
+        self.users.retain(|_, s| {
+            let t = s.back().map_or(i64::MIN, HeldSearch::at_ms);
+            if t == cut && ties_to_drop > 0 {
+                ties_to_drop -= 1;
+                return false;
+            }
+            t >= cut
+        });
+    }
 }
 
 /// The searches of one app group since one instant.
@@ -103,129 +204,77 @@ impl LiveTail {
         }
     }
 
+    fn state(&self) -> MutexGuard<'_, TailState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The user's searches since the tail's start, oldest first.
     pub fn searches_of(&self, user: &str) -> Vec<LiveSearch> {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state
-            .users
-            .get(user)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        let mut state = self.state();
+        state.users.get_mut(user).map_or_else(Vec::new, |held| {
+            held.iter_mut()
+                .filter_map(|s| s.normalised().cloned())
+                .collect()
+        })
     }
 
     /// Users and searches held, for the logs and tests.
     pub fn size(&self) -> (usize, usize) {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state();
         (
             state.users.len(),
             state.users.values().map(VecDeque::len).sum(),
         )
     }
 
-    /// Events decoded by all reads so far.
-    pub fn events_decoded(&self) -> u64 {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .events_decoded
+    /// Search events decoded by all reads so far (the other events of a block are read over, not decoded).
+    pub fn searches_decoded(&self) -> u64 {
+        self.state().searches_decoded
     }
 
-    /// Reads the blocks of `data` not read before and takes their searches. Blocking; one read at a time.
+    /// Reads the blocks of `data` not read before and takes their searches. Blocking.
+    ///
+    /// Searches are taken as each block is decoded, one short lock per search: the lock is never held over a
+    /// block's decoding, which requests asking for a user's searches would wait for. A block is marked read
+    /// before it is decoded, so that no search counts twice even if reads overlapped.
     pub fn read_from(&self, data: &dyn TrainingData, now_ms: i64) -> Result<()> {
-        let fresh: Vec<BlockRef> = {
-            let horizon = self
-                .state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .horizon(self.since_ms);
-            let listed = data.recent_blocks(horizon)?;
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            listed
-                .into_iter()
-                .filter(|b| !state.blocks_read.contains_key(&b.id))
-                .collect()
-        };
-        let mut blocks = Vec::with_capacity(fresh.len());
-        for block in fresh {
-            // Views, not owned events: the tail reads every pushed event and keeps only searches.
-            let mut searches = Vec::new();
-            let mut decoded = 0u64;
-            data.for_each_event_of_block(block.id, &mut |e| {
-                decoded += 1;
-                let user = e.user();
-                if e.bhv_type == SEARCH
-                    && !user.is_empty()
-                    && e.bhv_time_ms >= self.since_ms
-                    && let Some(search) = LiveSearch::new(e.raw_query, e.bhv_time_ms)
-                {
-                    searches.push((user.to_string(), search));
-                }
-                Ok(())
-            })?;
-            blocks.push(ReadBlock {
-                block,
-                decoded,
-                searches,
-            });
-        }
-        self.take(blocks, now_ms);
-        Ok(())
-    }
-
-    /// Adds the searches of newly read blocks.
-    fn take(&self, blocks: Vec<ReadBlock>, now_ms: i64) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for ReadBlock {
-            block,
-            decoded,
-            searches,
-        } in blocks
-        {
-            if state
+        let horizon = self.state().horizon(self.since_ms);
+        let listed = data.recent_blocks(horizon)?;
+        let result = listed.into_iter().try_for_each(|block| {
+            if self
+                .state()
                 .blocks_read
                 .insert(block.id, block.newest_ms)
                 .is_some()
             {
-                continue;
+                return Ok(());
             }
-            state.events_decoded += decoded;
-            for (user, search) in searches {
-                state.newest_ms = state.newest_ms.max(search.at_ms.min(now_ms));
-                let own = state.users.entry(user).or_default();
-                // Blocks arrive in any order: keep each user's searches in time order.
-                let at = own.partition_point(|s| s.at_ms <= search.at_ms);
-                own.insert(at, search);
-                if own.len() > PER_USER {
-                    own.pop_front();
+            // Views, not owned events: the tail reads every pushed event and keeps only searches.
+            let mut decoded = 0u64;
+            let read = data.for_each_event_of_block(block.id, Some(SEARCH), &mut |e| {
+                decoded += 1;
+                if e.bhv_time_ms >= self.since_ms {
+                    let user = e.user();
+                    if !user.is_empty() {
+                        self.state().hold(user, e.raw_query, e.bhv_time_ms, now_ms);
+                    }
                 }
+                Ok(())
+            });
+            let mut state = self.state();
+            state.searches_decoded += decoded;
+            if read.is_err() {
+                // Read again next time (a block fails whole, before any of its events is taken).
+                state.blocks_read.remove(&block.id);
             }
-        }
+            read
+        });
+        let mut state = self.state();
         // A block behind the horizon is no longer listed: its id need not be kept.
         let horizon = state.horizon(self.since_ms);
         state.blocks_read.retain(|_, newest| *newest >= horizon);
-        if state.users.len() > MAX_USERS {
-            // Keep the users whose newest search is newest, down to nine tenths of the bound: the cut-off time
-            // by selection, not a sort, and no user's name copied (with more active users than the bound, this
-            // runs on most reads).
-            let keep = MAX_USERS * 9 / 10;
-            let mut newest: Vec<i64> = state
-                .users
-                .values()
-                .map(|s| s.back().map_or(i64::MIN, |s| s.at_ms))
-                .collect();
-            let at = newest.len() - keep;
-            let (older, &mut cut, _) = newest.select_nth_unstable(at);
-            // Of the users whose newest search is at the cut-off time, those below the cut go.
-            let mut ties_to_drop = older.iter().filter(|&&t| t == cut).count();
-            state.users.retain(|_, s| {
-                let t = s.back().map_or(i64::MIN, |s| s.at_ms);
-                if t == cut && ties_to_drop > 0 {
-                    ties_to_drop -= 1;
-                    return false;
-                }
-                t >= cut
-            });
-        }
+        state.evict();
+        result
     }
 
     /// Reads the store once, on a blocking thread.
@@ -310,6 +359,7 @@ impl LiveTails {
 mod tests {
     use super::*;
     use algocenter_domain::behaviour::{BehaviourEvent, EventView};
+    use algocenter_domain::data::BlockRef;
 
     fn search(user: &str, query: &str, at_ms: i64, rn: &str) -> BehaviourEvent {
         BehaviourEvent {
@@ -336,6 +386,8 @@ mod tests {
     struct Blocks {
         blocks: Vec<(i64, Vec<BehaviourEvent>)>,
         visible: Vec<i64>,
+        /// Blocks that fail to decode (whole, as a corrupt block does).
+        failing: Vec<i64>,
     }
 
     impl TrainingData for Blocks {
@@ -376,12 +428,17 @@ mod tests {
         fn for_each_event_of_block(
             &self,
             id: i64,
+            only: Option<&str>,
             f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
         ) -> Result<()> {
+            if self.failing.contains(&id) {
+                return Err(Error::internal("block does not decode"));
+            }
             self.blocks
                 .iter()
                 .filter(|(b, _)| *b == id && self.visible.contains(b))
                 .flat_map(|(_, events)| events)
+                .filter(|e| only.is_none_or(|t| t == e.bhv_type))
                 .try_for_each(|e| f(&EventView::of(e)))
         }
     }
@@ -411,28 +468,29 @@ mod tests {
                 (4, vec![search("a", "fourth", 40_000, "r5")]),
             ],
             visible: vec![1, 3],
+            failing: vec![],
         };
         tail.read_from(&data, 50_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["first", "third"]);
-        assert_eq!(tail.events_decoded(), 3);
+        assert_eq!(tail.searches_decoded(), 3);
         tail.read_from(&data, 50_000).unwrap();
-        assert_eq!(tail.events_decoded(), 3, "nothing new: nothing decoded");
+        assert_eq!(tail.searches_decoded(), 3, "nothing new: nothing decoded");
         data.visible = vec![1, 2, 3];
         tail.read_from(&data, 50_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["late", "first", "third"]);
-        assert_eq!(tail.events_decoded(), 4, "only block 2 decoded");
+        assert_eq!(tail.searches_decoded(), 4, "only block 2 decoded");
         data.visible = vec![1, 2, 3, 4];
         tail.read_from(&data, 50_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["late", "first", "third", "fourth"]);
         assert_eq!(queries(&tail, "b"), ["other"]);
-        assert_eq!(tail.events_decoded(), 5);
+        assert_eq!(tail.searches_decoded(), 5);
         let kept = tail.state.lock().unwrap().blocks_read.len();
         assert_eq!(
             kept, 1,
             "blocks behind the window are forgotten, not listed again"
         );
         tail.read_from(&data, 50_000).unwrap();
-        assert_eq!(tail.events_decoded(), 5);
+        assert_eq!(tail.searches_decoded(), 5);
         assert_eq!(tail.size(), (2, 5));
     }
 
@@ -449,6 +507,7 @@ mod tests {
         let mut data = Blocks {
             blocks: vec![(1, events)],
             visible: vec![1],
+            failing: vec![],
         };
         tail.read_from(&data, 10_000).unwrap();
         tail.read_from(&data, 10_000).unwrap();
@@ -482,16 +541,113 @@ mod tests {
         let data = Blocks {
             blocks: vec![(1, events)],
             visible: vec![1],
+            failing: vec![],
         };
         tail.read_from(&data, 100_000).unwrap();
         let keep = MAX_USERS * 9 / 10;
         assert_eq!(tail.size(), (keep, keep));
         let state = tail.state.lock().unwrap();
-        let oldest_kept = state.users.values().map(|s| s[0].at_ms).min().unwrap();
+        let oldest_kept = state.users.values().map(|s| s[0].at_ms()).min().unwrap();
         let dropped_newer = (0..over)
-            .filter(|u| !state.users.contains_key(&format!("u{u}")))
+            .filter(|u| !state.users.contains_key(format!("u{u}").as_str()))
             .filter(|u| 2_000 + (u / 1_000) as i64 > oldest_kept)
             .count();
         assert_eq!(dropped_newer, 0, "only users at or before the cut-off go");
+    }
+
+    #[test]
+    fn a_full_users_search_older_than_all_kept_is_not_taken() {
+        let tail = LiveTail::new("app", 1_000);
+        let full = (0..PER_USER as i64)
+            .map(|i| search("a", &format!("q{i}"), 2_000 + i, &format!("r{i}")))
+            .collect();
+        let mut data = Blocks {
+            blocks: vec![(1, full)],
+            visible: vec![1],
+            failing: vec![],
+        };
+        tail.read_from(&data, 10_000).unwrap();
+        data.blocks.push((
+            2,
+            vec![
+                search("a", "older", 1_999, "o"),
+                // As old as the oldest kept: read later, so it stays and the oldest goes.
+                search("a", "tied", 2_000, "t"),
+            ],
+        ));
+        data.visible.push(2);
+        tail.read_from(&data, 10_000).unwrap();
+        let expected: Vec<String> = std::iter::once("tied".to_string())
+            .chain((1..PER_USER).map(|i| format!("q{i}")))
+            .collect();
+        assert_eq!(queries(&tail, "a"), expected);
+        assert_eq!(tail.searches_decoded(), PER_USER as u64 + 2);
+    }
+
+    #[test]
+    fn plain_queries_are_normalised_when_their_user_is_asked_others_when_read() {
+        let tail = LiveTail::new("app", 1_000);
+        let data = Blocks {
+            blocks: vec![(
+                1,
+                vec![
+                    search("a", "  Nike   Shoes!", 2_000, "r1"),
+                    search("a", "Ｎｉｋｅ", 2_001, "r2"),
+                    search("a", "???", 2_002, "r3"),
+                    search("a", "连衣 裙", 2_003, "r4"),
+                    search("b", "¿?", 2_004, "r5"),
+                ],
+            )],
+            visible: vec![1],
+            failing: vec![],
+        };
+        tail.read_from(&data, 10_000).unwrap();
+        let typed = |tail: &LiveTail| {
+            tail.state().users["a"]
+                .iter()
+                .filter(|s| matches!(s, HeldSearch::Typed { .. }))
+                .count()
+        };
+        assert_eq!(tail.size(), (1, 3), "unusable queries are not held");
+        assert_eq!(
+            typed(&tail),
+            2,
+            "ASCII and ideographs wait, full-width letters do not"
+        );
+        let served = tail.searches_of("a");
+        let shown: Vec<(&str, &str, i64)> = served
+            .iter()
+            .map(|s| (s.normal.as_str(), s.display.as_str(), s.at_ms))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("nike shoes", "Nike Shoes!", 2_000),
+                ("nike", "Ｎｉｋｅ", 2_001),
+                ("连衣裙", "连衣 裙", 2_003)
+            ]
+        );
+        assert_eq!(typed(&tail), 0, "normalised once, when asked");
+        assert_eq!(tail.searches_of("a"), served);
+    }
+
+    #[test]
+    fn a_block_that_fails_to_decode_is_read_again() {
+        let tail = LiveTail::new("app", 1_000);
+        let mut data = Blocks {
+            blocks: vec![
+                (1, vec![search("a", "one", 2_000, "r1")]),
+                (2, vec![search("a", "two", 2_001, "r2")]),
+            ],
+            visible: vec![1, 2],
+            failing: vec![1],
+        };
+        assert!(tail.read_from(&data, 10_000).is_err());
+        assert!(queries(&tail, "a").is_empty());
+        data.failing.clear();
+        tail.read_from(&data, 10_000).unwrap();
+        assert_eq!(queries(&tail, "a"), ["one", "two"]);
+        tail.read_from(&data, 10_000).unwrap();
+        assert_eq!(tail.size(), (1, 2), "each block taken once");
     }
 }

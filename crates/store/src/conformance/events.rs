@@ -64,7 +64,7 @@ pub async fn events_are_stored_once_and_read_back_by_window(store: Arc<dyn Store
             let recent = data.recent_blocks(T0 + 50_000).unwrap();
             let mut of_newest = Vec::new();
             if let Some(newest) = recent.iter().max_by_key(|b| b.newest_ms) {
-                data.for_each_event_of_block(newest.id, &mut |e| {
+                data.for_each_event_of_block(newest.id, None, &mut |e| {
                     of_newest.push(e.to_event());
                     Ok(())
                 })
@@ -325,7 +325,7 @@ pub async fn concurrent_overlapping_pushes_store_each_event_once(store: Arc<dyn 
                 let done = !pushing.load(Ordering::Acquire);
                 for block in data.recent_blocks(0).unwrap() {
                     if read.insert(block.id) {
-                        data.for_each_event_of_block(block.id, &mut |e| {
+                        data.for_each_event_of_block(block.id, None, &mut |e| {
                             keys.push(e.to_event().dedup_key());
                             Ok(())
                         })

@@ -497,6 +497,7 @@ impl TrainingData for PostgresTrainingData {
     fn for_each_event_of_block(
         &self,
         id: i64,
+        only: Option<&str>,
         f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()> {
         let rows = self.store.runtime.block_on(async {
@@ -509,7 +510,7 @@ impl TrainingData for PostgresTrainingData {
             .await
         })?;
         match rows.first() {
-            Some(row) => event_block::for_each_view(id, get::<&[u8]>(row, 0)?, f),
+            Some(row) => event_block::for_each_view(id, get::<&[u8]>(row, 0)?, only, f),
             None => Ok(()),
         }
     }

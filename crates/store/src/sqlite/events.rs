@@ -372,6 +372,7 @@ impl TrainingData for SqliteTrainingData {
     fn for_each_event_of_block(
         &self,
         id: i64,
+        only: Option<&str>,
         f: &mut dyn FnMut(&EventView<'_>) -> Result<()>,
     ) -> Result<()> {
         let block: Option<Vec<u8>> = query_opt(
@@ -381,7 +382,7 @@ impl TrainingData for SqliteTrainingData {
             |r| r.bytes(0),
         )?;
         match block {
-            Some(block) => event_block::for_each_view(id, &block, f),
+            Some(block) => event_block::for_each_view(id, &block, only, f),
             None => Ok(()),
         }
     }
