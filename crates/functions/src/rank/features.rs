@@ -81,6 +81,37 @@ pub trait Facts {
     fn user_attribute(&self, user: &str, name: &str) -> Option<&Value>;
 }
 
+/// The time-dependent system features of the one item an example scores. The served model keeps them in the
+/// item's record (no lookup by id per generator); the trainer answers through [`Facts`] ([`OfItem`]).
+pub trait CandidateFacts {
+    /// See [`Facts::counter`].
+    fn counter(&self, counter: Counter, days: usize) -> Option<f64>;
+    /// See [`Facts::click_map`].
+    fn click_map(&self, map: ClickMap, key: u64) -> Option<f64>;
+    /// See [`Facts::has_click_map`].
+    fn has_click_map(&self) -> bool;
+}
+
+/// [`Facts`] about one item.
+pub struct OfItem<'a> {
+    pub facts: &'a dyn Facts,
+    pub item: &'a str,
+}
+
+impl CandidateFacts for OfItem<'_> {
+    fn counter(&self, counter: Counter, days: usize) -> Option<f64> {
+        self.facts.counter(self.item, counter, days)
+    }
+
+    fn click_map(&self, map: ClickMap, key: u64) -> Option<f64> {
+        self.facts.click_map(self.item, map, key)
+    }
+
+    fn has_click_map(&self) -> bool {
+        self.facts.has_click_map(self.item)
+    }
+}
+
 /// The key of a normalised text (a query or a term), as click maps and lookups use it.
 pub fn text_key(normalised: &str) -> u64 {
     xxh3_64_with_seed(normalised.as_bytes(), 0x7465_7874)
@@ -281,6 +312,15 @@ fn query_value(query: &str, whole: bool, want: Want) -> Resolved {
     }
 }
 
+/// Which side of an example a generator reads: its columns change only with the situation, only with the item,
+/// or with both. The served model computes the first once per request and keeps the second per item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Situation,
+    Item,
+    Both,
+}
+
 /// The generators of a model, ready to compute examples.
 #[derive(Clone, Debug)]
 pub struct Generators {
@@ -289,6 +329,10 @@ pub struct Generators {
     first_column: Vec<usize>,
     widths: Vec<usize>,
     columns: usize,
+    parts: Vec<Part>,
+    /// Per overlap generator: the intersection it shares with the overlaps of the same two inputs.
+    intersection: Vec<Option<usize>>,
+    intersections: usize,
 }
 
 /// The values of one side (the situation's or the item's) for every generator input.
@@ -300,6 +344,18 @@ pub struct Row {
     pub numbers: Vec<f32>,
     /// Per column: keys (empty for numeric columns and missing values).
     pub keys: Vec<Vec<u64>>,
+    /// The overlaps' intersections of this example, and whether each is computed yet (kept for their capacity).
+    intersections: Vec<(bool, Intersection)>,
+}
+
+impl Row {
+    /// Every column missing, for `columns` columns.
+    pub fn clear(&mut self, columns: usize) {
+        self.numbers.clear();
+        self.numbers.resize(columns, f32::NAN);
+        self.keys.resize_with(columns, Vec::new);
+        self.keys.iter_mut().for_each(Vec::clear);
+    }
 }
 
 impl Generators {
@@ -307,17 +363,50 @@ impl Generators {
         let mut first_column = Vec::with_capacity(specs.len());
         let mut widths = Vec::with_capacity(specs.len());
         let mut columns = 0;
+        let mut parts = Vec::with_capacity(specs.len());
+        let mut intersection = Vec::with_capacity(specs.len());
+        let mut shared: Vec<&[Input]> = Vec::new();
         for s in &specs {
             first_column.push(columns);
             widths.push(s.columns().len());
             columns += s.columns().len();
+            let item = s.inputs.iter().any(|i| i.source == Source::Item);
+            let situation = s.inputs.iter().any(|i| i.source != Source::Item);
+            parts.push(match (situation, item) {
+                (true, true) => Part::Both,
+                (false, true) => Part::Item,
+                _ => Part::Situation,
+            });
+            intersection.push((s.kind == Kind::Overlap).then(|| {
+                shared
+                    .iter()
+                    .position(|inputs| *inputs == s.inputs.as_slice())
+                    .unwrap_or_else(|| {
+                        shared.push(&s.inputs);
+                        shared.len() - 1
+                    })
+            }));
         }
+        let intersections = shared.len();
         Generators {
             specs,
             first_column,
             widths,
             columns,
+            parts,
+            intersection,
+            intersections,
         }
+    }
+
+    /// The side generator `g` reads.
+    pub fn part(&self, g: usize) -> Part {
+        self.parts[g]
+    }
+
+    /// The columns of generator `g`.
+    pub fn columns_of(&self, g: usize) -> std::ops::Range<usize> {
+        self.first_column[g]..self.first_column[g] + self.widths[g]
     }
 
     pub fn columns(&self) -> usize {
@@ -465,12 +554,35 @@ impl Generators {
     ) {
         let (_, situation_side) = situation;
         let (item_id, item_side) = item;
-        row.numbers.clear();
-        row.numbers.resize(self.columns, f32::NAN);
-        row.keys.resize_with(self.columns, Vec::new);
-        row.keys.iter_mut().for_each(Vec::clear);
+        row.clear(self.columns);
+        let facts = OfItem {
+            facts,
+            item: item_id,
+        };
+        for part in [Part::Situation, Part::Item, Part::Both] {
+            self.compute_part(part, (situation_side, item_side), &facts, row);
+        }
+    }
+
+    /// Computes the columns of the generators of `part` into `row` (cleared by the caller; other columns are
+    /// left as they are). A column depends on its generator's inputs only, so the parts computed apart give
+    /// what [`Generators::compute`] gives.
+    pub fn compute_part(
+        &self,
+        part: Part,
+        (situation_side, item_side): (&Side, &Side),
+        facts: &dyn CandidateFacts,
+        row: &mut Row,
+    ) {
+        // Generators that share an intersection read the same inputs, so they are of the same part.
+        row.intersections
+            .resize_with(self.intersections, Default::default);
+        row.intersections.iter_mut().for_each(|i| i.0 = false);
         const MISSING: Resolved = Resolved::Missing;
         for (g, spec) in self.specs.iter().enumerate() {
+            if self.parts[g] != part {
+                continue;
+            }
             let mut inputs: [&Resolved; MAX_INPUTS] = [&MISSING; MAX_INPUTS];
             for (i, input) in spec.inputs.iter().enumerate() {
                 inputs[i] = if input.source == Source::Item {
@@ -479,13 +591,24 @@ impl Generators {
                     &situation_side[g][i]
                 };
             }
+            let intersection = match (self.intersection[g], inputs[0], inputs[1]) {
+                (Some(shared), Resolved::Text(q), Resolved::Text(t)) => {
+                    let (done, both) = &mut row.intersections[shared];
+                    if !*done {
+                        both.of(q, t);
+                        *done = true;
+                    }
+                    Some(&*both)
+                }
+                _ => None,
+            };
             let column = self.first_column[g];
             compute_one(
                 spec,
                 g,
                 &inputs[..spec.inputs.len()],
-                item_id,
                 facts,
+                intersection,
                 &mut row.numbers[column..column + self.widths[g]],
                 &mut row.keys[column],
             );
@@ -495,6 +618,7 @@ impl Generators {
 
 mod compute;
 
+pub use compute::Intersection;
 use compute::{compute_one, sequence_keys};
 
 #[cfg(test)]
