@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::features::Row;
+
 /// Pseudo-examples at the overall mean that every key's mean is pulled towards.
 pub const SMOOTHING: f64 = 10.0;
 
@@ -115,6 +117,15 @@ impl Encoding {
             .map(|k| self.values.get(k).copied().unwrap_or(self.prior))
             .sum();
         sum / keys.len() as f32
+    }
+}
+
+/// The model's value of column `c` of a computed row: the number, or the encoding of a categorical column's
+/// keys.
+pub(crate) fn model_value(generated: &Row, encodings: &[Option<Encoding>], c: usize) -> f32 {
+    match &encodings[c] {
+        Some(e) => e.encode(&generated.keys[c]),
+        None => generated.numbers[c],
     }
 }
 
