@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use super::features::Row;
@@ -104,7 +105,9 @@ impl Counting {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Encoding {
     pub prior: f32,
-    pub values: HashMap<u64, f32>,
+    /// The keys are hashes already: a multiply mixes them enough, where the default hasher's rounds cost a
+    /// rerank several probes per candidate. (The stored form is a map either way.)
+    pub values: HashMap<u64, f32, FxBuildHasher>,
 }
 
 impl Encoding {
@@ -157,5 +160,23 @@ mod tests {
         assert_eq!(served.encode(&[99]), served.prior, "unknown key");
         assert!(served.encode(&[]).is_nan(), "no key");
         assert_eq!(c.finish(5).values.len(), 1, "rare keys are left out");
+    }
+
+    #[test]
+    fn artifacts_written_with_the_default_hasher_read_the_same() {
+        #[derive(Serialize)]
+        struct Before {
+            prior: f32,
+            values: HashMap<u64, f32>,
+        }
+        let before = Before {
+            prior: 0.25,
+            values: HashMap::from([(7, 1.5), (u64::MAX, 2.0)]),
+        };
+        let read: Encoding =
+            postcard::from_bytes(&postcard::to_allocvec(&before).unwrap()).unwrap();
+        assert_eq!(read.prior, 0.25);
+        assert_eq!(read.encode(&[7, u64::MAX]), 1.75);
+        assert_eq!(read.values.len(), 2);
     }
 }
