@@ -333,6 +333,9 @@ pub struct Generators {
     /// Per overlap generator: the intersection it shares with the overlaps of the same two inputs.
     intersection: Vec<Option<usize>>,
     intersections: usize,
+    /// Per lookup generator: the values found it shares with the lookups of the same two inputs.
+    lookup: Vec<Option<usize>>,
+    lookups: usize,
 }
 
 /// The values of one side (the situation's or the item's) for every generator input.
@@ -346,6 +349,8 @@ pub struct Row {
     pub keys: Vec<Vec<u64>>,
     /// The overlaps' intersections of this example, and whether each is computed yet (kept for their capacity).
     intersections: Vec<(bool, Intersection)>,
+    /// The lookups' values found, and whether each is looked up yet.
+    lookups: Vec<(bool, Option<Found>)>,
 }
 
 impl Row {
@@ -365,7 +370,15 @@ impl Generators {
         let mut columns = 0;
         let mut parts = Vec::with_capacity(specs.len());
         let mut intersection = Vec::with_capacity(specs.len());
-        let mut shared: Vec<&[Input]> = Vec::new();
+        let mut lookup = Vec::with_capacity(specs.len());
+        let (mut overlaps, mut lookups): (Vec<&[Input]>, Vec<&[Input]>) = (Vec::new(), Vec::new());
+        // The index of `inputs` among those `seen`, which it joins if new.
+        fn share<'a>(seen: &mut Vec<&'a [Input]>, inputs: &'a [Input]) -> usize {
+            seen.iter().position(|s| *s == inputs).unwrap_or_else(|| {
+                seen.push(inputs);
+                seen.len() - 1
+            })
+        }
         for s in &specs {
             first_column.push(columns);
             widths.push(s.columns().len());
@@ -377,17 +390,10 @@ impl Generators {
                 (false, true) => Part::Item,
                 _ => Part::Situation,
             });
-            intersection.push((s.kind == Kind::Overlap).then(|| {
-                shared
-                    .iter()
-                    .position(|inputs| *inputs == s.inputs.as_slice())
-                    .unwrap_or_else(|| {
-                        shared.push(&s.inputs);
-                        shared.len() - 1
-                    })
-            }));
+            intersection.push((s.kind == Kind::Overlap).then(|| share(&mut overlaps, &s.inputs)));
+            lookup.push((s.kind == Kind::Lookup).then(|| share(&mut lookups, &s.inputs)));
         }
-        let intersections = shared.len();
+        let (intersections, lookups) = (overlaps.len(), lookups.len());
         Generators {
             specs,
             first_column,
@@ -396,6 +402,8 @@ impl Generators {
             parts,
             intersection,
             intersections,
+            lookup,
+            lookups,
         }
     }
 
@@ -574,10 +582,12 @@ impl Generators {
         facts: &dyn CandidateFacts,
         row: &mut Row,
     ) {
-        // Generators that share an intersection read the same inputs, so they are of the same part.
+        // Generators that share an intersection or a lookup read the same inputs, so they are of the same part.
         row.intersections
             .resize_with(self.intersections, Default::default);
         row.intersections.iter_mut().for_each(|i| i.0 = false);
+        row.lookups.resize_with(self.lookups, || (false, None));
+        row.lookups.iter_mut().for_each(|l| l.0 = false);
         const MISSING: Resolved = Resolved::Missing;
         for (g, spec) in self.specs.iter().enumerate() {
             if self.parts[g] != part {
@@ -591,16 +601,24 @@ impl Generators {
                     &situation_side[g][i]
                 };
             }
-            let intersection = match (self.intersection[g], inputs[0], inputs[1]) {
-                (Some(shared), Resolved::Text(q), Resolved::Text(t)) => {
-                    let (done, both) = &mut row.intersections[shared];
+            let shared = match (self.intersection[g], self.lookup[g], inputs[0], inputs[1]) {
+                (Some(slot), _, Resolved::Text(q), Resolved::Text(t)) => {
+                    let (done, both) = &mut row.intersections[slot];
                     if !*done {
                         both.of(q, t);
                         *done = true;
                     }
-                    Some(&*both)
+                    Shared::Intersection(&*both)
                 }
-                _ => None,
+                (_, Some(slot), ..) => {
+                    let (done, found) = &mut row.lookups[slot];
+                    if !*done {
+                        *found = Found::of(&inputs[..spec.inputs.len()], facts);
+                        *done = true;
+                    }
+                    Shared::Found(found.as_ref())
+                }
+                _ => Shared::None,
             };
             let column = self.first_column[g];
             compute_one(
@@ -608,7 +626,7 @@ impl Generators {
                 g,
                 &inputs[..spec.inputs.len()],
                 facts,
-                intersection,
+                shared,
                 &mut row.numbers[column..column + self.widths[g]],
                 &mut row.keys[column],
             );
@@ -618,8 +636,8 @@ impl Generators {
 
 mod compute;
 
-pub use compute::Intersection;
-use compute::{compute_one, sequence_keys};
+pub use compute::{Found, Intersection};
+use compute::{Shared, compute_one, sequence_keys};
 
 #[cfg(test)]
 mod tests;

@@ -53,6 +53,14 @@ impl Intersection {
     }
 }
 
+/// What a generator shares with the others of its kind and inputs.
+#[derive(Clone, Copy)]
+pub(super) enum Shared<'a> {
+    None,
+    Intersection(&'a Intersection),
+    Found(Option<&'a Found>),
+}
+
 /// The key of a list of words, salted by the generator: one hash over the salt's and the words' bytes.
 fn words_key(salt: u64, words: &[u64]) -> u64 {
     let mut hasher = Xxh3::with_seed(0x6f76);
@@ -102,8 +110,10 @@ impl Keys {
     }
 }
 
-/// The values a lookup found, as far as its combiners need them.
-struct Found {
+/// The values a lookup found, as far as its combiners need them. The lookups of the same two inputs (one per
+/// combiner) share it: a candidate looks the keys up once.
+#[derive(Clone, Debug)]
+pub struct Found {
     n: usize,
     sum: f64,
     max: f64,
@@ -129,6 +139,31 @@ impl Found {
         self.min = self.min.min(v);
     }
 
+    /// The keys of `inputs[1]` looked up in the map of `inputs[0]`; none when the lookup gives no value (a
+    /// missing input, or an item without click maps).
+    pub(super) fn of(inputs: &[&Resolved], facts: &dyn CandidateFacts) -> Option<Found> {
+        let key_list = keys(inputs[1])?;
+        // Combined as found: no list of the values.
+        let mut found = Found::default();
+        match inputs[0] {
+            Resolved::Map(m) => key_list
+                .iter()
+                .filter_map(|k| m.iter().find(|(mk, _)| mk == k).map(|e| e.1))
+                .for_each(|v| found.add(v)),
+            Resolved::ClickMap(map) => {
+                if !facts.has_click_map() {
+                    return None;
+                }
+                key_list
+                    .iter()
+                    .filter_map(|k| facts.click_map(*map, *k))
+                    .for_each(|v| found.add(v));
+            }
+            _ => return None,
+        }
+        Some(found)
+    }
+
     /// 0 when nothing was found.
     fn combined(&self, combiner: Combiner) -> f64 {
         if self.n == 0 {
@@ -150,13 +185,14 @@ fn keys(r: &Resolved) -> Option<&[u64]> {
     }
 }
 
-/// `intersection` is the overlap's (computed by the caller, once for the generators that share it).
+/// `shared` is what an overlap or a lookup shares with the generators of the same inputs, computed by the
+/// caller once for all of them.
 pub(super) fn compute_one(
     spec: &Spec,
     generator: usize,
     inputs: &[&Resolved],
     facts: &dyn CandidateFacts,
-    intersection: Option<&Intersection>,
+    shared: Shared<'_>,
     numbers_out: &mut [f32],
     keys_out: &mut Vec<u64>,
 ) {
@@ -190,32 +226,13 @@ pub(super) fn compute_one(
             keys_out.extend_from_slice(acc.as_slice());
         }
         Kind::Lookup => {
-            let Some(key_list) = keys(inputs[1]) else {
-                return;
-            };
-            // Combined as found: no list of the values.
-            let mut found = Found::default();
-            match inputs[0] {
-                Resolved::Map(m) => key_list
-                    .iter()
-                    .filter_map(|k| m.iter().find(|(mk, _)| mk == k).map(|e| e.1))
-                    .for_each(|v| found.add(v)),
-                Resolved::ClickMap(map) => {
-                    if !facts.has_click_map() {
-                        return;
-                    }
-                    key_list
-                        .iter()
-                        .filter_map(|k| facts.click_map(*map, *k))
-                        .for_each(|v| found.add(v));
-                }
-                _ => return,
+            if let Shared::Found(Some(found)) = shared {
+                numbers_out[0] = found.combined(spec.combiner) as f32;
             }
-            numbers_out[0] = found.combined(spec.combiner) as f32;
         }
         Kind::Overlap => {
-            let (Resolved::Text(q), Resolved::Text(t), Some(both)) =
-                (inputs[0], inputs[1], intersection)
+            let (Resolved::Text(q), Resolved::Text(t), Shared::Intersection(both)) =
+                (inputs[0], inputs[1], shared)
             else {
                 return;
             };
