@@ -327,6 +327,8 @@ pub struct Generators {
     pub specs: Vec<Spec>,
     /// Per generator: its first column and its number of columns.
     first_column: Vec<usize>,
+    /// Per generator: its first input in a [`Side`].
+    first_input: Vec<usize>,
     widths: Vec<usize>,
     columns: usize,
     parts: Vec<Part>,
@@ -339,7 +341,10 @@ pub struct Generators {
 }
 
 /// The values of one side (the situation's or the item's) for every generator input.
-pub type Side = Vec<Vec<Resolved>>;
+/// Generator after generator, in one allocation: a candidate's generators read its item's side in order, and
+/// the items are random, so one block per item rather than one per generator.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Side(Vec<Resolved>);
 
 /// One example's output: numbers by column, and the keys of categorical columns.
 #[derive(Clone, Debug, Default)]
@@ -366,6 +371,8 @@ impl Row {
 impl Generators {
     pub fn new(specs: Vec<Spec>) -> Generators {
         let mut first_column = Vec::with_capacity(specs.len());
+        let mut first_input = Vec::with_capacity(specs.len());
+        let mut inputs = 0;
         let mut widths = Vec::with_capacity(specs.len());
         let mut columns = 0;
         let mut parts = Vec::with_capacity(specs.len());
@@ -380,6 +387,8 @@ impl Generators {
             })
         }
         for s in &specs {
+            first_input.push(inputs);
+            inputs += s.inputs.len();
             first_column.push(columns);
             widths.push(s.columns().len());
             columns += s.columns().len();
@@ -397,6 +406,7 @@ impl Generators {
         Generators {
             specs,
             first_column,
+            first_input,
             widths,
             columns,
             parts,
@@ -534,22 +544,24 @@ impl Generators {
         facts: &dyn Facts,
         mine: impl Fn(Source) -> bool,
     ) -> Side {
-        self.specs
-            .iter()
-            .map(|s| {
-                s.inputs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, input)| {
-                        if mine(input.source) {
-                            self.resolve(s, input, want(s.kind, i), situation, item, facts)
-                        } else {
-                            Resolved::Missing
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
+        Side(
+            self.specs
+                .iter()
+                .flat_map(|s| {
+                    s.inputs
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, input)| (s, i, input))
+                })
+                .map(|(s, i, input)| {
+                    if mine(input.source) {
+                        self.resolve(s, input, want(s.kind, i), situation, item, facts)
+                    } else {
+                        Resolved::Missing
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// Computes one example into `row` (resized to the columns).
@@ -596,9 +608,9 @@ impl Generators {
             let mut inputs: [&Resolved; MAX_INPUTS] = [&MISSING; MAX_INPUTS];
             for (i, input) in spec.inputs.iter().enumerate() {
                 inputs[i] = if input.source == Source::Item {
-                    &item_side[g][i]
+                    &item_side.0[self.first_input[g] + i]
                 } else {
-                    &situation_side[g][i]
+                    &situation_side.0[self.first_input[g] + i]
                 };
             }
             let shared = match (self.intersection[g], self.lookup[g], inputs[0], inputs[1]) {

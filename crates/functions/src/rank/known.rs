@@ -69,7 +69,7 @@ impl KnownItems {
             }
         }
         let mut generated = Row::default();
-        let none = Side::new();
+        let none = Side::default();
         for record in records.values_mut() {
             generated.clear(generators.columns());
             generators.compute_part(
@@ -108,7 +108,7 @@ impl KnownItems {
         generated.clear(generators.columns());
         generators.compute_part(
             Part::Situation,
-            (&side, &Side::new()),
+            (&side, &Side::default()),
             &None::<&ItemFacts>,
             &mut generated,
         );
