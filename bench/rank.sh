@@ -13,6 +13,7 @@
 #   EXPLAIN=1  requests ask for explanations too ("explain": true)
 #   GEN_DIR=/tmp/algocenter-gen-graded-$EVENTS  reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built (BIN, default the release one)
+#   BIN=path  another build's binary (with SKIP_BUILD=1), for an A/B on the same data; the summary names it
 #   PROFILE=1  record the server with perf during the saturated run ($OUT/perf.data, then `perf report -i` it)
 set -euo pipefail
 
@@ -122,7 +123,7 @@ load saturated
 
 {
   echo
-  echo "algocenter rank bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty')"
+  echo "algocenter rank bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty'), binary $BIN"
   echo "data set: $(cut -d' ' -f1 "$OUT/dataset.txt") events, $GEN_DIR; $CANDIDATES candidates a request${EXPLAIN:+, with explanations}"
   cat "$OUT/training.txt"
   echo "rank metrics: $(jq -c '{ndcg_at_10, observed_ndcg_at_10, logged_ndcg_at_10, popularity_ndcg_at_10, groups_fit, examples_fit, trees, seconds}' "$OUT/extend-info.json")"
