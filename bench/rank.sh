@@ -13,6 +13,8 @@
 #   EXPLAIN=1  requests ask for explanations too ("explain": true)
 #   GEN_DIR=/tmp/algocenter-gen-graded-$EVENTS  reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built (BIN, default the release one)
+#   BIN=path  another build's binary (with SKIP_BUILD=1), for an A/B on the same data; the summary names it
+#   PROFILE=1  record the server with perf during the saturated run ($OUT/perf.data, then `perf report -i` it)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -91,9 +93,17 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }  # utime + stime of t
 load() {  # load NAME [env...]: one wrk run, then its result line with the server's CPU during it
   local name=$1; shift
   local c0 t0 c1 t1
+  local perf=""
+  if [[ -n "${PROFILE:-}" && "$name" == saturated ]]; then
+    # Call graphs by DWARF: the release build keeps no frame pointers. Shares are valid under saturation.
+    perf record -q -F 199 --call-graph dwarf,16384 -p "$PID" -o "$OUT/perf.data" -- sleep $((DURATION - 2)) \
+      >"$OUT/perf.txt" 2>&1 &
+    perf=$!
+  fi
   c0=$(cpu_ticks); t0=$(date +%s%3N)
   env "$@" REQUESTS="$OUT/requests.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
     >"$OUT/wrk-$name.txt" 2>&1 || die "wrk $name"
+  [[ -z "$perf" ]] || wait "$perf" || die "perf record: $(cat "$OUT/perf.txt")"
   c1=$(cpu_ticks); t1=$(date +%s%3N)
   local result
   result=$(grep '^RESULT' "$OUT/wrk-$name.txt" | sed 's/^RESULT //')
@@ -113,7 +123,7 @@ load saturated
 
 {
   echo
-  echo "algocenter rank bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty')"
+  echo "algocenter rank bench $(date -u +%F) on $(nproc) cores (wrk and the server share them), load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo '+dirty'), binary $BIN"
   echo "data set: $(cut -d' ' -f1 "$OUT/dataset.txt") events, $GEN_DIR; $CANDIDATES candidates a request${EXPLAIN:+, with explanations}"
   cat "$OUT/training.txt"
   echo "rank metrics: $(jq -c '{ndcg_at_10, observed_ndcg_at_10, logged_ndcg_at_10, popularity_ndcg_at_10, groups_fit, examples_fit, trees, seconds}' "$OUT/extend-info.json")"

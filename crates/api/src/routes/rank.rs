@@ -75,5 +75,7 @@ pub(super) async fn predict(state: &AppState, target: Target<'_>, body: &Value) 
             item
         })
         .collect();
-    answer(ranked.served, json!({"Items": items}))
+    // Not `json!({"Items": items})`: the macro serialises `items` into a copy of every value.
+    let fields = Map::from_iter([("Items".to_string(), Value::Array(items))]);
+    answer(ranked.served, Value::Object(fields))
 }

@@ -9,7 +9,10 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
+
+use super::features::Row;
 
 /// Pseudo-examples at the overall mean that every key's mean is pulled towards.
 pub const SMOOTHING: f64 = 10.0;
@@ -102,7 +105,9 @@ impl Counting {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Encoding {
     pub prior: f32,
-    pub values: HashMap<u64, f32>,
+    /// The keys are hashes already: a multiply mixes them enough, where the default hasher's rounds cost a
+    /// rerank several probes per candidate. (The stored form is a map either way.)
+    pub values: HashMap<u64, f32, FxBuildHasher>,
 }
 
 impl Encoding {
@@ -115,6 +120,15 @@ impl Encoding {
             .map(|k| self.values.get(k).copied().unwrap_or(self.prior))
             .sum();
         sum / keys.len() as f32
+    }
+}
+
+/// The model's value of column `c` of a computed row: the number, or the encoding of a categorical column's
+/// keys.
+pub(crate) fn model_value(generated: &Row, encodings: &[Option<Encoding>], c: usize) -> f32 {
+    match &encodings[c] {
+        Some(e) => e.encode(&generated.keys[c]),
+        None => generated.numbers[c],
     }
 }
 
@@ -146,5 +160,23 @@ mod tests {
         assert_eq!(served.encode(&[99]), served.prior, "unknown key");
         assert!(served.encode(&[]).is_nan(), "no key");
         assert_eq!(c.finish(5).values.len(), 1, "rare keys are left out");
+    }
+
+    #[test]
+    fn artifacts_written_with_the_default_hasher_read_the_same() {
+        #[derive(Serialize)]
+        struct Before {
+            prior: f32,
+            values: HashMap<u64, f32>,
+        }
+        let before = Before {
+            prior: 0.25,
+            values: HashMap::from([(7, 1.5), (u64::MAX, 2.0)]),
+        };
+        let read: Encoding =
+            postcard::from_bytes(&postcard::to_allocvec(&before).unwrap()).unwrap();
+        assert_eq!(read.prior, 0.25);
+        assert_eq!(read.encode(&[7, u64::MAX]), 1.75);
+        assert_eq!(read.values.len(), 2);
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::features::{COUNTER_DAYS, ClickMap, Counter, Facts};
+use super::features::{COUNTER_DAYS, CandidateFacts, ClickMap, Counter, Facts};
 
 /// Pseudo-exposures pulling a click-through rate towards the overall rate.
 pub const CTR_SMOOTHING: f64 = 10.0;
@@ -311,19 +311,6 @@ impl LoadedFacts {
     }
 }
 
-impl LoadedFacts {
-    /// These facts with `item`'s entries looked up once: scoring a candidate asks about it for nearly every
-    /// generator (counters, click maps, attributes).
-    pub fn of_item<'a>(&'a self, item: &'a str) -> OneItem<'a> {
-        OneItem {
-            all: self,
-            item,
-            facts: self.facts.items.get(item),
-            attributes: self.items.get(item),
-        }
-    }
-}
-
 fn counter_of(f: &ItemFacts, counter: Counter, days: usize) -> f64 {
     f64::from(f.counters[counter as usize][days])
 }
@@ -367,50 +354,18 @@ impl Facts for LoadedFacts {
     }
 }
 
-/// [`LoadedFacts`] with one item's entries at hand (see [`LoadedFacts::of_item`]); other items and users are
-/// looked up as usual.
-pub struct OneItem<'a> {
-    all: &'a LoadedFacts,
-    item: &'a str,
-    facts: Option<&'a ItemFacts>,
-    attributes: Option<&'a Map<String, Value>>,
-}
-
-impl Facts for OneItem<'_> {
-    fn counter(&self, item: &str, counter: Counter, days: usize) -> Option<f64> {
-        if item != self.item {
-            return self.all.counter(item, counter, days);
-        }
-        Some(counter_of(self.facts?, counter, days))
+/// One item's served facts (none for an item the window never exposed): what a candidate's generators read.
+impl CandidateFacts for Option<&ItemFacts> {
+    fn counter(&self, counter: Counter, days: usize) -> Option<f64> {
+        Some(counter_of((*self)?, counter, days))
     }
 
-    fn click_map(&self, item: &str, map: ClickMap, key: u64) -> Option<f64> {
-        if item != self.item {
-            return self.all.click_map(item, map, key);
-        }
-        click_map_of(self.facts?, map, key)
+    fn click_map(&self, map: ClickMap, key: u64) -> Option<f64> {
+        click_map_of((*self)?, map, key)
     }
 
-    fn has_click_map(&self, item: &str) -> bool {
-        if item != self.item {
-            return self.all.has_click_map(item);
-        }
-        self.facts.is_some_and(|f| f.has_map)
-    }
-
-    fn sequence(&self, user: &str, buys: bool) -> &[String] {
-        self.all.sequence(user, buys)
-    }
-
-    fn item_attribute(&self, item: &str, name: &str) -> Option<&Value> {
-        if item != self.item {
-            return self.all.item_attribute(item, name);
-        }
-        self.attributes?.get(name)
-    }
-
-    fn user_attribute(&self, user: &str, name: &str) -> Option<&Value> {
-        self.all.user_attribute(user, name)
+    fn has_click_map(&self) -> bool {
+        self.is_some_and(|f| f.has_map)
     }
 }
 
@@ -456,7 +411,7 @@ mod tests {
     }
 
     #[test]
-    fn one_items_facts_answer_as_all_facts_do() {
+    fn an_items_facts_answer_as_all_facts_do() {
         let facts = |pv: f32, key: u64| ItemFacts {
             counters: [[pv, pv + 1.0, pv + 2.0], [1.0; 3], [0.5; 3]],
             has_map: true,
@@ -465,35 +420,34 @@ mod tests {
         let mut served = ServedFacts::default();
         served.items.insert("a".into(), facts(3.0, 7));
         served.items.insert("b".into(), facts(5.0, 9));
-        served
-            .item_attributes
-            .insert("a".into(), r#"{"price": 12}"#.into());
-        served
-            .item_attributes
-            .insert("c".into(), r#"{"price": 4}"#.into());
+        served.items.insert(
+            "c".into(),
+            ItemFacts {
+                has_map: false,
+                ..facts(1.0, 7)
+            },
+        );
         let all = LoadedFacts::new(served);
         for item in ["a", "b", "c", "unknown"] {
-            let one = all.of_item(item);
-            for other in ["a", "b", "c", "unknown"] {
+            let one = all.facts.items.get(item);
+            for counter in [Counter::Pv, Counter::Ipv, Counter::Ctr] {
                 for days in 0..3 {
                     assert_eq!(
-                        one.counter(other, Counter::Ipv, days),
-                        all.counter(other, Counter::Ipv, days)
+                        CandidateFacts::counter(&one, counter, days),
+                        all.counter(item, counter, days)
                     );
                 }
-                for key in [7, 9] {
-                    assert_eq!(
-                        one.click_map(other, ClickMap::QueryCtr, key),
-                        all.click_map(other, ClickMap::QueryCtr, key)
-                    );
-                }
-                assert_eq!(one.has_click_map(other), all.has_click_map(other));
+            }
+            for key in [7, 9] {
                 assert_eq!(
-                    one.item_attribute(other, "price"),
-                    all.item_attribute(other, "price")
+                    CandidateFacts::click_map(&one, ClickMap::QueryCtr, key),
+                    all.click_map(item, ClickMap::QueryCtr, key)
                 );
             }
+            assert_eq!(CandidateFacts::has_click_map(&one), all.has_click_map(item));
         }
-        assert_eq!(all.of_item("b").counter("b", Counter::Pv, 1), Some(6.0));
+        let b = all.facts.items.get("b");
+        assert_eq!(CandidateFacts::counter(&b, Counter::Pv, 1), Some(6.0));
+        assert_eq!(CandidateFacts::counter(&None, Counter::Pv, 1), None);
     }
 }

@@ -81,6 +81,37 @@ pub trait Facts {
     fn user_attribute(&self, user: &str, name: &str) -> Option<&Value>;
 }
 
+/// The time-dependent system features of the one item an example scores. The served model keeps them in the
+/// item's record (no lookup by id per generator); the trainer answers through [`Facts`] ([`OfItem`]).
+pub trait CandidateFacts {
+    /// See [`Facts::counter`].
+    fn counter(&self, counter: Counter, days: usize) -> Option<f64>;
+    /// See [`Facts::click_map`].
+    fn click_map(&self, map: ClickMap, key: u64) -> Option<f64>;
+    /// See [`Facts::has_click_map`].
+    fn has_click_map(&self) -> bool;
+}
+
+/// [`Facts`] about one item.
+pub struct OfItem<'a> {
+    pub facts: &'a dyn Facts,
+    pub item: &'a str,
+}
+
+impl CandidateFacts for OfItem<'_> {
+    fn counter(&self, counter: Counter, days: usize) -> Option<f64> {
+        self.facts.counter(self.item, counter, days)
+    }
+
+    fn click_map(&self, map: ClickMap, key: u64) -> Option<f64> {
+        self.facts.click_map(self.item, map, key)
+    }
+
+    fn has_click_map(&self) -> bool {
+        self.facts.has_click_map(self.item)
+    }
+}
+
 /// The key of a normalised text (a query or a term), as click maps and lookups use it.
 pub fn text_key(normalised: &str) -> u64 {
     xxh3_64_with_seed(normalised.as_bytes(), 0x7465_7874)
@@ -281,18 +312,39 @@ fn query_value(query: &str, whole: bool, want: Want) -> Resolved {
     }
 }
 
+/// Which side of an example a generator reads: its columns change only with the situation, only with the item,
+/// or with both. The served model computes the first once per request and keeps the second per item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Situation,
+    Item,
+    Both,
+}
+
 /// The generators of a model, ready to compute examples.
 #[derive(Clone, Debug)]
 pub struct Generators {
     pub specs: Vec<Spec>,
     /// Per generator: its first column and its number of columns.
     first_column: Vec<usize>,
+    /// Per generator: its first input in a [`Side`].
+    first_input: Vec<usize>,
     widths: Vec<usize>,
     columns: usize,
+    parts: Vec<Part>,
+    /// Per overlap generator: the intersection it shares with the overlaps of the same two inputs.
+    intersection: Vec<Option<usize>>,
+    intersections: usize,
+    /// Per lookup generator: the values found it shares with the lookups of the same two inputs.
+    lookup: Vec<Option<usize>>,
+    lookups: usize,
 }
 
 /// The values of one side (the situation's or the item's) for every generator input.
-pub type Side = Vec<Vec<Resolved>>;
+/// Generator after generator, in one allocation: a candidate's generators read its item's side in order, and
+/// the items are random, so one block per item rather than one per generator.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Side(Vec<Resolved>);
 
 /// One example's output: numbers by column, and the keys of categorical columns.
 #[derive(Clone, Debug, Default)]
@@ -300,24 +352,79 @@ pub struct Row {
     pub numbers: Vec<f32>,
     /// Per column: keys (empty for numeric columns and missing values).
     pub keys: Vec<Vec<u64>>,
+    /// The overlaps' intersections of this example, and whether each is computed yet (kept for their capacity).
+    intersections: Vec<(bool, Intersection)>,
+    /// The lookups' values found, and whether each is looked up yet.
+    lookups: Vec<(bool, Option<Found>)>,
+}
+
+impl Row {
+    /// Every column missing, for `columns` columns.
+    pub fn clear(&mut self, columns: usize) {
+        self.numbers.clear();
+        self.numbers.resize(columns, f32::NAN);
+        self.keys.resize_with(columns, Vec::new);
+        self.keys.iter_mut().for_each(Vec::clear);
+    }
 }
 
 impl Generators {
     pub fn new(specs: Vec<Spec>) -> Generators {
         let mut first_column = Vec::with_capacity(specs.len());
+        let mut first_input = Vec::with_capacity(specs.len());
+        let mut inputs = 0;
         let mut widths = Vec::with_capacity(specs.len());
         let mut columns = 0;
+        let mut parts = Vec::with_capacity(specs.len());
+        let mut intersection = Vec::with_capacity(specs.len());
+        let mut lookup = Vec::with_capacity(specs.len());
+        let (mut overlaps, mut lookups): (Vec<&[Input]>, Vec<&[Input]>) = (Vec::new(), Vec::new());
+        // The index of `inputs` among those `seen`, which it joins if new.
+        fn share<'a>(seen: &mut Vec<&'a [Input]>, inputs: &'a [Input]) -> usize {
+            seen.iter().position(|s| *s == inputs).unwrap_or_else(|| {
+                seen.push(inputs);
+                seen.len() - 1
+            })
+        }
         for s in &specs {
+            first_input.push(inputs);
+            inputs += s.inputs.len();
             first_column.push(columns);
             widths.push(s.columns().len());
             columns += s.columns().len();
+            let item = s.inputs.iter().any(|i| i.source == Source::Item);
+            let situation = s.inputs.iter().any(|i| i.source != Source::Item);
+            parts.push(match (situation, item) {
+                (true, true) => Part::Both,
+                (false, true) => Part::Item,
+                _ => Part::Situation,
+            });
+            intersection.push((s.kind == Kind::Overlap).then(|| share(&mut overlaps, &s.inputs)));
+            lookup.push((s.kind == Kind::Lookup).then(|| share(&mut lookups, &s.inputs)));
         }
+        let (intersections, lookups) = (overlaps.len(), lookups.len());
         Generators {
             specs,
             first_column,
+            first_input,
             widths,
             columns,
+            parts,
+            intersection,
+            intersections,
+            lookup,
+            lookups,
         }
+    }
+
+    /// The side generator `g` reads.
+    pub fn part(&self, g: usize) -> Part {
+        self.parts[g]
+    }
+
+    /// The columns of generator `g`.
+    pub fn columns_of(&self, g: usize) -> std::ops::Range<usize> {
+        self.first_column[g]..self.first_column[g] + self.widths[g]
     }
 
     pub fn columns(&self) -> usize {
@@ -437,22 +544,24 @@ impl Generators {
         facts: &dyn Facts,
         mine: impl Fn(Source) -> bool,
     ) -> Side {
-        self.specs
-            .iter()
-            .map(|s| {
-                s.inputs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, input)| {
-                        if mine(input.source) {
-                            self.resolve(s, input, want(s.kind, i), situation, item, facts)
-                        } else {
-                            Resolved::Missing
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
+        Side(
+            self.specs
+                .iter()
+                .flat_map(|s| {
+                    s.inputs
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, input)| (s, i, input))
+                })
+                .map(|(s, i, input)| {
+                    if mine(input.source) {
+                        self.resolve(s, input, want(s.kind, i), situation, item, facts)
+                    } else {
+                        Resolved::Missing
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// Computes one example into `row` (resized to the columns).
@@ -465,27 +574,71 @@ impl Generators {
     ) {
         let (_, situation_side) = situation;
         let (item_id, item_side) = item;
-        row.numbers.clear();
-        row.numbers.resize(self.columns, f32::NAN);
-        row.keys.resize_with(self.columns, Vec::new);
-        row.keys.iter_mut().for_each(Vec::clear);
+        row.clear(self.columns);
+        let facts = OfItem {
+            facts,
+            item: item_id,
+        };
+        for part in [Part::Situation, Part::Item, Part::Both] {
+            self.compute_part(part, (situation_side, item_side), &facts, row);
+        }
+    }
+
+    /// Computes the columns of the generators of `part` into `row` (cleared by the caller; other columns are
+    /// left as they are). A column depends on its generator's inputs only, so the parts computed apart give
+    /// what [`Generators::compute`] gives.
+    pub fn compute_part(
+        &self,
+        part: Part,
+        (situation_side, item_side): (&Side, &Side),
+        facts: &dyn CandidateFacts,
+        row: &mut Row,
+    ) {
+        // Generators that share an intersection or a lookup read the same inputs, so they are of the same part.
+        row.intersections
+            .resize_with(self.intersections, Default::default);
+        row.intersections.iter_mut().for_each(|i| i.0 = false);
+        row.lookups.resize_with(self.lookups, || (false, None));
+        row.lookups.iter_mut().for_each(|l| l.0 = false);
         const MISSING: Resolved = Resolved::Missing;
         for (g, spec) in self.specs.iter().enumerate() {
+            if self.parts[g] != part {
+                continue;
+            }
             let mut inputs: [&Resolved; MAX_INPUTS] = [&MISSING; MAX_INPUTS];
             for (i, input) in spec.inputs.iter().enumerate() {
                 inputs[i] = if input.source == Source::Item {
-                    &item_side[g][i]
+                    &item_side.0[self.first_input[g] + i]
                 } else {
-                    &situation_side[g][i]
+                    &situation_side.0[self.first_input[g] + i]
                 };
             }
+            let shared = match (self.intersection[g], self.lookup[g], inputs[0], inputs[1]) {
+                (Some(slot), _, Resolved::Text(q), Resolved::Text(t)) => {
+                    let (done, both) = &mut row.intersections[slot];
+                    if !*done {
+                        both.of(q, t);
+                        *done = true;
+                    }
+                    Shared::Intersection(&*both)
+                }
+                (_, Some(slot), ..) => {
+                    let (done, found) = &mut row.lookups[slot];
+                    if !*done {
+                        *found = Found::of(&inputs[..spec.inputs.len()], facts);
+                        *done = true;
+                    }
+                    Shared::Found(found.as_ref())
+                }
+                _ => Shared::None,
+            };
             let column = self.first_column[g];
             compute_one(
                 spec,
                 g,
                 &inputs[..spec.inputs.len()],
-                item_id,
                 facts,
+                shared,
                 &mut row.numbers[column..column + self.widths[g]],
                 &mut row.keys[column],
             );
@@ -495,7 +648,8 @@ impl Generators {
 
 mod compute;
 
-use compute::{compute_one, sequence_keys};
+pub use compute::{Found, Intersection};
+use compute::{Shared, compute_one, sequence_keys};
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,7 @@ pub mod examples;
 pub mod facts;
 pub mod features;
 pub mod gbdt;
+mod known;
 pub mod lambdarank;
 mod model;
 mod propensity;

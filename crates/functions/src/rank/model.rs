@@ -3,8 +3,6 @@
 //! candidates and explains each score as the feature values the generators computed and the contributions of
 //! the features along the trees' paths.
 
-use std::collections::{HashMap, HashSet};
-
 use algocenter_domain::feature_generator::specs;
 use algocenter_domain::resource::{Feature, Generator};
 use algocenter_domain::{Error, Result};
@@ -13,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::encoding::Encoding;
 use super::facts::{LoadedFacts, ServedFacts};
-use super::features::{Facts, Generators, Row, Side, Situation};
+use super::features::{Generators, Situation};
+use super::known::KnownItems;
 use super::lambdarank::{Ensemble, Start};
 use crate::TrainError;
 use crate::ctr::{self, CtrModel};
@@ -104,11 +103,12 @@ pub struct Scored {
 
 pub struct RankModel {
     generators: Generators,
-    /// The attribute inputs of every item the model knows, resolved once at load: a rerank then only computes
-    /// what depends on the request.
-    item_sides: HashMap<String, Side>,
+    /// Every item the model knows, resolved once at load: a rerank then only computes what depends on the
+    /// request.
+    known: KnownItems,
     encodings: Vec<Option<Encoding>>,
     ensemble: Ensemble,
+    /// Users' facts and items' attributes; the items' system features are in `known`.
     facts: LoadedFacts,
     ctr: Option<CtrModel>,
     columns: Vec<String>,
@@ -120,25 +120,6 @@ impl std::fmt::Debug for RankModel {
             .field("columns", &self.columns)
             .field("trees", &self.ensemble.trees.len())
             .finish()
-    }
-}
-
-/// The model's input row of one example: generator columns (categorical ones encoded), then the ctr score.
-pub(crate) fn model_row(
-    generated: &Row,
-    encodings: &[Option<Encoding>],
-    ctr_score: Option<f32>,
-    out: &mut Vec<f32>,
-) {
-    out.clear();
-    for (c, &v) in generated.numbers.iter().enumerate() {
-        out.push(match &encodings[c] {
-            Some(e) => e.encode(&generated.keys[c]),
-            None => v,
-        });
-    }
-    if let Some(s) = ctr_score {
-        out.push(s);
     }
 }
 
@@ -188,14 +169,10 @@ impl RankModel {
         if ctr.is_some() {
             columns.push(CTR_COLUMN.to_string());
         }
-        let facts = LoadedFacts::new(stored.facts);
-        let known: HashSet<&String> = facts.facts.items.keys().chain(facts.items.keys()).collect();
-        let item_sides = known
-            .into_iter()
-            .map(|id| (id.clone(), generators.item_side(id, None, &facts)))
-            .collect();
+        let mut facts = LoadedFacts::new(stored.facts);
+        let known = KnownItems::new(&generators, &stored.encodings, &mut facts);
         Ok(RankModel {
-            item_sides,
+            known,
             generators,
             encodings: stored.encodings,
             ensemble: stored.ensemble,
@@ -220,7 +197,7 @@ impl RankModel {
 
     /// Whether the model knows `item` (its facts or its attributes): every such item has its side resolved.
     pub fn knows_item(&self, item: &str) -> bool {
-        self.item_sides.contains_key(item)
+        self.known.contains(item)
     }
 
     /// Scores `candidates`; with `explain_top`, explains each score with that many contributions.
@@ -230,36 +207,23 @@ impl RankModel {
         candidates: &[Candidate<'_>],
         explain_top: Option<usize>,
     ) -> Vec<Scored> {
-        let facts: &dyn Facts = &self.facts;
-        let side = self.generators.situation_side(situation, facts);
+        let mut rows = self
+            .known
+            .rows(&self.generators, &self.encodings, &self.facts, situation);
         let ctr = self.ctr.as_ref().map(|m| {
             let list: Vec<(&str, Option<&Map<String, Value>>)> =
                 candidates.iter().map(|c| (c.id, c.attributes)).collect();
             ctr_scores(m, situation, &list)
         });
-        let mut generated = Row::default();
         let mut row = Vec::with_capacity(self.columns.len());
         candidates
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let resolved;
-                let item = match (c.attributes, self.item_sides.get(c.id)) {
-                    (None, Some(known)) => known,
-                    _ => {
-                        resolved = self.generators.item_side(c.id, c.attributes, facts);
-                        &resolved
-                    }
-                };
-                let of_item = self.facts.of_item(c.id);
-                self.generators
-                    .compute((situation, &side), (c.id, item), &of_item, &mut generated);
-                model_row(
-                    &generated,
-                    &self.encodings,
-                    ctr.as_ref().map(|s| s[i]),
-                    &mut row,
-                );
+                rows.fill(c, &mut row);
+                if let Some(s) = &ctr {
+                    row.push(s[i]);
+                }
                 let score = self.ensemble.predict(&row);
                 let explanation = explain_top.map(|top| {
                     let (bias, contributions) = self.ensemble.attribute(&row, row.len());
