@@ -213,6 +213,7 @@ mod tests {
                     time_ms: 0,
                     position,
                     label: rng.random::<f64>() < relevance * examined,
+                    click_delay_ms: 0,
                 });
             }
         }

@@ -112,7 +112,7 @@ impl Table {
     }
 }
 
-/// A click as a user's history holds it: when, on which page, the item's row in the history field.
+/// A click as a user's history holds it: when it was made, on which page, the item's row in the history field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Chosen {
     time_ms: i64,
@@ -312,11 +312,13 @@ pub(crate) fn build<'a>(
     let history = history_field.zip(history).map(|(field, plan)| {
         let mut by_user: Vec<(u32, Chosen)> = exposures[plan.trained.clone()]
             .iter()
-            .filter(|e| e.label && e.time_ms < plan.cutoff_ms)
+            // A click counts from when it was made: the exposure it labels may be up to the attribution window
+            // older, and an example between the two must not see it.
+            .filter(|e| e.label && e.clicked_ms() < plan.cutoff_ms)
             .map(|e| {
                 let row = vocabulary.row(field, history_key(e.item));
                 let chosen = Chosen {
-                    time_ms: e.time_ms,
+                    time_ms: e.clicked_ms(),
                     rn: e.rn,
                     row,
                 };
@@ -389,7 +391,8 @@ mod tests {
         assert_eq!(v.rows(), 11);
     }
 
-    /// A log of one user by hand: `(rn, item, time, clicked)` per exposure, in time order.
+    /// A log of one user by hand: `(rn, item, time, clicked)` per exposure, in time order; a click comes 1 ms
+    /// after its exposure.
     fn log_of(rows: &[(u32, u32, i64, bool)]) -> (Log, Vec<Vec<RawFeature>>) {
         let mut log = Log::default();
         log.user_raw.push(user_feature("u"));
@@ -404,6 +407,7 @@ mod tests {
                 time_ms,
                 position: 1,
                 label,
+                click_delay_ms: u32::from(label),
             });
         }
         let items = (0..8)
@@ -470,6 +474,48 @@ mod tests {
         // Items never clicked in the fitted days are not in its vocabulary.
         assert_eq!(row(3), u32::from(h.field));
         assert_eq!(row(5), u32::from(h.field));
+    }
+
+    #[test]
+    fn a_click_counts_from_when_it_was_made_not_from_its_exposure() {
+        let (mut log, items) = log_of(&[
+            (0, 0, 10, true),
+            (1, 1, 20, false),
+            (2, 2, 30, true),
+            (3, 3, 40, false),
+        ]);
+        // Item 0 shown at 10 was clicked at 25 (within the attribution window), after page 1 was shown.
+        log.exposures[0].click_delay_ms = 15;
+        // Item 2 shown at 30 was clicked at 120, after the cutoff: no history holds it.
+        log.exposures[2].click_delay_ms = 90;
+        let plan = HistoryPlan {
+            limit: 3,
+            trained: 0..4,
+            cutoff_ms: 100,
+        };
+        let built = build(&log, &items, 0..4, 1, Some(plan));
+        let h = built.set.history.as_ref().unwrap();
+        let row = |i: u32| built.vocabulary.row(h.field, key(ITEM, &format!("i{i}")));
+        let of = |i: usize| {
+            let e = &log.exposures[i];
+            let mut rows = Vec::new();
+            h.rows(e.user, Some((e.time_ms, e.rn)), &mut rows);
+            rows
+        };
+        assert_eq!(
+            of(1),
+            Vec::<u32>::new(),
+            "shown at 20, before the click at 25"
+        );
+        assert_eq!(of(2), [row(0)]);
+        assert_eq!(of(3), [row(0)], "the click at 120 is after the example");
+        let mut rows = Vec::new();
+        h.rows(0, None, &mut rows);
+        assert_eq!(
+            rows,
+            [row(0)],
+            "nor does serving see a click after the cutoff"
+        );
     }
 
     #[test]

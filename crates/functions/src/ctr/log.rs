@@ -39,6 +39,17 @@ pub(crate) struct Exposure {
     /// See [`position_index`]: 0 when not logged.
     pub position: u8,
     pub label: bool,
+    /// How long after the exposure the click that labelled it came (0 when not clicked): a user's history must
+    /// hold a click from when it was made, not from when its item was shown (up to the attribution window later).
+    /// `u32` milliseconds cover the longest window (7 days) and keep the exposure at 32 bytes.
+    pub click_delay_ms: u32,
+}
+
+impl Exposure {
+    /// When the click that labelled this exposure was made (the exposure's time when not clicked).
+    pub fn clicked_ms(&self) -> i64 {
+        self.time_ms + i64::from(self.click_delay_ms)
+    }
 }
 
 /// Everything read from the window, before features become rows.
@@ -125,6 +136,7 @@ impl Log {
                     time_ms: e.bhv_time_ms,
                     position: position_index(e.position),
                     label: false,
+                    click_delay_ms: 0,
                 });
             }
             t if positives.contains(t) => {
@@ -175,6 +187,7 @@ impl Log {
                 let t = self.positives[q].2;
                 if t >= e.time_ms && t <= e.time_ms + attribution_ms {
                     e.label = true;
+                    e.click_delay_ms = u32::try_from(t - e.time_ms).unwrap_or(u32::MAX);
                     break;
                 }
                 q += 1;
