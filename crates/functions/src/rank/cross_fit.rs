@@ -170,13 +170,24 @@ impl CtrFeature {
                     "the ctr instance (its artifact does not say which days it fitted on)",
             }),
         );
+        let mut warnings = Vec::new();
         if served_saw_held_out {
-            report.insert(
-                "warning".into(),
-                json!("the ctr instance's training window covers rank's held-out days: the held-out figures use \
+            warnings.push(
+                "the ctr instance's training window covers rank's held-out days: the held-out figures use \
                  cross-fitted ctr scores instead of the instance's, which serving uses; train the ctr instance \
-                 before the held-out days begin (or rank with more holdout_days) to evaluate what serves"),
+                 before the held-out days begin (or rank with more holdout_days) to evaluate what serves",
             );
+        }
+        if served.users_with_history() > 0 {
+            // A fold model with histories would hold clicks of the very days it scores.
+            warnings.push(
+                "the ctr instance reads each user's earlier clicks (user_history) and the cross-fitted models \
+                 do not: rank's trees learned on ctr scores without that field, and serving gives them the \
+                 instance's scores with it",
+            );
+        }
+        if !warnings.is_empty() {
+            report.insert("warning".into(), json!(warnings.join("; ")));
         }
         Ok(CtrFeature {
             served,

@@ -330,7 +330,8 @@ impl Trainer for RankTrainer {
         metrics.put("trees_built", report.trees_built);
         metrics.put(
             "boosting_start",
-            match start {
+            // What the kept ensemble starts from (boosting falls back to zero for a start that does not fit).
+            match ensemble.start {
                 Start::Zero => "zero",
                 Start::LogitOf(_) => "ctr_logit",
             },
