@@ -449,5 +449,14 @@ mod tests {
         let b = all.facts.items.get("b");
         assert_eq!(CandidateFacts::counter(&b, Counter::Pv, 1), Some(6.0));
         assert_eq!(CandidateFacts::counter(&None, Counter::Pv, 1), None);
+        // And by hand, through the all-facts path.
+        assert_eq!(all.counter("a", Counter::Ctr, 2), Some(0.5));
+        assert_eq!(
+            all.click_map("a", ClickMap::QueryCtr, 7),
+            Some(f64::from(0.3f32))
+        );
+        assert_eq!(all.click_map("a", ClickMap::QueryCtr, 9), None);
+        assert!(!all.has_click_map("c"));
+        assert_eq!(all.counter("unknown", Counter::Pv, 0), None);
     }
 }

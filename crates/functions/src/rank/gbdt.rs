@@ -152,6 +152,21 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// Whether the tree is one `predict` can walk over rows of `columns` values: a root, every split's feature
+    /// a column, its children after it (as trees are grown) so that every walk ends at a leaf. A loaded artifact
+    /// is checked once, so that a damaged one is an error rather than a panic or a loop at serving.
+    pub fn is_walkable(&self, columns: usize) -> bool {
+        !self.nodes.is_empty()
+            && self.nodes.iter().enumerate().all(|(i, n)| {
+                n.is_leaf()
+                    || ((n.feature as usize) < columns
+                        && (n.left as usize) > i
+                        && (n.right as usize) > i
+                        && (n.left as usize) < self.nodes.len()
+                        && (n.right as usize) < self.nodes.len())
+            })
+    }
+
     fn leaf_of(&self, value: impl Fn(usize) -> f32) -> usize {
         let mut i = 0;
         loop {

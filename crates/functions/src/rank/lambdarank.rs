@@ -651,6 +651,8 @@ mod tests {
         .unwrap();
         assert!((report.validation_ndcg - 1.0).abs() < 1e-9, "{report:?}");
         assert!(model.trees.is_empty(), "{} trees", model.trees.len());
-        assert_eq!(model.predict(&[0.0, 0.0, 0.5]), 0.0);
+        // The start is kept: the model scores the probability's logit.
+        assert_eq!(model.start, Start::LogitOf(2));
+        assert!((model.predict(&[0.0, 0.0, 0.9]) - 9f32.ln()).abs() < 1e-4);
     }
 }

@@ -169,6 +169,33 @@ impl RankModel {
         if ctr.is_some() {
             columns.push(CTR_COLUMN.to_string());
         }
+        // The parts must fit together before anything indexes one by another: a damaged artifact is an error.
+        let inconsistent = |what: String| Error::internal(format_args!("rank model: {what}"));
+        if stored.encodings.len() != generators.columns() {
+            return Err(inconsistent(format!(
+                "{} encodings for {} generated columns",
+                stored.encodings.len(),
+                generators.columns()
+            )));
+        }
+        if let Some(t) = stored
+            .ensemble
+            .trees
+            .iter()
+            .position(|t| !t.is_walkable(columns.len()))
+        {
+            return Err(inconsistent(format!(
+                "tree {t} does not fit the {} columns",
+                columns.len()
+            )));
+        }
+        if let Start::LogitOf(c) = stored.ensemble.start
+            && (ctr.is_none() || c as usize != generators.columns())
+        {
+            return Err(inconsistent(format!(
+                "the trees start from column {c}, which is not the ctr instance's score"
+            )));
+        }
         let mut facts = LoadedFacts::new(stored.facts);
         let known = KnownItems::new(&generators, &stored.encodings, &mut facts);
         Ok(RankModel {
@@ -324,5 +351,42 @@ mod tests {
         assert_eq!(decoded.ensemble.start, Start::LogitOf(4));
         let v2 = crate::artifact::seal(MAGIC, FORMAT_V2, &stored).unwrap();
         assert_eq!(stored_of(&v2).unwrap().ensemble.start, Start::Zero);
+    }
+
+    #[test]
+    fn an_artifact_whose_parts_do_not_fit_together_is_refused_not_served() {
+        use super::super::gbdt::{Node, Tree};
+        let node = |feature: u32, left: u32, right: u32| Node {
+            feature,
+            threshold: 0.5,
+            left,
+            right,
+            value: 0.1,
+            gain: 0.0,
+        };
+        let refused = |stored: &Stored| {
+            RankModel::decode(&encode(stored).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let mut encodings = empty();
+        encodings.encodings.push(None);
+        assert!(refused(&encodings).contains("1 encodings for 0 generated columns"));
+        // No column at all: a split on column 0 reads past the row.
+        let mut feature = empty();
+        let split = Tree {
+            nodes: vec![node(0, 1, 2), node(0, 0, 0), node(0, 0, 0)],
+        };
+        feature.ensemble.trees.push(split.clone());
+        assert!(refused(&feature).contains("tree 0 does not fit"));
+        assert!(split.is_walkable(1), "the same tree over one column");
+        let looping = Tree {
+            nodes: vec![node(0, 0, 1), node(0, 0, 0)],
+        };
+        assert!(!looping.is_walkable(1), "a child before its parent");
+        assert!(!Tree { nodes: Vec::new() }.is_walkable(1));
+        let mut start = empty();
+        start.ensemble.start = Start::LogitOf(0);
+        assert!(refused(&start).contains("not the ctr instance's score"));
     }
 }
