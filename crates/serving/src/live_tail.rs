@@ -240,14 +240,17 @@ impl LiveTail {
     pub fn read_from(&self, data: &dyn TrainingData, now_ms: i64) -> Result<()> {
         let horizon = self.state().horizon(self.since_ms);
         let listed = data.recent_blocks(horizon)?;
-        let result = listed.into_iter().try_for_each(|block| {
+        // Every listed block is read even when one fails, so that a block that cannot be read holds no other
+        // back; the first failure is returned, and the failed block is read again next time.
+        let mut first_failure = None;
+        for block in listed {
             if self
                 .state()
                 .blocks_read
                 .insert(block.id, block.newest_ms)
                 .is_some()
             {
-                return Ok(());
+                continue;
             }
             // Views, not owned events: the tail reads every pushed event and keeps only searches.
             let mut decoded = 0u64;
@@ -263,18 +266,18 @@ impl LiveTail {
             });
             let mut state = self.state();
             state.searches_decoded += decoded;
-            if read.is_err() {
+            if let Err(e) = read {
                 // Read again next time (a block fails whole, before any of its events is taken).
                 state.blocks_read.remove(&block.id);
+                first_failure.get_or_insert(e);
             }
-            read
-        });
+        }
         let mut state = self.state();
         // A block behind the horizon is no longer listed: its id need not be kept.
         let horizon = state.horizon(self.since_ms);
         state.blocks_read.retain(|_, newest| *newest >= horizon);
         state.evict();
-        result
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// Reads the store once, on a blocking thread.
@@ -632,7 +635,7 @@ mod tests {
     }
 
     #[test]
-    fn a_block_that_fails_to_decode_is_read_again() {
+    fn a_block_that_fails_to_decode_is_read_again_and_holds_no_other_back() {
         let tail = LiveTail::new("app", 1_000);
         let mut data = Blocks {
             blocks: vec![
@@ -643,7 +646,8 @@ mod tests {
             failing: vec![1],
         };
         assert!(tail.read_from(&data, 10_000).is_err());
-        assert!(queries(&tail, "a").is_empty());
+        assert_eq!(queries(&tail, "a"), ["two"], "the block after it is read");
+        assert!(tail.read_from(&data, 10_000).is_err(), "still failing");
         data.failing.clear();
         tail.read_from(&data, 10_000).unwrap();
         assert_eq!(queries(&tail, "a"), ["one", "two"]);
