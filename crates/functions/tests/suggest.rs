@@ -111,6 +111,19 @@ fn personal_completions_beat_most_popular_completion_on_repeat_searches() {
     );
     assert!(out.metrics["weight_candidates"].as_array().unwrap().len() >= 10);
     assert!(metric(&out, "user_histories") > 1000.0);
+
+    // What the privacy rule costs, and nothing else: with it off (every query may be shown to everyone, as
+    // most-popular completion shows them), the global list alone completes at least as well as counting.
+    let open = suggest(&data, &[("min_users", "1")]);
+    let (open_mrr, open_most_popular) = (
+        metric(&open, "mrr"),
+        metric(&open, "baseline_most_popular_mrr"),
+    );
+    eprintln!("min_users=1: mrr {open_mrr} vs most popular {open_most_popular}");
+    assert!(
+        open_mrr >= open_most_popular,
+        "min_users=1: without user_id {open_mrr} vs most popular {open_most_popular}"
+    );
 }
 
 #[test]

@@ -17,8 +17,8 @@ use crate::artifact;
 use super::deep::Work;
 use super::examples::{Active, Histories, Vocabulary, activate};
 use super::features::{
-    FIRST_CONTEXT, ItemFields, MAX_FIELDS, MAX_POSITION, RawFeature, Schema, position_index,
-    query_features, user_feature,
+    ItemFields, MAX_FIELDS, MAX_POSITION, RawFeature, Schema, position_index, query_features,
+    user_feature,
 };
 use super::ffm::{Scratch, sigmoid};
 use super::train::Scorer;
@@ -400,10 +400,8 @@ impl std::fmt::Debug for CtrModel {
         f.debug_struct("CtrModel")
             .field("kind", &self.kind())
             .field("rows", &self.rows())
-            .field(
-                "context_fields",
-                &(self.stored.schema.fields() - usize::from(FIRST_CONTEXT)),
-            )
+            .field("context_fields", &self.stored.schema.context_keys.len())
+            .field("history", &self.stored.schema.history)
             .field("known_items", &self.known_items())
             .finish()
     }
