@@ -590,9 +590,22 @@ impl Generators {
     pub fn compute_part(
         &self,
         part: Part,
+        sides: (&Side, &Side),
+        facts: &dyn CandidateFacts,
+        row: &mut Row,
+    ) {
+        self.compute_part_of(part, sides, facts, row, None);
+    }
+
+    /// [`Generators::compute_part`] for the generators `only` marks (all when `None`); the columns of the others
+    /// are left as they are. Serving computes only what the trees read.
+    pub fn compute_part_of(
+        &self,
+        part: Part,
         (situation_side, item_side): (&Side, &Side),
         facts: &dyn CandidateFacts,
         row: &mut Row,
+        only: Option<&[bool]>,
     ) {
         // Generators that share an intersection or a lookup read the same inputs, so they are of the same part.
         row.intersections
@@ -602,7 +615,7 @@ impl Generators {
         row.lookups.iter_mut().for_each(|l| l.0 = false);
         const MISSING: Resolved = Resolved::Missing;
         for (g, spec) in self.specs.iter().enumerate() {
-            if self.parts[g] != part {
+            if self.parts[g] != part || only.is_some_and(|o| !o.get(g).copied().unwrap_or(true)) {
                 continue;
             }
             let mut inputs: [&Resolved; MAX_INPUTS] = [&MISSING; MAX_INPUTS];

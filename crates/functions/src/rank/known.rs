@@ -143,7 +143,15 @@ pub(crate) struct Rows<'a> {
 impl Rows<'_> {
     /// `candidate`'s generator columns as the model reads them, into `row`: [`model_value`] of every column
     /// of the row [`Generators::compute`] computes (the trainer's path).
-    pub(crate) fn fill(&mut self, candidate: &Candidate<'_>, row: &mut Vec<f32>) {
+    ///
+    /// With `only`, just the generators it marks are computed (those the trees read): the others' columns hold
+    /// values no tree reads.
+    pub(crate) fn fill(
+        &mut self,
+        candidate: &Candidate<'_>,
+        row: &mut Vec<f32>,
+        only: Option<&[bool]>,
+    ) {
         let known = self.known;
         let (generators, encodings) = (self.generators, self.encodings);
         row.clear();
@@ -173,14 +181,22 @@ impl Rows<'_> {
                 &resolved
             }
         };
-        generators.compute_part(
+        generators.compute_part_of(
             Part::Both,
             (&self.side, item_side),
             &item_facts,
             &mut self.generated,
+            only,
         );
         for &c in &known.both_columns {
-            row[c] = model_value(&self.generated, encodings, c);
+            // A column of a generator not computed keeps its NaN: no tree reads it.
+            if only.is_none_or(|o| {
+                o.get(generators.column_generator(c))
+                    .copied()
+                    .unwrap_or(true)
+            }) {
+                row[c] = model_value(&self.generated, encodings, c);
+            }
         }
     }
 }

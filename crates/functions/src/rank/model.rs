@@ -112,6 +112,8 @@ pub struct RankModel {
     facts: LoadedFacts,
     ctr: Option<CtrModel>,
     columns: Vec<String>,
+    /// Per generator: whether a split of the trees reads one of its columns.
+    read_by_trees: Vec<bool>,
 }
 
 impl std::fmt::Debug for RankModel {
@@ -198,7 +200,19 @@ impl RankModel {
         }
         let mut facts = LoadedFacts::new(stored.facts);
         let known = KnownItems::new(&generators, &stored.encodings, &mut facts);
+        // Generators with a column some split reads; only those are computed when a rerank is not explained.
+        let mut read_by_trees = vec![false; stored.generators.len()];
+        for node in stored.ensemble.trees.iter().flat_map(|t| &t.nodes) {
+            let c = node.feature as usize;
+            if !node.is_leaf()
+                && c < generators.columns()
+                && let Some(read) = read_by_trees.get_mut(generators.column_generator(c))
+            {
+                *read = true;
+            }
+        }
         Ok(RankModel {
+            read_by_trees,
             known,
             generators,
             encodings: stored.encodings,
@@ -247,7 +261,11 @@ impl RankModel {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                rows.fill(c, &mut row);
+                // Explaining shows every value; scoring alone computes what the trees read.
+                let only = explain_top
+                    .is_none()
+                    .then_some(self.read_by_trees.as_slice());
+                rows.fill(c, &mut row, only);
                 if let Some(s) = &ctr {
                     row.push(s[i]);
                 }

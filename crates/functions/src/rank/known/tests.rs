@@ -8,9 +8,10 @@ use serde_json::{Map, Value, json};
 
 use crate::rank::encoding::{Encoding, model_value};
 use crate::rank::facts::{ItemFacts, LoadedFacts, ServedFacts};
-use crate::rank::features::{ClickMap, Generators, Row, Situation, text_key};
+use crate::rank::features::{ClickMap, Generators, Part, Row, Situation, text_key};
+use crate::rank::gbdt::{Node, Tree};
 use crate::rank::lambdarank::Ensemble;
-use crate::rank::model::{Candidate, RankModel, Stored, StoredGenerator};
+use crate::rank::model::{Candidate, RankModel, Scored, Stored, StoredGenerator};
 
 fn generator(kind: &str, inputs: &[(&str, &str)], options: &[(&str, &str)], n: usize) -> Generator {
     Generator {
@@ -326,4 +327,71 @@ fn served_rows_equal_the_trainers_for_every_part_item_and_request() {
         .map(|(n, _)| n)
         .collect();
     assert!(never.is_empty(), "never computed: {never:?}");
+
+    // Scored without an explanation, only the generators the trees read are computed: the same scores. A tree
+    // on one column of each side-crossing generator sends a candidate right when its value is above one seen,
+    // and left when the column was not computed (NaN), so a generator skipped wrongly changes a score.
+    let crossing: Vec<usize> = (0..generators.columns())
+        .filter(|&c| generators.part(generators.column_generator(c)) == Part::Both)
+        .collect();
+    let explained: Vec<Vec<Scored>> = situations
+        .iter()
+        .map(|s| model.score(s, &candidates, Some(1)))
+        .collect();
+    let value = |c: usize| {
+        explained
+            .iter()
+            .flatten()
+            .map(|s| s.explanation.as_ref().unwrap().values[c].1)
+            .filter(|v| !v.is_nan())
+            .fold(f32::INFINITY, f32::min)
+    };
+    for &c in &crossing {
+        let leaf = |value: f32| Node {
+            feature: 0,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            value,
+            gain: 0.0,
+        };
+        let split = Node {
+            feature: c as u32,
+            threshold: value(c) - 1.0,
+            left: 1,
+            right: 2,
+            value: 0.0,
+            gain: 1.0,
+        };
+        let mut ensemble = Ensemble::default();
+        ensemble.trees.push(Tree {
+            nodes: vec![split, leaf(0.0), leaf(1.0)],
+        });
+        let model = RankModel::from_stored(Stored {
+            generators: generators_stored(),
+            encodings: encodings.clone(),
+            ensemble,
+            facts: served_facts(),
+            ctr: None,
+        })
+        .unwrap();
+        let mut right = 0;
+        for situation in &situations {
+            let lazy = model.score(situation, &candidates, None);
+            let full = model.score(situation, &candidates, Some(1));
+            for (l, f) in lazy.iter().zip(&full) {
+                assert_eq!(l.score, f.score, "{}", columns[c]);
+                right += usize::from(l.score == 1.0);
+            }
+        }
+        assert!(
+            right > 0,
+            "{}: no candidate reached the right leaf",
+            columns[c]
+        );
+    }
+}
+
+fn generators_stored() -> Vec<StoredGenerator> {
+    generators().iter().map(StoredGenerator::from).collect()
 }
