@@ -416,6 +416,14 @@ mod tests {
         (log, items)
     }
 
+    /// The history exposure `i` of `log` is trained with.
+    fn history_at(h: &Histories, log: &Log, i: usize) -> Vec<u32> {
+        let e = &log.exposures[i];
+        let mut rows = Vec::new();
+        h.rows(e.user, Some((e.time_ms, e.rn)), &mut rows);
+        rows
+    }
+
     #[test]
     fn a_history_holds_earlier_clicks_only_never_the_examples_own() {
         let (log, items) = log_of(&[
@@ -436,12 +444,7 @@ mod tests {
         let built = build(&log, &items, 0..6, 1, Some(plan));
         let h = built.set.history.as_ref().unwrap();
         let row = |i: u32| built.vocabulary.row(h.field, key(ITEM, &format!("i{i}")));
-        let of = |i: usize| {
-            let e = &log.exposures[i];
-            let mut rows = Vec::new();
-            h.rows(e.user, Some((e.time_ms, e.rn)), &mut rows);
-            rows
-        };
+        let of = |i: usize| history_at(h, &log, i);
         assert_eq!(of(0), Vec::<u32>::new(), "nothing before the first click");
         assert_eq!(of(2), [row(1), row(0)], "the earlier clicks, not its own");
         assert_eq!(of(3), [row(1), row(0)], "not the click on its own page");
@@ -496,12 +499,7 @@ mod tests {
         let built = build(&log, &items, 0..4, 1, Some(plan));
         let h = built.set.history.as_ref().unwrap();
         let row = |i: u32| built.vocabulary.row(h.field, key(ITEM, &format!("i{i}")));
-        let of = |i: usize| {
-            let e = &log.exposures[i];
-            let mut rows = Vec::new();
-            h.rows(e.user, Some((e.time_ms, e.rn)), &mut rows);
-            rows
-        };
+        let of = |i: usize| history_at(h, &log, i);
         assert_eq!(
             of(1),
             Vec::<u32>::new(),

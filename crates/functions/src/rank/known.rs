@@ -28,6 +28,8 @@ pub(crate) struct KnownItems {
     situation_columns: Vec<usize>,
     item_columns: Vec<usize>,
     both_columns: Vec<usize>,
+    /// The generator of each of `both_columns`.
+    both_generators: Vec<usize>,
 }
 
 impl KnownItems {
@@ -83,11 +85,16 @@ impl KnownItems {
                 .map(|&c| model_value(&generated, encodings, c))
                 .collect();
         }
+        let both_generators = both_columns
+            .iter()
+            .map(|&c| generators.column_generator(c))
+            .collect();
         KnownItems {
             records,
             situation_columns,
             item_columns,
             both_columns,
+            both_generators,
         }
     }
 
@@ -188,13 +195,9 @@ impl Rows<'_> {
             &mut self.generated,
             only,
         );
-        for &c in &known.both_columns {
+        for (&c, &g) in known.both_columns.iter().zip(&known.both_generators) {
             // A column of a generator not computed keeps its NaN: no tree reads it.
-            if only.is_none_or(|o| {
-                o.get(generators.column_generator(c))
-                    .copied()
-                    .unwrap_or(true)
-            }) {
+            if only.is_none_or(|o| o.get(g).copied().unwrap_or(true)) {
                 row[c] = model_value(&self.generated, encodings, c);
             }
         }
