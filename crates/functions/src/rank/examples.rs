@@ -12,6 +12,7 @@ use algocenter_domain::data::{WindowCounts, day_of};
 use algocenter_domain::document::DocumentKind;
 use algocenter_domain::feature_generator::{Source, specs, system_feature};
 use algocenter_domain::resource::Generator;
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::cross_fit::CtrFeature;
@@ -72,7 +73,7 @@ pub struct Prepared {
 
 /// Strings to dense ids.
 #[derive(Default)]
-struct Interner(HashMap<String, u32>, Vec<String>);
+struct Interner(FxHashMap<String, u32>, Vec<String>);
 
 impl Interner {
     fn id(&mut self, s: &str) -> u32 {
@@ -192,13 +193,14 @@ impl Log {
                 q += 1;
             }
         }
-        // Searches in time order, exposures of a search in their logged order.
-        let mut first_time: HashMap<u32, i64> = HashMap::new();
+        // Searches in time order, exposures of a search in their logged order. `rn`s are dense ids; after the
+        // dedup no two exposures share (rn, item), so the key is unique and an unstable sort is exact.
+        let mut first_time = vec![i64::MAX; self.searches.len()];
         for e in ex.iter() {
-            let t = first_time.entry(e.rn).or_insert(e.time);
+            let t = &mut first_time[e.rn as usize];
             *t = (*t).min(e.time);
         }
-        ex.sort_by_key(|e| (first_time[&e.rn], e.rn, e.position, e.item));
+        ex.sort_unstable_by_key(|e| (first_time[e.rn as usize], e.rn, e.position, e.item));
         let mut out = Vec::new();
         let mut start = 0;
         for i in 0..ex.len() {
@@ -461,6 +463,8 @@ pub(super) fn prepare(
         }
         out
     };
+    // The log's item ids to the counts' (given in first-exposure order), so the sweep hashes no id.
+    let mut counts_index = vec![u32::MAX; log.items.1.len()];
     let total = groups.len().max(1);
     let mut day_start = 0;
     while day_start < groups.len() {
@@ -485,7 +489,14 @@ pub(super) fn prepare(
             let text = Text::new(&s.query);
             let query = (!text.normalised.is_empty()).then(|| text_key(&text.normalised));
             for e in &exposures[done.clone()] {
-                let item = counts.item(&log.items.1[e.item as usize]);
+                let item = match counts_index[e.item as usize] {
+                    u32::MAX => {
+                        let i = counts.item(&log.items.1[e.item as usize]);
+                        counts_index[e.item as usize] = i;
+                        i
+                    }
+                    i => i,
+                };
                 counts.add(item, day_of(e.time), e.grade > 0.0, query, &text.terms);
             }
         }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -43,11 +44,13 @@ impl History {
 /// Counts of the days already swept.
 #[derive(Default)]
 pub struct Counts {
-    pub items: HashMap<String, u32>,
+    /// Fx hashing: the counts are read once per generator of every training example (ids and keys are not
+    /// adversarial here: they come from the app's own window).
+    pub items: FxHashMap<String, u32>,
     /// Per item: `(day, exposures, clicks)`, days ascending.
     days: Vec<Vec<(i64, u32, u32)>>,
     /// Per item: `(map, key)` → (exposures, clicks).
-    maps: Vec<HashMap<(u8, u64), (u32, u32)>>,
+    maps: Vec<FxHashMap<(u8, u64), (u32, u32)>>,
     exposures: u64,
     clicks: u64,
     pub clicks_by_user: HashMap<String, History>,
@@ -62,7 +65,7 @@ impl Counts {
         let i = self.days.len() as u32;
         self.items.insert(id.to_string(), i);
         self.days.push(Vec::new());
-        self.maps.push(HashMap::new());
+        self.maps.push(FxHashMap::default());
         i
     }
 
