@@ -502,20 +502,34 @@ pub fn add_predictions(tree: &Tree, data: &Binned, scores: &mut [f64]) {
             }
         })
         .collect();
-    for (r, score) in scores.iter_mut().enumerate().take(data.rows) {
-        let mut i = 0;
-        loop {
-            let n = &tree.nodes[i];
-            if n.is_leaf() {
-                *score += f64::from(n.value);
-                break;
+    let rows = scores.len().min(data.rows);
+    // Rows from `first` on; each row's score is its own, so two threads give what one gives.
+    let walk = |first: usize, scores: &mut [f64]| {
+        for (r, score) in (first..).zip(scores.iter_mut()) {
+            let mut i = 0;
+            loop {
+                let n = &tree.nodes[i];
+                if n.is_leaf() {
+                    *score += f64::from(n.value);
+                    break;
+                }
+                i = if data.columns[n.feature as usize][r] <= split_bins[i] {
+                    n.left
+                } else {
+                    n.right
+                } as usize;
             }
-            i = if data.columns[n.feature as usize][r] <= split_bins[i] {
-                n.left
-            } else {
-                n.right
-            } as usize;
         }
+    };
+    let scores = &mut scores[..rows];
+    if rows < 100_000 {
+        walk(0, scores);
+    } else {
+        let (first, second) = scores.split_at_mut(rows / 2);
+        std::thread::scope(|s| {
+            s.spawn(|| walk(rows / 2, second));
+            walk(0, first);
+        });
     }
 }
 
@@ -538,6 +552,42 @@ mod tests {
         let counts = (1..=10).map(|b| many.iter().filter(|&&v| bin_of(&e, v) == b).count());
         for c in counts {
             assert!((90..=110).contains(&c), "{c}");
+        }
+    }
+
+    /// Enough rows for two threads: every row's binned score is the tree's prediction of its raw values, in both
+    /// halves.
+    #[test]
+    fn predictions_of_many_rows_are_each_rows_own() {
+        let x = |n: usize| -> Vec<Vec<f32>> {
+            vec![
+                (0..n).map(|i| (i % 100) as f32 / 100.0).collect(),
+                (0..n).map(|i| ((i * 7) % 13) as f32 / 13.0).collect(),
+            ]
+        };
+        let small = x(2000);
+        let data = Binned::new(&small, 64);
+        let g: Vec<f32> = small[0]
+            .iter()
+            .zip(&small[1])
+            .map(|(&a, &b)| -(a * a + b))
+            .collect();
+        let config = TreeConfig {
+            num_leaves: 8,
+            min_data_in_leaf: 5,
+            min_sum_hessian: 1e-3,
+            l2: 0.0,
+            learning_rate: 1.0,
+        };
+        let mut rows: Vec<u32> = (0..2000).collect();
+        let tree = Grower::new(&data, config).grow(&mut rows, &g, &vec![1.0; 2000]);
+        let large = x(150_001);
+        let binned = Binned::with_edges(&large, &data.edges);
+        let mut scores = vec![0.5; 150_001];
+        add_predictions(&tree, &binned, &mut scores);
+        for (i, s) in scores.iter().enumerate() {
+            let p = tree.predict(&[large[0][i], large[1][i]]);
+            assert!((0.5 + f64::from(p) - s).abs() < 1e-6, "row {i}: {s} vs {p}");
         }
     }
 
