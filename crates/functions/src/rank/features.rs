@@ -522,7 +522,20 @@ impl Generators {
 
     /// The situation's inputs (user, query, context); item inputs stay `Missing` here.
     pub fn situation_side(&self, situation: &Situation<'_>, facts: &dyn Facts) -> Side {
-        self.side(situation, None, facts, |s| s != Source::Item)
+        self.situation_side_of(situation, facts, None)
+    }
+
+    /// [`Generators::situation_side`] of the generators `only` marks (all when `None`); the others' inputs stay
+    /// `Missing`. Serving resolves only what the trees read (a user's sequences cost a lookup per item).
+    pub fn situation_side_of(
+        &self,
+        situation: &Situation<'_>,
+        facts: &dyn Facts,
+        only: Option<&[bool]>,
+    ) -> Side {
+        self.side(situation, None, facts, |g, s| {
+            s != Source::Item && only.is_none_or(|o| o.get(g).copied().unwrap_or(true))
+        })
     }
 
     /// An item's inputs; `attributes` given by a request override what `facts` know.
@@ -532,9 +545,12 @@ impl Generators {
         attributes: Option<&Map<String, Value>>,
         facts: &dyn Facts,
     ) -> Side {
-        self.side(&Situation::default(), Some((id, attributes)), facts, |s| {
-            s == Source::Item
-        })
+        self.side(
+            &Situation::default(),
+            Some((id, attributes)),
+            facts,
+            |_, s| s == Source::Item,
+        )
     }
 
     fn side(
@@ -542,19 +558,20 @@ impl Generators {
         situation: &Situation<'_>,
         item: Option<(&str, Option<&Map<String, Value>>)>,
         facts: &dyn Facts,
-        mine: impl Fn(Source) -> bool,
+        mine: impl Fn(usize, Source) -> bool,
     ) -> Side {
         Side(
             self.specs
                 .iter()
-                .flat_map(|s| {
+                .enumerate()
+                .flat_map(|(g, s)| {
                     s.inputs
                         .iter()
                         .enumerate()
-                        .map(move |(i, input)| (s, i, input))
+                        .map(move |(i, input)| (g, s, i, input))
                 })
-                .map(|(s, i, input)| {
-                    if mine(input.source) {
+                .map(|(g, s, i, input)| {
+                    if mine(g, input.source) {
                         self.resolve(s, input, want(s.kind, i), situation, item, facts)
                     } else {
                         Resolved::Missing

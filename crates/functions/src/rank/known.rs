@@ -22,8 +22,12 @@ pub(crate) struct KnownItem {
     fixed: Vec<f32>,
 }
 
+/// By id. foldhash rather than SipHash: a rerank looks up every candidate (the ids come from requests:
+/// foldhash's seeded hashing still resists chosen collisions).
+type Records = HashMap<String, KnownItem, foldhash::fast::RandomState>;
+
 pub(crate) struct KnownItems {
-    records: HashMap<String, KnownItem>,
+    records: Records,
     /// The columns of each part's generators.
     situation_columns: Vec<usize>,
     item_columns: Vec<usize>,
@@ -51,7 +55,7 @@ impl KnownItems {
             columns_of(Part::Both),
         );
         let ids: HashSet<&String> = facts.facts.items.keys().chain(facts.items.keys()).collect();
-        let mut records: HashMap<String, KnownItem> = ids
+        let mut records: Records = ids
             .into_iter()
             .map(|id| {
                 let side = generators.item_side(id, None, &*facts);
@@ -102,22 +106,25 @@ impl KnownItems {
         self.records.contains_key(item)
     }
 
-    /// The model's input rows of one request's candidates.
+    /// The model's input rows of one request's candidates. With `only`, just the generators it marks are
+    /// resolved and computed, here and in [`Rows::fill`] (which is to be given the same `only`).
     pub(crate) fn rows<'a>(
         &'a self,
         generators: &'a Generators,
         encodings: &'a [Option<Encoding>],
         facts: &'a LoadedFacts,
         situation: &Situation<'_>,
+        only: Option<&[bool]>,
     ) -> Rows<'a> {
-        let side = generators.situation_side(situation, facts);
+        let side = generators.situation_side_of(situation, facts, only);
         let mut generated = Row::default();
         generated.clear(generators.columns());
-        generators.compute_part(
+        generators.compute_part_of(
             Part::Situation,
             (&side, &Side::default()),
             &None::<&ItemFacts>,
             &mut generated,
+            only,
         );
         let mut situation_values = vec![f32::NAN; generators.columns()];
         for &c in &self.situation_columns {

@@ -248,9 +248,17 @@ impl RankModel {
         candidates: &[Candidate<'_>],
         explain_top: Option<usize>,
     ) -> Vec<Scored> {
-        let mut rows = self
-            .known
-            .rows(&self.generators, &self.encodings, &self.facts, situation);
+        // Explaining shows every value; scoring alone computes what the trees read.
+        let only = explain_top
+            .is_none()
+            .then_some(self.read_by_trees.as_slice());
+        let mut rows = self.known.rows(
+            &self.generators,
+            &self.encodings,
+            &self.facts,
+            situation,
+            only,
+        );
         let ctr = self.ctr.as_ref().map(|m| {
             let list: Vec<(&str, Option<&Map<String, Value>>)> =
                 candidates.iter().map(|c| (c.id, c.attributes)).collect();
@@ -261,10 +269,6 @@ impl RankModel {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                // Explaining shows every value; scoring alone computes what the trees read.
-                let only = explain_top
-                    .is_none()
-                    .then_some(self.read_by_trees.as_slice());
                 rows.fill(c, &mut row, only);
                 if let Some(s) = &ctr {
                     row.push(s[i]);

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::rank::encoding::{Encoding, model_value};
 use crate::rank::facts::{ItemFacts, LoadedFacts, ServedFacts};
-use crate::rank::features::{ClickMap, Generators, Part, Row, Situation, text_key};
+use crate::rank::features::{ClickMap, Generators, Row, Situation, text_key};
 use crate::rank::gbdt::{Node, Tree};
 use crate::rank::lambdarank::Ensemble;
 use crate::rank::model::{Candidate, RankModel, Scored, Stored, StoredGenerator};
@@ -328,12 +328,10 @@ fn served_rows_equal_the_trainers_for_every_part_item_and_request() {
         .collect();
     assert!(never.is_empty(), "never computed: {never:?}");
 
-    // Scored without an explanation, only the generators the trees read are computed: the same scores. A tree
-    // on one column of each side-crossing generator sends a candidate right when its value is above one seen,
-    // and left when the column was not computed (NaN), so a generator skipped wrongly changes a score.
-    let crossing: Vec<usize> = (0..generators.columns())
-        .filter(|&c| generators.part(generators.column_generator(c)) == Part::Both)
-        .collect();
+    // Scored without an explanation, only the generators the trees read are resolved and computed: the same
+    // scores. A tree on one column sends a candidate right when its value is above one seen, and left when the
+    // column was not computed (NaN), so a generator (or a situation input) skipped wrongly changes a score.
+    let crossing: Vec<usize> = (0..generators.columns()).collect();
     let explained: Vec<Vec<Scored>> = situations
         .iter()
         .map(|s| model.score(s, &candidates, Some(1)))
