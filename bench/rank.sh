@@ -14,7 +14,10 @@
 #   GEN_DIR=/tmp/algocenter-gen-graded-$EVENTS  reused when complete; REGENERATE=1 rebuilds it
 #   KEEP_DATA=1  keep the server's data dir      SKIP_BUILD=1  use the binary as built (BIN, default the release one)
 #   BIN=path  another build's binary (with SKIP_BUILD=1), for an A/B on the same data; the summary names it
-#   PROFILE=1  record the server with perf during the saturated run ($OUT/perf.data, then `perf report -i` it)
+#   PROFILE=1  record the server with perf during each saturated run ($OUT/perfsaturated*.data, then `perf report -i`)
+#   AB="binA binB"  after training, serve the same data dir (the same model) with binA, binB, binB, binA in turn
+#               (the server restarted on it each time) and load each: an A/B that a retrained model cannot blur
+#               (the window follows the clock, so a model trained a few minutes later may have other trees)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -94,9 +97,9 @@ load() {  # load NAME [env...]: one wrk run, then its result line with the serve
   local name=$1; shift
   local c0 t0 c1 t1
   local perf=""
-  if [[ -n "${PROFILE:-}" && "$name" == saturated ]]; then
+  if [[ -n "${PROFILE:-}" && "$name" == saturated* ]]; then
     # Call graphs by DWARF: the release build keeps no frame pointers. Shares are valid under saturation.
-    perf record -q -F 199 --call-graph dwarf,16384 -p "$PID" -o "$OUT/perf.data" -- sleep $((DURATION - 2)) \
+    perf record -q -F 199 --call-graph dwarf,16384 -p "$PID" -o "$OUT/perf$name.data" -- sleep $((DURATION - 2)) \
       >"$OUT/perf.txt" 2>&1 &
     perf=$!
   fi
@@ -113,13 +116,34 @@ load() {  # load NAME [env...]: one wrk run, then its result line with the serve
   echo "rank predict $name: $result server_cpu_cores=$(awk -v c=$((c1 - c0)) -v k="$tick" -v ms=$((t1 - t0)) 'BEGIN {printf "%.2f", c / k / (ms / 1000)}') server_cpu_ms_per_request=$(awk -v c=$((c1 - c0)) -v k="$tick" -v n="$requests" 'BEGIN {printf "%.3f", c / k * 1000 / n}')" \
     | tee -a "$OUT/serving.txt"
 }
-log "serving"
 # Paced: wrk's threads hand out send times for RATE requests/s in all, over enough connections that the slowest
 # answers (12 ms at that rate) do not hold a send back.
-conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
-load paced PACE_RATE="$RATE" PACE_THREADS=2
-conns=$CONNECTIONS
-load saturated
+paced_conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
+serve_loads() {  # serve_loads LABEL: the paced load, then the saturated one
+  conns=$paced_conns
+  load "paced$1" PACE_RATE="$RATE" PACE_THREADS=2
+  conns=$CONNECTIONS
+  load "saturated$1"
+}
+if [[ -z "${AB:-}" ]]; then
+  log "serving"
+  serve_loads ""
+else
+  read -r bin_a bin_b <<<"$AB"
+  for bin in "$bin_a" "$bin_b" "$bin_b" "$bin_a"; do
+    label=$([[ "$bin" == "$bin_a" ]] && echo A || echo B)
+    log "serving with $label ($bin) on the same data"
+    stop_server
+    port=${URL##*:}
+    "$bin" serve --listen "127.0.0.1:$port" --data-dir "$DATA" --insecure-no-auth --workers 1 2>>"$OUT/server.log" &
+    PID=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "$URL/" && break; sleep 0.1; done  # any answer: it listens
+    # The first request loads the generation.
+    api POST "$RANK/instances/r50/predict" "$first" >"$OUT/answer-$label.json" || die "$label does not answer"
+    serve_loads "-$label"
+  done
+  echo "A = $bin_a, B = $bin_b" | tee -a "$OUT/serving.txt"
+fi
 
 {
   echo
