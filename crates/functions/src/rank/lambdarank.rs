@@ -506,21 +506,26 @@ mod tests {
         assert!(g3[0] < g2[0], "{g2:?} {g3:?}");
     }
 
+    /// Uniform numbers in [0, 1) from a seed (an LCG: the tests need reproducible data, not good randomness).
+    fn uniform(seed: u64) -> impl FnMut() -> f32 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f32 / (1u64 << 31) as f32
+        }
+    }
+
     /// Enough groups for two threads: every group's lambdas are those it gets on its own.
     #[test]
     fn lambdas_of_many_groups_are_each_groups_own() {
         let (groups, size) = (6_000u32, 10u32);
         let rows = (groups * size) as usize;
-        let mut state = 99u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as f64 / (1u64 << 31) as f64
-        };
-        let scores: Vec<f64> = (0..rows).map(|_| next()).collect();
-        let grades: Vec<f32> = (0..rows).map(|_| (next() * 3.0).floor() as f32).collect();
-        let weights: Vec<f32> = (0..rows).map(|_| 0.5 + next() as f32).collect();
+        let mut next = uniform(99);
+        let scores: Vec<f64> = (0..rows).map(|_| f64::from(next())).collect();
+        let grades: Vec<f32> = (0..rows).map(|_| (next() * 3.0).floor()).collect();
+        let weights: Vec<f32> = (0..rows).map(|_| 0.5 + next()).collect();
         let ranges: Vec<Range<u32>> = (0..groups).map(|k| k * size..(k + 1) * size).collect();
         let (mut g, mut h) = (vec![9.0f32; rows], vec![9.0f32; rows]);
         let all = Groups {
@@ -556,13 +561,7 @@ mod tests {
     fn boosting_learns_the_order_the_grades_follow() {
         let groups = 300;
         let (mut x0, mut x1, mut grades) = (Vec::new(), Vec::new(), Vec::new());
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as f32 / (1u64 << 31) as f32
-        };
+        let mut next = uniform(12345);
         for _ in 0..groups {
             for _ in 0..10 {
                 let a = next();
@@ -612,13 +611,7 @@ mod tests {
 
     /// Groups of 10 whose grade is `a + b` banded; column 2 is a click probability that knows `b` only.
     fn half_known(groups: u32) -> (Vec<Vec<f32>>, Vec<f32>, Vec<Range<u32>>) {
-        let mut state = 7u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as f32 / (1u64 << 31) as f32
-        };
+        let mut next = uniform(7);
         let (mut columns, mut grades) = (vec![Vec::new(), Vec::new(), Vec::new()], Vec::new());
         for _ in 0..groups * 10 {
             let (a, b) = (next(), next());
