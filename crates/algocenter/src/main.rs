@@ -8,6 +8,13 @@ use algocenter::{
 };
 use clap::Parser;
 
+/// mimalloc (its v2 series) rather than glibc's allocator: trainings free and allocate millions of small strings
+/// and vectors (events decoded, keys counted), where glibc's consolidation of freed chunks took a fifth of a
+/// suggest training's CPU, and a rerank allocates per candidate. v3 was tried first: it returned freed pages to
+/// the system so eagerly that lightly loaded endpoints paid for faulting them back. Figures: bench/README.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
