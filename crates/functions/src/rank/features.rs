@@ -520,6 +520,11 @@ impl Generators {
         }
     }
 
+    /// Whether `only` marks generator `g` (every generator is marked without `only`).
+    pub fn marked(only: Option<&[bool]>, g: usize) -> bool {
+        only.is_none_or(|o| o.get(g).copied().unwrap_or(true))
+    }
+
     /// The situation's inputs (user, query, context); item inputs stay `Missing` here.
     pub fn situation_side(&self, situation: &Situation<'_>, facts: &dyn Facts) -> Side {
         self.situation_side_of(situation, facts, None)
@@ -534,7 +539,7 @@ impl Generators {
         only: Option<&[bool]>,
     ) -> Side {
         self.side(situation, None, facts, |g, s| {
-            s != Source::Item && only.is_none_or(|o| o.get(g).copied().unwrap_or(true))
+            s != Source::Item && Generators::marked(only, g)
         })
     }
 
@@ -632,7 +637,7 @@ impl Generators {
         row.lookups.iter_mut().for_each(|l| l.0 = false);
         const MISSING: Resolved = Resolved::Missing;
         for (g, spec) in self.specs.iter().enumerate() {
-            if self.parts[g] != part || only.is_some_and(|o| !o.get(g).copied().unwrap_or(true)) {
+            if self.parts[g] != part || !Generators::marked(only, g) {
                 continue;
             }
             let mut inputs: [&Resolved; MAX_INPUTS] = [&MISSING; MAX_INPUTS];

@@ -107,14 +107,14 @@ impl KnownItems {
     }
 
     /// The model's input rows of one request's candidates. With `only`, just the generators it marks are
-    /// resolved and computed, here and in [`Rows::fill`] (which is to be given the same `only`).
+    /// resolved and computed (those the trees read): the others' columns hold values no tree reads.
     pub(crate) fn rows<'a>(
         &'a self,
         generators: &'a Generators,
         encodings: &'a [Option<Encoding>],
         facts: &'a LoadedFacts,
         situation: &Situation<'_>,
-        only: Option<&[bool]>,
+        only: Option<&'a [bool]>,
     ) -> Rows<'a> {
         let side = generators.situation_side_of(situation, facts, only);
         let mut generated = Row::default();
@@ -138,6 +138,7 @@ impl KnownItems {
             side,
             situation_values,
             generated,
+            only,
         }
     }
 }
@@ -152,21 +153,15 @@ pub(crate) struct Rows<'a> {
     /// Per column: the situation-only columns' values, NaN elsewhere.
     situation_values: Vec<f32>,
     generated: Row,
+    /// The generators computed (all when `None`).
+    only: Option<&'a [bool]>,
 }
 
 impl Rows<'_> {
     /// `candidate`'s generator columns as the model reads them, into `row`: [`model_value`] of every column
-    /// of the row [`Generators::compute`] computes (the trainer's path).
-    ///
-    /// With `only`, just the generators it marks are computed (those the trees read): the others' columns hold
-    /// values no tree reads.
-    pub(crate) fn fill(
-        &mut self,
-        candidate: &Candidate<'_>,
-        row: &mut Vec<f32>,
-        only: Option<&[bool]>,
-    ) {
-        let known = self.known;
+    /// of the row [`Generators::compute`] computes (the trainer's path), for the generators computed.
+    pub(crate) fn fill(&mut self, candidate: &Candidate<'_>, row: &mut Vec<f32>) {
+        let (known, only) = (self.known, self.only);
         let (generators, encodings) = (self.generators, self.encodings);
         row.clear();
         row.extend_from_slice(&self.situation_values);
@@ -204,7 +199,7 @@ impl Rows<'_> {
         );
         for (&c, &g) in known.both_columns.iter().zip(&known.both_generators) {
             // A column of a generator not computed keeps its NaN: no tree reads it.
-            if only.is_none_or(|o| o.get(g).copied().unwrap_or(true)) {
+            if Generators::marked(only, g) {
                 row[c] = model_value(&self.generated, encodings, c);
             }
         }

@@ -269,7 +269,7 @@ impl RankModel {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                rows.fill(c, &mut row, only);
+                rows.fill(c, &mut row);
                 if let Some(s) = &ctr {
                     row.push(s[i]);
                 }
