@@ -237,6 +237,56 @@ fn unknown_values_degrade_gracefully() {
     assert!(model.score(&unseen, &[]).is_empty());
 }
 
+/// Serving keeps the deep scorer's buffers per thread: a rerank must not see what an earlier, larger one left
+/// in them, and scores as a thread that never scored before does.
+#[test]
+fn deep_scores_do_not_depend_on_earlier_reranks() {
+    let (data, _) = small();
+    let trained = train(
+        &CtrTrainer,
+        Function::Ctr,
+        "tf_checkpoint",
+        &data,
+        DEEP,
+        &[],
+    )
+    .unwrap();
+    let model = CtrModel::decode(&trained.artifact).unwrap();
+    let search = data.events.iter().find(|e| e.bhv_type == "search").unwrap();
+    let situation = Situation {
+        user: Some(&search.user_id),
+        query: Some(&search.raw_query),
+        context: &[],
+        position: 1,
+    };
+    let candidates: Vec<Candidate<'_>> = data
+        .items
+        .iter()
+        .take(200)
+        .map(|d| Candidate {
+            id: &d.id,
+            attributes: None,
+        })
+        .collect();
+    let few = &candidates[..3];
+    let first = model.score(&situation, few);
+    assert!(
+        first.iter().all(|p| *p > 0.0 && *p < 1.0) && first[0] != first[1],
+        "{first:?}"
+    );
+    let larger = model.score(
+        &Situation {
+            position: 3,
+            ..Default::default()
+        },
+        &candidates,
+    );
+    assert_eq!(larger.len(), candidates.len());
+    assert_eq!(model.score(&situation, few), first);
+    let fresh = std::thread::scope(|s| s.spawn(|| model.score(&situation, few)).join().unwrap());
+    assert_eq!(fresh, first);
+}
+
 #[test]
 fn too_little_data_or_a_failed_gate_are_reported() {
     let (data, _) = small();
