@@ -13,6 +13,9 @@
 #   data set older than about a day). SKIP_BUILD=1, BIN=<binary> (default: the release build), KEEP_DATA=1 (keeps
 #   the server's data dirs: the pushed events, to train again on them).
 #   CTR_PARAMS="model=deep tuning_budget_seconds=60": further create parameters of the instance (k=v, spaces).
+#   AB="binA binB"  after the first shape's training, serve its data dir (the same model) with binA, binB, binB,
+#   binA in turn, each restarted and given both loads: two builds compared on one model (a training's window
+#   follows the clock, so two trainings are two models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/algocenter-target}"
@@ -77,12 +80,7 @@ run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; 
   python3 bench/ingest.py "$URL" "$dir/behavior.jsonl" --clients 4 --batch 1000 >"$OUT/ingest-$shape.txt" \
     || die "ingest (see $OUT/ingest-$shape.txt)"
   # A fresh process on the same data: its peak memory is then the training's, not the ingest's.
-  local keep="$DATA" port="${URL##*:}"
-  kill -TERM "$PID"; wait "$PID" || die "server stop"
-  "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$keep" --insecure-no-auth --workers 1 2>>"$OUT/server.log" &
-  PID=$!
-  for _ in $(seq 100); do curl -sf "$URL/v4/openapi/app-groups" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -sf "$URL/v4/openapi/app-groups" >/dev/null || die "server did not restart"
+  restart_server "$BIN"
   echo "$shape: RSS before training $(mem VmRSS) MB" | tee -a "$OUT/memory.txt"
 
   log "$shape: training"
@@ -114,31 +112,59 @@ run_shape() {  # run_shape SHAPE: push, restart, train, compare with the truth; 
   GEN_USED="$dir"
 }
 
-load() {  # load: saturated, then paced, reranks of 100 candidates
-  python3 bench/ctr_data.py requests "$GEN_USED" "$OUT/requests.txt" --app bench --instance rank
-  REQUESTS="$OUT/requests.txt" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/requests.lua "$URL" \
-    >"$OUT/wrk-saturated.txt" 2>&1 || die "wrk"
+run_wrk() {  # run_wrk NAME CONNECTIONS [env...]: one wrk run, then its result line with the server's CPU per rerank
+  local name=$1 conns=$2; shift 2
+  local c0 c1 result requests
+  c0=$(cpu_ticks)
+  env "$@" REQUESTS="$OUT/requests.txt" wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" \
+    >"$OUT/wrk-$name.txt" 2>&1 || die "wrk $name"
+  c1=$(cpu_ticks)
+  result=$(grep '^RESULT' "$OUT/wrk-$name.txt" | sed 's/^RESULT //')
+  [[ -n "$result" ]] || die "no result in wrk-$name.txt"
+  [[ "$result" == *"errors=0 non2xx=0"* ]] || die "errors in $name: $result"
+  requests=${result#requests=}; requests=${requests%% *}
+  echo "rerank-100 $name: $result server_cpu_ms_per_request=$(awk -v c=$((c1 - c0)) -v k="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN {printf "%.3f", c / k * 1000 / n}')" \
+    | tee -a "$OUT/serving.txt"
+}
+
+load() {  # load [LABEL]: saturated, then paced, reranks of 100 candidates
+  local label=${1:-}
+  [[ -f "$OUT/requests.txt" ]] \
+    || python3 bench/ctr_data.py requests "$GEN_USED" "$OUT/requests.txt" --app bench --instance rank
+  run_wrk "saturated$label" "$CONNECTIONS"
   # Paced: wrk's threads hand out send times for RATE requests/s in all (bench/requests.lua, PACE_RATE), over
   # enough connections that the slowest answers (12 ms at that rate) do not hold a send back.
   local conns
   conns=$(awk -v r="$RATE" 'BEGIN {c = int(r * 12 / 1000) + 2; print (c < 4 ? 4 : c)}')
-  PACE_RATE="$RATE" PACE_THREADS=2 REQUESTS="$OUT/requests.txt" \
-    wrk -t2 -c"$conns" -d"${DURATION}s" -s bench/requests.lua "$URL" >"$OUT/wrk-paced.txt" 2>&1 || die "wrk paced"
-  for mode in saturated paced; do
-    local result; result=$(grep '^RESULT' "$OUT/wrk-$mode.txt" | sed 's/^RESULT //')
-    [[ -n "$result" ]] || die "no result in wrk-$mode.txt"
-    grep -q 'errors=0 non2xx=0' <<<"$result" || die "errors in $mode: $result"
-    echo "rerank-100 $mode: $result" | tee -a "$OUT/serving.txt"
+  run_wrk "paced$label" "$conns" PACE_RATE="$RATE" PACE_THREADS=2
+  echo "RSS after the loads$label $(mem VmRSS) MB" | tee -a "$OUT/memory.txt"
+}
+
+serve_ab() {  # serve_ab: the loads with binA, binB, binB, binA, each restarted on the same data dir
+  local bin_a bin_b bin label
+  read -r bin_a bin_b <<<"$AB"
+  for bin in "$bin_a" "$bin_b" "$bin_b" "$bin_a"; do
+    label=$([[ "$bin" == "$bin_a" ]] && echo A || echo B)
+    log "serving with $label ($bin) on the same data"
+    restart_server "$bin"
+    # The first requests load the generation; not measured.
+    REQUESTS="$OUT/requests.txt" wrk -t1 -c1 -d2s -s bench/requests.lua "$URL" >/dev/null 2>&1 \
+      || die "$label does not answer"
+    load "-$label"
   done
-  echo "RSS after the loads $(mem VmRSS) MB" | tee -a "$OUT/memory.txt"
+  echo "A = $bin_a, B = $bin_b" | tee -a "$OUT/serving.txt"
 }
 
 first=1
 for shape in $SHAPES; do
   run_shape "$shape"
   if [[ -n "$first" ]]; then
-    log "serving"
-    load
+    if [[ -z "${AB:-}" ]]; then
+      log "serving"
+      load
+    else
+      serve_ab
+    fi
     first=""
   fi
   stop_server

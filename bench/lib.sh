@@ -48,6 +48,17 @@ stop_server() {
   PID=""
 }
 
+restart_server() {  # restart_server BIN: the server stopped, then BIN serving the same data dir on the same port
+  local port=${URL##*:}
+  stop_server
+  "$1" serve --listen "127.0.0.1:$port" --data-dir "$DATA" --insecure-no-auth --workers 1 2>>"$OUT/server.log" &
+  PID=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "$URL/" && break; sleep 0.1; done  # any answer: it listens
+  curl -s -o /dev/null "$URL/" || { echo "server did not restart in 10 s" >&2; exit 1; }
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }  # utime + stime of the server, in clock ticks
+
 api() {
   curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3+--data "$3"} "$URL$2"
 }

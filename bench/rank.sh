@@ -92,7 +92,6 @@ api POST "$RANK/instances/r50/predict" "$first" >"$OUT/answer.json"
 [[ "$(jq '.Result.Items | length' "$OUT/answer.json")" == "$CANDIDATES" ]] \
   || die "the answer does not hold $CANDIDATES items: $(head -c 400 "$OUT/answer.json")"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }  # utime + stime of the server, in clock ticks
 load() {  # load NAME [env...]: one wrk run, then its result line with the server's CPU during it
   local name=$1; shift
   local c0 t0 c1 t1
@@ -133,11 +132,7 @@ else
   for bin in "$bin_a" "$bin_b" "$bin_b" "$bin_a"; do
     label=$([[ "$bin" == "$bin_a" ]] && echo A || echo B)
     log "serving with $label ($bin) on the same data"
-    stop_server
-    port=${URL##*:}
-    "$bin" serve --listen "127.0.0.1:$port" --data-dir "$DATA" --insecure-no-auth --workers 1 2>>"$OUT/server.log" &
-    PID=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "$URL/" && break; sleep 0.1; done  # any answer: it listens
+    restart_server "$bin"
     # The first request loads the generation.
     api POST "$RANK/instances/r50/predict" "$first" >"$OUT/answer-$label.json" || die "$label does not answer"
     serve_loads "-$label"
