@@ -187,8 +187,8 @@ fn training_is_deterministic_under_a_seed_and_the_artifact_round_trips() {
     );
 }
 
-#[test]
-fn unknown_values_degrade_gracefully() {
+/// The small shop and the deep model trained on it briefly.
+fn small_deep() -> (InMemoryData, CtrModel) {
     let (data, _) = small();
     let trained = train(
         &CtrTrainer,
@@ -200,6 +200,12 @@ fn unknown_values_degrade_gracefully() {
     )
     .unwrap();
     let model = CtrModel::decode(&trained.artifact).unwrap();
+    (data, model)
+}
+
+#[test]
+fn unknown_values_degrade_gracefully() {
+    let (data, model) = small_deep();
     let item = data.items[0].clone();
     let unseen = Situation {
         user: Some("nobody"),
@@ -241,17 +247,7 @@ fn unknown_values_degrade_gracefully() {
 /// in them, and scores as a thread that never scored before does.
 #[test]
 fn deep_scores_do_not_depend_on_earlier_reranks() {
-    let (data, _) = small();
-    let trained = train(
-        &CtrTrainer,
-        Function::Ctr,
-        "tf_checkpoint",
-        &data,
-        DEEP,
-        &[],
-    )
-    .unwrap();
-    let model = CtrModel::decode(&trained.artifact).unwrap();
+    let (data, model) = small_deep();
     let search = data.events.iter().find(|e| e.bhv_type == "search").unwrap();
     let situation = Situation {
         user: Some(&search.user_id),
