@@ -289,7 +289,10 @@ pub struct ServedFacts {
     pub user_attributes: HashMap<String, String>,
 }
 
-/// [`ServedFacts`] with the attributes parsed.
+/// [`ServedFacts`] with the attributes parsed. A served model hands it to `KnownItems::new`, which moves the item
+/// facts into each known item's record: from then on its item methods (`counter`, `click_map`, `has_click_map`)
+/// answer as for an unknown item, and known items are read from their records only. The users' sequences and
+/// the attributes stay here.
 #[derive(Debug, Default)]
 pub struct LoadedFacts {
     pub facts: ServedFacts,
