@@ -94,19 +94,26 @@ impl Serving {
         let model = &ready.model;
         let candidates = request.items;
 
+        // Looked up once per candidate (a hash map probe into the model's items, a cache miss each).
+        let known: Vec<bool> = candidates
+            .iter()
+            .map(|c| c.attributes.is_none() && model.knows_item(&c.id))
+            .collect();
         let missing: Vec<String> = candidates
             .iter()
-            .filter(|c| c.attributes.is_none() && !model.knows_item(&c.id))
-            .map(|c| c.id.to_string())
+            .zip(&known)
+            .filter(|(c, known)| c.attributes.is_none() && !**known)
+            .map(|(c, _)| c.id.to_string())
             .collect();
         let stored = self.stored_items(request.target.app, missing).await?;
         let mut sources = Vec::with_capacity(candidates.len());
         let scored: Vec<Candidate<'_>> = candidates
             .iter()
-            .map(|c| {
+            .zip(&known)
+            .map(|(c, &known)| {
                 let (attributes, source) = match &c.attributes {
                     Some(a) => (Some(a), Features::Request),
-                    None if model.knows_item(&c.id) => (None, Features::Model),
+                    None if known => (None, Features::Model),
                     None => match stored.get(c.id.as_ref()) {
                         Some(d) => (Some(d), Features::Store),
                         None => (None, Features::Unknown),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dense::gemm;
 use super::examples::Active;
-use super::features::MAX_POSITION;
+use super::features::{CATEGORY, ITEM, ITEM_TERM, MAX_POSITION};
 use super::ffm::{Crosses, crosses};
 
 pub(super) const POSITIONS: usize = MAX_POSITION as usize + 1;
@@ -133,7 +133,185 @@ impl DeepWeights {
         forward(self, n, fill, work);
         work.z.clone()
     }
+
+    /// The logits [`DeepWeights::logits`] gives `n` candidates of one request whose features are `shared` (the
+    /// user's, the query's, the context's) followed by the candidate's own, which `own(i, out)` appends to an
+    /// empty `out`. What the candidates share is computed once instead of `n` times: the request fields'
+    /// embeddings, their part of the first layer's product (most of its inputs) and of the pairwise
+    /// interactions. Equal to `logits` up to the rounding of sums taken in another order, and a candidate's
+    /// logit does not depend on the other candidates.
+    pub fn request_logits(
+        &self,
+        shared: &[Active],
+        n: usize,
+        own: &mut dyn FnMut(usize, &mut Vec<Active>),
+        work: &mut Work,
+    ) -> Vec<f32> {
+        let dim = self.dim;
+        let width = self.used() * dim;
+        // The slots a candidate's features fill, in slot order; the others are the request's.
+        let varying: Vec<usize> = CANDIDATE_FIELDS
+            .iter()
+            .filter_map(|&f| self.slot(f))
+            .collect();
+        let place = |slot: usize| varying.iter().position(|&s| s == slot);
+        work.actives.clear();
+        work.starts.clear();
+        work.starts.push(0);
+        for i in 0..n {
+            work.buf.clear();
+            own(i, &mut work.buf);
+            work.actives.extend_from_slice(&work.buf);
+            work.starts.push(work.actives.len() as u32);
+        }
+        let unexpected = work
+            .actives
+            .iter()
+            .any(|a| self.slot(a.field).is_some_and(|s| place(s).is_none()));
+        let Some(first) = self.layers.first().filter(|_| !unexpected) else {
+            // A candidate feature in a request field (or no perceptron): the general pass.
+            let actives = std::mem::take(&mut work.actives);
+            let starts = std::mem::take(&mut work.starts);
+            let mut fill = |i: usize, out: &mut Vec<Active>| {
+                out.clear();
+                out.extend_from_slice(shared);
+                out.extend_from_slice(&actives[starts[i] as usize..starts[i + 1] as usize]);
+            };
+            let z = self.logits(n, &mut fill, work);
+            (work.actives, work.starts) = (actives, starts);
+            return z;
+        };
+
+        // The request's part: its fields' pooled embeddings (zero in the candidate slots), linear terms, sum and
+        // squares for the pairwise interactions, and first-layer outputs.
+        work.x_shared.clear();
+        work.x_shared.resize(width, 0.0);
+        work.shared_in_candidate_slots.clear();
+        let mut z0 = self.bias;
+        for a in shared {
+            let Some(f) = self.slot(a.field) else {
+                continue;
+            };
+            z0 += self.linear[a.index as usize] * a.x;
+            if place(f).is_some() {
+                work.shared_in_candidate_slots.push(*a);
+                continue;
+            }
+            let e = &self.embeddings[a.index as usize * dim..(a.index as usize + 1) * dim];
+            for (x, e) in work.x_shared[f * dim..(f + 1) * dim].iter_mut().zip(e) {
+                *x += a.x * e;
+            }
+        }
+        // `sums`: the request's sum of field embeddings, then each candidate's.
+        work.sums.clear();
+        work.sums.resize(2 * dim, 0.0);
+        let (shared_sum, sum) = work.sums.split_at_mut(dim);
+        let mut shared_squares = 0.0;
+        for e in work.x_shared.chunks_exact(dim) {
+            for (s, e) in shared_sum.iter_mut().zip(e) {
+                *s += e;
+                shared_squares += e * e;
+            }
+        }
+        // One row times the layer: a plain loop that skips the zero inputs (the candidate slots) instead of a
+        // product that would pack the whole matrix.
+        work.h_shared.clear();
+        work.h_shared.extend_from_slice(&first.b);
+        for (x, w) in work
+            .x_shared
+            .iter()
+            .zip(first.w.chunks_exact(first.outputs))
+        {
+            if *x != 0.0 {
+                for (h, w) in work.h_shared.iter_mut().zip(w) {
+                    *h += x * w;
+                }
+            }
+        }
+        // The first layer's rows of the candidate slots, together.
+        work.w_candidate.clear();
+        for &s in &varying {
+            work.w_candidate.extend_from_slice(
+                &first.w[s * dim * first.outputs..(s + 1) * dim * first.outputs],
+            );
+        }
+
+        // Each candidate's part.
+        let kv = varying.len() * dim;
+        work.x0.clear();
+        work.x0.resize(n * kv, 0.0);
+        work.z.clear();
+        work.z.resize(n, z0);
+        for i in 0..n {
+            let own = &work.actives[work.starts[i] as usize..work.starts[i + 1] as usize];
+            let x = &mut work.x0[i * kv..(i + 1) * kv];
+            // The request's linear terms are in `z0` already; its features in candidate slots pool here.
+            for (a, linear) in work
+                .shared_in_candidate_slots
+                .iter()
+                .map(|a| (a, false))
+                .chain(own.iter().map(|a| (a, true)))
+            {
+                let Some(p) = self.slot(a.field).and_then(place) else {
+                    continue;
+                };
+                if linear {
+                    work.z[i] += self.linear[a.index as usize] * a.x;
+                }
+                let e = &self.embeddings[a.index as usize * dim..(a.index as usize + 1) * dim];
+                for (x, e) in x[p * dim..(p + 1) * dim].iter_mut().zip(e) {
+                    *x += a.x * e;
+                }
+            }
+            if !self.cross.is_empty() {
+                crosses(
+                    self.crosses,
+                    0,
+                    self.cross.len() as u32,
+                    &[shared, own],
+                    &mut work.cross_buf,
+                );
+                for c in &work.cross_buf {
+                    work.z[i] += self.cross[c.index as usize] * c.x;
+                }
+            }
+            sum.copy_from_slice(shared_sum);
+            let mut squares = shared_squares;
+            for e in x.chunks_exact(dim) {
+                for (s, e) in sum.iter_mut().zip(e) {
+                    *s += e;
+                    squares += e * e;
+                }
+            }
+            work.z[i] += 0.5 * (sum.iter().map(|s| s * s).sum::<f32>() - squares);
+        }
+        work.acts.resize_with(self.layers.len(), Vec::new);
+        let out = &mut work.acts[0];
+        out.clear();
+        for _ in 0..n {
+            out.extend_from_slice(&work.h_shared);
+        }
+        gemm(
+            n,
+            kv,
+            first.outputs,
+            &work.x0,
+            false,
+            &work.w_candidate,
+            false,
+            1.0,
+            out,
+        );
+        if self.layers.len() > 1 {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        perceptron(self, 1, n, work);
+        work.z.clone()
+    }
 }
+
+/// Fields whose features come with the candidate: its id, categories and title terms.
+const CANDIDATE_FIELDS: [u8; 3] = [ITEM, CATEGORY, ITEM_TERM];
 
 /// Buffers of one thread's part of a batch.
 #[derive(Default)]
@@ -154,6 +332,13 @@ pub struct Work {
     cross_buf: Vec<Active>,
     /// Logits.
     pub(super) z: Vec<f32>,
+    /// Serving one request ([`DeepWeights::request_logits`]): the request fields' pooled embeddings, its
+    /// features that fall in candidate slots, its first-layer outputs, and the first layer's rows of the
+    /// candidate slots.
+    x_shared: Vec<f32>,
+    shared_in_candidate_slots: Vec<Active>,
+    h_shared: Vec<f32>,
+    w_candidate: Vec<f32>,
     grad_a: Vec<f32>,
     grad_b: Vec<f32>,
 }
@@ -221,7 +406,13 @@ pub(super) fn forward(
         work.z[i] += 0.5 * (s.iter().map(|s| s * s).sum::<f32>() - squares);
     }
     work.acts.resize_with(w.layers.len(), Vec::new);
-    for (l, layer) in w.layers.iter().enumerate() {
+    perceptron(w, 0, n, work);
+}
+
+/// The perceptron's layers from `from` on (the input of the first is `work.x0`, of the others the previous
+/// layer's output in `work.acts`), then its output added to the logits `work.z`.
+fn perceptron(w: &DeepWeights, from: usize, n: usize, work: &mut Work) {
+    for (l, layer) in w.layers.iter().enumerate().skip(from) {
         let (done, rest) = work.acts.split_at_mut(l);
         let input: &[f32] = if l == 0 { &work.x0 } else { &done[l - 1] };
         let out = &mut rest[0];
@@ -440,6 +631,99 @@ mod tests {
             crosses: Crosses::Off,
             cross_learning_rate: 0.05,
         }
+    }
+
+    /// Weights of every kind of part, drawn at random: user, item, query, query term, category, item term and
+    /// one context field; the `CONTEXT_OTHER` field has no slot.
+    fn drawn_weights(seed: u64) -> DeepWeights {
+        use rand::rngs::SmallRng;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut draw =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random::<f32>() - 0.5).collect() };
+        let (rows, dim) = (60, 4);
+        let slots = vec![0, 1, 2, 3, 4, 5, u8::MAX, 6];
+        let mut layers = Vec::new();
+        for (inputs, outputs) in [(7 * dim, 16), (16, 8), (8, 1)] {
+            layers.push(Dense {
+                inputs,
+                outputs,
+                w: draw(inputs * outputs),
+                b: draw(outputs),
+            });
+        }
+        DeepWeights {
+            fields: slots.len(),
+            slots,
+            dim,
+            bias: 0.1,
+            linear: draw(rows),
+            embeddings: draw(rows * dim),
+            layers,
+            crosses: Crosses::Personal,
+            cross: draw(97),
+        }
+    }
+
+    fn active(index: u32, field: u8, x: f32) -> Active {
+        Active { index, field, x }
+    }
+
+    #[test]
+    fn a_request_scores_its_candidates_as_the_general_pass_does() {
+        let w = drawn_weights(5);
+        assert!(w.consistent());
+        use crate::ctr::features::{CONTEXT_OTHER, FIRST_CONTEXT, QUERY, QUERY_TERM, USER};
+        let shared = [
+            active(1, USER, 1.0),
+            active(2, QUERY, 1.0),
+            active(3, QUERY_TERM, 0.5),
+            active(4, QUERY_TERM, 0.5),
+            active(5, FIRST_CONTEXT, 1.0),
+            // A field without a slot: left out by both passes.
+            active(6, CONTEXT_OTHER, 1.0),
+        ];
+        let candidates: Vec<Vec<Active>> = (0..40)
+            .map(|i| {
+                vec![
+                    active(10 + i, ITEM, 1.0),
+                    active(50 + i % 3, CATEGORY, 1.0),
+                    active(53 + i % 5, ITEM_TERM, 0.7),
+                    active(54, ITEM_TERM, 0.7),
+                ]
+            })
+            .collect();
+        let served = |shared: &[Active], candidates: &[Vec<Active>]| {
+            let mut work = Work::default();
+            let mut fill = |i: usize, out: &mut Vec<Active>| {
+                out.clear();
+                out.extend_from_slice(shared);
+                out.extend_from_slice(&candidates[i]);
+            };
+            let general = w.logits(candidates.len(), &mut fill, &mut work);
+            let mut own = |i: usize, out: &mut Vec<Active>| out.extend_from_slice(&candidates[i]);
+            let request = w.request_logits(shared, candidates.len(), &mut own, &mut work);
+            assert_eq!(request.len(), general.len());
+            for (r, g) in request.iter().zip(&general) {
+                assert!((r - g).abs() < 1e-5 * (1.0 + g.abs()), "{r} {g}");
+            }
+            request
+        };
+        let all = served(&shared, &candidates);
+        let spread = all.iter().fold(0.0f32, |m, z| m.max((z - all[0]).abs()));
+        assert!(spread > 0.1, "candidates scored alike: {all:?}");
+        // A candidate's logit does not depend on the others.
+        assert_eq!(served(&shared, &candidates[7..8])[0], all[7]);
+        assert_eq!(served(&shared, &candidates[..0]), Vec::<f32>::new());
+        // The request giving a feature of a candidate field, a candidate one of a request field (the general
+        // pass then), and no request features at all.
+        let mut odd = shared.to_vec();
+        odd.push(active(20, ITEM, 0.5));
+        served(&odd, &candidates);
+        let mut with_user = candidates.clone();
+        with_user[3].push(active(7, USER, 1.0));
+        served(&shared, &with_user);
+        served(&[], &candidates);
     }
 
     #[test]

@@ -370,15 +370,12 @@ impl CtrModel {
                     .collect()
             }
             Scorer::Deep(w) => SERVING_WORK.with(|kept| {
-                let mut fill = |i: usize, out: &mut Vec<Active>| {
-                    out.clear();
-                    out.extend_from_slice(&shared);
-                    own(&candidates[i], out);
-                };
+                let mut own = |i: usize, out: &mut Vec<Active>| own(&candidates[i], out);
+                let n = candidates.len();
                 // Never taken twice on one thread (scoring does not score); a fresh one if it were.
                 let z = match kept.try_borrow_mut() {
-                    Ok(mut work) => w.logits(candidates.len(), &mut fill, &mut work),
-                    Err(_) => w.logits(candidates.len(), &mut fill, &mut Work::default()),
+                    Ok(mut work) => w.request_logits(&shared, n, &mut own, &mut work),
+                    Err(_) => w.request_logits(&shared, n, &mut own, &mut Work::default()),
                 };
                 z.into_iter().map(|z| sigmoid(z + position)).collect()
             }),
