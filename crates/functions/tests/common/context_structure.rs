@@ -35,6 +35,10 @@ const TASTE_SD: f64 = 0.6;
 const ITEM_SD: f64 = 1.0;
 const POPULARITY_SD: f64 = 1.1;
 const THREADS: usize = 2;
+/// The fit stops when the MAP objective falls by less than this share of itself over 10 iterations, or at the
+/// cap.
+const TOLERANCE: f64 = 1e-6;
+const MAX_ITERATIONS: usize = 1_000;
 
 /// Where each parameter sits in the flat vector: item vectors, popularities, tastes, then context effects.
 #[derive(Clone, Debug)]
@@ -183,6 +187,105 @@ fn softplus(x: f64) -> f64 {
     }
 }
 
+/// Groups handled together: their dense steps are matrix products.
+const BLOCK: usize = 32;
+
+/// `c (m×n) = beta·c + alpha·A·B`, where `A` is `a` (row-major `m×k`, or `k×m` when `a_t`: then `A = aᵀ`) and
+/// `B` is `b` (row-major `k×n`, or `n×k` when `b_t`).
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: &[f64],
+    a_t: bool,
+    b: &[f64],
+    b_t: bool,
+    beta: f64,
+    c: &mut [f64],
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (rsa, csa) = if a_t {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (rsb, csb) = if b_t {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
+    // SAFETY: the strides address elements within the first m×k of `a`, k×n of `b` and m×n of `c`, whose
+    // lengths are checked above; `c` is borrowed mutably, so it overlaps neither input.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// `e^x` for `x ≤ 0` to about 1e-15 relative (flushed to `e^-700` below that), in straight-line code the
+/// compiler vectorises: the softmax over all items takes 150 million of them per evaluation.
+fn exp_nonpositive(x: f64) -> f64 {
+    // Adding 1.5 · 2^52 rounds to an integer held in the mantissa's low bits.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let x = x.max(-700.0);
+    let t = x * std::f64::consts::LOG2_E + MAGIC;
+    let k = t - MAGIC;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    // Taylor series to r^12 on |r| ≤ ln 2 / 2.
+    let mut p = 1.0 / 479_001_600.0;
+    for d in [
+        39_916_800.0,
+        3_628_800.0,
+        362_880.0,
+        40_320.0,
+        5_040.0,
+        720.0,
+        120.0,
+        24.0,
+        6.0,
+        2.0,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + 1.0 / d;
+    }
+    let exponent = (t.to_bits() as i64 - MAGIC.to_bits() as i64 + 1023) << 52;
+    p * f64::from_bits(exponent as u64)
+}
+
+fn sum(x: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let chunks = x.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f64>() + rest
+}
+
 /// Negative log-likelihood of the groups' rows under `theta` (prior not included); adds its gradient to `grad`
 /// and writes each row's click probability to `probs` (both indexed as the problem's rows, `probs` from the first
 /// group's first row).
@@ -199,140 +302,146 @@ fn groups_nll(
     let log_random = (2.0 / n as f64).ln();
     let vectors = &theta[..n * TASTE];
     let popularity = &theta[l.popularity(0)..l.popularity(0) + n];
-    let mut e = vec![0.0; n];
+    let mut taus = vec![0.0; BLOCK * TASTE];
+    let mut e = vec![0.0; BLOCK * n];
+    let mut means = vec![0.0; BLOCK * TASTE];
     let mut own_w = Vec::new();
     let mut nll = 0.0;
-    for g in groups {
-        let mut tau = [0.0; TASTE];
-        let t = l.taste(g.user as usize);
-        tau.copy_from_slice(&theta[t..t + TASTE]);
-        for (k, &v) in g.context.iter().enumerate() {
-            if k != COST {
-                let at = l.effect(k, v);
-                for (x, y) in tau.iter_mut().zip(&theta[at..at + TASTE]) {
-                    *x += y;
+    for block in groups.chunks(BLOCK) {
+        let m = block.len();
+        for (g, tau) in block.iter().zip(taus.chunks_exact_mut(TASTE)) {
+            let t = l.taste(g.user as usize);
+            tau.copy_from_slice(&theta[t..t + TASTE]);
+            for (k, &v) in g.context.iter().enumerate() {
+                if k != COST {
+                    let at = l.effect(k, v);
+                    for (x, y) in tau.iter_mut().zip(&theta[at..at + TASTE]) {
+                        *x += y;
+                    }
                 }
             }
         }
-        // Any item's share: softmax over all items (the one dense step, shared by the group's rows).
-        let mut max = f64::NEG_INFINITY;
-        for ((s, v), b) in e.iter_mut().zip(vectors.chunks_exact(TASTE)).zip(popularity) {
-            *s = b + dot(v, &tau);
-            max = max.max(*s);
-        }
-        let mut z = 0.0;
-        let mut mean_v = [0.0; TASTE];
-        for (s, v) in e.iter_mut().zip(vectors.chunks_exact(TASTE)) {
-            *s = (*s - max).exp();
-            z += *s;
-            for (m, x) in mean_v.iter_mut().zip(v) {
-                *m += *s * x;
+        // Any item's share: softmax over all items of b_j + ⟨τ, v_j⟩, the dense step shared by a group's rows.
+        gemm(m, TASTE, n, 1.0, &taus, false, vectors, true, 0.0, &mut e);
+        let mut zs = [0.0; BLOCK];
+        for (row, z) in e.chunks_exact_mut(n).take(m).zip(&mut zs) {
+            for (s, b) in row.iter_mut().zip(popularity) {
+                *s += b;
             }
-        }
-        for m in &mut mean_v {
-            *m /= z;
-        }
-        // The own items' share: softmax over the user's own items of 1.5 ⟨τ, v⟩.
-        let own = &problem.own[g.user as usize];
-        own_w.clear();
-        own_w.extend(
-            own.iter()
-                .map(|&j| OWN_POWER * dot(&vectors[j as usize * TASTE..][..TASTE], &tau)),
-        );
-        let own_max = own_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mut own_z = 0.0;
-        for w in &mut own_w {
-            *w = (*w - own_max).exp();
-            own_z += *w;
-        }
-        let mut own_mean = [0.0; TASTE];
-        for (w, &j) in own_w.iter_mut().zip(own) {
-            *w /= own_z;
-            for (m, x) in own_mean
-                .iter_mut()
-                .zip(&vectors[j as usize * TASTE..][..TASTE])
-            {
-                *m += *w * x;
+            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            for s in row.iter_mut() {
+                *s = exp_nonpositive(*s - max);
             }
+            *z = sum(row);
         }
-
-        let mut g_tau = [0.0; TASTE];
-        // Σ over rows of dNLL/ds_i · A_i: the weight of the dense part of the softmax's gradient.
-        let mut dense = 0.0;
-        for (r, row) in problem.rows[g.start..g.end].iter().enumerate() {
-            let i = row.item as usize;
-            let any = e[i] / z;
-            let own_at = own.iter().position(|&j| j as usize == i);
-            let own_p = own_at.map_or(0.0, |o| own_w[o]);
-            let p_item = ANY_SHARE * any + OWN_SHARE * own_p;
-            let logit = p_item.ln() - log_random;
-            nll += if row.clicked {
-                softplus(-logit)
-            } else {
-                softplus(logit)
-            };
-            let p = 1.0 / (1.0 + (-logit).exp());
-            if let Some(probs) = probs.as_deref_mut() {
-                probs[g.start + r - base] = p;
+        // Σ_j e_j v_j per group, for the gradient's mean item vector.
+        gemm(m, n, TASTE, 1.0, &e, false, vectors, false, 0.0, &mut means);
+        // Per group: Σ over its rows of dNLL/ds_i · A_i / Z, the weight of the dense part of the gradient.
+        let mut dense = [0.0; BLOCK];
+        for (q, g) in block.iter().enumerate() {
+            let tau = &taus[q * TASTE..][..TASTE];
+            let (es, z) = (&e[q * n..][..n], zs[q]);
+            let mean_v: Vec<f64> = means[q * TASTE..][..TASTE].iter().map(|m| m / z).collect();
+            // The own items' share: softmax over the user's own items of 1.5 ⟨τ, v⟩.
+            let own = &problem.own[g.user as usize];
+            own_w.clear();
+            own_w.extend(
+                own.iter()
+                    .map(|&j| OWN_POWER * dot(&vectors[j as usize * TASTE..][..TASTE], tau)),
+            );
+            let own_max = own_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut own_z = 0.0;
+            for w in &mut own_w {
+                *w = (*w - own_max).exp();
+                own_z += *w;
+            }
+            let mut own_mean = [0.0; TASTE];
+            for (w, &j) in own_w.iter_mut().zip(own) {
+                *w /= own_z;
+                for (m, x) in own_mean
+                    .iter_mut()
+                    .zip(&vectors[j as usize * TASTE..][..TASTE])
+                {
+                    *m += *w * x;
+                }
+            }
+            let mut g_tau = [0.0; TASTE];
+            for (r, row) in problem.rows[g.start..g.end].iter().enumerate() {
+                let i = row.item as usize;
+                let any = es[i] / z;
+                let own_at = own.iter().position(|&j| j as usize == i);
+                let own_p = own_at.map_or(0.0, |o| own_w[o]);
+                let p_item = ANY_SHARE * any + OWN_SHARE * own_p;
+                let logit = p_item.ln() - log_random;
+                nll += if row.clicked {
+                    softplus(-logit)
+                } else {
+                    softplus(logit)
+                };
+                let p = 1.0 / (1.0 + (-logit).exp());
+                if let Some(probs) = probs.as_deref_mut() {
+                    probs[g.start + r - base] = p;
+                }
+                let Some(grad) = grad.as_deref_mut() else {
+                    continue;
+                };
+                let d_p = (p - f64::from(u8::from(row.clicked))) / p_item;
+                // Any item's share: d softmax_i / d s_j = A_i (δ_ij − A_j); the −A_j part is summed per group.
+                let a = d_p * ANY_SHARE * any;
+                dense[q] += a / z;
+                grad[l.popularity(i)] += a;
+                let vi = &vectors[i * TASTE..][..TASTE];
+                for d in 0..TASTE {
+                    grad[l.vector(i) + d] += a * tau[d];
+                    g_tau[d] += a * (vi[d] - mean_v[d]);
+                }
+                // The own share, over the user's own items with scores 1.5 ⟨τ, v_j⟩.
+                if own_at.is_some() {
+                    let a = d_p * OWN_SHARE * own_p * OWN_POWER;
+                    for d in 0..TASTE {
+                        grad[l.vector(i) + d] += a * tau[d];
+                        g_tau[d] += a * (vi[d] - own_mean[d]);
+                    }
+                    for (&j, &w) in own.iter().zip(&own_w) {
+                        let at = l.vector(j as usize);
+                        for d in 0..TASTE {
+                            grad[at + d] -= a * w * tau[d];
+                        }
+                    }
+                }
             }
             let Some(grad) = grad.as_deref_mut() else {
                 continue;
             };
-            let d_p = (p - f64::from(u8::from(row.clicked))) / p_item;
-            // Any item's share: d softmax_i / d s_j = A_i (δ_ij − A_j); the −A_j part is summed per group.
-            let a = d_p * ANY_SHARE * any;
-            dense += a;
-            grad[l.popularity(i)] += a;
-            let vi = &theta[l.vector(i)..l.vector(i) + TASTE];
-            for d in 0..TASTE {
-                grad[l.vector(i) + d] += a * tau[d];
-                g_tau[d] += a * vi[d];
+            let t = l.taste(g.user as usize);
+            for (x, y) in grad[t..t + TASTE].iter_mut().zip(&g_tau) {
+                *x += y;
             }
-            // The own share, over the user's own items with scores 1.5 ⟨τ, v_j⟩.
-            if let Some(o) = own_at {
-                let a = d_p * OWN_SHARE * own_p * OWN_POWER;
-                for d in 0..TASTE {
-                    grad[l.vector(i) + d] += a * tau[d];
-                    g_tau[d] += a * (vi[d] - own_mean[d]);
-                }
-                for (&j, &w) in own.iter().zip(&own_w) {
-                    let at = l.vector(j as usize);
-                    for d in 0..TASTE {
-                        grad[at + d] -= a * w * tau[d];
+            for (k, &v) in g.context.iter().enumerate() {
+                if k != COST {
+                    let at = l.effect(k, v);
+                    for (x, y) in grad[at..at + TASTE].iter_mut().zip(&g_tau) {
+                        *x += y;
                     }
                 }
-                debug_assert!(own[o] as usize == i);
             }
         }
         let Some(grad) = grad.as_deref_mut() else {
             continue;
         };
-        if dense != 0.0 {
-            for d in 0..TASTE {
-                g_tau[d] -= dense * mean_v[d];
-            }
-            let scale = dense / z;
-            let (gv, gb) = grad[..l.popularity(0) + n].split_at_mut(n * TASTE);
-            for ((s, v), b) in e.iter().zip(gv.chunks_exact_mut(TASTE)).zip(gb) {
-                let c = scale * s;
-                *b -= c;
-                for (x, t) in v.iter_mut().zip(&tau) {
-                    *x -= c * t;
-                }
+        // The dense part: d/ds_j −= weight · e_j for every item, through b_j and v_j (v_j's as one product).
+        for (row, w) in e.chunks_exact_mut(n).take(m).zip(&dense) {
+            for s in row.iter_mut() {
+                *s *= w;
             }
         }
-        let t = l.taste(g.user as usize);
-        for (x, y) in grad[t..t + TASTE].iter_mut().zip(&g_tau) {
-            *x += y;
-        }
-        for (k, &v) in g.context.iter().enumerate() {
-            if k != COST {
-                let at = l.effect(k, v);
-                for (x, y) in grad[at..at + TASTE].iter_mut().zip(&g_tau) {
-                    *x += y;
-                }
+        let (gv, gb) = grad[..l.popularity(0) + n].split_at_mut(n * TASTE);
+        for row in e.chunks_exact(n).take(m) {
+            for (b, s) in gb.iter_mut().zip(row) {
+                *b -= s;
             }
         }
+        gemm(n, m, TASTE, -1.0, &e, true, &taus, false, 1.0, gv);
     }
     nll
 }
@@ -428,8 +537,15 @@ impl Objective<'_> {
 }
 
 /// Minimises the objective from `z` by L-BFGS (memory 10, backtracking line search) until the objective falls
-/// by less than `1e-7` of itself over 10 iterations, or `max_iterations`. Returns the iterations run.
-pub fn lbfgs(objective: &mut Objective<'_>, z: &mut [f64], max_iterations: usize) -> usize {
+/// by less than `tolerance` of itself over 10 iterations, or `max_iterations`; calls `checkpoint` every 100
+/// iterations (for printing only). Returns the iterations run.
+pub fn lbfgs(
+    objective: &mut Objective<'_>,
+    z: &mut [f64],
+    max_iterations: usize,
+    tolerance: f64,
+    checkpoint: &mut dyn FnMut(usize, &[f64]),
+) -> usize {
     const MEMORY: usize = 10;
     let n = z.len();
     let mut grad = vec![0.0; n];
@@ -508,7 +624,10 @@ pub fn lbfgs(objective: &mut Objective<'_>, z: &mut [f64], max_iterations: usize
                 started.elapsed().as_secs_f64()
             );
         }
-        if values.len() > 10 && values[values.len() - 11] - f < 1e-7 * f.abs() {
+        if iteration % 100 == 0 {
+            checkpoint(iteration, z);
+        }
+        if values.len() > 10 && values[values.len() - 11] - f < tolerance * f.abs() {
             return iteration;
         }
     }
@@ -534,10 +653,7 @@ fn cpu_seconds() -> Option<f64> {
 /// truth's, then the same with the true item side given (labelled as such).
 pub fn report(world: &ContextWorld, data: &InMemoryData, held_out: &[Shown]) {
     let from = world.config().end_ms - DAY_MS;
-    let (items, users) = (
-        world.config().items as usize,
-        world.config().users as usize,
-    );
+    let (items, users) = (world.config().items as usize, world.config().users as usize);
     // Training rows: every exposure before the held-out day with its label (its click follows right after it).
     let mut rows: Vec<(u32, [usize; 8], u32, bool)> = Vec::new();
     let mut rns: Vec<&str> = Vec::new();
@@ -633,20 +749,38 @@ pub fn report(world: &ContextWorld, data: &InMemoryData, held_out: &[Shown]) {
             free,
             evaluations: 0,
         };
+        // The held-out rows' scores under standardised parameters `z`.
+        let held_scores = |z: &[f64]| -> Vec<f32> {
+            let theta: Vec<f64> = z.iter().zip(&scales).map(|(z, s)| z * s).collect();
+            let mut probs = vec![0.0; held.rows.len()];
+            nll(&held, &theta, None, Some(&mut probs));
+            let mut scores = vec![0.0f32; held_out.len()];
+            for (p, &r) in probs.iter().zip(&held.order) {
+                scores[r] = *p as f32;
+            }
+            scores
+        };
+        // Printed along the way to show how much the figure depends on where the fit stops; the stop itself
+        // is the objective's tolerance alone.
+        let mut checkpoint = |iteration: usize, z: &[f64]| {
+            let a = auc(&held_scores(z), &labels).unwrap_or(0.5);
+            println!("  (iteration {iteration}: held-out AUC {a:.4}, for information only)");
+        };
         let (wall, cpu) = (Instant::now(), cpu_seconds());
-        let iterations = lbfgs(&mut objective, &mut z, 600);
+        let iterations = lbfgs(
+            &mut objective,
+            &mut z,
+            MAX_ITERATIONS,
+            TOLERANCE,
+            &mut checkpoint,
+        );
         let theta = objective.theta(&z);
         let fit_nll = nll(&train, &theta, None, None) / rows.len() as f64;
         let (wall, cpu) = (
             wall.elapsed().as_secs_f64(),
             cpu_seconds().zip(cpu).map(|(b, a)| b - a),
         );
-        let mut probs = vec![0.0; held.rows.len()];
-        nll(&held, &theta, None, Some(&mut probs));
-        let mut scores = vec![0.0f32; held_out.len()];
-        for (p, &r) in probs.iter().zip(&held.order) {
-            scores[r] = *p as f32;
-        }
+        let scores = held_scores(&z);
         let oracle_auc = auc(&scores, &labels).unwrap_or(0.5);
         println!(
             "{name}: {iterations} L-BFGS iterations, {} evaluations, fit in {wall:.0} s wall, {} CPU",
@@ -668,26 +802,32 @@ pub fn report(world: &ContextWorld, data: &InMemoryData, held_out: &[Shown]) {
 mod tests {
     use super::*;
 
-    /// A tiny hand-made problem: 7 items, 3 users with own items, rows in a few contexts.
+    /// A tiny made-up problem: 7 items, 3 users with own items, 120 rows in more contexts than a block holds.
     fn tiny() -> (Problem, Vec<f64>) {
         let layout = Layout::new(7, 3);
         let own = vec![vec![0, 2, 5], vec![1, 2], vec![6]];
-        let c = |a: usize, b: usize| [a, b % 7, 1, b % 3, 0, a % 9, 5, b];
-        let rows = [
-            (0, c(0, 1), 0, true),
-            (0, c(0, 1), 3, false),
-            (0, c(0, 1), 5, false),
-            (0, c(2, 4), 2, true),
-            (0, c(2, 4), 6, false),
-            (1, c(0, 1), 1, true),
-            (1, c(0, 1), 4, false),
-            (1, c(3, 2), 2, false),
-            (2, c(3, 2), 6, true),
-            (2, c(3, 2), 0, false),
-            (2, c(1, 9), 3, true),
-        ];
-        let problem = Problem::new(layout.clone(), own, &rows);
         let mut rng = SmallRng::seed_from_u64(3);
+        let rows: Vec<(u32, [usize; 8], u32, bool)> = (0..120)
+            .map(|r| {
+                // Three rows per session, as the generator logs them, in one of 50 contexts.
+                let session = r / 3 % 50;
+                let c = [
+                    session % 7,
+                    session % 5,
+                    session % 2,
+                    1,
+                    0,
+                    session % 9,
+                    5,
+                    session,
+                ];
+                let user = (session % 3) as u32;
+                let item = rng.random_range(0..7u32);
+                (user, c, item, r % 3 == 0)
+            })
+            .collect();
+        let problem = Problem::new(layout.clone(), own, &rows);
+        assert!(problem.groups.len() > BLOCK, "{}", problem.groups.len());
         let scales = layout.scales();
         let theta = scales.iter().map(|s| s * normal(&mut rng)).collect();
         (problem, theta)
@@ -719,6 +859,15 @@ mod tests {
         }
         // Item vectors, popularities, tastes and effects all take part.
         assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn the_fast_exponential_is_exact_enough() {
+        for j in 0..=70_000 {
+            let x = -(j as f64) / 100.0;
+            let (fast, exact) = (exp_nonpositive(x), x.exp());
+            assert!((fast - exact).abs() <= 4e-15 * exact, "{x}: {fast} {exact}");
+        }
     }
 
     #[test]
