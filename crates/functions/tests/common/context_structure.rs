@@ -862,6 +862,45 @@ mod tests {
     }
 
     #[test]
+    fn with_no_taste_the_probabilities_are_the_worlds() {
+        // With tastes and effects at zero (τ = 0), the model must give what the world's oracle that knows
+        // popularity and own items but no taste gives: a check of the constants against the generator itself.
+        use algocenter_generator::context::{ContextConfig, Knowledge};
+        let world = ContextWorld::new(ContextConfig {
+            rows: 0,
+            ..ContextConfig::default()
+        });
+        let (items, users) = (world.config().items as usize, world.config().users as usize);
+        let layout = Layout::new(items, users);
+        let mut theta = vec![0.0; layout.len];
+        for i in 0..items {
+            let (b, v) = world.item_truth(i as u32);
+            theta[layout.popularity(i)] = b;
+            theta[layout.vector(i)..][..TASTE].copy_from_slice(&v);
+        }
+        let own: Vec<Vec<u32>> = (0..users as u32)
+            .map(|u| (0..items as u32).filter(|&i| world.is_own(u, i)).collect())
+            .collect();
+        let c = [3, 2, 0, 1, 0, 4, 7, 100];
+        let rows: Vec<(u32, [usize; 8], u32, bool)> = (0..40)
+            .map(|r| (r % 5, c, own[(r % 5) as usize][0] + r / 5 * (r % 2), false))
+            .collect();
+        let problem = Problem::new(layout, own, &rows);
+        let mut probs = vec![0.0; problem.rows.len()];
+        nll(&problem, &theta, None, Some(&mut probs));
+        let knows = Knowledge {
+            taste: false,
+            context: false,
+            ..Knowledge::ALL
+        };
+        for (p, &r) in probs.iter().zip(&problem.order) {
+            let (u, _, i, _) = rows[r];
+            let truth = world.oracle(u, &c, i, &knows);
+            assert!((p - truth).abs() < 1e-12, "row {r}: {p} {truth}");
+        }
+    }
+
+    #[test]
     fn the_fast_exponential_is_exact_enough() {
         for j in 0..=70_000 {
             let x = -(j as f64) / 100.0;
