@@ -10,8 +10,8 @@
 //! context-aware app log). `k=v` arguments are create parameters (`model=deep`, `embedding_dim=8`, ...).
 //!
 //! The `context` shape ends with the structure oracle (`tests/common/context_structure.rs`: the generator's own
-//! form fitted by MAP on the training rows, 10–20 minutes on 2 cores); `context structure-only` runs it alone,
-//! without training the `ctr` model, and `context no-structure` leaves it out.
+//! form fitted by MAP on the training rows, about 25 minutes on a loaded 2-core machine); `context structure-only`
+//! runs it alone, without training the `ctr` model, and `context no-structure` leaves it out.
 
 #[path = "../tests/common/context_gap.rs"]
 mod context_gap;

@@ -36,7 +36,8 @@ const ITEM_SD: f64 = 1.0;
 const POPULARITY_SD: f64 = 1.1;
 const THREADS: usize = 2;
 /// The fit stops when the MAP objective falls by less than this share of itself over 10 iterations, or at the
-/// cap.
+/// cap (on the default world it reaches the cap, the objective still creeping down by about 3e-5 of itself
+/// per 10 iterations).
 const TOLERANCE: f64 = 1e-6;
 const MAX_ITERATIONS: usize = 1_000;
 
