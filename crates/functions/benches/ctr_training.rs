@@ -8,9 +8,15 @@
 //! SHAPE: `search` (default; N events, 3,000,000, the catalogue growing with them unless ITEMS USERS QUERIES are
 //! given), `confounded` (N searches, 120,000; pages ordered by relevance) or `context` (N rows, 240,000; the
 //! context-aware app log). `k=v` arguments are create parameters (`model=deep`, `embedding_dim=8`, ...).
+//!
+//! The `context` shape ends with the structure oracle (`tests/common/context_structure.rs`: the generator's own
+//! form fitted by MAP on the training rows, about 25 minutes on a loaded 2-core machine); `context structure-only`
+//! runs it alone, without training the `ctr` model, and `context no-structure` leaves it out.
 
 #[path = "../tests/common/context_gap.rs"]
 mod context_gap;
+#[path = "../tests/common/context_structure.rs"]
+mod context_structure;
 #[path = "../tests/common/ctr_world.rs"]
 mod ctr_world;
 
@@ -107,6 +113,11 @@ fn main() {
     );
     let (truth_auc, truth_within) = aucs(&held_out, &truth_scores(&held_out));
     println!("truth: auc {truth_auc:.4}, auc_within_position {truth_within:.4}");
+    let structure_only = args.iter().any(|a| a == "structure-only");
+    if let Some(world) = context.as_ref().filter(|_| structure_only) {
+        context_structure::report(world, &data, &held_out);
+        return;
+    }
 
     let version = version_for_model_type(Function::Ctr, "tf_checkpoint").expect("catalogue");
     version
@@ -231,4 +242,10 @@ fn main() {
         at(0.99),
         at(1.0)
     );
+    if let Some(world) = context
+        .as_ref()
+        .filter(|_| !args.iter().any(|a| a == "no-structure"))
+    {
+        context_structure::report(world, &data, &held_out);
+    }
 }

@@ -306,6 +306,12 @@ impl ContextWorld {
         self.users[user as usize].own.contains(&item)
     }
 
+    /// An item's popularity and taste vector: only for an oracle's labelled variant that is told the item side
+    /// of the world (to split a gap between items and tastes). Never for a trainer.
+    pub fn item_truth(&self, item: u32) -> (f64, [f64; TASTE]) {
+        (self.popularity[item as usize], self.items[item as usize])
+    }
+
     /// The probability that a row shows the used item, as an oracle that `knows` part of the world computes it
     /// (the truth when it knows everything): for measuring where a model's gap to the truth lies. Never for a
     /// trainer.
