@@ -9,9 +9,9 @@
 //! given), `confounded` (N searches, 120,000; pages ordered by relevance) or `context` (N rows, 240,000; the
 //! context-aware app log). `k=v` arguments are create parameters (`model=deep`, `embedding_dim=8`, ...).
 //!
-//! The `context` shape ends with the structure oracle (`tests/common/context_structure.rs`: the generator's own
-//! form fitted by MAP on the training rows, about 25 minutes on a loaded 2-core machine); `context structure-only`
-//! runs it alone, without training the `ctr` model, and `context no-structure` leaves it out.
+//! `context structure` ends the `context` shape with the structure oracle (`tests/common/context_structure.rs`:
+//! the generator's own form fitted by MAP on the training rows, about 25 minutes of one core); `context
+//! structure-only` runs it alone, without training the `ctr` model.
 
 #[path = "../tests/common/context_gap.rs"]
 mod context_gap;
@@ -244,7 +244,7 @@ fn main() {
     );
     if let Some(world) = context
         .as_ref()
-        .filter(|_| !args.iter().any(|a| a == "no-structure"))
+        .filter(|_| args.iter().any(|a| a == "structure"))
     {
         context_structure::report(world, &data, &held_out);
     }

@@ -1,9 +1,9 @@
 //! The structure oracle of the context-aware shape (issue 14): an estimator told the generator's exact functional
 //! form, its prior scales and constants and each user's own items, that fits only the unknown latent parameters
 //! (item vectors and popularities, user tastes, context effects) by MAP on the rows before the held-out day. Its
-//! held-out AUC bounds what any model can reach from this many rows: if it falls more than 0.005 short of the
-//! truth, the gap is estimation error no general model can close. For the `ctr_training` bench's `context` shape;
-//! nothing here reaches a trainer.
+//! held-out AUC is what an estimator that knows everything but the parameters reaches from this many rows:
+//! strong evidence (not a strict bound: MAP is not the posterior average) of what a general model can expect.
+//! For the `ctr_training` bench's `context` shape; nothing here reaches a trainer.
 //!
 //! The model of a row (user `u`, context `c`, item `i`), with `τ = t_u + Σ_{k ≠ cost} e_{k, c_k}`:
 //! `P = 0.3 · softmax_j(b_j + ⟨τ, v_j⟩)_i + 0.7 · [i ∈ own_u] · softmax_{j ∈ own_u}(1.5 ⟨τ, v_j⟩)_i` and the click
