@@ -93,6 +93,15 @@ impl DeepWeights {
         self.slots.iter().filter(|&&s| s != u8::MAX).count()
     }
 
+    /// Adds `a`'s embedding, weighted by its value, into a slot's `dim` inputs.
+    fn pool(&self, a: &Active, into: &mut [f32]) {
+        let dim = self.dim;
+        let e = &self.embeddings[a.index as usize * dim..(a.index as usize + 1) * dim];
+        for (x, e) in into.iter_mut().zip(e) {
+            *x += a.x * e;
+        }
+    }
+
     fn slot(&self, field: u8) -> Option<usize> {
         match self.slots.get(usize::from(field)) {
             Some(&s) if s != u8::MAX => Some(usize::from(s)),
@@ -197,10 +206,7 @@ impl DeepWeights {
                 work.shared_in_candidate_slots.push(*a);
                 continue;
             }
-            let e = &self.embeddings[a.index as usize * dim..(a.index as usize + 1) * dim];
-            for (x, e) in work.x_shared[f * dim..(f + 1) * dim].iter_mut().zip(e) {
-                *x += a.x * e;
-            }
+            self.pool(a, &mut work.x_shared[f * dim..(f + 1) * dim]);
         }
         // `sums`: the request's sum of field embeddings, then each candidate's.
         work.sums.clear();
@@ -258,10 +264,7 @@ impl DeepWeights {
                 if linear {
                     work.z[i] += self.linear[a.index as usize] * a.x;
                 }
-                let e = &self.embeddings[a.index as usize * dim..(a.index as usize + 1) * dim];
-                for (x, e) in x[p * dim..(p + 1) * dim].iter_mut().zip(e) {
-                    *x += a.x * e;
-                }
+                self.pool(a, &mut x[p * dim..(p + 1) * dim]);
             }
             if !self.cross.is_empty() {
                 crosses(
@@ -372,10 +375,7 @@ pub(super) fn forward(
                 continue;
             };
             work.z[i] += w.linear[a.index as usize] * a.x;
-            let e = &w.embeddings[a.index as usize * dim..(a.index as usize + 1) * dim];
-            for (x, e) in x0[f * dim..(f + 1) * dim].iter_mut().zip(e) {
-                *x += a.x * e;
-            }
+            w.pool(a, &mut x0[f * dim..(f + 1) * dim]);
         }
         if !w.cross.is_empty() {
             // Bucket numbers (the crosses' rows start at 0 here: they have a table of their own).
