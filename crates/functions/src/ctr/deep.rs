@@ -102,6 +102,16 @@ impl DeepWeights {
         }
     }
 
+    /// Adds the wide part's terms of one example whose features are `features` to its logit `z`, leaving its
+    /// cross rows in `buf`.
+    fn add_wide(&self, z: &mut f32, features: &[&[Active]], buf: &mut Vec<Active>) {
+        // Bucket numbers (the crosses' rows start at 0 here: they have a table of their own).
+        crosses(self.crosses, 0, self.cross.len() as u32, features, buf);
+        for c in buf.iter() {
+            *z += self.cross[c.index as usize] * c.x;
+        }
+    }
+
     fn slot(&self, field: u8) -> Option<usize> {
         match self.slots.get(usize::from(field)) {
             Some(&s) if s != u8::MAX => Some(usize::from(s)),
@@ -267,16 +277,7 @@ impl DeepWeights {
                 self.pool(a, &mut x[p * dim..(p + 1) * dim]);
             }
             if !self.cross.is_empty() {
-                crosses(
-                    self.crosses,
-                    0,
-                    self.cross.len() as u32,
-                    &[shared, own],
-                    &mut work.cross_buf,
-                );
-                for c in &work.cross_buf {
-                    work.z[i] += self.cross[c.index as usize] * c.x;
-                }
+                self.add_wide(&mut work.z[i], &[shared, own], &mut work.cross_buf);
             }
             sum.copy_from_slice(shared_sum);
             let mut squares = shared_squares;
@@ -378,17 +379,7 @@ pub(super) fn forward(
             w.pool(a, &mut x0[f * dim..(f + 1) * dim]);
         }
         if !w.cross.is_empty() {
-            // Bucket numbers (the crosses' rows start at 0 here: they have a table of their own).
-            crosses(
-                w.crosses,
-                0,
-                w.cross.len() as u32,
-                &[&work.buf],
-                &mut work.cross_buf,
-            );
-            for c in &work.cross_buf {
-                work.z[i] += w.cross[c.index as usize] * c.x;
-            }
+            w.add_wide(&mut work.z[i], &[&work.buf], &mut work.cross_buf);
             work.crossed.extend_from_slice(&work.cross_buf);
         }
         work.cross_starts.push(work.crossed.len() as u32);
