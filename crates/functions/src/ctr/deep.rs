@@ -158,7 +158,8 @@ impl DeepWeights {
     /// empty `out`. What the candidates share is computed once instead of `n` times: the request fields'
     /// embeddings, their part of the first layer's product (most of its inputs) and of the pairwise
     /// interactions. Equal to `logits` up to the rounding of sums taken in another order, and a candidate's
-    /// logit does not depend on the other candidates.
+    /// logit does not depend on the other candidates (unless one brings a feature of a request field, which
+    /// candidates' item features never do: then all take the general pass).
     pub fn request_logits(
         &self,
         shared: &[Active],
